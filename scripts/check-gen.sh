@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Fails when src/gen/ does not match what `buf generate` makes from proto/ now.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+sed "s#out: src/gen#out: $tmp/gen#" buf.gen.yaml >"$tmp/buf.gen.yaml"
+./node_modules/.bin/buf generate --template "$tmp/buf.gen.yaml"
+if ! diff -r "$tmp/gen" src/gen >/dev/null; then
+  echo "src/gen/ is stale: run 'npm run gen' and commit the result" >&2
+  diff -r "$tmp/gen" src/gen | head -20 >&2
+  exit 1
+fi
+echo "src/gen/ matches proto/"

@@ -1,0 +1,53 @@
+import { SessionError } from "./SessionError.js";
+
+/** Bounds on what one session may hold. Sizes are UTF-8 bytes of the JSON text. */
+export interface Limits {
+  /** Longest key, in bytes. Exceeding it is invalid_argument. */
+  maxKeyBytes: number;
+  /** Largest single value, as JSON. Exceeding it is resource_exhausted. */
+  maxValueBytes: number;
+  /** Most keys in one session. Exceeding it is resource_exhausted. */
+  maxKeys: number;
+  /** Largest session: sum over keys of key bytes + value JSON bytes. resource_exhausted. */
+  maxSessionBytes: number;
+}
+
+export const defaultLimits: Limits = Object.freeze({
+  maxKeyBytes: 256,
+  maxValueBytes: 64 * 1024,
+  maxKeys: 1024,
+  maxSessionBytes: 1024 * 1024,
+});
+
+export function resolveLimits(partial?: Partial<Limits>): Limits {
+  const limits = { ...defaultLimits, ...partial };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new SessionError(
+        "invalid_argument",
+        `limit ${name} must be a positive integer, got ${value}`,
+      );
+    }
+  }
+  return limits;
+}
+
+/**
+ * Checks the merged size of a session against maxKeys and maxSessionBytes. Storages call
+ * this on the would-be result of a delta, before anything is written, so that a rejected
+ * delta leaves nothing partial behind.
+ */
+export function checkSessionSize(keyCount: number, bytes: number, limits: Limits): void {
+  if (keyCount > limits.maxKeys) {
+    throw new SessionError(
+      "resource_exhausted",
+      `session would hold ${keyCount} keys, over the limit maxKeys=${limits.maxKeys}`,
+    );
+  }
+  if (bytes > limits.maxSessionBytes) {
+    throw new SessionError(
+      "resource_exhausted",
+      `session would be ${bytes} bytes, over the limit maxSessionBytes=${limits.maxSessionBytes}`,
+    );
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Why an operation failed, in words the transport can map to a status code.
+ * The session and storage layers never import gRPC; the service layer maps these
+ * one-to-one onto grpc status codes (see src/service/toStatus.ts).
+ */
+export type ErrorCode =
+  | "invalid_argument" // malformed id, key or value; a limit on the shape of one input
+  | "not_found" // the session does not exist (Touch, Describe, Regenerate)
+  | "aborted" // expected_version did not match; nothing was applied
+  | "resource_exhausted" // a size limit would be exceeded; nothing was applied
+  | "failed_precondition" // the operation does not fit the stored data (increment of a string)
+  | "unavailable" // the storage cannot be reached right now; safe to retry
+  | "internal"; // a bug or an unexpected failure; the message is generic
+
+export class SessionError extends Error {
+  override readonly name = "SessionError";
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** Wraps anything thrown into a SessionError; unknown failures become `internal`. */
+  static from(err: unknown): SessionError {
+    if (err instanceof SessionError) return err;
+    return new SessionError("internal", "internal error", { cause: err });
+  }
+}

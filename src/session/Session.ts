@@ -1,0 +1,280 @@
+import { cloneJson, type JsonValue, type SessionData } from "../common/json.js";
+import { SessionError } from "../common/SessionError.js";
+import { applyOps } from "../storage/applyOps.js";
+import type { ApplyResult, KeyRead, Op, SessionMeta, SessionRecord } from "../storage/Storage.js";
+import type { SessionContext } from "./Manager.js";
+import { assertValidKey, assertValidValue } from "./validate.js";
+
+export interface SessionInfo extends SessionMeta {
+  id: string;
+  /** Number of keys. */
+  size: number;
+}
+
+export interface CommitOptions {
+  /** Apply only if the session is at this version (0 = must not exist yet); else `aborted`. */
+  expectedVersion?: number;
+}
+
+/**
+ * One caller's session for the span of one request. Not shared between requests.
+ *
+ * Lazy: nothing touches the storage until a read needs data or commit() has changes to
+ * apply. Writes (set, setMap, remove, increment) queue ops locally and are visible to this
+ * session's own reads at once; commit() sends them to the storage as one atomic delta.
+ * removeAll, regenerate, touch and describe act on the storage immediately (after
+ * committing what is queued).
+ */
+export class Session {
+  readonly #ctx: SessionContext;
+  #id: string | undefined;
+  /** Whether the session exists in storage; undefined until something asked. */
+  #exists: boolean | undefined;
+  /** The stored session as last read whole (without this request's pending ops). */
+  #record: SessionRecord | undefined;
+  /** Single keys read from storage, when the whole session was not needed. */
+  readonly #keys = new Map<string, KeyRead>();
+  #pending: Op[] = [];
+  #version: number | undefined;
+  #idIssued = false;
+
+  constructor(ctx: SessionContext, id: string | undefined) {
+    this.#ctx = ctx;
+    this.#id = id;
+  }
+
+  /** The current id: the caller's, or a new one once a write created the session. */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  /** True once this request created the session or replaced its id: the caller must learn it. */
+  get idIssued(): boolean {
+    return this.#idIssued;
+  }
+
+  /** True while there are changes not yet committed. */
+  get isDirty(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /** The stored version as last seen by this request; undefined before any storage access. */
+  get version(): number | undefined {
+    return this.#version;
+  }
+
+  async get<T extends JsonValue | undefined = undefined>(
+    key: string,
+    def?: T,
+  ): Promise<JsonValue | T> {
+    const read = await this.#readKey(key);
+    return read.found ? cloneJson(read.value as JsonValue) : (def as T);
+  }
+
+  async contains(key: string): Promise<boolean> {
+    return (await this.#readKey(key)).found;
+  }
+
+  async data(): Promise<SessionData> {
+    return cloneJson(await this.#view());
+  }
+
+  async size(): Promise<number> {
+    return Object.keys(await this.#view()).length;
+  }
+
+  set(key: string, value: JsonValue): void {
+    assertValidKey(key, this.#ctx.limits);
+    assertValidValue(value, key, this.#ctx.limits);
+    this.#pending.push({ type: "set", key, value: cloneJson(value) });
+  }
+
+  /** Merges keys into the session. Every entry is checked first: a bad one queues nothing. */
+  setMap(data: Record<string, JsonValue>): void {
+    const ops: Op[] = [];
+    for (const [key, value] of Object.entries(data)) {
+      assertValidKey(key, this.#ctx.limits);
+      assertValidValue(value, key, this.#ctx.limits);
+      ops.push({ type: "set", key, value: cloneJson(value) });
+    }
+    this.#pending.push(...ops);
+  }
+
+  remove(...keys: string[]): void {
+    for (const key of keys) assertValidKey(key, this.#ctx.limits);
+    for (const key of keys) this.#pending.push({ type: "remove", key });
+  }
+
+  /** Adds `delta` to a numeric key (absent = 0). The stored result is known after commit(). */
+  increment(key: string, delta = 1): void {
+    assertValidKey(key, this.#ctx.limits);
+    if (!Number.isFinite(delta)) {
+      throw new SessionError("invalid_argument", `increment of key "${key}" needs a finite delta`);
+    }
+    this.#pending.push({ type: "increment", key, delta });
+  }
+
+  /**
+   * Applies queued changes as one atomic delta. Creates the session when needed: under a
+   * fresh id unless the Manager adopts unknown ids. Returns undefined when nothing was queued.
+   */
+  async commit(options: CommitOptions = {}): Promise<ApplyResult | undefined> {
+    if (this.#pending.length === 0) return undefined;
+    const { storage, expiry, limits, adoptUnknownIds } = this.#ctx;
+    const delta = { ops: this.#pending, expectedVersion: options.expectedVersion };
+    let result: ApplyResult | undefined;
+    if (this.#id !== undefined && (adoptUnknownIds || this.#exists !== false)) {
+      const mode = adoptUnknownIds ? "upsert" : "existing";
+      result = await storage.apply(this.#id, delta, { ...expiry, limits, mode });
+    }
+    if (result === undefined) {
+      const expected = options.expectedVersion;
+      if (expected !== undefined && expected !== 0) {
+        throw new SessionError(
+          "aborted",
+          `version mismatch: expected ${expected}, but the session does not exist`,
+        );
+      }
+      result = await this.#create(this.#pending);
+    }
+    this.#pending = [];
+    this.#afterWrite(result.version);
+    return result;
+  }
+
+  /** Alias of commit(), in gsession's words: what a request does when it ends. */
+  close(): Promise<ApplyResult | undefined> {
+    return this.commit();
+  }
+
+  /** Hard-deletes the session (logout). Queued changes are dropped. Idempotent. */
+  async removeAll(): Promise<void> {
+    this.#pending = [];
+    this.#forgetReads();
+    if (this.#id !== undefined) await this.#ctx.storage.destroy(this.#id);
+    this.#exists = false;
+    this.#version = undefined;
+  }
+
+  /**
+   * Moves the data to a fresh id, so an id known before (say) login is worthless after it.
+   * The old id is destroyed unless keepOld. The new session starts at version 1.
+   */
+  async regenerate(options: { keepOld?: boolean } = {}): Promise<string> {
+    await this.commit();
+    const record = await this.#load();
+    const oldId = this.#id;
+    if (record === undefined || oldId === undefined) {
+      throw new SessionError("not_found", "no session to regenerate");
+    }
+    const ops: Op[] = Object.entries(record.data).map(([key, value]) => ({
+      type: "set",
+      key,
+      value,
+    }));
+    const result = await this.#create(ops);
+    if (!options.keepOld) await this.#ctx.storage.destroy(oldId);
+    this.#afterWrite(result.version);
+    return this.#id as string;
+  }
+
+  /** Slides the expiry without changing data; not_found when there is no session. */
+  async touch(): Promise<SessionMeta> {
+    await this.commit();
+    const meta =
+      this.#id === undefined || this.#exists === false
+        ? undefined
+        : await this.#ctx.storage.touch(this.#id, this.#ctx.expiry);
+    if (meta === undefined) {
+      this.#exists = false;
+      throw new SessionError("not_found", "no session to touch");
+    }
+    this.#exists = true;
+    this.#version = meta.version;
+    return meta;
+  }
+
+  /** Id, version, size and times; not_found when there is no session. */
+  async describe(): Promise<SessionInfo> {
+    await this.commit();
+    const record = await this.#load();
+    if (record === undefined || this.#id === undefined) {
+      throw new SessionError("not_found", "no session to describe");
+    }
+    const { version, createTime, expireTime, data } = record;
+    return { id: this.#id, version, createTime, expireTime, size: Object.keys(data).length };
+  }
+
+  /** The session as this request sees it: stored data plus pending ops. Not a copy. */
+  async #view(): Promise<SessionData> {
+    const record = await this.#load();
+    const base = record?.data ?? {};
+    return this.#pending.length === 0 ? base : applyOps(base, this.#pending).data;
+  }
+
+  async #readKey(key: string): Promise<KeyRead> {
+    assertValidKey(key, this.#ctx.limits);
+    const ops = this.#pending.filter((op) => op.type === "clear" || op.key === key);
+    const base = ops.some((op) => op.type === "clear") ? undefined : await this.#loadKey(key);
+    if (ops.length === 0) return base ?? { found: false };
+    const start: SessionData = base?.found ? { [key]: base.value as JsonValue } : {};
+    const after = applyOps(start, ops).data;
+    return Object.hasOwn(after, key) ? { found: true, value: after[key] } : { found: false };
+  }
+
+  async #load(): Promise<SessionRecord | undefined> {
+    if (this.#id === undefined || this.#exists === false) return undefined;
+    if (this.#record === undefined) {
+      const record = await this.#ctx.storage.read(this.#id, this.#ctx.expiry);
+      this.#exists = record !== undefined;
+      this.#record = record;
+      this.#version = record?.version;
+    }
+    return this.#record;
+  }
+
+  async #loadKey(key: string): Promise<KeyRead | undefined> {
+    if (this.#id === undefined || this.#exists === false) return undefined;
+    if (this.#record !== undefined) {
+      const { data } = this.#record;
+      return Object.hasOwn(data, key) ? { found: true, value: data[key] } : { found: false };
+    }
+    let read = this.#keys.get(key);
+    if (read === undefined) {
+      read = await this.#ctx.storage.readKey(this.#id, key, this.#ctx.expiry);
+      this.#exists = read !== undefined;
+      if (read !== undefined) this.#keys.set(key, read);
+    }
+    return read;
+  }
+
+  /** Creates a session under a fresh id, retrying on the (astronomically rare) collision. */
+  async #create(ops: readonly Op[]): Promise<ApplyResult> {
+    const { storage, expiry, limits } = this.#ctx;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const id = this.#ctx.generateId();
+      const result = await storage.apply(id, { ops }, { ...expiry, limits, mode: "create" });
+      if (result !== undefined) {
+        this.#id = id;
+        this.#idIssued = true;
+        return result;
+      }
+    }
+    throw new SessionError(
+      "internal",
+      "could not allocate an unused session id (is the id generator constant?)",
+    );
+  }
+
+  #afterWrite(version: number): void {
+    this.#exists = true;
+    this.#version = version;
+    // Other requests may have written too: the next read goes to the storage again.
+    this.#forgetReads();
+  }
+
+  #forgetReads(): void {
+    this.#record = undefined;
+    this.#keys.clear();
+  }
+}

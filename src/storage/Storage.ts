@@ -1,0 +1,106 @@
+import type { JsonValue, SessionData } from "../common/json.js";
+import type { Limits } from "../common/Limits.js";
+
+/**
+ * One change to a session. A request's changes travel to the storage as one list of ops
+ * (a Delta) and are applied atomically, in order: concurrent requests that touch
+ * different keys never lose each other's writes.
+ */
+export type Op =
+  | { type: "set"; key: string; value: JsonValue }
+  | { type: "remove"; key: string }
+  /** Absent keys count as 0; a non-number value fails the whole delta (failed_precondition). */
+  | { type: "increment"; key: string; delta: number }
+  /** Removes every key; ops after it in the same delta still apply. */
+  | { type: "clear" };
+
+export interface Delta {
+  ops: readonly Op[];
+  /** Apply only if the session is at this version (a missing session is at 0); else `aborted`. */
+  expectedVersion?: number;
+}
+
+/** How long a session lives. Every storage computes expiry the same way; see expireAt(). */
+export interface Expiry {
+  /** Idle time to live, slid by every read and write. */
+  ttlMs: number;
+  /** Optional absolute lifetime counted from creation; sliding never passes it. */
+  maxLifetimeMs?: number;
+}
+
+/**
+ * - `existing`: apply only to a live session; a missing one is left missing and apply
+ *   returns undefined.
+ * - `create`: the id must be free; a fresh session is created. If the id is taken
+ *   (a collision) nothing is written and apply returns undefined.
+ * - `upsert`: create when missing (gsession's adopt-any-id behaviour, opt-in).
+ */
+export type ApplyMode = "existing" | "create" | "upsert";
+
+export interface ApplyOptions extends Expiry {
+  mode: ApplyMode;
+  /** maxKeys and maxSessionBytes are checked on the merged result, before writing. */
+  limits: Limits;
+}
+
+export interface SessionMeta {
+  /** Grows by one with every applied delta; 1 after creation. */
+  version: number;
+  /** Milliseconds since the epoch. */
+  createTime: number;
+  expireTime: number;
+}
+
+export interface SessionRecord extends SessionMeta {
+  data: SessionData;
+}
+
+export interface ApplyResult extends SessionMeta {
+  /** The value each incremented key holds after the delta. */
+  incremented: Record<string, number>;
+}
+
+/** One key read from a live session. */
+export interface KeyRead {
+  found: boolean;
+  value?: JsonValue;
+}
+
+/**
+ * Where sessions live. A handful of methods; everything else (laziness, ids, fixation
+ * safety, limits on single inputs) is built above it by Session and Manager.
+ *
+ * Rules every implementation follows (the conformance suite in `sessiond/testing`
+ * checks them):
+ * - Ids arrive validated, but a storage that builds paths or keys from them must still
+ *   refuse anything outside [0-9A-Za-z_-] (defence in depth).
+ * - Reads of a live session slide its expiry without rewriting its data.
+ * - An expired session behaves exactly like a missing one, and is eventually freed
+ *   even if never read again.
+ * - Values go in and come out as copies; a caller can never mutate stored state.
+ * - Failures to reach the backing store throw SessionError("unavailable") promptly.
+ */
+export interface Storage {
+  /** The whole session (sliding its expiry), or undefined when missing or expired. */
+  read(id: string, expiry: Expiry): Promise<SessionRecord | undefined>;
+  /** One key (sliding the session's expiry), or undefined when the session is missing. */
+  readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined>;
+  /** Applies a delta atomically; see ApplyMode for when it returns undefined. */
+  apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined>;
+  /** Slides the expiry; undefined when the session is missing. */
+  touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined>;
+  /** Hard delete. Idempotent. */
+  destroy(id: string): Promise<void>;
+  /** Resolves when the backing store answers; rejects with `unavailable` when it does not. */
+  ping(): Promise<void>;
+  /** Stops timers and connections. The storage is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** When a session touched at `now` expires. */
+export function expireAt(now: number, createTime: number, expiry: Expiry): number {
+  const idle = now + expiry.ttlMs;
+  return expiry.maxLifetimeMs === undefined
+    ? idle
+    : Math.min(idle, createTime + expiry.maxLifetimeMs);
+}

@@ -1,0 +1,65 @@
+import { type JsonValue, jsonByteLength, type SessionData } from "../common/json.js";
+import { checkSessionSize, type Limits } from "../common/Limits.js";
+import { SessionError } from "../common/SessionError.js";
+import type { Op } from "./Storage.js";
+
+export interface Applied {
+  data: SessionData;
+  incremented: Record<string, number>;
+}
+
+/**
+ * Applies ops to a copy of `data`, in order. Storages that hold a session as one value
+ * (memory, file) use this under their per-session lock; Session uses it to show a request
+ * its own pending changes. With `limits`, the result is checked before it is returned, so
+ * a caller that writes only what this returns never writes a partial or oversize session.
+ */
+export function applyOps(data: SessionData, ops: readonly Op[], limits?: Limits): Applied {
+  const out: SessionData = { ...data };
+  const incremented: Record<string, number> = {};
+  for (const op of ops) {
+    switch (op.type) {
+      case "set":
+        out[op.key] = op.value;
+        break;
+      case "remove":
+        delete out[op.key];
+        break;
+      case "clear":
+        for (const key of Object.keys(out)) delete out[key];
+        break;
+      case "increment": {
+        const next = incrementValue(out[op.key], op.key, op.delta);
+        out[op.key] = next;
+        incremented[op.key] = next;
+        break;
+      }
+    }
+  }
+  if (limits) checkSessionSize(Object.keys(out).length, sessionBytes(out), limits);
+  return { data: out, incremented };
+}
+
+export function incrementValue(current: JsonValue | undefined, key: string, delta: number): number {
+  const base = current === undefined ? 0 : current;
+  if (typeof base !== "number") {
+    throw new SessionError(
+      "failed_precondition",
+      `cannot increment key "${key}": it holds a ${Array.isArray(base) ? "array" : base === null ? "null" : typeof base}, not a number`,
+    );
+  }
+  const next = base + delta;
+  if (!Number.isFinite(next)) {
+    throw new SessionError("failed_precondition", `incrementing key "${key}" would overflow`);
+  }
+  return next;
+}
+
+/** The size the maxSessionBytes limit counts: key bytes plus value JSON bytes. */
+export function sessionBytes(data: SessionData): number {
+  let total = 0;
+  for (const [key, value] of Object.entries(data)) {
+    total += Buffer.byteLength(key, "utf8") + jsonByteLength(value);
+  }
+  return total;
+}
