@@ -3,7 +3,7 @@ import { SessionError } from "../common/SessionError.js";
 import { applyOps } from "../storage/applyOps.js";
 import type { ApplyResult, KeyRead, Op, SessionMeta, SessionRecord } from "../storage/Storage.js";
 import type { SessionContext } from "./Manager.js";
-import { assertValidKey, assertValidValue } from "./validate.js";
+import { assertValidKey, storedValue } from "./validate.js";
 
 export interface SessionInfo extends SessionMeta {
   id: string;
@@ -15,6 +15,14 @@ export interface CommitOptions {
   /** Apply only if the session is at this version (0 = must not exist yet); else `aborted`. */
   expectedVersion?: number;
 }
+
+/** Refusals that will not change on retry: the queued changes are dropped. */
+const REFUSALS = new Set([
+  "aborted",
+  "resource_exhausted",
+  "failed_precondition",
+  "invalid_argument",
+]);
 
 /**
  * One caller's session for the span of one request. Not shared between requests.
@@ -35,6 +43,10 @@ export class Session {
   /** Single keys read from storage, when the whole session was not needed. */
   readonly #keys = new Map<string, KeyRead>();
   #pending: Op[] = [];
+  /** Ops a running commit is applying: still visible to this session's reads meanwhile. */
+  #inflight: readonly Op[] = [];
+  /** The running commit, if any: commits of one Session run one after another. */
+  #committing: Promise<unknown> = Promise.resolve();
   #version: number | undefined;
   #idIssued = false;
 
@@ -55,7 +67,7 @@ export class Session {
 
   /** True while there are changes not yet committed. */
   get isDirty(): boolean {
-    return this.#pending.length > 0;
+    return this.#pending.length > 0 || this.#inflight.length > 0;
   }
 
   /** The stored version as last seen by this request; undefined before any storage access. */
@@ -83,19 +95,22 @@ export class Session {
     return Object.keys(await this.#view()).length;
   }
 
+  /** Queues a write. The value is copied now: mutating it afterwards changes nothing. */
   set(key: string, value: JsonValue): void {
     assertValidKey(key, this.#ctx.limits);
-    assertValidValue(value, key, this.#ctx.limits);
-    this.#pending.push({ type: "set", key, value: cloneJson(value) });
+    const stored = storedValue(value, key, this.#ctx.limits);
+    this.#pending.push({ type: "set", key, value: stored });
   }
 
   /** Merges keys into the session. Every entry is checked first: a bad one queues nothing. */
   setMap(data: Record<string, JsonValue>): void {
+    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+      throw new SessionError("invalid_argument", "setMap needs a plain object of key -> value");
+    }
     const ops: Op[] = [];
     for (const [key, value] of Object.entries(data)) {
       assertValidKey(key, this.#ctx.limits);
-      assertValidValue(value, key, this.#ctx.limits);
-      ops.push({ type: "set", key, value: cloneJson(value) });
+      ops.push({ type: "set", key, value: storedValue(value, key, this.#ctx.limits) });
     }
     this.#pending.push(...ops);
   }
@@ -117,29 +132,54 @@ export class Session {
   /**
    * Applies queued changes as one atomic delta. Creates the session when needed: under a
    * fresh id unless the Manager adopts unknown ids. Returns undefined when nothing was queued.
+   *
+   * When the storage refuses the delta for good (aborted, resource_exhausted,
+   * failed_precondition, invalid_argument) nothing was applied and the queued changes are
+   * dropped, so a later commit is not stuck on them; after any other failure (unavailable,
+   * internal) they stay queued and a later commit retries them.
    */
-  async commit(options: CommitOptions = {}): Promise<ApplyResult | undefined> {
+  commit(options: CommitOptions = {}): Promise<ApplyResult | undefined> {
+    const run = this.#committing.then(() => this.#commitNow(options));
+    this.#committing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #commitNow(options: CommitOptions): Promise<ApplyResult | undefined> {
     if (this.#pending.length === 0) return undefined;
+    const ops = this.#pending;
+    this.#pending = [];
+    this.#inflight = ops;
+    try {
+      const result = await this.#applyOps(ops, options.expectedVersion);
+      this.#afterWrite(result.version);
+      return result;
+    } catch (err) {
+      if (!(err instanceof SessionError && REFUSALS.has(err.code))) {
+        this.#pending = [...ops, ...this.#pending];
+      }
+      // Whatever made the storage refuse (another writer, say) is worth reading afresh.
+      this.#forgetReads();
+      throw err;
+    } finally {
+      this.#inflight = [];
+    }
+  }
+
+  async #applyOps(ops: readonly Op[], expectedVersion: number | undefined): Promise<ApplyResult> {
     const { storage, expiry, limits, adoptUnknownIds } = this.#ctx;
-    const delta = { ops: this.#pending, expectedVersion: options.expectedVersion };
-    let result: ApplyResult | undefined;
     if (this.#id !== undefined && (adoptUnknownIds || this.#exists !== false)) {
       const mode = adoptUnknownIds ? "upsert" : "existing";
-      result = await storage.apply(this.#id, delta, { ...expiry, limits, mode });
+      const delta = { ops, expectedVersion };
+      const result = await storage.apply(this.#id, delta, { ...expiry, limits, mode });
+      if (result !== undefined) return result;
     }
-    if (result === undefined) {
-      const expected = options.expectedVersion;
-      if (expected !== undefined && expected !== 0) {
-        throw new SessionError(
-          "aborted",
-          `version mismatch: expected ${expected}, but the session does not exist`,
-        );
-      }
-      result = await this.#create(this.#pending);
+    if (expectedVersion !== undefined && expectedVersion !== 0) {
+      throw new SessionError(
+        "aborted",
+        `version mismatch: expected ${expectedVersion}, but the session does not exist`,
+      );
     }
-    this.#pending = [];
-    this.#afterWrite(result.version);
-    return result;
+    return this.#create(ops);
   }
 
   /** Alias of commit(), in gsession's words: what a request does when it ends. */
@@ -149,6 +189,7 @@ export class Session {
 
   /** Hard-deletes the session (logout). Queued changes are dropped. Idempotent. */
   async removeAll(): Promise<void> {
+    await this.#committing;
     this.#pending = [];
     this.#forgetReads();
     if (this.#id !== undefined) await this.#ctx.storage.destroy(this.#id);
@@ -173,8 +214,8 @@ export class Session {
       value,
     }));
     const result = await this.#create(ops);
-    if (!options.keepOld) await this.#ctx.storage.destroy(oldId);
     this.#afterWrite(result.version);
+    if (!options.keepOld) await this.#ctx.storage.destroy(oldId);
     return this.#id as string;
   }
 
@@ -209,12 +250,18 @@ export class Session {
   async #view(): Promise<SessionData> {
     const record = await this.#load();
     const base = record?.data ?? {};
-    return this.#pending.length === 0 ? base : applyOps(base, this.#pending).data;
+    const ops = this.#unapplied();
+    return ops.length === 0 ? base : applyOps(base, ops).data;
+  }
+
+  /** This request's changes not yet in storage, oldest first. */
+  #unapplied(): readonly Op[] {
+    return this.#inflight.length === 0 ? this.#pending : [...this.#inflight, ...this.#pending];
   }
 
   async #readKey(key: string): Promise<KeyRead> {
     assertValidKey(key, this.#ctx.limits);
-    const ops = this.#pending.filter((op) => op.type === "clear" || op.key === key);
+    const ops = this.#unapplied().filter((op) => op.type === "clear" || op.key === key);
     const base = ops.some((op) => op.type === "clear") ? undefined : await this.#loadKey(key);
     if (ops.length === 0) return base ?? { found: false };
     const start: SessionData = base?.found ? { [key]: base.value as JsonValue } : {};

@@ -2,7 +2,7 @@ import type { JsonValue } from "../common/json.js";
 import type { Limits } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
 
-/** Keys are non-empty UTF-8 strings within maxKeyBytes; `__proto__` is refused. */
+/** Keys are non-empty, well-formed UTF-16 strings within maxKeyBytes; `__proto__` is refused. */
 export function assertValidKey(key: unknown, limits: Limits): asserts key is string {
   if (typeof key !== "string" || key.length === 0) {
     throw new SessionError("invalid_argument", "key must be a non-empty string");
@@ -10,6 +10,11 @@ export function assertValidKey(key: unknown, limits: Limits): asserts key is str
   // Assigning "__proto__" on a plain object replaces its prototype instead of adding a key.
   if (key === "__proto__") {
     throw new SessionError("invalid_argument", 'key "__proto__" is reserved');
+  }
+  // A lone surrogate has no UTF-8 form: Redis and the wire would turn it into U+FFFD, so
+  // the key read back would differ from the one written.
+  if (!isWellFormed(key)) {
+    throw new SessionError("invalid_argument", "key contains a lone UTF-16 surrogate");
   }
   const bytes = Buffer.byteLength(key, "utf8");
   if (bytes > limits.maxKeyBytes) {
@@ -26,25 +31,47 @@ export function assertValidValue(
   key: string,
   limits: Limits,
 ): asserts value is JsonValue {
+  storedValue(value, key, limits);
+}
+
+/**
+ * Validates a value and returns the copy a storage should hold: the value as its JSON text
+ * reads back (so -0 becomes 0 and non-JSON extras vanish), which is what every storage,
+ * memory included, then returns. Values therefore read back equal on every storage.
+ */
+export function storedValue(value: unknown, key: string, limits: Limits): JsonValue {
   const problem = jsonProblem(value, 0);
   if (problem) throw new SessionError("invalid_argument", `value of key "${key}" ${problem}`);
-  const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
+  const json = JSON.stringify(value);
+  const bytes = Buffer.byteLength(json, "utf8");
   if (bytes > limits.maxValueBytes) {
     throw new SessionError(
       "resource_exhausted",
       `value of key "${key}" is ${bytes} bytes, over the limit maxValueBytes=${limits.maxValueBytes}`,
     );
   }
+  return JSON.parse(json) as JsonValue;
 }
 
 const MAX_DEPTH = 64;
 
+// With the u flag a surrogate pair is one code point, so only lone surrogates match.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 function jsonProblem(value: unknown, depth: number): string | undefined {
   if (depth > MAX_DEPTH) return `is nested deeper than ${MAX_DEPTH} levels`;
-  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined;
+  if (value === null || typeof value === "boolean") return undefined;
+  if (typeof value === "string") {
+    return isWellFormed(value) ? undefined : "contains a lone UTF-16 surrogate";
+  }
   if (typeof value === "number")
     return Number.isFinite(value) ? undefined : "is not a finite number";
   if (Array.isArray(value)) {
+    // for..of (not forEach) so that holes show up as undefined and are refused.
     for (const item of value) {
       const p = jsonProblem(item, depth + 1);
       if (p) return p;
@@ -54,7 +81,9 @@ function jsonProblem(value: unknown, depth: number): string | undefined {
   if (typeof value === "object") {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return "is not a plain JSON object";
-    for (const item of Object.values(value)) {
+    for (const [name, item] of Object.entries(value)) {
+      if (name === "__proto__") return 'holds the reserved key "__proto__"';
+      if (!isWellFormed(name)) return "holds a key with a lone UTF-16 surrogate";
       const p = jsonProblem(item, depth + 1);
       if (p) return p;
     }

@@ -38,9 +38,10 @@ export class MemoryStorage implements Storage {
   #cursor: Iterator<[string, Entry]> | undefined;
 
   constructor(options: MemoryStorageOptions = {}) {
-    this.#maxSessions = options.maxSessions ?? Number.POSITIVE_INFINITY;
-    this.#sweepBatch = options.sweepBatch ?? 10_000;
-    this.#timer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 1000);
+    this.#maxSessions = positive("maxSessions", options.maxSessions) ?? Number.POSITIVE_INFINITY;
+    this.#sweepBatch = positive("sweepBatch", options.sweepBatch) ?? 10_000;
+    const interval = positive("sweepIntervalMs", options.sweepIntervalMs) ?? 1000;
+    this.#timer = setInterval(() => this.sweep(), interval);
     this.#timer.unref();
   }
 
@@ -121,20 +122,33 @@ export class MemoryStorage implements Storage {
   /**
    * Frees expired sessions. Each call resumes where the last stopped and inspects at most
    * `budget` entries, so the cost of a tick does not grow with the number of sessions.
+   * With an infinite budget it inspects every entry once. Returns how many it freed.
    */
-  sweep(budget = this.#sweepBatch): void {
+  sweep(budget = this.#sweepBatch): number {
     const now = Date.now();
-    for (let seen = 0; seen < budget && seen < this.#entries.size; seen++) {
+    if (budget === Number.POSITIVE_INFINITY) this.#cursor = undefined;
+    // Deleting shrinks the map, so the bound is fixed before the loop starts.
+    const limit = Math.min(budget, this.#entries.size);
+    let freed = 0;
+    let wrapped = false;
+    for (let seen = 0; seen < limit; seen++) {
       this.#cursor ??= this.#entries.entries();
-      const next = this.#cursor.next();
+      let next = this.#cursor.next();
       if (next.done) {
-        this.#cursor = undefined;
-        if (budget === Number.POSITIVE_INFINITY) return;
-        continue;
+        // The end of a pass: start the next one from the beginning, once per call.
+        if (wrapped) break;
+        wrapped = true;
+        this.#cursor = this.#entries.entries();
+        next = this.#cursor.next();
+        if (next.done) break;
       }
       const [id, entry] = next.value;
-      if (entry.expireTime <= now) this.#entries.delete(id);
+      if (entry.expireTime <= now) {
+        this.#entries.delete(id);
+        freed++;
+      }
     }
+    return freed;
   }
 
   #live(id: string, now: number): Entry | undefined {
@@ -149,6 +163,14 @@ export class MemoryStorage implements Storage {
   #slide(entry: Entry, expiry: Expiry): void {
     entry.expireTime = expireAt(Date.now(), entry.createTime, expiry);
   }
+}
+
+function positive(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new SessionError("invalid_argument", `${name} must be a positive integer, got ${value}`);
+  }
+  return value;
 }
 
 function meta(entry: Entry): SessionMeta {
