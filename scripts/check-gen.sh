@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Fails when src/gen/ does not match what `buf generate` makes from proto/ now.
+# Fails when src/gen/ does not match what `npm run gen` makes from the protos now
+# (ts-proto output and the descriptor set served by reflection).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sed "s#out: src/gen#out: $tmp/gen#" buf.gen.yaml >"$tmp/buf.gen.yaml"
 ./node_modules/.bin/buf generate --template "$tmp/buf.gen.yaml"
+scripts/gen-descriptors.sh "$tmp/gen"
 if ! diff -r "$tmp/gen" src/gen >/dev/null; then
   echo "src/gen/ is stale: run 'npm run gen' and commit the result" >&2
   diff -r "$tmp/gen" src/gen | head -20 >&2
