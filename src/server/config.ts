@@ -1,0 +1,366 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defaultLimits } from "../common/Limits.js";
+import {
+  type HostPort,
+  parseBoolean,
+  parseChoice,
+  parseDuration,
+  parseHostPortList,
+  parseInteger,
+  parseKey32,
+  parseMetadataKey,
+  parseNonEmpty,
+  parseRedisUrl,
+  ValueError,
+} from "./parsers.js";
+
+export const STORAGE_KINDS = ["file", "memory", "redis", "redis-hash"] as const;
+export type StorageKind = (typeof STORAGE_KINDS)[number];
+export const LOG_LEVELS = ["info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Everything the server process can be told. Flat, so that a test can override one field. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  storage: StorageKind;
+  fileDir: string;
+  fileEncryptionKey?: Buffer;
+  ttlMs: number;
+  maxLifetimeMs?: number;
+  adoptUnknownIds: boolean;
+  metadataKey: string;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxKeys: number;
+  maxSessionBytes: number;
+  memoryMaxSessions?: number;
+  logLevel: LogLevel;
+  healthCheckIntervalMs: number;
+  shutdownGraceMs: number;
+  redisUrl?: string;
+  redisClusterNodes?: HostPort[];
+  redisSentinels?: HostPort[];
+  redisSentinelName?: string;
+  redisPrefix: string;
+  redisTimeoutMs: number;
+}
+
+/** A bad setting. The message is one line that names the setting and what it expects. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+interface Setting<K extends keyof ServerConfig> {
+  /** SESSIOND_<name> is the env var; --<name in kebab case> is the flag. */
+  name: string;
+  key: K;
+  /** Text form, parsed like any input, so --help shows exactly what applies. */
+  default?: string;
+  parse(raw: string): NonNullable<ServerConfig[K]>;
+  description: string;
+  /** Never echoed back in an error message (keys, URLs with passwords). */
+  secret?: boolean;
+  /** A bare `--flag` means "true". */
+  boolean?: boolean;
+}
+
+type AnySetting = { [K in keyof ServerConfig]-?: Setting<K> }[keyof ServerConfig];
+
+const positive = (raw: string) => parseInteger(raw, 1);
+
+/** The single source of truth: parsing, --help and the README table all come from it. */
+export const SETTINGS: readonly AnySetting[] = [
+  {
+    name: "HOST",
+    key: "host",
+    default: "127.0.0.1",
+    parse: (raw) => parseNonEmpty(raw, "a host name or IP address"),
+    description: "Address to listen on (0.0.0.0 or :: for every interface).",
+  },
+  {
+    name: "PORT",
+    key: "port",
+    default: "50051",
+    parse: (raw) => parseInteger(raw, 0, 65_535),
+    description: "TCP port; 0 picks a free port (the 'listening' log line names it).",
+  },
+  {
+    name: "STORAGE",
+    key: "storage",
+    default: "file",
+    parse: (raw) => parseChoice(raw, STORAGE_KINDS),
+    description: "Where sessions live: file, memory, redis (one key per session) or redis-hash.",
+  },
+  {
+    name: "FILE_DIR",
+    key: "fileDir",
+    default: join(tmpdir(), "sessiond"),
+    parse: (raw) => parseNonEmpty(raw, "a directory path"),
+    description: "Directory of the file storage (created 0700 if missing).",
+  },
+  {
+    name: "FILE_ENCRYPTION_KEY",
+    key: "fileEncryptionKey",
+    parse: parseKey32,
+    secret: true,
+    description: "Encrypts session files with AES-256-GCM: 32 bytes as 64 hex digits or base64.",
+  },
+  {
+    name: "TTL",
+    key: "ttlMs",
+    default: "24h",
+    parse: (raw) => parseDuration(raw),
+    description: "Idle time to live, slid by every access (500ms, 30s, 24h or milliseconds).",
+  },
+  {
+    name: "MAX_LIFETIME",
+    key: "maxLifetimeMs",
+    parse: (raw) => parseDuration(raw),
+    description: "Absolute lifetime from creation, whatever the activity. Default: none.",
+  },
+  {
+    name: "ADOPT_UNKNOWN_IDS",
+    key: "adoptUnknownIds",
+    default: "false",
+    parse: parseBoolean,
+    boolean: true,
+    description: "Write under an unknown client id instead of issuing a new one (allows fixation).",
+  },
+  {
+    name: "METADATA_KEY",
+    key: "metadataKey",
+    default: "x-session-id",
+    parse: parseMetadataKey,
+    description: "Request/response metadata entry that carries the session id.",
+  },
+  {
+    name: "MAX_KEY_BYTES",
+    key: "maxKeyBytes",
+    default: String(defaultLimits.maxKeyBytes),
+    parse: positive,
+    description: "Longest key, in UTF-8 bytes (longer: INVALID_ARGUMENT).",
+  },
+  {
+    name: "MAX_VALUE_BYTES",
+    key: "maxValueBytes",
+    default: String(defaultLimits.maxValueBytes),
+    parse: positive,
+    description: "Largest value, in bytes of its JSON (larger: RESOURCE_EXHAUSTED).",
+  },
+  {
+    name: "MAX_KEYS",
+    key: "maxKeys",
+    default: String(defaultLimits.maxKeys),
+    parse: positive,
+    description: "Most keys in one session (more: RESOURCE_EXHAUSTED).",
+  },
+  {
+    name: "MAX_SESSION_BYTES",
+    key: "maxSessionBytes",
+    default: String(defaultLimits.maxSessionBytes),
+    parse: positive,
+    description: "Largest session, keys plus value JSON, in bytes (larger: RESOURCE_EXHAUSTED).",
+  },
+  {
+    name: "MEMORY_MAX_SESSIONS",
+    key: "memoryMaxSessions",
+    parse: positive,
+    description:
+      "Memory storage only: most live sessions (more: RESOURCE_EXHAUSTED). Default: none.",
+  },
+  {
+    name: "LOG_LEVEL",
+    key: "logLevel",
+    default: "info",
+    parse: (raw) => parseChoice(raw, LOG_LEVELS),
+    description: "Least severe level logged (JSON lines on stderr): info, warn or error.",
+  },
+  {
+    name: "HEALTH_CHECK_INTERVAL",
+    key: "healthCheckIntervalMs",
+    default: "5s",
+    parse: (raw) => parseDuration(raw),
+    description:
+      "How often the storage is pinged; failure turns health NOT_SERVING until it answers.",
+  },
+  {
+    name: "SHUTDOWN_GRACE",
+    key: "shutdownGraceMs",
+    default: "10s",
+    parse: (raw) => parseDuration(raw, { allowZero: true }),
+    description: "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled.",
+  },
+  {
+    name: "REDIS_URL",
+    key: "redisUrl",
+    parse: parseRedisUrl,
+    secret: true,
+    description:
+      "Redis storages: single-node URL. Default redis://127.0.0.1:6379 (no cluster/sentinels).",
+  },
+  {
+    name: "REDIS_CLUSTER_NODES",
+    key: "redisClusterNodes",
+    parse: parseHostPortList,
+    description: "Redis storages: Cluster seed nodes, comma-separated host:port.",
+  },
+  {
+    name: "REDIS_SENTINELS",
+    key: "redisSentinels",
+    parse: parseHostPortList,
+    description:
+      "Redis storages: Sentinels, comma-separated host:port (needs REDIS_SENTINEL_NAME).",
+  },
+  {
+    name: "REDIS_SENTINEL_NAME",
+    key: "redisSentinelName",
+    parse: (raw) => parseNonEmpty(raw, "a Sentinel master name"),
+    description: "Redis storages: name of the master the Sentinels watch.",
+  },
+  {
+    name: "REDIS_PREFIX",
+    key: "redisPrefix",
+    default: "sessiond:",
+    parse: (raw) => parseNonEmpty(raw, "a key prefix"),
+    description: "Redis storages: prefix of every key.",
+  },
+  {
+    name: "REDIS_TIMEOUT_MS",
+    key: "redisTimeoutMs",
+    default: "1000",
+    parse: (raw) => parseDuration(raw),
+    description: "Redis storages: a command not answered in this time fails with UNAVAILABLE.",
+  },
+];
+
+export const envName = (s: AnySetting): string => `SESSIOND_${s.name}`;
+export const flagName = (s: AnySetting): string => `--${s.name.toLowerCase().replaceAll("_", "-")}`;
+
+export interface ParsedConfig {
+  config: ServerConfig;
+  /** Things worth a log line that do not stop start-up (e.g. an unknown SESSIOND_ variable). */
+  warnings: string[];
+}
+
+/** True when the command line asks for --help / -h. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.some((arg) => arg === "--help" || arg === "-h");
+}
+
+/**
+ * Reads every setting from flags (which win) and environment variables, falling back to
+ * the defaults. Throws ConfigError with a one-line message on the first bad value.
+ */
+export function parseConfig(
+  argv: readonly string[] = [],
+  env: Readonly<Record<string, string | undefined>> = {},
+): ParsedConfig {
+  const fromFlags = readFlags(argv);
+  const config: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const flag = fromFlags.get(setting);
+    const envValue = env[envName(setting)];
+    const [raw, source] =
+      flag !== undefined
+        ? [flag, `${flagName(setting)} (${envName(setting)})`]
+        : envValue !== undefined
+          ? [envValue, `${envName(setting)} (${flagName(setting)})`]
+          : [setting.default, `default of ${envName(setting)}`];
+    if (raw === undefined) continue;
+    try {
+      config[setting.key] = setting.parse(raw);
+    } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
+      const shown = setting.secret ? "(value hidden)" : `got ${quote(raw)}`;
+      throw new ConfigError(`${source}: expected ${err.message}; ${shown}`);
+    }
+  }
+  const parsed = config as unknown as ServerConfig;
+  checkCombinations(parsed);
+  const known = new Set(SETTINGS.map(envName));
+  const warnings = Object.keys(env)
+    .filter((name) => name.startsWith("SESSIOND_") && !known.has(name))
+    .map((name) => `unknown environment variable ${name} ignored (see --help)`);
+  return { config: parsed, warnings };
+}
+
+/** The defaults, with `overrides` on top: what startServer() uses for a partial config. */
+export function resolveConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const base = parseConfig([], {}).config;
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
+  }
+  checkCombinations(merged);
+  return merged;
+}
+
+function checkCombinations(config: ServerConfig): void {
+  if (config.redisSentinels && !config.redisSentinelName) {
+    throw new ConfigError(
+      "SESSIOND_REDIS_SENTINEL_NAME (--redis-sentinel-name): expected the master name, required when SESSIOND_REDIS_SENTINELS is set",
+    );
+  }
+  if (config.redisSentinels && config.redisClusterNodes) {
+    throw new ConfigError(
+      "SESSIOND_REDIS_CLUSTER_NODES (--redis-cluster-nodes): expected at most one of SESSIOND_REDIS_CLUSTER_NODES and SESSIOND_REDIS_SENTINELS",
+    );
+  }
+}
+
+function readFlags(argv: readonly string[]): Map<AnySetting, string> {
+  const byFlag = new Map(SETTINGS.map((s) => [flagName(s), s]));
+  const values = new Map<AnySetting, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const eq = arg.indexOf("=");
+    const flag = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
+    const setting = byFlag.get(flag);
+    if (!setting) {
+      throw new ConfigError(
+        arg.startsWith("-")
+          ? `unknown option ${quote(flag)}: expected one of the flags listed by --help`
+          : `unexpected argument ${quote(arg)}: expected --flag value or --flag=value`,
+      );
+    }
+    let value: string | undefined;
+    if (flag !== arg) value = arg.slice(eq + 1);
+    else if (setting.boolean && (i + 1 >= argv.length || argv[i + 1]?.startsWith("--"))) {
+      value = "true";
+    } else {
+      value = argv[++i];
+    }
+    if (value === undefined) {
+      throw new ConfigError(`${flag} (${envName(setting)}): expected a value after it`);
+    }
+    values.set(setting, value);
+  }
+  return values;
+}
+
+function quote(raw: string): string {
+  const short = raw.length > 60 ? `${raw.slice(0, 60)}…` : raw;
+  return JSON.stringify(short);
+}
+
+/** The --help text: every flag, its variable, its default and what it does. */
+export function helpText(): string {
+  const lines = [
+    "sessiond: session management for gRPC (sessiond.v1.SessionService, health, reflection).",
+    "",
+    "Usage: npm start -- [--flag value | --flag=value]...",
+    "       node --import tsx src/server/main.ts [--flag value | --flag=value]...",
+    "",
+    "Every setting is a flag and an environment variable; a flag wins over the variable.",
+    "Durations take ms, s, m, h, d suffixes (500ms, 30s, 24h) or whole milliseconds.",
+    "",
+  ];
+  for (const s of SETTINGS) {
+    lines.push(`  ${flagName(s)} <value>, ${envName(s)}`);
+    lines.push(`      ${s.description} (default: ${s.default ?? "none"})`);
+  }
+  lines.push("", "  --help, -h", "      Print this help and exit.");
+  return `${lines.join("\n")}\n`;
+}

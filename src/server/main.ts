@@ -1,0 +1,79 @@
+// The sessiond process (`npm start`). Everything reusable lives in startServer.ts; this file
+// only reads the settings, logs, and turns signals into a graceful shutdown.
+import { jsonLogger } from "../common/Logger.js";
+import { ConfigError, helpText, parseConfig, wantsHelp } from "./config.js";
+
+const argv = process.argv.slice(2);
+
+if (wantsHelp(argv)) {
+  process.stdout.write(helpText());
+  process.exit(0);
+}
+
+let parsed: ReturnType<typeof parseConfig>;
+try {
+  parsed = parseConfig(argv, process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`sessiond: ${err.message}\n`);
+  process.exit(2);
+}
+const { config, warnings } = parsed;
+const logger = jsonLogger(config.logLevel);
+for (const warning of warnings) logger.warn(warning);
+
+process.on("uncaughtException", (err) => {
+  logger.error("uncaught exception, exiting", { error: err.message, stack: err.stack });
+  process.exit(1);
+});
+process.on("unhandledRejection", (reason) => {
+  const err = reason instanceof Error ? reason : new Error(String(reason));
+  logger.error("unhandled promise rejection", { error: err.message, stack: err.stack });
+});
+
+// Loaded only now, so that --help and a bad setting answer without loading gRPC.
+const { startServer } = await import("./startServer.js");
+
+let running: Awaited<ReturnType<typeof startServer>>;
+try {
+  running = await startServer(config, { logger });
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`sessiond: ${err.message}\n`);
+    process.exit(2);
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  logger.error("could not start", { error: e.message, stack: e.stack });
+  process.exit(1);
+}
+
+logger.info("listening", {
+  address: running.address,
+  host: config.host,
+  port: running.port,
+  storage: config.storage,
+  pid: process.pid,
+});
+
+let signalled = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (signalled) {
+      logger.warn("second signal, exiting without waiting", { signal });
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
+    running.shutdown().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        logger.error("shutdown failed", { error: e.message, stack: e.stack });
+        process.exit(1);
+      },
+    );
+  });
+}

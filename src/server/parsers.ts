@@ -1,0 +1,121 @@
+/**
+ * Value parsers for settings. Each returns the parsed value or throws a ValueError whose
+ * message says what was expected; config.ts adds which setting it was.
+ */
+
+export class ValueError extends Error {}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds from `1500`, `500ms`, `30s`, `24h` or compounds such as `1h30m`. */
+export function parseDuration(raw: string, { allowZero = false } = {}): number {
+  const text = raw.trim();
+  const expected = `a duration such as 500ms, 30s, 15m, 24h, 7d or a whole number of milliseconds${allowZero ? "" : " above 0"}`;
+  let ms: number;
+  if (/^\d+$/.test(text)) {
+    ms = Number(text);
+  } else if (/^(\d+(?:\.\d+)?(ms|s|m|h|d))+$/.test(text)) {
+    ms = 0;
+    for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
+      ms += Number(amount) * UNIT_MS[unit as string];
+    }
+    ms = Math.round(ms);
+  } else {
+    throw new ValueError(expected);
+  }
+  if (!Number.isSafeInteger(ms) || ms < 0 || (!allowZero && ms === 0))
+    throw new ValueError(expected);
+  return ms;
+}
+
+export function parseInteger(raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const text = raw.trim();
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ValueError(
+      max === Number.MAX_SAFE_INTEGER
+        ? `a whole number of at least ${min}`
+        : `a whole number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+export function parseBoolean(raw: string): boolean {
+  const text = raw.trim().toLowerCase();
+  if (["true", "1", "yes", "on"].includes(text)) return true;
+  if (["false", "0", "no", "off"].includes(text)) return false;
+  throw new ValueError("true or false");
+}
+
+export function parseChoice<T extends string>(raw: string, choices: readonly T[]): T {
+  const text = raw.trim();
+  if ((choices as readonly string[]).includes(text)) return text as T;
+  throw new ValueError(`one of ${choices.join(", ")}`);
+}
+
+/** A 32-byte key written as 64 hex digits or as base64 (standard or URL-safe). */
+export function parseKey32(raw: string): Buffer {
+  const text = raw.trim();
+  const expected =
+    "a 32-byte key as 64 hex digits or as base64 (e.g. from `openssl rand -base64 32`)";
+  let key: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(text)) key = Buffer.from(text, "hex");
+  else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) key = Buffer.from(text, "base64");
+  if (key?.length !== 32) throw new ValueError(expected);
+  return key;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** `host:port[,host:port…]`; IPv6 hosts in brackets: `[::1]:6379`. */
+export function parseHostPortList(raw: string): HostPort[] {
+  const expected = "a comma-separated list of host:port (IPv6 as [::1]:6379)";
+  const items = raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+  if (items.length === 0) throw new ValueError(expected);
+  return items.map((item) => {
+    const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d+)$/.exec(item);
+    const port = Number(match?.[3]);
+    if (!match || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new ValueError(expected);
+    }
+    return { host: (match[1] ?? match[2]) as string, port };
+  });
+}
+
+/** A name for one gRPC metadata entry: lowercase, ASCII, not binary, not reserved. */
+export function parseMetadataKey(raw: string): string {
+  const text = raw.trim();
+  if (!/^[0-9a-z_.-]+$/.test(text) || text.endsWith("-bin") || text.startsWith("grpc-")) {
+    throw new ValueError(
+      "a metadata key of lowercase letters, digits, '-', '_' or '.', not ending in -bin and not starting with grpc-",
+    );
+  }
+  return text;
+}
+
+export function parseNonEmpty(raw: string, what: string): string {
+  const text = raw.trim();
+  if (text === "" || /\s/.test(text)) throw new ValueError(`${what} without spaces`);
+  return text;
+}
+
+export function parseRedisUrl(raw: string): string {
+  const text = raw.trim();
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !["redis:", "rediss:"].includes(url.protocol)) {
+    throw new ValueError("a URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0");
+  }
+  return text;
+}

@@ -1,0 +1,160 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { type Logger, silentLogger } from "../common/Logger.js";
+import { SessionServiceService } from "../gen/sessiond/v1/session.js";
+import { sessionInterceptor } from "../interceptor/sessionInterceptor.js";
+import { sessionServiceImplementation } from "../service/sessionService.js";
+import { Manager } from "../session/Manager.js";
+import type { Storage } from "../storage/Storage.js";
+import { resolveConfig, type ServerConfig } from "./config.js";
+import { createStorage } from "./createStorage.js";
+import { HealthMonitor } from "./HealthMonitor.js";
+import { addReflection } from "./reflection/addReflection.js";
+
+export const SESSION_SERVICE_NAME = "sessiond.v1.SessionService";
+export const HEALTH_SERVICE_NAME = "grpc.health.v1.Health";
+
+export interface StartOptions {
+  logger?: Logger;
+  /**
+   * Use this storage instead of the one the config names. It stays the caller's: shutdown()
+   * does not close it.
+   */
+  storage?: Storage;
+}
+
+export interface RunningServer {
+  /** The bound port (the real one when config.port was 0). */
+  port: number;
+  /** host:port as a client would dial it ([::1]:port for IPv6). */
+  address: string;
+  manager: Manager;
+  /** Health statuses; '' and sessiond.v1.SessionService follow storage.ping(). */
+  health: HealthImplementation;
+  server: Server;
+  config: ServerConfig;
+  /**
+   * Stops accepting calls, lets in-flight ones finish for up to `graceMs` (default
+   * config.shutdownGraceMs) then cancels the rest, and closes the storage it created.
+   * Idempotent: later calls return the same promise.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Builds storage, Manager, server (SessionService behind the session interceptor,
+ * grpc.health.v1.Health, reflection v1 and v1alpha) and listens. Resolves once the port is
+ * bound and the first storage ping has set the health status. `config` may be partial:
+ * missing settings take their defaults.
+ */
+export async function startServer(
+  config: Partial<ServerConfig> = {},
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const settings = resolveConfig(config);
+  const logger = options.logger ?? silentLogger;
+  const ownsStorage = options.storage === undefined;
+  const storage = options.storage ?? (await createStorage(settings, logger));
+  let manager: Manager | undefined;
+  let server: Server | undefined;
+  try {
+    manager = new Manager({
+      storage,
+      ttlMs: settings.ttlMs,
+      maxLifetimeMs: settings.maxLifetimeMs,
+      adoptUnknownIds: settings.adoptUnknownIds,
+      limits: {
+        maxKeyBytes: settings.maxKeyBytes,
+        maxValueBytes: settings.maxValueBytes,
+        maxKeys: settings.maxKeys,
+        maxSessionBytes: settings.maxSessionBytes,
+      },
+      logger,
+    });
+    server = new Server({
+      interceptors: [
+        sessionInterceptor(manager, {
+          metadataKey: settings.metadataKey,
+          logger,
+          // Health and reflection calls carry no session; a stray id must not fail them.
+          methods: (path) => path.startsWith(`/${SESSION_SERVICE_NAME}/`),
+        }),
+      ],
+    });
+    server.addService(SessionServiceService, sessionServiceImplementation({ logger }));
+    const health = new HealthImplementation({
+      "": "NOT_SERVING",
+      [SESSION_SERVICE_NAME]: "NOT_SERVING",
+    });
+    health.addToServer(server);
+    addReflection(server, [SESSION_SERVICE_NAME, HEALTH_SERVICE_NAME]);
+
+    const port = await bind(server, settings.host, settings.port);
+    const monitor = new HealthMonitor({
+      storage,
+      health,
+      services: ["", SESSION_SERVICE_NAME],
+      intervalMs: settings.healthCheckIntervalMs,
+      logger,
+    });
+    await monitor.start();
+
+    const grpcServer = server;
+    const ownedManager = manager;
+    let stopping: Promise<void> | undefined;
+    return {
+      port,
+      address: `${hostForDial(settings.host)}:${port}`,
+      manager,
+      health,
+      server,
+      config: settings,
+      shutdown(graceMs = settings.shutdownGraceMs) {
+        stopping ??= (async () => {
+          monitor.stop("NOT_SERVING");
+          await drain(grpcServer, graceMs, logger);
+          await ownedManager.close();
+          if (ownsStorage) await storage.close();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    server?.forceShutdown();
+    await manager?.close();
+    if (ownsStorage) await storage.close();
+    throw err;
+  }
+}
+
+function bind(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(
+      `${hostForDial(host)}:${port}`,
+      ServerCredentials.createInsecure(),
+      (err, bound) => (err ? reject(err) : resolve(bound)),
+    );
+  });
+}
+
+function hostForDial(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+/**
+ * grpc-js tryShutdown closes the listeners and sends GOAWAY, so no new call starts while
+ * calls already received run to completion; past the grace period the rest are cancelled.
+ */
+function drain(server: Server, graceMs: number, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      logger.warn("grace period over, cancelling the calls still running", { graceMs });
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
