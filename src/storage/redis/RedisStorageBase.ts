@@ -1,0 +1,141 @@
+import type { JsonValue, SessionData } from "../../common/json.js";
+import type { Logger } from "../../common/Logger.js";
+import { SessionError } from "../../common/SessionError.js";
+import type {
+  ApplyOptions,
+  ApplyResult,
+  Delta,
+  Expiry,
+  KeyRead,
+  SessionMeta,
+  SessionRecord,
+  Storage,
+} from "../Storage.js";
+import { applyArgs, checkKey, expiryArgs } from "./applyArgs.js";
+import { applyReply } from "./applyReply.js";
+import { type RedisClient, RedisConnection } from "./RedisConnection.js";
+import type { ScriptName } from "./scripts.js";
+import { SessionKeys } from "./sessionKeys.js";
+
+export interface RedisStorageOptions {
+  /** Prepended to every key; default "sessiond:". */
+  prefix?: string;
+  /** Bound on every call, waiting for a connection included. Default 1000 ms. */
+  timeoutMs?: number;
+  logger?: Logger;
+  /** Close the client when the storage closes. Default false (the caller owns it). */
+  ownsClient?: boolean;
+  /** Where the client points, for logs; never include a password. */
+  target?: string;
+}
+
+/** The script names and key of one layout; everything else is shared. */
+export interface Layout {
+  key(keys: SessionKeys, id: string): string;
+  read: ScriptName;
+  readKey: ScriptName;
+  touch: ScriptName;
+  apply: ScriptName;
+}
+
+/**
+ * A Storage whose every method is one Lua script (one round trip, atomic, expiry computed
+ * and set inside Redis). Subclasses pick the layout and decode a whole-session read.
+ */
+export abstract class RedisStorageBase implements Storage {
+  readonly connection: RedisConnection;
+  readonly keys: SessionKeys;
+  readonly #layout: Layout;
+
+  constructor(client: RedisClient, layout: Layout, options: RedisStorageOptions = {}) {
+    this.keys = new SessionKeys(options.prefix);
+    this.connection = new RedisConnection(client, {
+      timeoutMs: options.timeoutMs,
+      logger: options.logger,
+      target: options.target,
+      ownsClient: options.ownsClient,
+    });
+    this.#layout = layout;
+  }
+
+  /** The Redis key holding session `id` (tests check its expiry and slot). */
+  keyOf(id: string): string {
+    return this.#layout.key(this.keys, id);
+  }
+
+  protected abstract decodeRead(reply: unknown[]): SessionRecord;
+
+  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+    const reply = await this.#script(this.#layout.read, this.keyOf(id), expiryArgs(expiry));
+    if (!reply) return undefined;
+    return decode(() => this.decodeRead(reply as unknown[]));
+  }
+
+  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+    const args = [...expiryArgs(expiry), checkKey(key)];
+    const reply = await this.#script(this.#layout.readKey, this.keyOf(id), args);
+    if (!reply) return undefined;
+    const [found, text] = reply as [number, string | undefined];
+    if (Number(found) !== 1) return { found: false };
+    return decode(() => ({ found: true, value: JSON.parse(text as string) as JsonValue }));
+  }
+
+  async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
+    const args = applyArgs(delta, options);
+    const reply = await this.#script(this.#layout.apply, this.keyOf(id), args);
+    return applyReply(reply, delta.expectedVersion, options.limits);
+  }
+
+  async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
+    const reply = await this.#script(this.#layout.touch, this.keyOf(id), expiryArgs(expiry));
+    if (!reply) return undefined;
+    const [version, createTime, expireTime] = reply as [string, string, string];
+    return {
+      version: Number(version),
+      createTime: Number(createTime),
+      expireTime: Number(expireTime),
+    };
+  }
+
+  async destroy(id: string): Promise<void> {
+    const key = this.keyOf(id);
+    await this.connection.run((c) => c.del(key));
+  }
+
+  ping(): Promise<void> {
+    return this.connection.ping();
+  }
+
+  close(): Promise<void> {
+    return this.connection.close();
+  }
+
+  #script(name: ScriptName, key: string, args: string[]): Promise<unknown> {
+    return this.connection.run((c) => c[name](key, ...args));
+  }
+}
+
+/** Builds a record from parsed entries without ever assigning through `__proto__`. */
+export function dataFrom(entries: Iterable<[string, string]>): SessionData {
+  const data: SessionData = {};
+  for (const [key, text] of entries) {
+    Object.defineProperty(data, key, {
+      value: JSON.parse(text) as JsonValue,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return data;
+}
+
+/** Stored text that does not parse is a bug or tampering, never the caller's fault. */
+function decode<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new SessionError("internal", "internal error", {
+      cause: new Error("redis storage: stored session does not decode", { cause: err }),
+    });
+  }
+}

@@ -1,0 +1,72 @@
+import { SessionError } from "../../common/SessionError.js";
+import type { ApplyOptions, Delta, Expiry } from "../Storage.js";
+
+/** ARGV[1..2] of every script: the expiry, computed inside Redis with Redis' clock. */
+export function expiryArgs(expiry: Expiry): string[] {
+  if (!Number.isSafeInteger(expiry.ttlMs) || expiry.ttlMs <= 0) {
+    throw new SessionError(
+      "invalid_argument",
+      `ttlMs must be a positive integer, got ${expiry.ttlMs}`,
+    );
+  }
+  const max = expiry.maxLifetimeMs;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max <= 0)) {
+    throw new SessionError(
+      "invalid_argument",
+      `maxLifetimeMs must be a positive integer, got ${max}`,
+    );
+  }
+  return [String(expiry.ttlMs), max === undefined ? "" : String(max)];
+}
+
+/**
+ * ARGV of the apply scripts (layout documented in luaCommon.ts). Values go as the JSON
+ * text Node produces, so Lua never re-encodes a user number.
+ */
+export function applyArgs(delta: Delta, options: ApplyOptions): string[] {
+  const args = expiryArgs(options);
+  const expected = delta.expectedVersion;
+  if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 0)) {
+    throw new SessionError(
+      "invalid_argument",
+      `expected version must be a non-negative integer, got ${expected}`,
+    );
+  }
+  args.push(
+    options.mode,
+    expected === undefined ? "" : String(expected),
+    String(options.limits.maxKeys),
+    String(options.limits.maxSessionBytes),
+  );
+  for (const op of delta.ops) {
+    switch (op.type) {
+      case "set":
+        args.push("s", checkKey(op.key), JSON.stringify(op.value));
+        break;
+      case "remove":
+        args.push("r", checkKey(op.key));
+        break;
+      case "increment":
+        if (!Number.isFinite(op.delta)) {
+          throw new SessionError(
+            "invalid_argument",
+            `increment of key "${op.key}" must be a finite number`,
+          );
+        }
+        args.push("i", checkKey(op.key), String(op.delta));
+        break;
+      case "clear":
+        args.push("c");
+        break;
+    }
+  }
+  return args;
+}
+
+/** The empty field holds redis-hash's metadata; keys are validated non-empty above us. */
+export function checkKey(key: string): string {
+  if (typeof key !== "string" || key.length === 0) {
+    throw new SessionError("invalid_argument", "key must be a non-empty string");
+  }
+  return key;
+}

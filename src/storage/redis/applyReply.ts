@@ -1,0 +1,65 @@
+import { checkSessionSize, type Limits } from "../../common/Limits.js";
+import { SessionError } from "../../common/SessionError.js";
+import { incrementValue } from "../applyOps.js";
+import type { ApplyResult } from "../Storage.js";
+
+/**
+ * Turns an apply script's reply into the result, or the same error (code and wording)
+ * the in-process storages raise: the script returns a tag and the numbers, and the
+ * message is built here from the shared helpers so every storage words it alike.
+ */
+export function applyReply(
+  reply: unknown,
+  expected: number | undefined,
+  limits: Limits,
+): ApplyResult | undefined {
+  if (!Array.isArray(reply) || typeof reply[0] !== "string") {
+    throw new SessionError("internal", "internal error", {
+      cause: new Error(`unexpected apply reply ${JSON.stringify(reply)}`),
+    });
+  }
+  const [tag, ...rest] = reply as [string, ...string[]];
+  switch (tag) {
+    case "ok": {
+      const [version, createTime, expireTime, ...inc] = rest;
+      const incremented: Record<string, number> = {};
+      for (let i = 0; i + 1 < inc.length; i += 2) {
+        Object.defineProperty(incremented, inc[i] as string, {
+          value: Number(inc[i + 1]),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return {
+        version: Number(version),
+        createTime: Number(createTime),
+        expireTime: Number(expireTime),
+        incremented,
+      };
+    }
+    case "skip":
+      return undefined;
+    case "aborted":
+      throw new SessionError(
+        "aborted",
+        `version mismatch: expected ${expected}, session is at ${rest[0]}`,
+      );
+    case "notnumber": {
+      const [key, text] = rest as [string, string];
+      incrementValue(JSON.parse(text), key, 0);
+      break;
+    }
+    case "overflow":
+      throw new SessionError("failed_precondition", `incrementing key "${rest[0]}" would overflow`);
+    case "keys":
+      checkSessionSize(Number(rest[0]), 0, limits);
+      break;
+    case "bytes":
+      checkSessionSize(0, Number(rest[0]), limits);
+      break;
+  }
+  throw new SessionError("internal", "internal error", {
+    cause: new Error(`unexpected apply reply ${JSON.stringify(reply)}`),
+  });
+}

@@ -1,0 +1,160 @@
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "../../common/Logger.js";
+import { SessionError } from "../../common/SessionError.js";
+import type { Storage } from "../Storage.js";
+import { RedisHashStorage } from "./RedisHashStorage.js";
+import { RedisStorage } from "./RedisStorage.js";
+import { redactUrl } from "./redactUrl.js";
+import { assertValidPrefix, DEFAULT_PREFIX } from "./sessionKeys.js";
+
+export type RedisStorageKind = "redis" | "redis-hash";
+
+/** Where Redis is: exactly one of url, clusterNodes, sentinels (+ sentinelName). */
+export interface RedisConnectionOptions {
+  /** redis://[user:password@]host:port[/db] or rediss:// (TLS). */
+  url?: string;
+  /** Redis Cluster seed nodes, "host:port". */
+  clusterNodes?: string[];
+  /** Sentinels, "host:port"; needs sentinelName. */
+  sentinels?: string[];
+  /** The master group name the Sentinels watch. */
+  sentinelName?: string;
+  /** Prepended to every key. Default "sessiond:". */
+  prefix?: string;
+  /** Every storage call ends within this bound (unavailable otherwise). Default 1000 ms. */
+  commandTimeoutMs?: number;
+}
+
+export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
+
+/**
+ * Builds a `redis` or `redis-hash` storage with its own client, configured so that a
+ * call never queues behind a dead connection: no offline queue, no replay of in-flight
+ * commands after a reconnect (a call reported unavailable must not be applied later),
+ * and quick reconnects so the storage recovers by itself when Redis returns.
+ */
+export function createRedisStorage(
+  kind: RedisStorageKind,
+  options: RedisConnectionOptions,
+  logger: Logger,
+): Storage {
+  if (kind !== "redis" && kind !== "redis-hash") {
+    throw new SessionError(
+      "invalid_argument",
+      `redis storage kind must be "redis" or "redis-hash", got ${JSON.stringify(kind)}`,
+    );
+  }
+  const timeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new SessionError(
+      "invalid_argument",
+      `redis commandTimeoutMs must be a positive integer, got ${timeoutMs}`,
+    );
+  }
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  assertValidPrefix(prefix);
+  const { client, target } = connect(options, timeoutMs);
+  const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
+  return new Kind(client, { prefix, timeoutMs, logger, target, ownsClient: true });
+}
+
+function connect(
+  options: RedisConnectionOptions,
+  timeoutMs: number,
+): { client: Redis | Cluster; target: string } {
+  const given = [
+    options.url !== undefined && "url",
+    options.clusterNodes !== undefined && "clusterNodes",
+    options.sentinels !== undefined && "sentinels",
+  ].filter(Boolean);
+  if (given.length !== 1) {
+    throw new SessionError(
+      "invalid_argument",
+      `redis storage needs exactly one of url (SESSIOND_REDIS_URL), clusterNodes (SESSIOND_REDIS_CLUSTER_NODES) or sentinels + sentinelName (SESSIOND_REDIS_SENTINELS, SESSIOND_REDIS_SENTINEL_NAME); got ${given.length === 0 ? "none" : given.join(" and ")}`,
+    );
+  }
+  const perNode = {
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(timeoutMs, 1000),
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+  } satisfies RedisOptions;
+  const single: RedisOptions = {
+    ...perNode,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    retryStrategy: (times) => Math.min(times * 50, 500),
+    // After a fail-over the old master comes back as a replica: find the new one.
+    reconnectOnError: (err) => err.message.startsWith("READONLY"),
+  };
+
+  if (options.url !== undefined) {
+    const url = parseUrl(options.url);
+    return { client: new Redis(url, single), target: redactUrl(url) };
+  }
+  if (options.clusterNodes !== undefined) {
+    const nodes = parseHostPorts(options.clusterNodes, "clusterNodes");
+    const client = new Cluster(nodes, {
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
+      slotsRefreshTimeout: timeoutMs,
+      retryDelayOnFailover: 100,
+      redisOptions: perNode,
+    });
+    return { client, target: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(",")}` };
+  }
+  const sentinels = parseHostPorts(options.sentinels ?? [], "sentinels");
+  const name = options.sentinelName;
+  if (typeof name !== "string" || name.length === 0) {
+    throw new SessionError(
+      "invalid_argument",
+      "redis sentinels need sentinelName (SESSIOND_REDIS_SENTINEL_NAME): the master group name",
+    );
+  }
+  const client = new Redis({
+    ...single,
+    sentinels,
+    name,
+    sentinelCommandTimeout: timeoutMs,
+    sentinelRetryStrategy: (times) => Math.min(times * 100, 1000),
+    failoverDetector: true,
+  });
+  return {
+    client,
+    target: `sentinel ${name}@${sentinels.map((n) => `${n.host}:${n.port}`).join(",")}`,
+  };
+}
+
+function parseUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SessionError("invalid_argument", "redis url (SESSIOND_REDIS_URL) is not a URL");
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new SessionError(
+      "invalid_argument",
+      `redis url (SESSIOND_REDIS_URL) must start with redis:// or rediss://, got ${parsed.protocol}//`,
+    );
+  }
+  return url;
+}
+
+function parseHostPorts(list: string[], what: string): { host: string; port: number }[] {
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new SessionError("invalid_argument", `redis ${what} must list at least one host:port`);
+  }
+  return list.map((entry) => {
+    const match = /^\[?([^\]\s]+?)\]?:(\d{1,5})$/.exec(String(entry).trim());
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      throw new SessionError(
+        "invalid_argument",
+        `redis ${what} entry ${JSON.stringify(entry)} is not host:port`,
+      );
+    }
+    return { host: match[1] as string, port };
+  });
+}

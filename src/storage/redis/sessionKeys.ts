@@ -1,0 +1,45 @@
+import { SessionError } from "../../common/SessionError.js";
+
+export const DEFAULT_PREFIX = "sessiond:";
+
+const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
+
+/**
+ * Key names. Every key of one session carries the id as a Redis Cluster hash tag
+ * (`{id}`), so a session's keys share one slot and a script may touch all of them.
+ * A future per-user index will live under `<prefix>user:{<user>}`, a different slot,
+ * and must never be touched by the same script as a session key.
+ */
+export class SessionKeys {
+  constructor(readonly prefix: string = DEFAULT_PREFIX) {
+    assertValidPrefix(prefix);
+  }
+
+  /** RedisStorage: one string per session. */
+  kv(id: string): string {
+    return `${this.prefix}{${checkId(id)}}`;
+  }
+
+  /** RedisHashStorage: one hash per session. */
+  hash(id: string): string {
+    return `${this.prefix}{${checkId(id)}}:hash`;
+  }
+}
+
+/** A brace in the prefix would move the hash tag off the id and pile sessions onto one slot. */
+export function assertValidPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== "string" || /[{}\s]/.test(prefix) || prefix.length > 64) {
+    throw new SessionError(
+      "invalid_argument",
+      `redis prefix must be a string of at most 64 characters without braces or spaces, got ${JSON.stringify(prefix)}`,
+    );
+  }
+}
+
+/** Defence in depth: ids arrive validated, but nothing odd may reach a key name. */
+function checkId(id: string): string {
+  if (!SAFE_ID.test(id)) {
+    throw new SessionError("invalid_argument", "malformed session id: refused by redis storage");
+  }
+  return id;
+}
