@@ -1,0 +1,69 @@
+// Renders bench results: a fixed-width table for the terminal, the same as Markdown.
+
+export interface Row {
+  server: string;
+  op: string;
+  shape: string;
+  sessions: string;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Median per-pair throughput ratio to the no-op; undefined for the baseline itself. */
+  rpsRatio?: number;
+  /** Median per-pair ratio of no-op CPU per call to this server's. */
+  cpuRatio?: number;
+  note?: string;
+}
+
+const HEADERS = [
+  "server",
+  "op",
+  "session",
+  "live sessions",
+  "RPS",
+  "p50 ms",
+  "p99 ms",
+  "x no-op (RPS)",
+  "x no-op (CPU/call)",
+  "note",
+];
+
+function cells(row: Row): string[] {
+  return [
+    row.server,
+    row.op,
+    row.shape,
+    row.sessions,
+    Math.round(row.rps).toLocaleString("en-US"),
+    row.p50Ms.toFixed(2),
+    row.p99Ms.toFixed(2),
+    row.rpsRatio === undefined ? "1 (baseline)" : row.rpsRatio.toFixed(2),
+    row.cpuRatio === undefined ? "1 (baseline)" : row.cpuRatio.toFixed(2),
+    row.note ?? "",
+  ];
+}
+
+export function textTable(rows: readonly Row[]): string {
+  const all = [HEADERS, ...rows.map(cells)];
+  const widths = HEADERS.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i >= 4 && i <= 8 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
+  return [
+    line(HEADERS),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...rows.map((r) => line(cells(r))),
+  ].join("\n");
+}
+
+export function markdownTable(rows: readonly Row[]): string {
+  const esc = (c: string) => c.replaceAll("|", "\\|");
+  const align = HEADERS.map((_, i) => (i >= 4 && i <= 8 ? "---:" : "---"));
+  return [
+    `| ${HEADERS.join(" | ")} |`,
+    `| ${align.join(" | ")} |`,
+    ...rows.map((r) => `| ${cells(r).map(esc).join(" | ")} |`),
+  ].join("\n");
+}

@@ -1,0 +1,93 @@
+// sessiond as the bench runs it: the product's startServer() with the storage the
+// environment names, filled with BENCH_SESSIONS sessions before it listens. Bench-only
+// wiring; the product code knows nothing of it.
+// Env: BENCH_STORAGE (memory|file|redis|redis-hash), BENCH_SESSIONS, BENCH_REDIS_URL,
+// BENCH_FILE_DIR. Run with --expose-gc to get the memory figures.
+import { silentLogger } from "../../src/common/Logger.js";
+import { resolveConfig, type StorageKind } from "../../src/server/config.js";
+import { createStorage } from "../../src/server/createStorage.js";
+import { startServer } from "../../src/server/startServer.js";
+import { newSessionId } from "../../src/session/ids.js";
+import type { Op } from "../../src/storage/Storage.js";
+import {
+  payloadBytes,
+  SAMPLES_PER_SHAPE,
+  type SampleSession,
+  sessionData,
+  shapeOf,
+} from "./population.js";
+import { announceReady } from "./readyLine.js";
+
+const kind = (process.env.BENCH_STORAGE ?? "memory") as StorageKind;
+const sessions = Number(process.env.BENCH_SESSIONS ?? "1000");
+const config = resolveConfig({
+  host: "127.0.0.1",
+  port: 0,
+  storage: kind,
+  fileDir: process.env.BENCH_FILE_DIR,
+  redisUrl: process.env.BENCH_REDIS_URL,
+  redisPrefix: "bench:",
+  logLevel: "error",
+});
+const storage = await createStorage(config, silentLogger);
+const limits = {
+  maxKeyBytes: config.maxKeyBytes,
+  maxValueBytes: config.maxValueBytes,
+  maxKeys: config.maxKeys,
+  maxSessionBytes: config.maxSessionBytes,
+};
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const heapUsed = () => {
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+};
+
+const heapBefore = heapUsed();
+const started = Date.now();
+const samples: SampleSession[] = [];
+let payload = 0;
+// Enough writes in flight to keep a Redis pipeline busy, few enough to bound memory.
+const CONCURRENCY = kind === "memory" ? 1 : 256;
+let next = 0;
+async function worker(): Promise<void> {
+  while (next < sessions) {
+    const index = next++;
+    const shape = shapeOf(index);
+    const data = sessionData(index, shape);
+    payload += payloadBytes(data);
+    const ops: Op[] = Object.entries(data).map(([key, value]) => ({ type: "set", key, value }));
+    const id = newSessionId();
+    const applied = await storage.apply(
+      id,
+      { ops },
+      { ttlMs: config.ttlMs, maxLifetimeMs: config.maxLifetimeMs, limits, mode: "create" },
+    );
+    if (!applied) throw new Error("pre-population hit an id collision");
+    if (index < 2 * SAMPLES_PER_SHAPE) samples.push({ id, index, shape });
+  }
+}
+await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+const populateMs = Date.now() - started;
+const heapAfter = heapUsed();
+
+const running = await startServer(config, { storage, logger: silentLogger });
+samples.sort((a, b) => a.index - b.index);
+announceReady({
+  port: running.port,
+  pid: process.pid,
+  samples,
+  populateMs,
+  heap:
+    kind === "memory" && gc
+      ? { before: heapBefore, after: heapAfter, payloadBytes: payload, sessions }
+      : undefined,
+});
+
+process.on("SIGTERM", () => {
+  void running
+    .shutdown(1000)
+    .then(() => storage.close())
+    .finally(() => process.exit(0));
+});
