@@ -1,0 +1,194 @@
+import { type ClientUnaryCall, Metadata, type ServiceError } from "@grpc/grpc-js";
+import type { JsonValue, SessionData } from "../common/json.js";
+import type { SessionClient } from "./SessionClient.js";
+
+export interface CallOptions {
+  /** This call's deadline, overriding the client's default. */
+  deadlineMs?: number;
+}
+
+export interface WriteOptions extends CallOptions {
+  /** Apply only if the session is at this version (0 = must not exist yet); else ABORTED. */
+  expectedVersion?: number | bigint;
+}
+
+export interface WriteResult {
+  sessionId: string;
+  version: number;
+}
+
+export interface SessionDescription {
+  sessionId: string;
+  version: number;
+  size: number;
+  createTime: Date;
+  expireTime: Date;
+}
+
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+type Unary<Req, Res> = (
+  req: Req,
+  md: Metadata,
+  options: { deadline: number },
+  cb: Callback<Res>,
+) => ClientUnaryCall;
+
+/**
+ * One session seen from a client. Sends its id with every call and adopts the id the
+ * server returns in response metadata (when a write created the session, or an unknown
+ * id was replaced, or Regenerate ran). Versions are plain numbers here (uint64 on the
+ * wire; they never come near 2^53).
+ *
+ * While the handle has no id, calls wait for a write already in flight, so two first
+ * writes through one handle land in one session instead of creating two.
+ */
+export class SessionHandle {
+  readonly #client: SessionClient;
+  #id: string | undefined;
+  /** The first write, while it runs without an id; never rejects. */
+  #creating: Promise<void> | undefined;
+
+  constructor(client: SessionClient, id?: string) {
+    this.#client = client;
+    this.#id = id;
+  }
+
+  /** The session id, once there is one. */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  /** The value of `key`, or undefined when the key (or the session) does not exist. */
+  async get(key: string, options?: CallOptions): Promise<JsonValue | undefined> {
+    const res = await this.#call(this.#raw.get, { key }, options);
+    return res.found ? (res.value as JsonValue) : undefined;
+  }
+
+  async getData(options?: CallOptions): Promise<SessionData> {
+    const res = await this.#call(this.#raw.getData, {}, options);
+    return (res.data ?? {}) as SessionData;
+  }
+
+  async contains(key: string, options?: CallOptions): Promise<boolean> {
+    return (await this.#call(this.#raw.contains, { key }, options)).found;
+  }
+
+  async size(options?: CallOptions): Promise<number> {
+    return (await this.#call(this.#raw.size, {}, options)).size;
+  }
+
+  async set(key: string, value: JsonValue, options?: WriteOptions): Promise<WriteResult> {
+    const req = { key, value, expectedVersion: version(options) };
+    return written(await this.#call(this.#raw.set, req, options, true));
+  }
+
+  async setMap(data: SessionData, options?: WriteOptions): Promise<WriteResult> {
+    const req = { data, expectedVersion: version(options) };
+    return written(await this.#call(this.#raw.setMap, req, options, true));
+  }
+
+  /** Removes keys; on a session that does not exist this is a no-op at version 0. */
+  async remove(keys: string | string[], options?: WriteOptions): Promise<{ version: number }> {
+    const req = { keys: Array.isArray(keys) ? keys : [keys], expectedVersion: version(options) };
+    const res = await this.#call(this.#raw.remove, req, options);
+    return { version: Number(res.version) };
+  }
+
+  /** Deletes the session (logout). The handle forgets the id: the next write starts anew. */
+  async removeAll(options?: CallOptions): Promise<void> {
+    await this.#call(this.#raw.removeAll, {}, options);
+    this.#id = undefined;
+  }
+
+  /** Slides the expiry; returns the new expiry time. NOT_FOUND without a session. */
+  async touch(options?: CallOptions): Promise<Date> {
+    const res = await this.#call(this.#raw.touch, {}, options);
+    return res.expireTime ?? new Date(0);
+  }
+
+  /** Moves the data to a new id, which the handle adopts. NOT_FOUND without a session. */
+  async regenerate(options: CallOptions & { keepOld?: boolean } = {}): Promise<WriteResult> {
+    const req = { keepOld: options.keepOld ?? false };
+    return written(await this.#call(this.#raw.regenerate, req, options));
+  }
+
+  /** NOT_FOUND without a session. */
+  async describe(options?: CallOptions): Promise<SessionDescription> {
+    const res = await this.#call(this.#raw.describe, {}, options);
+    return {
+      sessionId: res.sessionId,
+      version: Number(res.version),
+      size: res.size,
+      createTime: res.createTime ?? new Date(0),
+      expireTime: res.expireTime ?? new Date(0),
+    };
+  }
+
+  /** Adds `delta` (default 1) to a numeric key, absent counting as 0; returns the result. */
+  async increment(
+    key: string,
+    delta = 1,
+    options?: WriteOptions,
+  ): Promise<WriteResult & { value: number }> {
+    const req = { key, delta, expectedVersion: version(options) };
+    const res = await this.#call(this.#raw.increment, req, options, true);
+    return { ...written(res), value: res.value };
+  }
+
+  get #raw() {
+    return this.#client.raw;
+  }
+
+  async #call<Req, Res>(
+    method: Unary<Req, Res>,
+    req: Req,
+    options: CallOptions | undefined,
+    creates = false,
+  ): Promise<Res> {
+    while (this.#id === undefined && this.#creating !== undefined) await this.#creating;
+    const sent = this.#send(method, req, options);
+    if (creates && this.#id === undefined) {
+      const creating = sent.then(
+        () => {},
+        () => {},
+      );
+      this.#creating = creating;
+      // Registered before any waiter's reaction, so waiters see it cleared.
+      void creating.then(() => {
+        if (this.#creating === creating) this.#creating = undefined;
+      });
+    }
+    return sent;
+  }
+
+  #send<Req, Res>(method: Unary<Req, Res>, req: Req, options: CallOptions | undefined) {
+    const key = this.#client.metadataKey;
+    const metadata = new Metadata();
+    if (this.#id !== undefined) metadata.set(key, this.#id);
+    const deadline = Date.now() + (options?.deadlineMs ?? this.#client.deadlineMs);
+    return new Promise<Res>((resolve, reject) => {
+      const call = method.call(this.#raw, req, metadata, { deadline }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
+      // The id rides in headers, or in trailers when the server learned it late.
+      call.on("metadata", (md: Metadata) => this.#learn(md, key));
+      call.on("status", (st: { metadata?: Metadata }) => {
+        if (st.metadata) this.#learn(st.metadata, key);
+      });
+    });
+  }
+
+  #learn(md: Metadata, key: string): void {
+    const id = md.get(key)[0];
+    if (typeof id === "string" && id !== "") this.#id = id;
+  }
+}
+
+function version(options: WriteOptions | undefined): bigint | undefined {
+  const v = options?.expectedVersion;
+  return v === undefined ? undefined : BigInt(v);
+}
+
+function written(res: { sessionId: string; version: bigint }): WriteResult {
+  return { sessionId: res.sessionId, version: Number(res.version) };
+}

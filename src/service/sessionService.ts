@@ -1,0 +1,149 @@
+import type { JsonValue, SessionData } from "../common/json.js";
+import { jsonLogger, type Logger } from "../common/Logger.js";
+import { SessionError } from "../common/SessionError.js";
+import type { SessionServiceServer } from "../gen/sessiond/v1/session.js";
+import { getSession } from "../interceptor/getSession.js";
+import type { Session } from "../session/Session.js";
+import { unaryHandler } from "./unaryHandler.js";
+
+export interface SessionServiceOptions {
+  /** Where unexpected errors are logged with their stack. Default: JSON lines on stderr. */
+  logger?: Logger;
+}
+
+/**
+ * The sessiond.v1.SessionService handlers: thin translations between messages and the
+ * Session of the call, which sessionInterceptor provides. Writes commit inside the handler
+ * (so expected_version and the new version make it into the response); the interceptor
+ * then only has to return a new id in the response metadata.
+ */
+export function sessionServiceImplementation(
+  options: SessionServiceOptions = {},
+): SessionServiceServer {
+  const h = { logger: options.logger ?? jsonLogger() };
+  return {
+    get: unaryHandler(async (call) => {
+      const value = await getSession(call).get(call.request.key);
+      return { value, found: value !== undefined };
+    }, h),
+
+    getData: unaryHandler(async (call) => ({ data: await getSession(call).data() }), h),
+
+    contains: unaryHandler(
+      async (call) => ({ found: await getSession(call).contains(call.request.key) }),
+      h,
+    ),
+
+    size: unaryHandler(async (call) => ({ size: await getSession(call).size() }), h),
+
+    set: unaryHandler(async (call) => {
+      const { key, value, expectedVersion } = call.request;
+      const session = getSession(call);
+      if (value === undefined) {
+        throw new SessionError("invalid_argument", `Set of key "${key}" needs a value`);
+      }
+      session.set(key, value as JsonValue);
+      return written(session, await commit(session, expectedVersion));
+    }, h),
+
+    setMap: unaryHandler(async (call) => {
+      const { data, expectedVersion } = call.request;
+      if (data === undefined || Object.keys(data).length === 0) {
+        throw new SessionError("invalid_argument", "SetMap needs at least one key in data");
+      }
+      const session = getSession(call);
+      session.setMap(data as SessionData);
+      return written(session, await commit(session, expectedVersion));
+    }, h),
+
+    remove: unaryHandler(async (call) => {
+      const { keys, expectedVersion } = call.request;
+      if (keys.length === 0) {
+        throw new SessionError("invalid_argument", "Remove needs at least one key");
+      }
+      const session = getSession(call);
+      // Removing from a session that does not exist is a no-op at version 0: it must not
+      // create an empty session (and issue an id) the way a write under an unknown id does.
+      if (!(await exists(session))) {
+        // Validates each key; no storage I/O once the session is known to be missing.
+        for (const key of keys) await session.contains(key);
+        const expected = toVersion(expectedVersion);
+        if (expected !== undefined && expected !== 0) {
+          throw new SessionError(
+            "aborted",
+            `version mismatch: expected ${expected}, but the session does not exist`,
+          );
+        }
+        return { version: 0n };
+      }
+      session.remove(...keys);
+      return { version: BigInt((await commit(session, expectedVersion)).version) };
+    }, h),
+
+    removeAll: unaryHandler(async (call) => {
+      await getSession(call).removeAll();
+      return {};
+    }, h),
+
+    touch: unaryHandler(async (call) => {
+      const meta = await getSession(call).touch();
+      return { expireTime: new Date(meta.expireTime) };
+    }, h),
+
+    regenerate: unaryHandler(async (call) => {
+      const session = getSession(call);
+      const sessionId = await session.regenerate({ keepOld: call.request.keepOld });
+      return { sessionId, version: BigInt(session.version ?? 1) };
+    }, h),
+
+    describe: unaryHandler(async (call) => {
+      const info = await getSession(call).describe();
+      return {
+        sessionId: info.id,
+        version: BigInt(info.version),
+        size: info.size,
+        createTime: new Date(info.createTime),
+        expireTime: new Date(info.expireTime),
+      };
+    }, h),
+
+    increment: unaryHandler(async (call) => {
+      const { key, delta, expectedVersion } = call.request;
+      const session = getSession(call);
+      session.increment(key, delta);
+      const result = await commit(session, expectedVersion);
+      return { ...written(session, result), value: result.incremented[key] ?? 0 };
+    }, h),
+  };
+}
+
+async function commit(session: Session, expectedVersion: bigint | undefined) {
+  const result = await session.commit({ expectedVersion: toVersion(expectedVersion) });
+  // Every caller queued at least one op, so commit always applies something.
+  if (result === undefined) throw new Error("commit applied nothing after a queued write");
+  return result;
+}
+
+function written(session: Session, result: { version: number }) {
+  return { sessionId: session.id ?? "", version: BigInt(result.version) };
+}
+
+/** uint64 on the wire; versions are far below 2^53, so a larger one is a caller's error. */
+function toVersion(v: bigint | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new SessionError("invalid_argument", `expected_version ${v} is out of range`);
+  }
+  return Number(v);
+}
+
+/** Whether the session exists, by the cheapest storage call that can tell: touch. */
+async function exists(session: Session): Promise<boolean> {
+  try {
+    await session.touch();
+    return true;
+  } catch (err) {
+    if (err instanceof SessionError && err.code === "not_found") return false;
+    throw err;
+  }
+}

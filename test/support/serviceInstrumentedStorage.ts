@@ -1,0 +1,71 @@
+import type {
+  ApplyOptions,
+  ApplyResult,
+  Delta,
+  Expiry,
+  KeyRead,
+  SessionMeta,
+  SessionRecord,
+  Storage,
+} from "../../src/storage/Storage.js";
+
+export type StorageMethod = "read" | "readKey" | "apply" | "touch" | "destroy" | "ping";
+
+/**
+ * Wraps a real storage to count calls and, on demand, fail or slow them — so tests can
+ * observe what the interceptor and handlers ask of any storage (memory, file, redis).
+ */
+export class InstrumentedStorage implements Storage {
+  readonly calls: Record<StorageMethod, number> = {
+    read: 0,
+    readKey: 0,
+    apply: 0,
+    touch: 0,
+    destroy: 0,
+    ping: 0,
+  };
+  /** When set, the listed methods (all when `only` is empty) throw this instead of running. */
+  failure: { error: unknown; only?: StorageMethod[] } | undefined;
+  /** Added before every call, to let deadlines run out. */
+  delayMs = 0;
+
+  constructor(readonly inner: Storage) {}
+
+  get totalCalls(): number {
+    return Object.values(this.calls).reduce((a, b) => a + b, 0);
+  }
+
+  resetCounts(): void {
+    for (const key of Object.keys(this.calls) as StorageMethod[]) this.calls[key] = 0;
+  }
+
+  read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+    return this.#run("read", () => this.inner.read(id, expiry));
+  }
+  readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+    return this.#run("readKey", () => this.inner.readKey(id, key, expiry));
+  }
+  apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
+    return this.#run("apply", () => this.inner.apply(id, delta, options));
+  }
+  touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
+    return this.#run("touch", () => this.inner.touch(id, expiry));
+  }
+  destroy(id: string): Promise<void> {
+    return this.#run("destroy", () => this.inner.destroy(id));
+  }
+  ping(): Promise<void> {
+    return this.#run("ping", () => this.inner.ping());
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  async #run<T>(method: StorageMethod, fn: () => Promise<T>): Promise<T> {
+    this.calls[method]++;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const failure = this.failure;
+    if (failure && (!failure.only || failure.only.includes(method))) throw failure.error;
+    return fn();
+  }
+}
