@@ -115,7 +115,8 @@ function runOne(args: string[], timeoutMs: number): Promise<H2loadSummary> {
       clearTimeout(timer);
       reject(err);
     });
-    child.on("exit", (code) => {
+    // "close", not "exit": only then has all of its output been read.
+    child.on("close", (code) => {
       clearTimeout(timer);
       if (code !== 0) reject(new Error(`h2load exited with ${code}:\n${out.slice(-2000)}`));
       else {

@@ -8,6 +8,7 @@ import { resolveConfig, type StorageKind } from "../../src/server/config.js";
 import { createStorage } from "../../src/server/createStorage.js";
 import { startServer } from "../../src/server/startServer.js";
 import { newSessionId } from "../../src/session/ids.js";
+import { createRedisStorage } from "../../src/storage/redis/createRedisStorage.js";
 import type { Op } from "../../src/storage/Storage.js";
 import {
   payloadBytes,
@@ -29,7 +30,20 @@ const config = resolveConfig({
   redisPrefix: "bench:",
   logLevel: "error",
 });
-const storage = await createStorage(config, silentLogger);
+// Redis storages are built from their own factory, with the same settings the server's
+// config carries, so the bench does not depend on how the server wires them.
+const storage =
+  kind === "redis" || kind === "redis-hash"
+    ? createRedisStorage(
+        kind,
+        {
+          url: config.redisUrl,
+          prefix: config.redisPrefix,
+          commandTimeoutMs: config.redisTimeoutMs,
+        },
+        silentLogger,
+      )
+    : await createStorage(config, silentLogger);
 const limits = {
   maxKeyBytes: config.maxKeyBytes,
   maxValueBytes: config.maxValueBytes,
