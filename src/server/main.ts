@@ -63,8 +63,11 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.exit(1);
     }
     signalled = true;
+    // shutdown() closes the listener synchronously, so once this line is out no new
+    // connection is accepted; calls already received run on for up to the grace period.
+    const stopping = running.shutdown();
     logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
-    running.shutdown().then(
+    stopping.then(
       () => {
         logger.info("stopped");
         process.exit(0);

@@ -112,6 +112,7 @@ export async function startServer(
       shutdown(graceMs = settings.shutdownGraceMs) {
         stopping ??= (async () => {
           monitor.stop("NOT_SERVING");
+          // No await before drain(): callers rely on the listener being closed on return.
           await drain(grpcServer, graceMs, logger);
           await ownedManager.close();
           if (ownsStorage) await storage.close();
