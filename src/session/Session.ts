@@ -131,7 +131,8 @@ export class Session {
 
   /**
    * Applies queued changes as one atomic delta. Creates the session when needed: under a
-   * fresh id unless the Manager adopts unknown ids. Returns undefined when nothing was queued.
+   * fresh id unless the Manager adopts unknown ids. Returns undefined when nothing was
+   * queued, or when the changes only remove keys from a session that does not exist.
    *
    * When the storage refuses the delta for good (aborted, resource_exhausted,
    * failed_precondition, invalid_argument) nothing was applied and the queued changes are
@@ -151,7 +152,8 @@ export class Session {
     this.#inflight = ops;
     try {
       const result = await this.#applyOps(ops, options.expectedVersion);
-      this.#afterWrite(result.version);
+      if (result === undefined) this.#exists = false;
+      else this.#afterWrite(result.version);
       return result;
     } catch (err) {
       if (!(err instanceof SessionError && REFUSALS.has(err.code))) {
@@ -165,7 +167,10 @@ export class Session {
     }
   }
 
-  async #applyOps(ops: readonly Op[], expectedVersion: number | undefined): Promise<ApplyResult> {
+  async #applyOps(
+    ops: readonly Op[],
+    expectedVersion: number | undefined,
+  ): Promise<ApplyResult | undefined> {
     const { storage, expiry, limits, adoptUnknownIds } = this.#ctx;
     if (this.#id !== undefined && (adoptUnknownIds || this.#exists !== false)) {
       const mode = adoptUnknownIds ? "upsert" : "existing";
@@ -179,6 +184,8 @@ export class Session {
         `version mismatch: expected ${expectedVersion}, but the session does not exist`,
       );
     }
+    // Removing keys from a session that does not exist changes nothing: stay lazy.
+    if (ops.every((op) => op.type === "remove" || op.type === "clear")) return undefined;
     return this.#create(ops);
   }
 

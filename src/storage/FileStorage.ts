@@ -1,14 +1,476 @@
-// Placeholder until the file storage lands: keeps the Manager's default wiring compiling.
-import type { Logger } from "../common/Logger.js";
-import { MemoryStorage } from "./MemoryStorage.js";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  futimesSync,
+  mkdirSync,
+  openSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
+import {
+  access,
+  type FileHandle,
+  link,
+  lstat,
+  mkdir,
+  open,
+  opendir,
+  rename,
+  unlink,
+  utimes,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { jsonLogger, type Logger, redactId } from "../common/Logger.js";
+import { SessionError } from "../common/SessionError.js";
+import { applyOps } from "./applyOps.js";
+import { parseEncryptionKey } from "./file/encryptionKey.js";
+import { errorCode, fsError } from "./file/fsErrors.js";
+import { KeyedLock } from "./file/KeyedLock.js";
+import { CorruptFileError, SessionFileCodec, type StoredSession } from "./file/SessionFileCodec.js";
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  type Delta,
+  type Expiry,
+  expireAt,
+  type KeyRead,
+  type SessionMeta,
+  type SessionRecord,
+  type Storage,
+} from "./Storage.js";
 
 export interface FileStorageOptions {
+  /** Where session files live. Default `<os tmpdir>/sessiond`. Created 0700 if missing. */
   dir?: string;
+  /** Warnings (corrupt files) and sweep problems go here. Default: JSON lines on stderr. */
   logger?: Logger;
+  /** How often expired files are deleted. Default 60 s. */
+  sweepIntervalMs?: number;
+  /**
+   * Seals every file with AES-256-GCM under this key: a 32-byte Buffer, or a string of
+   * 64 hex characters, 44 base64 characters or exactly 32 UTF-8 bytes.
+   */
+  encryptionKey?: Buffer | Uint8Array | string;
+  /** fsync each file before it replaces the old one, so a crash never loses both. Default true. */
+  fsync?: boolean;
 }
 
-export class FileStorage extends MemoryStorage {
-  constructor(_options: FileStorageOptions = {}) {
-    super();
+const SUFFIX = ".session";
+const TEMP_SUFFIX = ".tmp";
+/** Defence in depth: the only ids this storage ever turns into a path. */
+const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
+/** Temp files this old are leftovers of a crash, not writes in progress. */
+const STALE_TEMP_MS = 10 * 60 * 1000;
+
+interface Loaded extends StoredSession {
+  /** The file's mtime: the instant the session expires. */
+  expireTime: number;
+}
+
+/**
+ * One file per session, `<dir>/<id>.session`, holding version, creation time and data as
+ * JSON (optionally AES-256-GCM sealed). The expiry is the file's mtime, so sliding it is a
+ * utimes() call that never rewrites data.
+ *
+ * Writes go to a temp file in the same directory that then replaces the session file by
+ * rename(), so a reader sees the old file or the new one, never a part. Operations on one
+ * id are serialised by an in-process lock; several processes sharing one directory are
+ * not coordinated beyond that (use Redis for more than one node).
+ *
+ * A file that cannot be read as a session (truncated, garbage, failed authentication) is
+ * logged as a warning, moved aside to `<id>.<epoch ms>.corrupt` for an operator to look
+ * at, and the session reads as missing.
+ */
+export class FileStorage implements Storage {
+  readonly dir: string;
+  readonly #logger: Logger;
+  readonly #codec: SessionFileCodec;
+  readonly #fsync: boolean;
+  readonly #locks = new KeyedLock();
+  readonly #timer: NodeJS.Timeout;
+  #sweeping: Promise<number> | undefined;
+  #closed = false;
+
+  constructor(options: FileStorageOptions = {}) {
+    this.dir = resolve(options.dir ?? join(tmpdir(), "sessiond"));
+    this.#logger = options.logger ?? jsonLogger();
+    this.#codec = new SessionFileCodec(
+      options.encryptionKey === undefined ? undefined : parseEncryptionKey(options.encryptionKey),
+    );
+    this.#fsync = options.fsync ?? true;
+    const interval = options.sweepIntervalMs ?? 60_000;
+    if (!Number.isSafeInteger(interval) || interval <= 0) {
+      throw new SessionError(
+        "invalid_argument",
+        `sweepIntervalMs must be a positive integer, got ${interval}`,
+      );
+    }
+    prepareDir(this.dir, this.#logger);
+    this.#timer = setInterval(() => {
+      this.sweep().catch((err) => this.#logger.warn("file storage sweep failed", failure(err)));
+    }, interval);
+    this.#timer.unref();
+  }
+
+  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+    const path = this.#path(id);
+    return this.#locks.run(id, async () => {
+      const loaded = await this.#load(id, path, Date.now());
+      if (!loaded) return undefined;
+      const expireTime = await this.#slide(path, loaded, expiry, false);
+      return {
+        version: loaded.version,
+        createTime: loaded.createTime,
+        expireTime,
+        data: loaded.data,
+      };
+    });
+  }
+
+  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+    const path = this.#path(id);
+    return this.#locks.run(id, async () => {
+      const loaded = await this.#load(id, path, Date.now());
+      if (!loaded) return undefined;
+      await this.#slide(path, loaded, expiry, false);
+      return Object.hasOwn(loaded.data, key)
+        ? { found: true, value: loaded.data[key] }
+        : { found: false };
+    });
+  }
+
+  async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
+    const path = this.#path(id);
+    return this.#locks.run(id, async () => {
+      const now = Date.now();
+      const current = await this.#load(id, path, now);
+      if (current ? options.mode === "create" : options.mode === "existing") return undefined;
+      const version = current?.version ?? 0;
+      if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
+        throw new SessionError(
+          "aborted",
+          `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
+        );
+      }
+      const { data, incremented } = applyOps(current?.data ?? {}, delta.ops, options.limits);
+      const createTime = current?.createTime ?? now;
+      const next: StoredSession = { version: version + 1, createTime, data };
+      const expireTime = expireAt(now, createTime, options);
+      const written = await this.#write(id, path, next, expireTime, options.mode !== "create");
+      if (!written) return undefined;
+      return { version: next.version, createTime, expireTime, incremented };
+    });
+  }
+
+  async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
+    const path = this.#path(id);
+    return this.#locks.run(id, async () => {
+      const loaded = await this.#load(id, path, Date.now());
+      if (!loaded) return undefined;
+      const expireTime = await this.#slide(path, loaded, expiry, true);
+      return { version: loaded.version, createTime: loaded.createTime, expireTime };
+    });
+  }
+
+  async destroy(id: string): Promise<void> {
+    const path = this.#path(id);
+    await this.#locks.run(id, () => this.#unlink(path));
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen();
+    try {
+      await access(this.dir, constants.W_OK | constants.X_OK);
+    } catch (err) {
+      throw fsError(err, "write", this.dir);
+    }
+  }
+
+  /** Stops the sweeper and waits for operations in flight. Later calls fail with unavailable. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#sweeping;
+    await this.#locks.idle();
+  }
+
+  /**
+   * Deletes expired session files (and temp files left by a crash). Runs on the interval;
+   * callable directly. Concurrent calls share one pass. Resolves to the number deleted.
+   */
+  sweep(): Promise<number> {
+    this.#sweeping ??= this.#sweepOnce().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweepOnce(): Promise<number> {
+    let freed = 0;
+    const dir = await opendir(this.dir).catch((err) => {
+      throw fsError(err, "list", this.dir);
+    });
+    for await (const entry of dir) {
+      if (this.#closed) break;
+      const name = entry.name;
+      if (name.endsWith(SUFFIX)) {
+        const id = name.slice(0, -SUFFIX.length);
+        if (SAFE_ID.test(id)) freed += await this.#sweepSession(id, join(this.dir, name));
+      } else if (name.startsWith(".") && name.endsWith(TEMP_SUFFIX)) {
+        const path = join(this.dir, name);
+        // ctime, not mtime: a temp file's mtime is already set to its session's expiry.
+        const stats = await lstat(path).catch(() => undefined);
+        if (stats && stats.ctimeMs < Date.now() - STALE_TEMP_MS) await unlinkQuietly(path);
+      }
+    }
+    return freed;
+  }
+
+  async #sweepSession(id: string, path: string): Promise<number> {
+    const before = await lstat(path).catch(() => undefined);
+    if (!before || mtime(before.mtimeMs) > Date.now()) return 0;
+    // Look again under the lock: a write may have replaced the file since.
+    return this.#locks.run(id, async () => {
+      const stats = await lstat(path).catch(() => undefined);
+      if (!stats || mtime(stats.mtimeMs) > Date.now()) return 0;
+      await this.#unlink(path);
+      return 1;
+    });
+  }
+
+  #path(id: string): string {
+    this.#assertOpen();
+    if (typeof id !== "string" || !SAFE_ID.test(id)) {
+      throw new SessionError(
+        "invalid_argument",
+        "file storage refuses a session id outside [0-9A-Za-z_-]{1,128}",
+      );
+    }
+    return join(this.dir, `${id}${SUFFIX}`);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SessionError("unavailable", "file storage is closed");
+  }
+
+  /** The live session in `path`; undefined when missing, expired (deleted) or corrupt (moved). */
+  async #load(id: string, path: string, now: number): Promise<Loaded | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === "ENOENT") return undefined;
+      if (code === "ELOOP") return this.#quarantine(id, path, "the file is a symbolic link");
+      throw fsError(err, "read a session file", this.dir);
+    }
+    let body: Buffer;
+    let expireTime: number;
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) {
+        await handle.close();
+        return this.#quarantine(id, path, "the path is not a regular file");
+      }
+      expireTime = mtime(stats.mtimeMs);
+      if (expireTime <= now) {
+        await handle.close();
+        await this.#unlink(path);
+        return undefined;
+      }
+      body = await handle.readFile();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw fsError(err, "read a session file", this.dir);
+    }
+    await handle.close();
+    try {
+      return { ...this.#codec.decode(id, body), expireTime };
+    } catch (err) {
+      if (err instanceof CorruptFileError) return this.#quarantine(id, path, err.message);
+      throw err;
+    }
+  }
+
+  /** Warns first, then moves the file aside so nothing overwrites what an operator may need. */
+  async #quarantine(id: string, path: string, reason: string): Promise<undefined> {
+    const aside = join(this.dir, `${id}.${Date.now()}.corrupt`);
+    this.#logger.warn("file storage: unreadable session file treated as missing", {
+      session: redactId(id),
+      dir: this.dir,
+      reason,
+      movedTo: `${redactId(id)}.<epoch ms>.corrupt`,
+    });
+    try {
+      await rename(path, aside);
+    } catch (err) {
+      if (errorCode(err) !== "ENOENT") {
+        this.#logger.error("file storage: could not move an unreadable session file aside", {
+          session: redactId(id),
+          dir: this.dir,
+          ...failure(err),
+        });
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Moves the expiry to now + ttl (capped by the lifetime) by setting the mtime. Slides
+   * that would gain less than a twentieth of the TTL (at most 1 s) are skipped: a burst of
+   * reads costs one utimes, and the session still expires no earlier than that margin.
+   */
+  async #slide(path: string, loaded: Loaded, expiry: Expiry, force: boolean): Promise<number> {
+    const now = Date.now();
+    const next = expireAt(now, loaded.createTime, expiry);
+    const gain = next - loaded.expireTime;
+    if (!force && gain >= 0 && gain < Math.min(1000, expiry.ttlMs / 20)) return loaded.expireTime;
+    try {
+      await utimes(path, now / 1000, next / 1000);
+    } catch (err) {
+      throw fsError(err, "update a session file's expiry", this.dir);
+    }
+    return next;
+  }
+
+  /**
+   * Writes `session` to a temp file (mtime = expiry, synced), then moves it into place:
+   * rename() when replacing, link() when creating, so a create never clobbers a file
+   * another process made meanwhile. False when creating found the id taken.
+   */
+  async #write(
+    id: string,
+    path: string,
+    session: StoredSession,
+    expireTime: number,
+    replace: boolean,
+  ): Promise<boolean> {
+    const body = this.#codec.encode(id, session);
+    const temp = join(this.dir, `.${id}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
+    try {
+      await this.#writeTemp(temp, body, expireTime);
+      if (replace) {
+        await rename(temp, path);
+        return true;
+      }
+      try {
+        await link(temp, path);
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === "EEXIST") return false;
+        // Filesystems without hard links: the in-process lock still keeps creates exclusive.
+        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw err;
+        await rename(temp, path);
+        return true;
+      }
+      await unlinkQuietly(temp);
+      return true;
+    } catch (err) {
+      await unlinkQuietly(temp);
+      throw fsError(err, "write a session file", this.dir);
+    }
+  }
+
+  async #writeTemp(temp: string, body: Buffer, expireTime: number): Promise<void> {
+    let handle: FileHandle;
+    try {
+      handle = await open(temp, "wx", 0o600);
+    } catch (err) {
+      if (errorCode(err) !== "ENOENT") throw err;
+      // The directory vanished (tmp cleaners do that): make it again, once.
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      handle = await open(temp, "wx", 0o600);
+    }
+    try {
+      await handle.writeFile(body);
+      await handle.utimes(Date.now() / 1000, expireTime / 1000);
+      if (this.#fsync) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #unlink(path: string): Promise<void> {
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (errorCode(err) !== "ENOENT") throw fsError(err, "delete a session file", this.dir);
+    }
+  }
+}
+
+/** Timestamps read back as floats; the expiry was written in whole milliseconds. */
+function mtime(ms: number): number {
+  return Math.round(ms);
+}
+
+async function unlinkQuietly(path: string): Promise<void> {
+  await unlink(path).catch(() => {});
+}
+
+function failure(err: unknown): Record<string, unknown> {
+  return err instanceof Error
+    ? { error: err.message, code: errorCode(err) }
+    : { error: String(err) };
+}
+
+/**
+ * Creates the directory 0700 and refuses one that other users can reach but that this
+ * process does not own (a planted directory in a shared /tmp). Checks that the
+ * filesystem keeps millisecond timestamps, which the expiry relies on.
+ */
+function prepareDir(dir: string, logger: Logger): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw fsError(err, "create the directory", dir);
+  }
+  const stats = statSync(dir);
+  if (!stats.isDirectory()) {
+    throw new SessionError("unavailable", `file storage directory ${dir} is not a directory`);
+  }
+  const uid = process.getuid?.();
+  if ((stats.mode & 0o077) !== 0) {
+    if (uid !== undefined && stats.uid !== uid) {
+      throw new SessionError(
+        "unavailable",
+        `file storage directory ${dir} belongs to another user (uid ${stats.uid}) and is open to others (mode ${(stats.mode & 0o777).toString(8)}): refusing to keep sessions there`,
+      );
+    }
+    try {
+      chmodSync(dir, 0o700);
+      logger.info("file storage: tightened directory permissions to 0700", { dir });
+    } catch (err) {
+      throw fsError(err, "restrict the permissions of the directory", dir);
+    }
+  }
+  checkTimestampPrecision(dir, logger);
+}
+
+function checkTimestampPrecision(dir: string, logger: Logger): void {
+  const probe = join(dir, `.probe-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
+  let fd: number;
+  try {
+    fd = openSync(probe, "wx", 0o600);
+  } catch (err) {
+    throw fsError(err, "create a file", dir);
+  }
+  try {
+    const wanted = Math.floor(Date.now() / 1000) * 1000 + 123;
+    futimesSync(fd, wanted / 1000, wanted / 1000);
+    const got = mtime(fstatSync(fd).mtimeMs);
+    if (got !== wanted) {
+      logger.warn("file storage: the filesystem rounds file times; expiry will be imprecise", {
+        dir,
+        roundedByMs: Math.abs(got - wanted),
+      });
+    }
+  } finally {
+    closeSync(fd);
+    unlinkSync(probe);
   }
 }

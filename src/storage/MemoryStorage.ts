@@ -51,6 +51,7 @@ export class MemoryStorage implements Storage {
   }
 
   async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+    assertSafeId(id);
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);
@@ -58,6 +59,7 @@ export class MemoryStorage implements Storage {
   }
 
   async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+    assertSafeId(id);
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);
@@ -67,6 +69,7 @@ export class MemoryStorage implements Storage {
   }
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
+    assertSafeId(id);
     const now = Date.now();
     const entry = this.#live(id, now);
     if (entry ? options.mode === "create" : options.mode === "existing") return undefined;
@@ -102,6 +105,7 @@ export class MemoryStorage implements Storage {
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
+    assertSafeId(id);
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);
@@ -109,6 +113,7 @@ export class MemoryStorage implements Storage {
   }
 
   async destroy(id: string): Promise<void> {
+    assertSafeId(id);
     this.#entries.delete(id);
   }
 
@@ -162,6 +167,18 @@ export class MemoryStorage implements Storage {
 
   #slide(entry: Entry, expiry: Expiry): void {
     entry.expireTime = expireAt(Date.now(), entry.createTime, expiry);
+  }
+}
+
+/** The contract's charset rule, kept here too so every storage refuses the same ids. */
+const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
+
+function assertSafeId(id: string): void {
+  if (typeof id !== "string" || !SAFE_ID.test(id)) {
+    throw new SessionError(
+      "invalid_argument",
+      "memory storage refuses a session id outside [0-9A-Za-z_-]{1,128}",
+    );
   }
 }
 

@@ -1,0 +1,45 @@
+import { SessionError } from "../../common/SessionError.js";
+
+/** Failures of the disk or its configuration: retrying later (or fixing the host) helps. */
+const UNAVAILABLE: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EMFILE: "too many open files in this process",
+  ENFILE: "too many open files on this system",
+  EIO: "input/output error",
+  ENOTDIR: "a component of the path is not a directory",
+  ENOENT: "the directory does not exist",
+  ENAMETOOLONG: "the path is too long",
+  ELOOP: "too many symbolic links in the path",
+  EBUSY: "resource busy",
+  EAGAIN: "resource temporarily unavailable",
+  ESTALE: "stale file handle",
+};
+
+export function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * Maps a filesystem error to a SessionError naming the directory and the problem. Messages
+ * name the directory, never a session file: a file name is a full session id.
+ */
+export function fsError(err: unknown, action: string, dir: string): SessionError {
+  if (err instanceof SessionError) return err;
+  const code = errorCode(err);
+  const reason = code === undefined ? undefined : UNAVAILABLE[code];
+  if (reason !== undefined) {
+    return new SessionError(
+      "unavailable",
+      `file storage cannot ${action} in ${dir}: ${reason} (${code})`,
+      { cause: err },
+    );
+  }
+  return new SessionError("internal", `file storage failed to ${action} in ${dir}`, {
+    cause: err,
+  });
+}

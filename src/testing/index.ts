@@ -1,0 +1,6 @@
+export {
+  describeStorageConformance,
+  ROUND_TRIP_VALUES,
+  type StorageTarget,
+} from "./describeStorageConformance.js";
+export { retryOnStall, Stall, sleep } from "./timing.js";

@@ -1,0 +1,25 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { silentLogger } from "../src/common/Logger.js";
+import { FileStorage } from "../src/storage/FileStorage.js";
+import { MemoryStorage } from "../src/storage/MemoryStorage.js";
+import { describeStorageConformance } from "../src/testing/index.js";
+
+describeStorageConformance({ name: "memory", create: () => new MemoryStorage() });
+
+describeStorageConformance({
+  name: "file",
+  create: () =>
+    new FileStorage({ dir: mkdtempSync(join(tmpdir(), "sessiond-conf-")), logger: silentLogger }),
+});
+
+describeStorageConformance({
+  name: "file (encrypted)",
+  create: () =>
+    new FileStorage({
+      dir: mkdtempSync(join(tmpdir(), "sessiond-conf-enc-")),
+      logger: silentLogger,
+      encryptionKey: Buffer.alloc(32, 7),
+    }),
+});
