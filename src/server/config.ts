@@ -303,9 +303,14 @@ function checkCombinations(config: ServerConfig): void {
       "SESSIOND_REDIS_SENTINEL_NAME (--redis-sentinel-name): expected the master name, required when SESSIOND_REDIS_SENTINELS is set",
     );
   }
-  if (config.redisSentinels && config.redisClusterNodes) {
+  const targets = [
+    config.redisUrl !== undefined && "SESSIOND_REDIS_URL",
+    config.redisClusterNodes !== undefined && "SESSIOND_REDIS_CLUSTER_NODES",
+    config.redisSentinels !== undefined && "SESSIOND_REDIS_SENTINELS",
+  ].filter((name) => name !== false);
+  if (targets.length > 1) {
     throw new ConfigError(
-      "SESSIOND_REDIS_CLUSTER_NODES (--redis-cluster-nodes): expected at most one of SESSIOND_REDIS_CLUSTER_NODES and SESSIOND_REDIS_SENTINELS",
+      `${targets.join(" and ")}: expected at most one of them (a single node, a Cluster or Sentinels)`,
     );
   }
 }

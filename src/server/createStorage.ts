@@ -1,8 +1,14 @@
 import type { Logger } from "../common/Logger.js";
+import { SessionError } from "../common/SessionError.js";
 import { FileStorage, type FileStorageOptions } from "../storage/FileStorage.js";
 import { MemoryStorage } from "../storage/MemoryStorage.js";
+import {
+  createRedisStorage,
+  type RedisConnectionOptions,
+} from "../storage/redis/createRedisStorage.js";
 import type { Storage } from "../storage/Storage.js";
 import { ConfigError, type ServerConfig } from "./config.js";
+import type { HostPort } from "./parsers.js";
 
 /** The storage the settings ask for. The caller owns it and closes it. */
 export async function createStorage(config: ServerConfig, logger: Logger): Promise<Storage> {
@@ -19,8 +25,33 @@ export async function createStorage(config: ServerConfig, logger: Logger): Promi
       return new MemoryStorage({ maxSessions: config.memoryMaxSessions });
     case "redis":
     case "redis-hash":
-      throw new ConfigError(
-        `SESSIOND_STORAGE (--storage): storage ${config.storage} is not available in this build`,
-      );
+      try {
+        return createRedisStorage(config.storage, redisOptions(config), logger);
+      } catch (err) {
+        if (err instanceof SessionError && err.code === "invalid_argument") {
+          throw new ConfigError(`redis settings: ${err.message}`);
+        }
+        throw err;
+      }
   }
+}
+
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+function redisOptions(config: ServerConfig): RedisConnectionOptions {
+  const cluster = config.redisClusterNodes?.map(hostPort);
+  const sentinels = config.redisSentinels?.map(hostPort);
+  return {
+    // A local single node unless a cluster or sentinels are named.
+    url: config.redisUrl ?? (cluster || sentinels ? undefined : DEFAULT_REDIS_URL),
+    clusterNodes: cluster,
+    sentinels,
+    sentinelName: config.redisSentinelName,
+    prefix: config.redisPrefix,
+    commandTimeoutMs: config.redisTimeoutMs,
+  };
+}
+
+function hostPort({ host, port }: HostPort): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -1,0 +1,118 @@
+// startServer() in-process: what other engineers and benchmarks rely on, and health that
+// follows a real storage's reachability.
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { ConfigError } from "../src/server/config.js";
+import { startServer } from "../src/server/startServer.js";
+import { MemoryStorage } from "../src/storage/MemoryStorage.js";
+import { startRedis } from "./support/redisServers.js";
+import { checkHealth, sessionClient, unary, waitForHealth } from "./support/serverClients.js";
+
+const SERVICE = "sessiond.v1.SessionService";
+
+describe("startServer", () => {
+  test("binds port 0 to a real port, serves calls, and shuts down idempotently", async () => {
+    const running = await startServer({ port: 0, storage: "memory" });
+    assert.ok(running.port > 0);
+    assert.equal(running.address, `127.0.0.1:${running.port}`);
+    assert.equal(await checkHealth(running.address, ""), "SERVING");
+    const client = sessionClient(running.address);
+    try {
+      const { response, headers } = await unary(client, client.set, { key: "a", value: 1 });
+      assert.deepEqual(headers.get("x-session-id"), [response.sessionId]);
+      const got = await unary(client, client.get, { key: "a" }, response.sessionId);
+      assert.deepEqual(got.response, { value: 1, found: true });
+    } finally {
+      client.close();
+    }
+    const first = running.shutdown();
+    assert.equal(running.shutdown(), first);
+    await first;
+    await assert.rejects(checkHealth(running.address, ""), { code: 14 });
+  });
+
+  test("uses the configured metadata key and leaves a caller's storage open", async () => {
+    const storage = new MemoryStorage();
+    const running = await startServer({ port: 0, metadataKey: "x-sid" }, { storage });
+    const client = sessionClient(running.address);
+    try {
+      const { response, headers } = await unary(client, client.set, { key: "a", value: 1 });
+      assert.deepEqual(headers.get("x-sid"), [response.sessionId]);
+      assert.deepEqual(headers.get("x-session-id"), []);
+    } finally {
+      client.close();
+      await running.shutdown();
+    }
+    assert.equal(storage.size, 1, "the caller's storage was closed (cleared) by shutdown");
+    await storage.close();
+  });
+
+  test("a second server on a taken port fails to start, and cleans up", async () => {
+    const first = await startServer({ port: 0, storage: "memory" });
+    try {
+      await assert.rejects(startServer({ port: first.port, storage: "memory" }), /bind|address/i);
+    } finally {
+      await first.shutdown();
+    }
+  });
+
+  test("contradictory Redis settings are a ConfigError", async () => {
+    await assert.rejects(
+      startServer({
+        storage: "redis",
+        redisClusterNodes: [{ host: "a", port: 1 }],
+        redisUrl: "redis://b:2",
+      }),
+      (err) => err instanceof ConfigError && /SESSIOND_REDIS_URL/.test(err.message),
+    );
+  });
+});
+
+describe("health follows storage.ping()", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  for (const storage of ["redis", "redis-hash"] as const) {
+    test(`${storage}: SERVING, NOT_SERVING while redis-server is down, SERVING again`, async () => {
+      const redis = await startRedis();
+      cleanups.push(() => redis.stop());
+      const running = await startServer({
+        port: 0,
+        storage,
+        redisUrl: redis.url,
+        redisTimeoutMs: 200,
+        healthCheckIntervalMs: 100,
+      });
+      cleanups.push(() => running.shutdown());
+      assert.equal(await checkHealth(running.address, ""), "SERVING");
+      assert.equal(await checkHealth(running.address, SERVICE), "SERVING");
+
+      await redis.kill();
+      await waitForHealth(running.address, "", "NOT_SERVING");
+      assert.equal(await checkHealth(running.address, SERVICE), "NOT_SERVING");
+
+      await redis.restart();
+      await waitForHealth(running.address, "", "SERVING");
+      assert.equal(await checkHealth(running.address, SERVICE), "SERVING");
+    });
+  }
+
+  test("a storage that is down at start-up: listening, but NOT_SERVING", async () => {
+    const redis = await startRedis();
+    await redis.kill();
+    cleanups.push(() => redis.stop());
+    const running = await startServer({
+      port: 0,
+      storage: "redis",
+      redisUrl: redis.url,
+      redisTimeoutMs: 200,
+      healthCheckIntervalMs: 100,
+    });
+    cleanups.push(() => running.shutdown());
+    assert.equal(await checkHealth(running.address, ""), "NOT_SERVING");
+    await redis.restart();
+    await waitForHealth(running.address, SERVICE, "SERVING");
+  });
+});
