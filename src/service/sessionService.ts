@@ -62,22 +62,11 @@ export function sessionServiceImplementation(
         throw new SessionError("invalid_argument", "Remove needs at least one key");
       }
       const session = getSession(call);
-      // Removing from a session that does not exist is a no-op at version 0: it must not
-      // create an empty session (and issue an id) the way a write under an unknown id does.
-      if (!(await exists(session))) {
-        // Validates each key; no storage I/O once the session is known to be missing.
-        for (const key of keys) await session.contains(key);
-        const expected = toVersion(expectedVersion);
-        if (expected !== undefined && expected !== 0) {
-          throw new SessionError(
-            "aborted",
-            `version mismatch: expected ${expected}, but the session does not exist`,
-          );
-        }
-        return { version: 0n };
-      }
       session.remove(...keys);
-      return { version: BigInt((await commit(session, expectedVersion)).version) };
+      const result = await session.commit({ expectedVersion: toVersion(expectedVersion) });
+      // Removing from a session that does not exist changes nothing and creates nothing:
+      // it stays at version 0 (and a non-zero expected_version is ABORTED).
+      return { version: BigInt(result?.version ?? 0) };
     }, h),
 
     removeAll: unaryHandler(async (call) => {
@@ -135,15 +124,4 @@ function toVersion(v: bigint | undefined): number | undefined {
     throw new SessionError("invalid_argument", `expected_version ${v} is out of range`);
   }
   return Number(v);
-}
-
-/** Whether the session exists, by the cheapest storage call that can tell: touch. */
-async function exists(session: Session): Promise<boolean> {
-  try {
-    await session.touch();
-    return true;
-  } catch (err) {
-    if (err instanceof SessionError && err.code === "not_found") return false;
-    throw err;
-  }
 }

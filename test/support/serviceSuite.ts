@@ -132,11 +132,13 @@ export function describeServiceSuite(
         const out = await call<RemoveResponse>("remove", { keys: ["a"] });
         assert.equal(ok(out).version, 0n);
         assert.equal(returnedId(out), undefined);
+        assert.equal(server.storage.totalCalls, 0, "no id: nothing to remove from");
         const unknown = "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
         const out2 = await call<RemoveResponse>("remove", { keys: ["a", "b"] }, unknown);
         assert.equal(ok(out2).version, 0n);
         assert.equal(returnedId(out2), undefined);
-        assert.equal(server.storage.calls.apply, 0);
+        assert.equal(await server.storage.inner.read(unknown, { ttlMs: 60_000 }), undefined);
+        failed(await call("describe", {}, unknown), status.NOT_FOUND);
         failed(
           await call("remove", { keys: ["a"], expectedVersion: 3n }, unknown),
           status.ABORTED,
