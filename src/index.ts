@@ -1,3 +1,12 @@
+export type { SessionClientOptions } from "./client/SessionClient.js";
+export { DEFAULT_DEADLINE_MS, SessionClient } from "./client/SessionClient.js";
+export type {
+  CallOptions,
+  SessionDescription,
+  WriteOptions,
+  WriteResult,
+} from "./client/SessionHandle.js";
+export { SessionHandle } from "./client/SessionHandle.js";
 export type { JsonValue, SessionData } from "./common/json.js";
 export type { Limits } from "./common/Limits.js";
 export { defaultLimits } from "./common/Limits.js";
@@ -5,6 +14,18 @@ export type { Logger } from "./common/Logger.js";
 export { jsonLogger, silentLogger } from "./common/Logger.js";
 export type { ErrorCode } from "./common/SessionError.js";
 export { SessionError } from "./common/SessionError.js";
+export { getSession } from "./interceptor/getSession.js";
+export { DEFAULT_METADATA_KEY } from "./interceptor/metadataKey.js";
+export type { SessionInterceptorOptions } from "./interceptor/sessionInterceptor.js";
+export { sessionInterceptor } from "./interceptor/sessionInterceptor.js";
+export { ServerError } from "./service/ServerError.js";
+export { serverStreamingHandler } from "./service/serverStreamingHandler.js";
+export type { SessionServiceOptions } from "./service/sessionService.js";
+export { sessionServiceImplementation } from "./service/sessionService.js";
+export type { WireStatus } from "./service/toStatus.js";
+export { toStatus } from "./service/toStatus.js";
+export type { HandlerOptions } from "./service/unaryHandler.js";
+export { unaryHandler } from "./service/unaryHandler.js";
 export { isValidSessionId, newSessionId } from "./session/ids.js";
 export type { ManagerOptions } from "./session/Manager.js";
 export { DEFAULT_TTL_MS, Manager } from "./session/Manager.js";
