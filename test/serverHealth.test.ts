@@ -1,8 +1,12 @@
 // startServer() in-process: what other engineers and benchmarks rely on, and health that
 // follows a real storage's reachability.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { ConfigError } from "../src/server/config.js";
+import { ConfigError, parseConfig } from "../src/server/config.js";
 import { startServer } from "../src/server/startServer.js";
 import { MemoryStorage } from "../src/storage/MemoryStorage.js";
 import { startRedis } from "./support/redisServers.js";
@@ -53,6 +57,35 @@ describe("startServer", () => {
       await assert.rejects(startServer({ port: first.port, storage: "memory" }), /bind|address/i);
     } finally {
       await first.shutdown();
+    }
+  });
+
+  test("file storage gets the configured directory and encryption key", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sessiond-start-file-"));
+    const key = randomBytes(32).toString("hex");
+    const settings = { port: 0, storage: "file" as const, fileDir: dir };
+    try {
+      let running = await startServer({ ...settings, fileEncryptionKey: Buffer.from(key, "hex") });
+      let client = sessionClient(running.address);
+      const secret = "plaintext-that-must-not-reach-the-disk";
+      const { response } = await unary(client, client.set, { key: "s", value: secret });
+      client.close();
+      await running.shutdown();
+      const files = await readdir(dir);
+      assert.ok(files.length > 0, "nothing written to the configured directory");
+      for (const file of files) {
+        assert.ok(!(await readFile(join(dir, file), "utf8")).includes(secret), file);
+      }
+      // The same key, through the parser as an operator would give it, reads it back.
+      const { config } = parseConfig(["--file-encryption-key", key, "--file-dir", dir], {});
+      running = await startServer({ ...config, port: 0 });
+      client = sessionClient(running.address);
+      const got = await unary(client, client.get, { key: "s" }, response.sessionId);
+      assert.deepEqual(got.response, { value: secret, found: true });
+      client.close();
+      await running.shutdown();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

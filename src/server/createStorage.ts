@@ -1,6 +1,6 @@
 import type { Logger } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
-import { FileStorage, type FileStorageOptions } from "../storage/FileStorage.js";
+import { FileStorage } from "../storage/FileStorage.js";
 import { MemoryStorage } from "../storage/MemoryStorage.js";
 import {
   createRedisStorage,
@@ -13,14 +13,12 @@ import type { HostPort } from "./parsers.js";
 /** The storage the settings ask for. The caller owns it and closes it. */
 export async function createStorage(config: ServerConfig, logger: Logger): Promise<Storage> {
   switch (config.storage) {
-    case "file": {
-      const options: FileStorageOptions & { encryptionKey?: Buffer } = {
+    case "file":
+      return new FileStorage({
         dir: config.fileDir,
         logger,
         encryptionKey: config.fileEncryptionKey,
-      };
-      return new FileStorage(options);
-    }
+      });
     case "memory":
       return new MemoryStorage({ maxSessions: config.memoryMaxSessions });
     case "redis":
