@@ -9,7 +9,7 @@ export type {
 export { SessionHandle } from "./client/SessionHandle.js";
 export type { JsonValue, SessionData } from "./common/json.js";
 export type { Limits } from "./common/Limits.js";
-export { defaultLimits } from "./common/Limits.js";
+export { checkSessionSize, defaultLimits, resolveLimits } from "./common/Limits.js";
 export type { Logger } from "./common/Logger.js";
 export { jsonLogger, silentLogger } from "./common/Logger.js";
 export type { ErrorCode } from "./common/SessionError.js";
@@ -31,7 +31,7 @@ export type { ManagerOptions } from "./session/Manager.js";
 export { DEFAULT_TTL_MS, Manager } from "./session/Manager.js";
 export type { CommitOptions, SessionInfo } from "./session/Session.js";
 export { Session } from "./session/Session.js";
-export { applyOps } from "./storage/applyOps.js";
+export { applyOps, sessionBytes } from "./storage/applyOps.js";
 export type { FileStorageOptions } from "./storage/FileStorage.js";
 export { FileStorage } from "./storage/FileStorage.js";
 export type { MemoryStorageOptions } from "./storage/MemoryStorage.js";
