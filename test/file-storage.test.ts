@@ -188,7 +188,7 @@ describe("FileStorage", () => {
       opts("create"),
     );
     const onDisk = readFileSync(sessionFile(dir, id));
-    for (const needle of [marker, "credit_card_number", "123456789", "sessiond-file", "{"]) {
+    for (const needle of [marker, "credit_card_number", "123456789", "sessiond-file", '{"format']) {
       assert.equal(onDisk.includes(Buffer.from(needle)), false, `ciphertext holds "${needle}"`);
     }
     assert.deepEqual((await storage.read(id, LONG))?.data, {

@@ -233,6 +233,21 @@ describe("Session semantics on the file storage", () => {
     await storage.close();
   });
 
+  it("removing keys from a missing session creates nothing, even when adopting ids", async () => {
+    for (const adoptUnknownIds of [false, true]) {
+      const { manager, storage, dir } = fileManager({ adoptUnknownIds });
+      const s = manager.session(newSessionId());
+      s.remove("a", "b");
+      assert.equal(await s.commit(), undefined);
+      const t = manager.session();
+      t.remove("a");
+      assert.equal(await t.commit(), undefined);
+      assert.equal(t.id, undefined);
+      assert.deepEqual(readdirSync(dir), [], `adoptUnknownIds=${adoptUnknownIds}`);
+      await storage.close();
+    }
+  });
+
   it("oversize writes leave the file byte-for-byte as it was", async () => {
     const { manager, storage, dir } = fileManager({ limits: { maxKeys: 2 } });
     const s = manager.session();

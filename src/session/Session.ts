@@ -172,8 +172,10 @@ export class Session {
     expectedVersion: number | undefined,
   ): Promise<ApplyResult | undefined> {
     const { storage, expiry, limits, adoptUnknownIds } = this.#ctx;
+    // Removing keys from a session that does not exist changes nothing: stay lazy.
+    const removesOnly = ops.every((op) => op.type === "remove" || op.type === "clear");
     if (this.#id !== undefined && (adoptUnknownIds || this.#exists !== false)) {
-      const mode = adoptUnknownIds ? "upsert" : "existing";
+      const mode = adoptUnknownIds && !removesOnly ? "upsert" : "existing";
       const delta = { ops, expectedVersion };
       const result = await storage.apply(this.#id, delta, { ...expiry, limits, mode });
       if (result !== undefined) return result;
@@ -184,8 +186,7 @@ export class Session {
         `version mismatch: expected ${expectedVersion}, but the session does not exist`,
       );
     }
-    // Removing keys from a session that does not exist changes nothing: stay lazy.
-    if (ops.every((op) => op.type === "remove" || op.type === "clear")) return undefined;
+    if (removesOnly) return undefined;
     return this.#create(ops);
   }
 

@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { jsonLogger, type Logger, redactId } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
-import { applyOps } from "./applyOps.js";
+import { applyOps, assertExpectedVersion, assertExpiry } from "./applyOps.js";
 import { parseEncryptionKey } from "./file/encryptionKey.js";
 import { errorCode, fsError } from "./file/fsErrors.js";
 import { KeyedLock } from "./file/KeyedLock.js";
@@ -118,6 +118,7 @@ export class FileStorage implements Storage {
 
   async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
     const path = this.#path(id);
+    assertExpiry(expiry);
     return this.#locks.run(id, async () => {
       const loaded = await this.#load(id, path, Date.now());
       if (!loaded) return undefined;
@@ -133,6 +134,7 @@ export class FileStorage implements Storage {
 
   async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
     const path = this.#path(id);
+    assertExpiry(expiry);
     return this.#locks.run(id, async () => {
       const loaded = await this.#load(id, path, Date.now());
       if (!loaded) return undefined;
@@ -145,6 +147,8 @@ export class FileStorage implements Storage {
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
     const path = this.#path(id);
+    assertExpiry(options);
+    assertExpectedVersion(delta.expectedVersion);
     return this.#locks.run(id, async () => {
       const now = Date.now();
       const current = await this.#load(id, path, now);
@@ -168,6 +172,7 @@ export class FileStorage implements Storage {
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
     const path = this.#path(id);
+    assertExpiry(expiry);
     return this.#locks.run(id, async () => {
       const loaded = await this.#load(id, path, Date.now());
       if (!loaded) return undefined;
@@ -194,7 +199,7 @@ export class FileStorage implements Storage {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await this.#sweeping;
+    await this.#sweeping?.catch(() => {});
     await this.#locks.idle();
   }
 

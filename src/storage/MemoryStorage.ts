@@ -1,6 +1,6 @@
 import { cloneJson, type SessionData } from "../common/json.js";
 import { SessionError } from "../common/SessionError.js";
-import { applyOps } from "./applyOps.js";
+import { applyOps, assertExpectedVersion, assertExpiry } from "./applyOps.js";
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -52,6 +52,7 @@ export class MemoryStorage implements Storage {
 
   async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
     assertSafeId(id);
+    assertExpiry(expiry);
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);
@@ -60,6 +61,7 @@ export class MemoryStorage implements Storage {
 
   async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
     assertSafeId(id);
+    assertExpiry(expiry);
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);
@@ -70,6 +72,8 @@ export class MemoryStorage implements Storage {
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
     assertSafeId(id);
+    assertExpiry(options);
+    assertExpectedVersion(delta.expectedVersion);
     const now = Date.now();
     const entry = this.#live(id, now);
     if (entry ? options.mode === "create" : options.mode === "existing") return undefined;
@@ -106,6 +110,7 @@ export class MemoryStorage implements Storage {
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
     assertSafeId(id);
+    assertExpiry(expiry);
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);

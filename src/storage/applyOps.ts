@@ -1,7 +1,7 @@
 import { type JsonValue, jsonByteLength, type SessionData } from "../common/json.js";
 import { checkSessionSize, type Limits } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
-import type { Op } from "./Storage.js";
+import type { Expiry, Op } from "./Storage.js";
 
 export interface Applied {
   data: SessionData;
@@ -62,4 +62,33 @@ export function sessionBytes(data: SessionData): number {
     total += Buffer.byteLength(key, "utf8") + jsonByteLength(value);
   }
   return total;
+}
+
+/**
+ * Storages check what they compute expiry and versions from: a NaN TTL would make a
+ * session that never expires, a fractional expected version one that never matches.
+ */
+export function assertExpiry(expiry: Expiry): void {
+  if (!Number.isSafeInteger(expiry.ttlMs) || expiry.ttlMs <= 0) {
+    throw new SessionError(
+      "invalid_argument",
+      `ttlMs must be a positive integer, got ${expiry.ttlMs}`,
+    );
+  }
+  const max = expiry.maxLifetimeMs;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max <= 0)) {
+    throw new SessionError(
+      "invalid_argument",
+      `maxLifetimeMs must be a positive integer, got ${max}`,
+    );
+  }
+}
+
+export function assertExpectedVersion(expected: number | undefined): void {
+  if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 0)) {
+    throw new SessionError(
+      "invalid_argument",
+      `expected version must be a non-negative integer, got ${expected}`,
+    );
+  }
 }

@@ -512,6 +512,47 @@ export function describeStorageConformance(target: StorageTarget): void {
       );
 
       it(
+        "refuses nonsense TTLs and expected versions with invalid_argument, writing nothing",
+        fresh(async (storage) => {
+          const id = newSessionId();
+          const badExpiries: Expiry[] = [
+            { ttlMs: 0 },
+            { ttlMs: -1 },
+            { ttlMs: Number.NaN },
+            { ttlMs: 1.5 },
+            { ttlMs: 1000, maxLifetimeMs: 0 },
+            { ttlMs: 1000, maxLifetimeMs: Number.POSITIVE_INFINITY },
+          ];
+          for (const expiry of badExpiries) {
+            const shown = JSON.stringify(expiry);
+            await assert.rejects(
+              storage.apply(id, { ops: [set("a", 1)] }, options("upsert", expiry)),
+              code("invalid_argument"),
+              `apply ${shown}`,
+            );
+            await assert.rejects(
+              storage.read(id, expiry),
+              code("invalid_argument"),
+              `read ${shown}`,
+            );
+            await assert.rejects(
+              storage.touch(id, expiry),
+              code("invalid_argument"),
+              `touch ${shown}`,
+            );
+          }
+          for (const expectedVersion of [-1, 0.5, Number.NaN]) {
+            await assert.rejects(
+              storage.apply(id, { ops: [set("a", 1)], expectedVersion }, options("upsert")),
+              code("invalid_argument"),
+              `expectedVersion ${expectedVersion}`,
+            );
+          }
+          assert.equal(await storage.read(id, LONG), undefined, "nothing was created");
+        }),
+      );
+
+      it(
         "expires a session after its sub-second TTL: it then acts exactly like a missing one",
         timed(async (storage) => {
           const id = newSessionId();
