@@ -118,7 +118,7 @@ export const SETTINGS: readonly AnySetting[] = [
     name: "MAX_LIFETIME",
     key: "maxLifetimeMs",
     parse: (raw) => parseDuration(raw),
-    description: "Absolute lifetime from creation, whatever the activity. Default: none.",
+    description: "Absolute lifetime from creation, whatever the activity.",
   },
   {
     name: "ADOPT_UNKNOWN_IDS",
@@ -167,8 +167,7 @@ export const SETTINGS: readonly AnySetting[] = [
     name: "MEMORY_MAX_SESSIONS",
     key: "memoryMaxSessions",
     parse: positive,
-    description:
-      "Memory storage only: most live sessions (more: RESOURCE_EXHAUSTED). Default: none.",
+    description: "Memory storage only: most live sessions (more: RESOURCE_EXHAUSTED).",
   },
   {
     name: "LOG_LEVEL",
@@ -198,7 +197,7 @@ export const SETTINGS: readonly AnySetting[] = [
     parse: parseRedisUrl,
     secret: true,
     description:
-      "Redis storages: single-node URL. Default redis://127.0.0.1:6379 (no cluster/sentinels).",
+      "Redis storages: single-node URL; with no Cluster or Sentinels either, redis://127.0.0.1:6379.",
   },
   {
     name: "REDIS_CLUSTER_NODES",
@@ -211,7 +210,7 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "redisSentinels",
     parse: parseHostPortList,
     description:
-      "Redis storages: Sentinels, comma-separated host:port (needs REDIS_SENTINEL_NAME).",
+      "Redis storages: Sentinels, comma-separated host:port (needs SESSIOND_REDIS_SENTINEL_NAME).",
   },
   {
     name: "REDIS_SENTINEL_NAME",
