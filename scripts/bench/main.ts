@@ -29,7 +29,12 @@ const GRPC_LOAD = { clients: 2, streams: 8 };
 const HTTP1_LOAD = { clients: 8, streams: 1 };
 
 type Storage = "memory" | "file" | "redis" | "redis-hash";
-type ServerKind = Storage | "express-session";
+type Breakdown = "no-op+passthrough interceptor" | "no-op+session interceptor";
+type ServerKind = Storage | "express-session" | Breakdown;
+const BREAKDOWN: Record<Breakdown, string> = {
+  "no-op+passthrough interceptor": "passthrough",
+  "no-op+session interceptor": "session",
+};
 
 interface RowPlan {
   op: OpName;
@@ -50,6 +55,7 @@ const { values: flags } = parseArgs({
     round: { type: "string" },
     "cpu-prof": { type: "string" },
     "no-write": { type: "boolean", default: false },
+    breakdown: { type: "boolean", default: false },
   },
 });
 const quick = flags.quick === true;
@@ -87,6 +93,12 @@ function plan(): ServerPlan[] {
         { server: "memory", sessions: bigN, rows: all(["Get", "Set"], ["small"]) },
         { server: "redis-hash", sessions: bigN, rows: all(["Get", "Set"], ["small"]) },
       ];
+  if (flags.breakdown) {
+    plans.unshift(
+      { server: "no-op+passthrough interceptor", sessions: 0, rows: all(["Get"], ["small"]) },
+      { server: "no-op+session interceptor", sessions: 0, rows: all(["Get"], ["small"]) },
+    );
+  }
   const only = flags.only?.split(",");
   const ops = flags.ops?.split(",");
   return plans
@@ -194,6 +206,29 @@ async function main(): Promise<void> {
     for (const p of plan()) {
       const label = `${p.server} with ${fmtN(p.sessions)} live sessions`;
       log(`[${((Date.now() - started) / 1000).toFixed(0)}s] starting ${label}`);
+      if (p.server in BREAKDOWN) {
+        const variant = await startPinned<{ port: number }>(
+          p.server,
+          SERVER_CPU,
+          "node",
+          ["--import", "tsx", "scripts/bench/noopServer.ts"],
+          { env: { BENCH_INTERCEPTOR: BREAKDOWN[p.server as Breakdown] } },
+        );
+        children.push(variant);
+        for (const r of p.rows) {
+          const target: LoadTarget = {
+            pid: variant.pid,
+            spec: grpcSpec(variant.info.port, r.op, r.shape, noopIds),
+            rps: 5000,
+          };
+          const result = await measurePaired(await baseline(r.op, r.shape), target, options);
+          baselineRounds.get(`${r.op}-${r.shape}`)?.push(...result.baseline);
+          rows.push(rowOf(p.server, r.op, r.shape, p.sessions, result, "constant answer"));
+          log(`  ${textRowSummary(rows.at(-1) as Row)}`);
+        }
+        await variant.stop();
+        continue;
+      }
       if (p.server === "express-session") {
         const peer = await startPinned<PeerInfo>(
           "express-session peer",
@@ -245,9 +280,10 @@ async function main(): Promise<void> {
       mkdirSync(fileDir, { recursive: true });
       const nodeArgs = ["--expose-gc", "--max-old-space-size=8192"];
       if (flags["cpu-prof"]) {
-        mkdirSync(flags["cpu-prof"], { recursive: true });
-        nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${flags["cpu-prof"]}`);
-        nodeArgs.push(`--cpu-prof-name=${p.server}-${p.sessions}.cpuprofile`);
+        // One directory per server: node writes a profile per thread (tsx's loader has one).
+        const dir = join(flags["cpu-prof"], `${p.server}-${p.sessions}`);
+        mkdirSync(dir, { recursive: true });
+        nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
       }
       const server = await startPinned<SessiondInfo>(
         `sessiond (${p.server})`,

@@ -1,6 +1,12 @@
 // The transport limit: grpc-js serving the same SessionService proto, every handler
 // answering a constant. Everything sessiond adds is measured against this process.
-import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  ServerInterceptingCall,
+  type ServerInterceptor,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { SessionServiceService } from "../../src/gen/sessiond/v1/session.js";
 import { announceReady } from "./readyLine.js";
 
@@ -25,7 +31,25 @@ for (const [name, response] of Object.entries(constant)) {
     callback(null, response);
 }
 
-const server = new Server();
+// BENCH_INTERCEPTOR (bench --breakdown only) puts an interceptor in front of the constant
+// handlers, to show what the interception itself costs: "passthrough" is the least a grpc-js
+// interceptor can be; "session" is sessiond's, over an empty memory storage, never asked for
+// the session.
+async function interceptors(): Promise<ServerInterceptor[]> {
+  const which = process.env.BENCH_INTERCEPTOR;
+  if (which === "passthrough") return [(_method, call) => new ServerInterceptingCall(call)];
+  if (which === "session") {
+    const { Manager } = await import("../../src/session/Manager.js");
+    const { MemoryStorage } = await import("../../src/storage/MemoryStorage.js");
+    const { sessionInterceptor } = await import("../../src/interceptor/sessionInterceptor.js");
+    const { silentLogger } = await import("../../src/common/Logger.js");
+    const manager = new Manager({ storage: new MemoryStorage(), logger: silentLogger });
+    return [sessionInterceptor(manager, { logger: silentLogger })];
+  }
+  return [];
+}
+
+const server = new Server({ interceptors: await interceptors() });
 server.addService(SessionServiceService, handlers);
 server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;

@@ -1,0 +1,68 @@
+// `node --import tsx scripts/bench/profileTop.ts FILE.cpuprofile [N]`: the functions with the
+// most self time in a V8 CPU profile (as written by node --cpu-prof), and the same
+// aggregated by file, so a bench row's cost can be traced to code.
+import { readFileSync } from "node:fs";
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const [file, topArg] = process.argv.slice(2);
+if (!file) throw new Error("usage: profileTop.ts FILE.cpuprofile [N]");
+const top = Number(topArg ?? 30);
+const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const self = new Map<number, number>();
+profile.samples.forEach((id, i) => {
+  self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+const fns = new Map<string, number>();
+const files = new Map<string, number>();
+for (const [id, us] of self) {
+  const { functionName, url, lineNumber } = (byId.get(id) as Node).callFrame;
+  const short = url
+    .replace(/^.*node_modules\//, "~/")
+    .replace(/^file:\/\/.*?\/(src|scripts)\//, "$1/");
+  const fn = `${functionName || "(anonymous)"} ${short}:${lineNumber + 1}`;
+  fns.set(fn, (fns.get(fn) ?? 0) + us);
+  const f = short || functionName;
+  files.set(f, (files.get(f) ?? 0) + us);
+}
+// Inclusive time: a sample counts once for every distinct function on its stack.
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const label = (n: Node) => {
+  const { functionName, url, lineNumber } = n.callFrame;
+  const short = url
+    .replace(/^.*node_modules\//, "~/")
+    .replace(/^file:\/\/.*?\/(src|scripts)\//, "$1/");
+  return `${functionName || "(anonymous)"} ${short}:${lineNumber + 1}`;
+};
+const inclusive = new Map<string, number>();
+for (const [id, us] of self) {
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const name = label(byId.get(at) as Node);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+  }
+}
+const show = (title: string, m: Map<string, number>) => {
+  process.stdout.write(`\n${title}\n`);
+  for (const [name, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    process.stdout.write(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`);
+  }
+};
+show("self time by function", fns);
+show("self time by file", files);
+show("inclusive time by function", inclusive);
