@@ -24,6 +24,11 @@ const REFUSALS = new Set([
   "invalid_argument",
 ]);
 
+// Shared by every Session: what most calls never need is not allocated per call.
+const NO_OPS: readonly Op[] = Object.freeze([]);
+const SETTLED: Promise<unknown> = Promise.resolve();
+const NOT_FOUND: KeyRead = Object.freeze({ found: false });
+
 /**
  * One caller's session for the span of one request. Not shared between requests.
  *
@@ -40,13 +45,16 @@ export class Session {
   #exists: boolean | undefined;
   /** The stored session as last read whole (without this request's pending ops). */
   #record: SessionRecord | undefined;
-  /** Single keys read from storage, when the whole session was not needed. */
-  readonly #keys = new Map<string, KeyRead>();
+  /**
+   * Single keys read from storage, when the whole session was not needed. Created on first
+   * use: a Session is built for every call.
+   */
+  #keys: Map<string, KeyRead> | undefined;
   #pending: Op[] = [];
   /** Ops a running commit is applying: still visible to this session's reads meanwhile. */
-  #inflight: readonly Op[] = [];
+  #inflight: readonly Op[] = NO_OPS;
   /** The running commit, if any: commits of one Session run one after another. */
-  #committing: Promise<unknown> = Promise.resolve();
+  #committing: Promise<unknown> | undefined;
   #version: number | undefined;
   #idIssued = false;
 
@@ -140,7 +148,7 @@ export class Session {
    * internal) they stay queued and a later commit retries them.
    */
   commit(options: CommitOptions = {}): Promise<ApplyResult | undefined> {
-    const run = this.#committing.then(() => this.#commitNow(options));
+    const run = (this.#committing ?? SETTLED).then(() => this.#commitNow(options));
     this.#committing = run.catch(() => undefined);
     return run;
   }
@@ -163,7 +171,7 @@ export class Session {
       this.#forgetReads();
       throw err;
     } finally {
-      this.#inflight = [];
+      this.#inflight = NO_OPS;
     }
   }
 
@@ -269,6 +277,9 @@ export class Session {
 
   async #readKey(key: string): Promise<KeyRead> {
     assertValidKey(key, this.#ctx.limits);
+    if (this.#pending.length === 0 && this.#inflight.length === 0) {
+      return (await this.#loadKey(key)) ?? NOT_FOUND;
+    }
     const ops = this.#unapplied().filter((op) => op.type === "clear" || op.key === key);
     const base = ops.some((op) => op.type === "clear") ? undefined : await this.#loadKey(key);
     if (ops.length === 0) return base ?? { found: false };
@@ -294,11 +305,11 @@ export class Session {
       const { data } = this.#record;
       return Object.hasOwn(data, key) ? { found: true, value: data[key] } : { found: false };
     }
-    let read = this.#keys.get(key);
+    let read = this.#keys?.get(key);
     if (read === undefined) {
       read = await this.#ctx.storage.readKey(this.#id, key, this.#ctx.expiry);
       this.#exists = read !== undefined;
-      if (read !== undefined) this.#keys.set(key, read);
+      if (read !== undefined) (this.#keys ??= new Map()).set(key, read);
     }
     return read;
   }
@@ -330,6 +341,6 @@ export class Session {
 
   #forgetReads(): void {
     this.#record = undefined;
-    this.#keys.clear();
+    this.#keys?.clear();
   }
 }
