@@ -61,29 +61,36 @@ describe("MemoryStorage", () => {
     await storage.close();
   });
 
-  it("bounds the number of sessions with maxSessions (resource_exhausted), counting only live ones", async () => {
+  it("bounds the number of sessions with maxSessions (resource_exhausted)", async () => {
     const storage = new MemoryStorage({ maxSessions: 3, sweepIntervalMs: 60_000 });
-    await fill(storage, 2, 60_000);
-    const [shortLived] = await fill(storage, 1, 80);
+    const ids = await fill(storage, 3, 60_000);
     await assert.rejects(
       storage.apply(newSessionId(), { ops: [] }, opts("create")),
       isCode("resource_exhausted", /maxSessions=3/),
     );
     // Existing sessions still take writes at the bound.
-    assert.ok(await storage.apply(shortLived as string, { ops: [] }, opts("existing", 80)));
+    assert.ok(await storage.apply(ids[0] as string, { ops: [] }, opts("existing")));
 
     const m = new Manager({ storage, logger: silentLogger });
     const s = m.session();
     s.set("a", 1);
     await assert.rejects(s.commit(), isCode("resource_exhausted"));
     assert.equal(s.id, undefined, "no id was issued");
-
-    await sleep(150); // the short-lived session expires: its slot is free again
-    const again = m.session();
-    again.set("a", 1);
-    await again.commit();
-    assert.ok(again.id);
     assert.equal(storage.size, 3);
+    await storage.close();
+  });
+
+  it("counts only live sessions against maxSessions: an expired one frees its slot", async () => {
+    const storage = new MemoryStorage({ maxSessions: 2, sweepIntervalMs: 60_000 });
+    await fill(storage, 1, 60_000);
+    await fill(storage, 1, 50);
+    await sleep(150); // the short-lived session has expired; no sweep tick has run
+    const m = new Manager({ storage, logger: silentLogger });
+    const s = m.session();
+    s.set("a", 1);
+    await s.commit();
+    assert.ok(s.id);
+    assert.equal(storage.size, 2);
     await storage.close();
   });
 
