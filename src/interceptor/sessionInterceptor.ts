@@ -1,10 +1,7 @@
 import { ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "../common/Logger.js";
-import { toStatus } from "../service/toStatus.js";
 import type { Manager } from "../session/Manager.js";
-import { bindSessionCall } from "./getSession.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "./metadataKey.js";
-import { readSessionId } from "./readSessionId.js";
 import { SessionCall } from "./SessionCall.js";
 
 export interface SessionInterceptorOptions {
@@ -32,29 +29,10 @@ export function sessionInterceptor(
 ): ServerInterceptor {
   const key = options.metadataKey ?? DEFAULT_METADATA_KEY;
   assertValidMetadataKey(key);
-  const logger = options.logger ?? manager.context.logger;
+  const config = { manager, key, logger: options.logger ?? manager.context.logger };
   const { methods } = options;
-  return (method, call) => {
-    if (methods !== undefined && !methods(method.path)) return new ServerInterceptingCall(call);
-    const sc = new SessionCall(manager, key, logger, method.path, call);
-    return new ServerInterceptingCall(call, {
-      start: (next) =>
-        next({
-          onReceiveMetadata: (metadata, next) => {
-            try {
-              sc.id = readSessionId(metadata, key);
-            } catch (err) {
-              // Reject before the handler or any storage sees the id: never call next.
-              call.sendStatus(toStatus(err, logger, method.path));
-              return;
-            }
-            bindSessionCall(metadata, sc);
-            next(metadata);
-          },
-        }),
-      sendMetadata: (metadata, next) => sc.sendMetadata(metadata, next),
-      sendMessage: (message, next) => sc.sendMessage(message, next),
-      sendStatus: (st, next) => sc.sendStatus(st, next),
-    });
-  };
+  return (method, call) =>
+    methods === undefined || methods(method.path)
+      ? new SessionCall(config, method.path, call)
+      : new ServerInterceptingCall(call);
 }
