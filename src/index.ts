@@ -26,6 +26,7 @@ export { ServerError } from "./service/ServerError.js";
 export { serverStreamingHandler } from "./service/serverStreamingHandler.js";
 export type { SessionServiceOptions } from "./service/sessionService.js";
 export { sessionServiceImplementation } from "./service/sessionService.js";
+export { sessionServiceDefinition } from "./service/sessionServiceDefinition.js";
 export type { WireStatus } from "./service/toStatus.js";
 export { toStatus } from "./service/toStatus.js";
 export type { HandlerOptions } from "./service/unaryHandler.js";

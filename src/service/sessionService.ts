@@ -1,9 +1,11 @@
+import type { ServerUnaryCall } from "@grpc/grpc-js";
 import type { JsonValue, SessionData } from "../common/json.js";
 import { jsonLogger, type Logger } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import type { SessionServiceServer } from "../gen/sessiond/v1/session.js";
 import { getSession } from "../interceptor/getSession.js";
 import type { Session } from "../session/Session.js";
+import { assertWellFormedRequest } from "./sessionServiceDefinition.js";
 import { unaryHandler } from "./unaryHandler.js";
 
 export interface SessionServiceOptions {
@@ -16,27 +18,35 @@ export interface SessionServiceOptions {
  * Session of the call, which sessionInterceptor provides. Writes commit inside the handler
  * (so expected_version and the new version make it into the response); the interceptor
  * then only has to return a new id in the response metadata.
+ *
+ *   server.addService(sessionServiceDefinition, sessionServiceImplementation({ logger }))
+ *
+ * (The generated SessionServiceService works too, without the strict request checks.)
  */
 export function sessionServiceImplementation(
   options: SessionServiceOptions = {},
 ): SessionServiceServer {
   const h = { logger: options.logger ?? jsonLogger() };
+  const rpc = <Req extends object, Res>(fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
+    unaryHandler<Req, Res>((call) => {
+      assertWellFormedRequest(call.request);
+      return fn(call);
+    }, h);
   return {
-    get: unaryHandler(async (call) => {
+    get: rpc(async (call) => {
       const value = await getSession(call).get(call.request.key);
       return { value, found: value !== undefined };
-    }, h),
+    }),
 
-    getData: unaryHandler(async (call) => ({ data: await getSession(call).data() }), h),
+    getData: rpc(async (call) => ({ data: await getSession(call).data() })),
 
-    contains: unaryHandler(
-      async (call) => ({ found: await getSession(call).contains(call.request.key) }),
-      h,
-    ),
+    contains: rpc(async (call) => ({
+      found: await getSession(call).contains(call.request.key),
+    })),
 
-    size: unaryHandler(async (call) => ({ size: await getSession(call).size() }), h),
+    size: rpc(async (call) => ({ size: await getSession(call).size() })),
 
-    set: unaryHandler(async (call) => {
+    set: rpc(async (call) => {
       const { key, value, expectedVersion } = call.request;
       const session = getSession(call);
       if (value === undefined) {
@@ -44,9 +54,9 @@ export function sessionServiceImplementation(
       }
       session.set(key, value as JsonValue);
       return written(session, await commit(session, expectedVersion));
-    }, h),
+    }),
 
-    setMap: unaryHandler(async (call) => {
+    setMap: rpc(async (call) => {
       const { data, expectedVersion } = call.request;
       if (data === undefined || Object.keys(data).length === 0) {
         throw new SessionError("invalid_argument", "SetMap needs at least one key in data");
@@ -54,9 +64,9 @@ export function sessionServiceImplementation(
       const session = getSession(call);
       session.setMap(data as SessionData);
       return written(session, await commit(session, expectedVersion));
-    }, h),
+    }),
 
-    remove: unaryHandler(async (call) => {
+    remove: rpc(async (call) => {
       const { keys, expectedVersion } = call.request;
       if (keys.length === 0) {
         throw new SessionError("invalid_argument", "Remove needs at least one key");
@@ -67,25 +77,25 @@ export function sessionServiceImplementation(
       // Removing from a session that does not exist changes nothing and creates nothing:
       // it stays at version 0 (and a non-zero expected_version is ABORTED).
       return { version: BigInt(result?.version ?? 0) };
-    }, h),
+    }),
 
-    removeAll: unaryHandler(async (call) => {
+    removeAll: rpc(async (call) => {
       await getSession(call).removeAll();
       return {};
-    }, h),
+    }),
 
-    touch: unaryHandler(async (call) => {
+    touch: rpc(async (call) => {
       const meta = await getSession(call).touch();
       return { expireTime: new Date(meta.expireTime) };
-    }, h),
+    }),
 
-    regenerate: unaryHandler(async (call) => {
+    regenerate: rpc(async (call) => {
       const session = getSession(call);
       const sessionId = await session.regenerate({ keepOld: call.request.keepOld });
       return { sessionId, version: BigInt(session.version ?? 1) };
-    }, h),
+    }),
 
-    describe: unaryHandler(async (call) => {
+    describe: rpc(async (call) => {
       const info = await getSession(call).describe();
       return {
         sessionId: info.id,
@@ -94,15 +104,15 @@ export function sessionServiceImplementation(
         createTime: new Date(info.createTime),
         expireTime: new Date(info.expireTime),
       };
-    }, h),
+    }),
 
-    increment: unaryHandler(async (call) => {
+    increment: rpc(async (call) => {
       const { key, delta, expectedVersion } = call.request;
       const session = getSession(call);
       session.increment(key, delta);
       const result = await commit(session, expectedVersion);
       return { ...written(session, result), value: result.incremented[key] ?? 0 };
-    }, h),
+    }),
   };
 }
 

@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
-import {
-  credentials,
-  makeGenericClientConstructor,
-  type ServiceError,
-  status,
-} from "@grpc/grpc-js";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { credentials, makeGenericClientConstructor, status } from "@grpc/grpc-js";
 import { SessionError } from "../../src/common/SessionError.js";
+import { Value } from "../../src/gen/google/protobuf/struct.js";
 import {
   type DescribeResponse,
   type GetDataResponse,
@@ -467,23 +464,42 @@ export function describeServiceSuite(
         assert.match(String(line.fields.stack), /at /, "with its stack");
       });
 
-      it("unknown fields in a request are ignored (proto3 forward compatibility)", async () => {
+      describe("raw request bytes", () => {
+        const raw = (method: string) => ({
+          path: `/sessiond.v1.SessionService/${method}`,
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        });
         const Generic = makeGenericClientConstructor(
-          {
-            set: {
-              path: "/sessiond.v1.SessionService/Set",
-              requestStream: false,
-              responseStream: false,
-              requestSerialize: (b: Buffer) => b,
-              requestDeserialize: (b: Buffer) => b,
-              responseSerialize: (b: Buffer) => b,
-              responseDeserialize: (b: Buffer) => b,
-            },
-          },
+          { set: raw("Set"), setMap: raw("SetMap"), get: raw("Get") },
           "sessiond.v1.SessionService",
         );
-        const generic = new Generic(server.address, credentials.createInsecure());
-        try {
+        let generic: InstanceType<typeof Generic>;
+        before(() => {
+          generic = new Generic(server.address, credentials.createInsecure());
+        });
+        after(() => generic?.close());
+
+        /** A length-delimited field. */
+        const ld = (field: number, bytes: Uint8Array) =>
+          new BinaryWriter()
+            .uint32((field << 3) | 2)
+            .bytes(bytes)
+            .finish();
+        const cat = (...parts: Uint8Array[]) => Buffer.concat(parts);
+        const value = (v: unknown) => Value.encode(Value.wrap(v)).finish();
+        const emptyValue = new Uint8Array(0);
+        /** A Struct with one entry, built on the wire (a JS object cannot hold "__proto__"). */
+        const structOf = (key: string, valueBytes: Uint8Array) =>
+          ld(1, cat(new BinaryWriter().uint32(10).string(key).finish(), ld(2, valueBytes)));
+        const setReq = (valueBytes: Uint8Array) =>
+          cat(new BinaryWriter().uint32(10).string("k").finish(), ld(2, valueBytes));
+
+        it("unknown fields are ignored (proto3 forward compatibility)", async () => {
           const known = Buffer.from(SetRequest.encode({ key: "k", value: "v" }).finish());
           // field 99 varint 7; field 100 length-delimited "junk"
           const unknown = Buffer.from([0x98, 0x06, 0x07, 0xa2, 0x06, 0x04, 0x6a, 0x75, 0x6e, 0x6b]);
@@ -492,13 +508,50 @@ export function describeServiceSuite(
           assert.equal(res.version, 1n);
           assert.equal(ok(await call<GetResponse>("get", { key: "k" }, res.sessionId)).value, "v");
           assert.equal(ok(await call<SizeResponse>("size", {}, res.sessionId)).size, 1);
-          // Bytes that are not a message at all are refused with a status, not a hang.
-          const garbage = await rawCall(generic, "set", Buffer.from([0x0a, 0xff, 0xff, 0xff]));
-          assert.ok(garbage.error, "truncated message refused");
-          assert.notEqual((garbage.error as ServiceError).code, status.DEADLINE_EXCEEDED);
-        } finally {
-          generic.close();
-        }
+        });
+
+        it("bytes that are not a message are INVALID_ARGUMENT, not INTERNAL", async () => {
+          const truncated = Buffer.from([0x0a, 0xff, 0xff, 0xff]);
+          failed(
+            await rawCall(generic, "set", truncated),
+            status.INVALID_ARGUMENT,
+            /malformed request/,
+          );
+          failed(
+            await rawCall(generic, "get", truncated),
+            status.INVALID_ARGUMENT,
+            /malformed request/,
+          );
+        });
+
+        it("JSON values the decoder would silently drop are INVALID_ARGUMENT", async () => {
+          server.storage.resetCounts();
+          const cases: [string, Buffer, RegExp][] = [
+            ["set", setReq(emptyValue), /value is a google.protobuf.Value with no kind set/],
+            ["set", setReq(cat(ld(6, ld(1, value(1))), ld(6, ld(1, emptyValue)))), /value\[0\]/],
+            [
+              "setMap",
+              cat(ld(1, cat(structOf("ok", value(1)), structOf("__proto__", value(1))))),
+              /"__proto__" is reserved/,
+            ],
+            [
+              "setMap",
+              cat(ld(1, structOf("a", cat(ld(5, structOf("b", emptyValue)))))),
+              /data\."a"\."b" is a google.protobuf.Value with no kind set/,
+            ],
+            [
+              "set",
+              setReq(cat(ld(5, structOf("__proto__", value({ x: 1 }))))),
+              /"__proto__" is reserved/,
+            ],
+          ];
+          for (const [method, bytes, message] of cases) {
+            const out = await rawCall(generic, method, bytes);
+            failed(out, status.INVALID_ARGUMENT, message);
+            assert.equal(returnedId(out), undefined);
+          }
+          assert.equal(server.storage.totalCalls, 0, "nothing reached the storage");
+        });
       });
     });
 

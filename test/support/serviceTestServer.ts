@@ -1,8 +1,8 @@
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "../../src/common/Logger.js";
-import { SessionServiceService } from "../../src/gen/sessiond/v1/session.js";
 import { sessionInterceptor } from "../../src/interceptor/sessionInterceptor.js";
 import { sessionServiceImplementation } from "../../src/service/sessionService.js";
+import { sessionServiceDefinition } from "../../src/service/sessionServiceDefinition.js";
 import { Manager, type ManagerOptions } from "../../src/session/Manager.js";
 import type { Storage } from "../../src/storage/Storage.js";
 import { capturingLogger, type LogLine } from "./serviceCapturingLogger.js";
@@ -45,7 +45,7 @@ export async function startServiceTestServer(
       sessionInterceptor(manager, { metadataKey: options.metadataKey }),
     ],
   });
-  server.addService(SessionServiceService, sessionServiceImplementation({ logger }));
+  server.addService(sessionServiceDefinition, sessionServiceImplementation({ logger }));
   const port = await bind(server);
   return {
     address: `127.0.0.1:${port}`,
