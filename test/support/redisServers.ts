@@ -89,6 +89,9 @@ export interface RedisProcess {
   readonly dir: string;
   /** SIGKILL: the process dies without saving anything. */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a server that accepts connections but never answers. */
+  pause(): void;
+  resume(): void;
   /** Starts the same server again (same port, dir and config: AOF is replayed). */
   restart(): Promise<void>;
   /** Stops the process and removes its directory. */
@@ -149,12 +152,17 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       ),
     );
     exited.catch(() => {});
-    await Promise.race([
-      waitFor(`redis-server on ${port}`, async () =>
-        (await rawCommand(port, "PING")).startsWith("+PONG"),
-      ),
-      exited,
-    ]);
+    try {
+      await Promise.race([
+        waitFor(`redis-server on ${port}`, async () =>
+          /^(\+PONG|-NOAUTH)/.test(await rawCommand(port, "PING")),
+        ),
+        exited,
+      ]);
+    } catch (err) {
+      proc.kill("SIGKILL");
+      throw err;
+    }
   };
   const kill = async () => {
     const proc = child;
@@ -169,6 +177,8 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     url: `redis://127.0.0.1:${port}`,
     dir,
     kill,
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
     restart: launch,
     async stop() {
       await kill();
