@@ -35,12 +35,13 @@ describe("sessiond process", () => {
   test("--help exits 0 and lists every setting with its flag, variable and default", async () => {
     const { code, stdout, stderr } = await runCli(["--help"]);
     assert.equal(code, 0, stderr);
+    const lines = stdout.split("\n");
     for (const setting of SETTINGS) {
-      const line = stdout.split("\n").find((l) => l.includes(`${envName(setting)}`));
-      assert.ok(line, `--help does not mention ${envName(setting)}`);
-      assert.ok(line.includes(flagName(setting)), `--help line lacks ${flagName(setting)}`);
-      const rest = stdout.slice(stdout.indexOf(line) + line.length).split("\n")[1] ?? "";
-      assert.ok(rest.includes(`(default: ${setting.default ?? "none"})`), rest);
+      const at = lines.indexOf(`  ${flagName(setting)} <value>, ${envName(setting)}`);
+      assert.ok(at >= 0, `--help has no line for ${flagName(setting)} / ${envName(setting)}`);
+      const description = lines[at + 1] ?? "";
+      assert.ok(description.includes(setting.description), description);
+      assert.ok(description.includes(`(default: ${setting.default ?? "none"})`), description);
     }
   });
 

@@ -34,7 +34,23 @@ process.on("unhandledRejection", (reason) => {
 // Loaded only now, so that --help and a bad setting answer without loading gRPC.
 const { startServer } = await import("./startServer.js");
 
-let running: Awaited<ReturnType<typeof startServer>>;
+let running: Awaited<ReturnType<typeof startServer>> | undefined;
+let stopSignal: NodeJS.Signals | undefined;
+
+// Installed before the server starts: a signal that lands while it starts (or just after
+// the "listening" line) must shut it down gracefully, not kill it with the default action.
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopSignal !== undefined) {
+      logger.warn("second signal, exiting without waiting", { signal });
+      process.exit(1);
+    }
+    stopSignal = signal;
+    if (running) stop(running, signal);
+    // else: startServer is still running; stop() follows as soon as it resolves.
+  });
+}
+
 try {
   running = await startServer(config, { logger });
 } catch (err) {
@@ -54,29 +70,22 @@ logger.info("listening", {
   storage: config.storage,
   pid: process.pid,
 });
+if (stopSignal !== undefined) stop(running, stopSignal);
 
-let signalled = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (signalled) {
-      logger.warn("second signal, exiting without waiting", { signal });
+function stop(server: NonNullable<typeof running>, signal: NodeJS.Signals): void {
+  // shutdown() closes the listener synchronously, so once this line is out no new
+  // connection is accepted; calls already received run on for up to the grace period.
+  const stopping = server.shutdown();
+  logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
+  stopping.then(
+    () => {
+      logger.info("stopped");
+      process.exit(0);
+    },
+    (err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      logger.error("shutdown failed", { error: e.message, stack: e.stack });
       process.exit(1);
-    }
-    signalled = true;
-    // shutdown() closes the listener synchronously, so once this line is out no new
-    // connection is accepted; calls already received run on for up to the grace period.
-    const stopping = running.shutdown();
-    logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
-    stopping.then(
-      () => {
-        logger.info("stopped");
-        process.exit(0);
-      },
-      (err: unknown) => {
-        const e = err instanceof Error ? err : new Error(String(err));
-        logger.error("shutdown failed", { error: e.message, stack: e.stack });
-        process.exit(1);
-      },
-    );
-  });
+    },
+  );
 }
