@@ -10,7 +10,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 buf=./node_modules/.bin/buf
 "$buf" build -o "$tmp/sessiond.binpb"
-"$buf" build node_modules/grpc-health-check/proto -o "$tmp/health.binpb"
+# grpc-health-check ships health.proto as health/v1/; serve it under its canonical name,
+# grpc/health/v1/health.proto, as other gRPC servers do.
+mkdir -p "$tmp/health/grpc/health/v1"
+cp node_modules/grpc-health-check/proto/health/v1/health.proto "$tmp/health/grpc/health/v1/"
+"$buf" build "$tmp/health" -o "$tmp/health.binpb"
 "$buf" build src/server/proto -o "$tmp/reflection.binpb"
 # Concatenated FileDescriptorSets are one FileDescriptorSet: the repeated `file` fields merge.
 mkdir -p "$out"

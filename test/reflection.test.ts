@@ -196,7 +196,7 @@ for (const version of ["v1", "v1alpha"] as const) {
         ["google.protobuf.Value", "google/protobuf/struct.proto"],
         ["google.protobuf.NullValue", "google/protobuf/struct.proto"],
         ["google.protobuf.Timestamp", "google/protobuf/timestamp.proto"],
-        ["grpc.health.v1.HealthCheckResponse.ServingStatus", "health/v1/health.proto"],
+        ["grpc.health.v1.HealthCheckResponse.ServingStatus", "grpc/health/v1/health.proto"],
       ];
       for (const [symbol, file] of cases) {
         const files = await stream.files("fileContainingSymbol", symbol);
