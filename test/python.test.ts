@@ -67,3 +67,43 @@ test("a Python grpcio client does Set without an id, learns the id, then Get wit
   assert.deepEqual(seen.get_value, { lang: "python", n: 3 });
   assert.equal(seen.bad_id_code, "INVALID_ARGUMENT");
 });
+
+test("a Python client with no sessiond stubs: reflection only, requests built from JSON (as grpcurl does)", async () => {
+  const probe = run(PYTHON, ["-c", "import grpc, google.protobuf"]);
+  assert.equal(probe.status, 0, `${PYTHON} cannot import grpc and google.protobuf: ${INSTALL}`);
+  const stubs = join(dir, "reflection-stubs");
+  // Only the reflection protocol's messages; everything about sessiond comes from the server.
+  const protoc = run("sh", [
+    "-c",
+    `mkdir -p "${stubs}" && protoc -I src/server/proto/grpc/reflection/v1 --python_out="${stubs}" reflection.proto`,
+  ]);
+  assert.equal(protoc.status, 0, `protoc failed: ${INSTALL}\n${protoc.stderr ?? protoc.error}`);
+
+  server ??= await ServerProcess.start(["--file-dir", join(dir, "sessions")]);
+  const client = run(PYTHON, [
+    join(REPO_ROOT, "test/support/python_reflection_client.py"),
+    server.address,
+    stubs,
+  ]);
+  assert.equal(client.status, 0, `python reflection client failed:\n${client.stderr}`);
+  const seen = JSON.parse(client.stdout) as {
+    services: string[];
+    files: string[];
+    fetched_by_name: string[];
+    methods: string[];
+    set: { sessionId: string; version: string };
+    set_header_id: string;
+    get: { value: unknown; found: boolean };
+  };
+  assert.ok(seen.services.includes("sessiond.v1.SessionService"));
+  assert.deepEqual(seen.files, [
+    "google/protobuf/struct.proto",
+    "google/protobuf/timestamp.proto",
+    "sessiond/v1/session.proto",
+  ]);
+  assert.deepEqual(seen.fetched_by_name, [], "the server should send every import at once");
+  assert.equal(seen.methods.length, 12);
+  assert.ok(isValidSessionId(seen.set.sessionId));
+  assert.equal(seen.set_header_id, seen.set.sessionId);
+  assert.deepEqual(seen.get, { value: ["py", 3, { ok: true }], found: true });
+});
