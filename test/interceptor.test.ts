@@ -2,11 +2,15 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import {
   type Client,
+  type ClientDuplexStream,
   type ClientReadableStream,
+  type ClientWritableStream,
   credentials,
   Metadata,
   makeGenericClientConstructor,
   Server,
+  type ServerDuplexStream,
+  type ServerReadableStream,
   type ServerWritableStream,
   type ServiceError,
   status,
@@ -15,6 +19,8 @@ import { silentLogger } from "../src/common/Logger.js";
 import { SessionError } from "../src/common/SessionError.js";
 import { getSession } from "../src/interceptor/getSession.js";
 import { sessionInterceptor } from "../src/interceptor/sessionInterceptor.js";
+import { bidiStreamingHandler } from "../src/service/bidiStreamingHandler.js";
+import { clientStreamingHandler } from "../src/service/clientStreamingHandler.js";
 import { ServerError } from "../src/service/ServerError.js";
 import { serverStreamingHandler } from "../src/service/serverStreamingHandler.js";
 import { unaryHandler } from "../src/service/unaryHandler.js";
@@ -42,6 +48,8 @@ const unary = (name: string) => ({
   ...json,
 });
 const streaming = (name: string) => ({ ...unary(name), responseStream: true });
+const uploading = (name: string) => ({ ...unary(name), requestStream: true });
+const chatting = (name: string) => ({ ...unary(name), requestStream: true, responseStream: true });
 const ShopService = {
   ping: unary("Ping"),
   addToCart: unary("AddToCart"),
@@ -52,6 +60,8 @@ const ShopService = {
   writeThenFail: unary("WriteThenFail"),
   untracked: unary("Untracked"),
   countdown: streaming("Countdown"),
+  collect: uploading("Collect"),
+  chat: chatting("Chat"),
 };
 const ShopClient = makeGenericClientConstructor(ShopService, "Shop");
 
@@ -133,6 +143,19 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
           await new Promise<void>((resolve) => call.write({ i }, () => resolve()));
         }
         if (call.request.regenerateAtEnd) await session.regenerate();
+      }, h),
+      collect: clientStreamingHandler(async (call: ServerReadableStream<Json, Json>) => {
+        const session = getSession(call);
+        let n = 0;
+        for await (const msg of call) session.set(`item${n++}`, String(msg.item));
+        return { n };
+      }, h),
+      chat: bidiStreamingHandler(async (call: ServerDuplexStream<Json, Json>) => {
+        const session = getSession(call);
+        for await (const msg of call) {
+          session.increment("said");
+          await new Promise<void>((resolve) => call.write({ echo: msg.text }, () => resolve()));
+        }
       }, h),
     });
     const port = await bind(server);
@@ -386,6 +409,64 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
       assert.equal(out.error?.code, status.UNAVAILABLE);
       assert.match(String(out.error?.details), /went away/);
     });
+  });
+
+  it("client streaming: the changes are committed before the response, id in headers", async () => {
+    const md = new Metadata();
+    const out = await new Promise<{ res?: Json; headers?: Metadata; err?: ServiceError }>(
+      (resolve) => {
+        const result: { res?: Json; headers?: Metadata; err?: ServiceError } = {};
+        const call = (
+          client as unknown as Record<string, (...a: unknown[]) => ClientWritableStream<Json>>
+        ).collect.call(
+          client,
+          md,
+          { deadline: Date.now() + 5000 },
+          (err: ServiceError | null, res: Json) => {
+            if (err) result.err = err;
+            else result.res = res;
+          },
+        );
+        call.on("metadata", (h: Metadata) => {
+          result.headers = h;
+        });
+        call.on("status", () => resolve(result));
+        for (const item of ["a", "b", "c"]) call.write({ item });
+        call.end();
+      },
+    );
+    assert.equal(out.err, undefined);
+    assert.deepEqual(out.res, { n: 3 });
+    const id = String(out.headers?.get("x-session-id")[0]);
+    assert.match(id, ID_PATTERN);
+    const stored = await storage.inner.read(id, { ttlMs: 60_000 });
+    assert.deepEqual(stored?.data, { item0: "a", item1: "b", item2: "c" });
+  });
+
+  it("bidi streaming: each reply follows the commit of the write before it", async () => {
+    const out = await new Promise<{ echoes: string[]; headers?: Metadata; err?: ServiceError }>(
+      (resolve) => {
+        const result: { echoes: string[]; headers?: Metadata; err?: ServiceError } = { echoes: [] };
+        const call = (
+          client as unknown as Record<string, (...a: unknown[]) => ClientDuplexStream<Json, Json>>
+        ).chat.call(client, new Metadata(), { deadline: Date.now() + 5000 });
+        call.on("metadata", (h: Metadata) => {
+          result.headers = h;
+        });
+        call.on("data", (msg: Json) => result.echoes.push(String(msg.echo)));
+        call.on("error", (err: ServiceError) => {
+          result.err = err;
+        });
+        call.on("status", () => resolve(result));
+        for (const text of ["hi", "there", "!"]) call.write({ text });
+        call.end();
+      },
+    );
+    assert.equal(out.err, undefined);
+    assert.deepEqual(out.echoes, ["hi", "there", "!"]);
+    const id = String(out.headers?.get("x-session-id")[0]);
+    assert.match(id, ID_PATTERN);
+    assert.equal((await storage.inner.read(id, { ttlMs: 60_000 }))?.data.said, 3);
   });
 
   it("refuses a metadata key that cannot carry an id", () => {

@@ -3,4 +3,4 @@ export {
   ROUND_TRIP_VALUES,
   type StorageTarget,
 } from "./describeStorageConformance.js";
-export { retryOnStall, Stall, sleep } from "./timing.js";
+export { retryOnStall, Stall, sleep, within } from "./timing.js";

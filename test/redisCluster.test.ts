@@ -1,0 +1,72 @@
+/**
+ * Both Redis storages on a 3-master Redis Cluster this file creates (three
+ * `redis-server --cluster-enabled yes` + `redis-cli --cluster create`): the shared
+ * conformance suite, unchanged, plus slot co-location and spread across the masters.
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { defaultLimits } from "../src/common/Limits.js";
+import { newSessionId } from "../src/session/ids.js";
+import { describeStorageConformance } from "../src/testing/index.js";
+import { type RedisCluster, startCluster } from "./support/redisServers.js";
+import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "./support/redisStorages.js";
+
+const cluster: RedisCluster = await startCluster(3);
+after(() => cluster.stop());
+
+for (const kind of REDIS_KINDS) {
+  describeStorageConformance({
+    name: `${kind} on a 3-master cluster`,
+    create: () => createTestRedisStorage(kind, { clusterNodes: cluster.seeds }),
+  });
+}
+
+describe("cluster layout", () => {
+  for (const kind of REDIS_KINDS) {
+    test(`${kind}: a session's key lives in its id's slot; sessions spread over every master`, async () => {
+      const prefix = uniquePrefix();
+      const storage = createTestRedisStorage(kind, { clusterNodes: cluster.seeds }, { prefix });
+      const admins = cluster.nodes.map((n) => new Redis(n.port, { lazyConnect: true }));
+      try {
+        for (const a of admins) {
+          a.on("error", () => {});
+          await a.connect();
+        }
+        const ids = Array.from({ length: 30 }, () => newSessionId());
+        const options = { mode: "create" as const, ttlMs: 60_000, limits: defaultLimits };
+        for (const id of ids) {
+          const ops = [
+            { type: "set" as const, key: "a", value: 1 },
+            { type: "increment" as const, key: "n", delta: 2 },
+          ];
+          assert.equal((await storage.apply(id, { ops }, options))?.version, 1);
+          assert.deepStrictEqual(await storage.readKey(id, "n", options), {
+            found: true,
+            value: 2,
+          });
+        }
+        const holders = new Set<number>();
+        for (const id of ids) {
+          const key = storage.keyOf(id);
+          const admin = admins[0] as Redis;
+          const slot = (await admin.call("cluster", "keyslot", key)) as number;
+          assert.equal(slot, await admin.call("cluster", "keyslot", id), `${key} hashed by {id}`);
+          const found: number[] = [];
+          for (const [i, a] of admins.entries()) {
+            if ((await a.call("cluster", "countkeysinslot", slot)) !== 0) found.push(i);
+          }
+          assert.equal(found.length, 1, `session ${id} lives on exactly one master`);
+          holders.add(found[0] as number);
+          // The node answers for the key directly (no MOVED): expiry set there too.
+          const pttl = await (admins[found[0] as number] as Redis).pttl(key);
+          assert.ok(pttl > 0, `PTTL ${pttl}`);
+        }
+        assert.equal(holders.size, 3, "30 sessions spread over all three masters");
+      } finally {
+        for (const a of admins) a.disconnect();
+        await storage.close();
+      }
+    });
+  }
+});
