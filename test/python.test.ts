@@ -11,7 +11,7 @@ import { REPO_ROOT, ServerProcess } from "./support/serverProcess.js";
 
 const PYTHON = "/usr/bin/python3";
 const INSTALL =
-  "install python3-grpcio python3-protobuf python3-grpc-tools protobuf-compiler (apt-get install -y …)";
+  "install python3-grpcio python3-protobuf python3-grpc-tools protobuf-compiler libprotobuf-dev (apt-get install -y …)";
 
 let dir: string;
 let server: ServerProcess | undefined;
