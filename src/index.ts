@@ -22,6 +22,8 @@ export type { ServerConfig, StorageKind } from "./server/config.js";
 export { ConfigError, parseConfig, resolveConfig } from "./server/config.js";
 export type { RunningServer, StartOptions } from "./server/startServer.js";
 export { startServer } from "./server/startServer.js";
+export { bidiStreamingHandler } from "./service/bidiStreamingHandler.js";
+export { clientStreamingHandler } from "./service/clientStreamingHandler.js";
 export { ServerError } from "./service/ServerError.js";
 export { serverStreamingHandler } from "./service/serverStreamingHandler.js";
 export type { SessionServiceOptions } from "./service/sessionService.js";
