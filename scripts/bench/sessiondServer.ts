@@ -7,9 +7,8 @@ import { silentLogger } from "../../src/common/Logger.js";
 import { resolveConfig, type StorageKind } from "../../src/server/config.js";
 import { createStorage } from "../../src/server/createStorage.js";
 import { startServer } from "../../src/server/startServer.js";
-import { newSessionId } from "../../src/session/ids.js";
+import { Manager } from "../../src/session/Manager.js";
 import { createRedisStorage } from "../../src/storage/redis/createRedisStorage.js";
-import type { Op } from "../../src/storage/Storage.js";
 import {
   payloadBytes,
   SAMPLES_PER_SHAPE,
@@ -44,12 +43,20 @@ const storage =
         silentLogger,
       )
     : await createStorage(config, silentLogger);
-const limits = {
-  maxKeyBytes: config.maxKeyBytes,
-  maxValueBytes: config.maxValueBytes,
-  maxKeys: config.maxKeys,
-  maxSessionBytes: config.maxSessionBytes,
-};
+// Sessions are written the way a client's SetMap would write them (validated, copied to
+// their stored form, committed through Session), only without the network in between.
+const manager = new Manager({
+  storage,
+  ttlMs: config.ttlMs,
+  maxLifetimeMs: config.maxLifetimeMs,
+  limits: {
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    maxKeys: config.maxKeys,
+    maxSessionBytes: config.maxSessionBytes,
+  },
+  logger: silentLogger,
+});
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const heapUsed = () => {
@@ -71,14 +78,10 @@ async function worker(): Promise<void> {
     const shape = shapeOf(index);
     const data = sessionData(index, shape);
     payload += payloadBytes(data);
-    const ops: Op[] = Object.entries(data).map(([key, value]) => ({ type: "set", key, value }));
-    const id = newSessionId();
-    const applied = await storage.apply(
-      id,
-      { ops },
-      { ttlMs: config.ttlMs, maxLifetimeMs: config.maxLifetimeMs, limits, mode: "create" },
-    );
-    if (!applied) throw new Error("pre-population hit an id collision");
+    const session = manager.session();
+    session.setMap(data);
+    await session.commit();
+    const id = session.id as string;
     if (index < 2 * SAMPLES_PER_SHAPE) samples.push({ id, index, shape });
   }
 }
