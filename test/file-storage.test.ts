@@ -338,7 +338,13 @@ describe("FileStorage", () => {
     await storage.apply(id, { ops: [set("a", 1)] }, opts("create"));
     rmSync(dir, { recursive: true });
     writeFileSync(dir, "not a directory any more");
-    await assert.rejects(storage.read(id, LONG), isCode("unavailable", new RegExp(dir)));
+    await assert.rejects(storage.read(id, LONG), (err: unknown) => {
+      isCode("unavailable", new RegExp(dir))(err);
+      const cause = (err as Error).cause as Error;
+      assert.equal((cause as NodeJS.ErrnoException).code, "ENOTDIR");
+      assert.ok(!JSON.stringify([cause.message, cause.stack]).includes(id), "no id in the cause");
+      return true;
+    });
     await assert.rejects(
       storage.apply(id, { ops: [set("a", 2)] }, opts("upsert")),
       isCode("unavailable", /ENOTDIR/),

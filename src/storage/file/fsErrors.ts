@@ -32,14 +32,25 @@ export function fsError(err: unknown, action: string, dir: string): SessionError
   if (err instanceof SessionError) return err;
   const code = errorCode(err);
   const reason = code === undefined ? undefined : UNAVAILABLE[code];
+  const cause = withoutPath(err);
   if (reason !== undefined) {
     return new SessionError(
       "unavailable",
       `file storage cannot ${action} in ${dir}: ${reason} (${code})`,
-      { cause: err },
+      { cause },
     );
   }
-  return new SessionError("internal", `file storage failed to ${action} in ${dir}`, {
-    cause: err,
-  });
+  return new SessionError("internal", `file storage failed to ${action} in ${dir}`, { cause });
+}
+
+/**
+ * Node's fs errors quote the file path, and a session file's name is a whole session id;
+ * the cause kept for logs says what failed without it.
+ */
+function withoutPath(err: unknown): unknown {
+  if (!(err instanceof Error) || errorCode(err) === undefined) return err;
+  const { code, syscall, errno } = err as NodeJS.ErrnoException;
+  const clean = new Error(`${code}${syscall ? ` during ${syscall}` : ""}`);
+  Object.assign(clean, { code, syscall, errno });
+  return clean;
 }
