@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { Client, credentials } from "@grpc/grpc-js";
 import { ConfigError, parseConfig } from "../src/server/config.js";
 import { startServer } from "../src/server/startServer.js";
 import { MemoryStorage } from "../src/storage/MemoryStorage.js";
@@ -33,6 +34,30 @@ describe("startServer", () => {
     assert.equal(running.shutdown(), first);
     await first;
     await assert.rejects(checkHealth(running.address, ""), { code: 14 });
+  });
+
+  test("serves the strict SessionService definition: undecodable bytes are INVALID_ARGUMENT", async () => {
+    const running = await startServer({ port: 0, storage: "memory" });
+    const client = new Client(running.address, credentials.createInsecure());
+    try {
+      // Field 1 claims 5 bytes of string but 1 follows (the generated decoder throws: INTERNAL).
+      const bytes = Buffer.from([0x0a, 0x05, 0x61]);
+      await assert.rejects(
+        new Promise((resolve, reject) =>
+          client.makeUnaryRequest(
+            "/sessiond.v1.SessionService/Set",
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            bytes,
+            (err, value) => (err ? reject(err) : resolve(value)),
+          ),
+        ),
+        { code: 3 },
+      );
+    } finally {
+      client.close();
+      await running.shutdown();
+    }
   });
 
   test("uses the configured metadata key and leaves a caller's storage open", async () => {

@@ -1,9 +1,9 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { type Logger, silentLogger } from "../common/Logger.js";
-import { SessionServiceService } from "../gen/sessiond/v1/session.js";
 import { sessionInterceptor } from "../interceptor/sessionInterceptor.js";
 import { sessionServiceImplementation } from "../service/sessionService.js";
+import { sessionServiceDefinition } from "../service/sessionServiceDefinition.js";
 import { Manager } from "../session/Manager.js";
 import type { Storage } from "../storage/Storage.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
@@ -81,7 +81,8 @@ export async function startServer(
         }),
       ],
     });
-    server.addService(SessionServiceService, sessionServiceImplementation({ logger }));
+    // The strict definition answers malformed request bytes with INVALID_ARGUMENT, not INTERNAL.
+    server.addService(sessionServiceDefinition, sessionServiceImplementation({ logger }));
     const health = new HealthImplementation({
       "": "NOT_SERVING",
       [SESSION_SERVICE_NAME]: "NOT_SERVING",
