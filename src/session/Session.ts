@@ -309,7 +309,10 @@ export class Session {
     if (read === undefined) {
       read = await this.#ctx.storage.readKey(this.#id, key, this.#ctx.expiry);
       this.#exists = read !== undefined;
-      if (read !== undefined) (this.#keys ??= new Map()).set(key, read);
+      if (read !== undefined) {
+        this.#keys ??= new Map();
+        this.#keys.set(key, read);
+      }
     }
     return read;
   }
