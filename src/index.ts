@@ -38,7 +38,12 @@ export type { ManagerOptions } from "./session/Manager.js";
 export { DEFAULT_TTL_MS, Manager } from "./session/Manager.js";
 export type { CommitOptions, SessionInfo } from "./session/Session.js";
 export { Session } from "./session/Session.js";
-export { applyOps, sessionBytes } from "./storage/applyOps.js";
+export {
+  applyOps,
+  assertExpectedVersion,
+  assertExpiry,
+  sessionBytes,
+} from "./storage/applyOps.js";
 export type { FileStorageOptions } from "./storage/FileStorage.js";
 export { FileStorage } from "./storage/FileStorage.js";
 export type { MemoryStorageOptions } from "./storage/MemoryStorage.js";
