@@ -5,6 +5,7 @@
  * AOF (appendfsync always) every write acknowledged before a SIGKILL is still there.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { defaultLimits } from "../src/common/Limits.js";
@@ -191,6 +192,28 @@ test("a closed storage refuses calls at once and keeps no handle open", async ()
     );
     assert.ok(performance.now() - start < 200);
   } finally {
+    await server.stop();
+  }
+});
+
+test("a client that gave up reconnecting (status end) is started over by the storage", async () => {
+  const server = await startRedis();
+  const logger = memoryLogger();
+  const s = createTestRedisStorage("redis-hash", { url: server.url }, { logger });
+  try {
+    await s.ping();
+    const ended = once(s.connection.client, "end");
+    s.connection.client.disconnect();
+    await ended;
+    await eventually("ping works again", async () => {
+      await s.ping();
+      return true;
+    });
+    assert.ok(
+      logger.lines.some((l) => l.msg === "redis client stopped reconnecting; starting over"),
+    );
+  } finally {
+    await s.close();
     await server.stop();
   }
 });

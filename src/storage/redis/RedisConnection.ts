@@ -34,6 +34,8 @@ export class RedisConnection {
   #connected = false;
   #lastError = "";
   #closed = false;
+  #reviving = false;
+  readonly #errorsLogged = new Set<string>();
 
   constructor(client: RedisClient, options: RedisConnectionInit = {}) {
     this.client = client;
@@ -99,7 +101,7 @@ export class RedisConnection {
         reject(new SessionError("unavailable", why));
       };
       const wake = () => {
-        if (this.#closed || this.client.status === "end") {
+        if (this.#closed) {
           fail("redis storage is closed");
           return;
         }
@@ -114,7 +116,7 @@ export class RedisConnection {
           ),
         Math.max(0, deadline - Date.now()),
       );
-      if (this.#closed || this.client.status === "end") {
+      if (this.#closed) {
         fail("redis storage is closed");
         return;
       }
@@ -130,6 +132,7 @@ export class RedisConnection {
     this.#wasReady = true;
     this.#connected = true;
     this.#lastError = "";
+    this.#errorsLogged.clear();
     for (const wake of [...this.#waiters]) wake();
   }
 
@@ -140,13 +143,36 @@ export class RedisConnection {
       this.#connected = false;
       this.#logger?.warn("redis connection lost", { target: this.#target });
     }
-    if (this.client.status === "end") for (const wake of [...this.#waiters]) wake();
+    if (this.client.status === "end" && this.#ownsClient) this.#revive();
+  }
+
+  /**
+   * ioredis can give up for good (status "end") in corner cases, e.g. when the Sentinel
+   * connector is interrupted mid-reconnect. A storage must recover by itself, so it
+   * starts over rather than failing every call until the process restarts.
+   */
+  #revive(): void {
+    if (this.#reviving) return;
+    this.#reviving = true;
+    this.#logger?.warn("redis client stopped reconnecting; starting over", {
+      target: this.#target,
+    });
+    const timer = setTimeout(() => {
+      this.#reviving = false;
+      if (this.#closed || this.client.status !== "end") return;
+      this.client.connect().catch(() => {
+        // The 'error' and 'end' events report it, and bring us back here.
+      });
+    }, 200);
+    timer.unref();
   }
 
   #onError(err: Error): void {
-    // Reconnect attempts repeat the same error every few ms: log each distinct one once.
-    if (err.message === this.#lastError) return;
     this.#lastError = err.message;
+    // Reconnect attempts repeat the same few errors every few ms: log each distinct one
+    // once per outage.
+    if (this.#errorsLogged.has(err.message) || this.#errorsLogged.size > 20) return;
+    this.#errorsLogged.add(err.message);
     this.#logger?.warn("redis error", { target: this.#target, error: err.message });
   }
 }

@@ -118,7 +118,8 @@ function connect(
     name,
     sentinelCommandTimeout: timeoutMs,
     sentinelRetryStrategy: (times) => Math.min(times * 100, 1000),
-    failoverDetector: true,
+    // Not failoverDetector: a +switch-master arriving while ioredis is still reconnecting
+    // makes it give up for good (status "end"). A killed master closes the socket anyway.
   });
   return {
     client,
