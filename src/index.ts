@@ -48,5 +48,13 @@ export type { FileStorageOptions } from "./storage/FileStorage.js";
 export { FileStorage } from "./storage/FileStorage.js";
 export type { MemoryStorageOptions } from "./storage/MemoryStorage.js";
 export { MemoryStorage } from "./storage/MemoryStorage.js";
+export type {
+  RedisConnectionOptions,
+  RedisStorageKind,
+} from "./storage/redis/createRedisStorage.js";
+export { createRedisStorage } from "./storage/redis/createRedisStorage.js";
+export { RedisHashStorage } from "./storage/redis/RedisHashStorage.js";
+export { RedisStorage } from "./storage/redis/RedisStorage.js";
+export type { RedisStorageOptions } from "./storage/redis/RedisStorageBase.js";
 export type * from "./storage/Storage.js";
 export { expireAt } from "./storage/Storage.js";
