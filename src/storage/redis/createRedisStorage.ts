@@ -73,8 +73,10 @@ function connect(
       `redis storage needs exactly one of url (SESSIOND_REDIS_URL), clusterNodes (SESSIOND_REDIS_CLUSTER_NODES) or sentinels + sentinelName (SESSIOND_REDIS_SENTINELS, SESSIOND_REDIS_SENTINEL_NAME); got ${given.length === 0 ? "none" : given.join(" and ")}`,
     );
   }
+  // No ioredis commandTimeout: RedisConnection.run already bounds every call, and a second
+  // timer per command (which ioredis also removes with `delete`, turning each Command into
+  // a slow dictionary object) cost CPU on every call for nothing.
   const perNode = {
-    commandTimeout: timeoutMs,
     connectTimeout: Math.max(timeoutMs, 1000),
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
