@@ -1,15 +1,5 @@
 import { randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  closeSync,
-  constants,
-  fstatSync,
-  futimesSync,
-  mkdirSync,
-  openSync,
-  statSync,
-  unlinkSync,
-} from "node:fs";
+import { constants } from "node:fs";
 import {
   access,
   type FileHandle,
@@ -30,6 +20,7 @@ import { applyOps, assertExpectedVersion, assertExpiry } from "./applyOps.js";
 import { parseEncryptionKey } from "./file/encryptionKey.js";
 import { errorCode, fsError } from "./file/fsErrors.js";
 import { KeyedLock } from "./file/KeyedLock.js";
+import { prepareDir, TEMP_SUFFIX } from "./file/prepareDir.js";
 import { CorruptFileError, SessionFileCodec, type StoredSession } from "./file/SessionFileCodec.js";
 import {
   type ApplyOptions,
@@ -60,7 +51,6 @@ export interface FileStorageOptions {
 }
 
 const SUFFIX = ".session";
-const TEMP_SUFFIX = ".tmp";
 /** Defence in depth: the only ids this storage ever turns into a path. */
 const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
 /** Temp files this old are leftovers of a crash, not writes in progress. */
@@ -421,61 +411,4 @@ function failure(err: unknown): Record<string, unknown> {
   return err instanceof Error
     ? { error: err.message, code: errorCode(err) }
     : { error: String(err) };
-}
-
-/**
- * Creates the directory 0700 and refuses one that other users can reach but that this
- * process does not own (a planted directory in a shared /tmp). Checks that the
- * filesystem keeps millisecond timestamps, which the expiry relies on.
- */
-function prepareDir(dir: string, logger: Logger): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw fsError(err, "create the directory", dir);
-  }
-  const stats = statSync(dir);
-  if (!stats.isDirectory()) {
-    throw new SessionError("unavailable", `file storage directory ${dir} is not a directory`);
-  }
-  const uid = process.getuid?.();
-  if ((stats.mode & 0o077) !== 0) {
-    if (uid !== undefined && stats.uid !== uid) {
-      throw new SessionError(
-        "unavailable",
-        `file storage directory ${dir} belongs to another user (uid ${stats.uid}) and is open to others (mode ${(stats.mode & 0o777).toString(8)}): refusing to keep sessions there`,
-      );
-    }
-    try {
-      chmodSync(dir, 0o700);
-      logger.info("file storage: tightened directory permissions to 0700", { dir });
-    } catch (err) {
-      throw fsError(err, "restrict the permissions of the directory", dir);
-    }
-  }
-  checkTimestampPrecision(dir, logger);
-}
-
-function checkTimestampPrecision(dir: string, logger: Logger): void {
-  const probe = join(dir, `.probe-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
-  let fd: number;
-  try {
-    fd = openSync(probe, "wx", 0o600);
-  } catch (err) {
-    throw fsError(err, "create a file", dir);
-  }
-  try {
-    const wanted = Math.floor(Date.now() / 1000) * 1000 + 123;
-    futimesSync(fd, wanted / 1000, wanted / 1000);
-    const got = mtime(fstatSync(fd).mtimeMs);
-    if (got !== wanted) {
-      logger.warn("file storage: the filesystem rounds file times; expiry will be imprecise", {
-        dir,
-        roundedByMs: Math.abs(got - wanted),
-      });
-    }
-  } finally {
-    closeSync(fd);
-    unlinkSync(probe);
-  }
 }
