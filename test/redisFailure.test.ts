@@ -101,6 +101,16 @@ for (const kind of REDIS_KINDS) {
         );
         assert.ok(logger.lines.some((l) => l.msg === "redis connection lost"));
 
+        // Down for longer than the bound: calls fail at once instead of waiting it out.
+        await sleep(TIMEOUT_MS + 100);
+        const fastStart = performance.now();
+        await assert.rejects(s.read(id(0), opts), (err: unknown) => {
+          assert.ok(err instanceof SessionError && err.code === "unavailable", String(err));
+          assert.match(err.message, /no connection for \d+ ms: .*ECONNREFUSED/);
+          return true;
+        });
+        const fastMs = performance.now() - fastStart;
+
         await server.restart();
         await eventually("recovery", async () => {
           await s.ping();
@@ -120,7 +130,8 @@ for (const kind of REDIS_KINDS) {
         );
         console.log(
           `# ${kind}: ${acked} writes OK before/around the kill, ${outcomes.length - acked} unavailable, slowest ${slowest.toFixed(0)} ms; ` +
-            `down calls unavailable after ${took.map((t) => t.toFixed(0)).join("/")} ms (bound ${TIMEOUT_MS})`,
+            `down calls unavailable after ${took.map((t) => t.toFixed(0)).join("/")} ms (bound ${TIMEOUT_MS}), ` +
+            `${fastMs.toFixed(1)} ms once down longer than the bound`,
         );
       } finally {
         await s.close();

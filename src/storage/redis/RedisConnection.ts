@@ -35,6 +35,8 @@ export class RedisConnection {
   #lastError = "";
   #closed = false;
   #reviving = false;
+  /** When the connection was last lost (or the storage created); undefined while ready. */
+  #downSince: number | undefined = Date.now();
   readonly #errorsLogged = new Set<string>();
 
   constructor(client: RedisClient, options: RedisConnectionInit = {}) {
@@ -61,7 +63,14 @@ export class RedisConnection {
   async run<T>(op: (commands: ScriptCommands) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.timeoutMs;
     try {
-      if (this.client.status !== "ready") await this.#whenReady(deadline);
+      if (this.client.status !== "ready") {
+        // Early in an outage a call waits for a reconnect (a fail-over, a restart); once
+        // Redis has been gone longer than the bound, calls fail at once instead of each
+        // holding a request open for the whole bound.
+        const down = this.#downSince === undefined ? 0 : Date.now() - this.#downSince;
+        if (down > this.timeoutMs && !this.#closed) throw this.#downError(down);
+        await this.#whenReady(deadline);
+      }
       return await withDeadline(op(this.commands), deadline - Date.now(), this.timeoutMs);
     } catch (err) {
       const error = toSessionError(err);
@@ -124,6 +133,14 @@ export class RedisConnection {
     });
   }
 
+  #downError(downMs: number): SessionError {
+    const why = this.#lastError ? `: ${this.#lastError}` : "";
+    return new SessionError(
+      "unavailable",
+      `redis unavailable: no connection for ${Math.round(downMs)} ms${why}`,
+    );
+  }
+
   #onReady(): void {
     this.#logger?.info("redis connected", {
       target: this.#target,
@@ -131,6 +148,7 @@ export class RedisConnection {
     });
     this.#wasReady = true;
     this.#connected = true;
+    this.#downSince = undefined;
     this.#lastError = "";
     this.#errorsLogged.clear();
     for (const wake of [...this.#waiters]) wake();
@@ -139,6 +157,7 @@ export class RedisConnection {
   #onLost(): void {
     if (this.client.status === "ready") return;
     if (this.#closed) return;
+    this.#downSince ??= Date.now();
     if (this.#connected) {
       this.#connected = false;
       this.#logger?.warn("redis connection lost", { target: this.#target });
