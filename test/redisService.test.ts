@@ -60,7 +60,11 @@ for (const kind of REDIS_KINDS) {
     });
 
     test("a write through A is read through B and C at once", async () => {
-      const [a, b, c] = clients as [SessionServiceClient, SessionServiceClient, SessionServiceClient];
+      const [a, b, c] = clients as [
+        SessionServiceClient,
+        SessionServiceClient,
+        SessionServiceClient,
+      ];
       const value = { n: 2 ** 53 - 1, x: 0.1, s: "é🙂" };
       const { response } = await unary(a, a.set, { key: "k", value });
       const id = response.sessionId;
