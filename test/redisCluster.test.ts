@@ -5,14 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { defaultLimits } from "../src/common/Limits.js";
+import { SessionError } from "../src/common/SessionError.js";
 import { newSessionId } from "../src/session/ids.js";
 import { describeStorageConformance } from "../src/testing/index.js";
 import { type RedisCluster, startCluster } from "./support/redisServers.js";
 import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "./support/redisStorages.js";
 
-const cluster: RedisCluster = await startCluster(3);
+// AOF so that the master killed by the failure test comes back with its sessions.
+const cluster: RedisCluster = await startCluster(3, { aof: true });
 after(() => cluster.stop());
 
 for (const kind of REDIS_KINDS) {
@@ -69,4 +72,54 @@ describe("cluster layout", () => {
       }
     });
   }
+});
+
+describe("cluster failure", () => {
+  test("a master killed: calls end within the bound (ok or unavailable); restarted, every session is back", async () => {
+    const timeoutMs = 500;
+    const storage = createTestRedisStorage("redis-hash", {
+      clusterNodes: cluster.seeds,
+      commandTimeoutMs: timeoutMs,
+    });
+    const options = { mode: "upsert" as const, ttlMs: 60_000, limits: defaultLimits };
+    try {
+      const ids = Array.from({ length: 12 }, () => newSessionId());
+      for (const [i, id] of ids.entries()) {
+        await storage.apply(id, { ops: [{ type: "set", key: "k", value: i }] }, options);
+      }
+      const victim = cluster.nodes[1];
+      assert.ok(victim);
+      await victim.kill();
+      let failures = 0;
+      for (let round = 0; round < 4; round++) {
+        await Promise.all(
+          ids.map(async (id) => {
+            const start = performance.now();
+            try {
+              await storage.readKey(id, "k", options);
+            } catch (err) {
+              assert.ok(err instanceof SessionError && err.code === "unavailable", String(err));
+              failures++;
+            }
+            const took = performance.now() - start;
+            assert.ok(took < timeoutMs + 1000, `a call took ${took.toFixed(0)} ms`);
+          }),
+        );
+        await sleep(200);
+      }
+      assert.ok(failures > 0, "sessions on the dead master were unavailable");
+      await victim.restart();
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const reads = await Promise.all(
+          ids.map((id) => storage.readKey(id, "k", options).catch(() => undefined)),
+        );
+        if (reads.every((r, i) => r?.found && r.value === i)) break;
+        assert.ok(Date.now() < deadline, "the cluster did not come back within 20 s");
+        await sleep(200);
+      }
+    } finally {
+      await storage.close();
+    }
+  });
 });

@@ -210,8 +210,15 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-/** Three masters, no replicas, all 16384 slots assigned, cluster_state:ok on every node. */
-export async function startCluster(masters = 3): Promise<RedisCluster> {
+/**
+ * Three masters, no replicas, all 16384 slots assigned, cluster_state:ok on every node.
+ * With `aof`, every node runs appendonly + appendfsync always, so a killed and restarted
+ * node comes back with its data.
+ */
+export async function startCluster(
+  masters = 3,
+  options: { aof?: boolean } = {},
+): Promise<RedisCluster> {
   requireBinary("redis-cli");
   const nodes: RedisProcess[] = [];
   try {
@@ -220,6 +227,7 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
       nodes.push(
         await startRedis({
           port,
+          aof: options.aof,
           args: [
             "--cluster-enabled",
             "yes",

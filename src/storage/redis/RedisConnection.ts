@@ -73,6 +73,7 @@ export class RedisConnection {
       }
       return await withDeadline(op(this.commands), deadline - Date.now(), this.timeoutMs);
     } catch (err) {
+      if (err instanceof Error && err.message.startsWith("MOVED ")) this.#refreshSlots();
       const error = toSessionError(err);
       if (error.code === "internal") {
         this.#logger?.error("redis command failed", {
@@ -82,6 +83,12 @@ export class RedisConnection {
       }
       throw error;
     }
+  }
+
+  /** A MOVED that ioredis did not follow: learn the new slot owners now, not at the next tick. */
+  #refreshSlots(): void {
+    const cluster = this.client as { refreshSlotsCache?: (cb?: (err?: Error) => void) => void };
+    cluster.refreshSlotsCache?.(() => {});
   }
 
   async ping(): Promise<void> {

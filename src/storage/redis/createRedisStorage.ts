@@ -101,6 +101,11 @@ function connect(
       enableAutoPipelining: true,
       clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
       slotsRefreshTimeout: timeoutMs,
+      // ioredis drops a dead node from its pool and, with auto-pipelining, surfaces MOVED
+      // errors instead of following them; without a periodic refresh (off by default) it
+      // would never talk to that node again after it comes back.
+      slotsRefreshInterval: 2000,
+      clusterNodeRetryStrategy: (times) => Math.min(times * 100, 1000),
       retryDelayOnFailover: 100,
       redisOptions: perNode,
     });
