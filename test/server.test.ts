@@ -10,7 +10,7 @@ import { SetRequest, SetResponse } from "../src/gen/sessiond/v1/session.js";
 import { envName, flagName, SETTINGS } from "../src/server/config.js";
 import { isValidSessionId } from "../src/session/ids.js";
 import { checkHealth, sessionClient, unary } from "./support/serverClients.js";
-import { runCli, ServerProcess } from "./support/serverProcess.js";
+import { REPO_ROOT, runCli, ServerProcess } from "./support/serverProcess.js";
 
 let dir: string;
 before(async () => {
@@ -63,6 +63,11 @@ describe("sessiond process", () => {
     { args: ["--redis-url", "http://x"], names: "SESSIOND_REDIS_URL" },
     { args: ["--redis-cluster-nodes", "a:1,b"], names: "SESSIOND_REDIS_CLUSTER_NODES" },
     { args: ["--redis-sentinels", "s:26379"], names: "SESSIOND_REDIS_SENTINEL_NAME" },
+    // A path through a regular file cannot become a directory (ENOTDIR).
+    {
+      args: ["--file-dir", join(REPO_ROOT, "package.json", "sessions")],
+      names: "SESSIOND_FILE_DIR",
+    },
     { args: ["--port"], names: "--port" },
     { args: ["--no-such-flag", "1"], names: "--no-such-flag" },
     { args: ["stray"], names: "stray" },

@@ -14,11 +14,19 @@ import type { HostPort } from "./parsers.js";
 export async function createStorage(config: ServerConfig, logger: Logger): Promise<Storage> {
   switch (config.storage) {
     case "file":
-      return new FileStorage({
-        dir: config.fileDir,
-        logger,
-        encryptionKey: config.fileEncryptionKey,
-      });
+      try {
+        return new FileStorage({
+          dir: config.fileDir,
+          logger,
+          encryptionKey: config.fileEncryptionKey,
+        });
+      } catch (err) {
+        // The key is validated already: what fails here is the directory (create, chmod, probe).
+        if (err instanceof SessionError) {
+          throw new ConfigError(`SESSIOND_FILE_DIR (--file-dir): ${err.message}`);
+        }
+        throw err;
+      }
     case "memory":
       return new MemoryStorage({ maxSessions: config.memoryMaxSessions });
     case "redis":
