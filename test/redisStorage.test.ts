@@ -475,6 +475,37 @@ for (const kind of REDIS_KINDS) {
       }
     });
 
+    test("every storage call is one command on the wire (one round trip)", async () => {
+      const s = make();
+      const monitor = await admin.monitor();
+      try {
+        const sent: string[][] = [];
+        monitor.on("monitor", (_time: string, args: string[], source: string) => {
+          // Commands run by a script are reported with source "lua"; count the client's own.
+          if (source !== "lua" && args[0]?.toLowerCase() !== "monitor") sent.push(args);
+        });
+        const ttl = { ttlMs: 60_000 };
+        const calls: [string, () => Promise<unknown>][] = [
+          ["apply", () => s.apply(ID, { ops: [{ type: "set", key: "k", value: 1 }] }, opts())],
+          ["readKey", () => s.readKey(ID, "k", ttl)],
+          ["read", () => s.read(ID, ttl)],
+          ["touch", () => s.touch(ID, ttl)],
+          ["destroy", () => s.destroy(ID)],
+        ];
+        await s.ping();
+        for (const [name, call] of calls) {
+          await sleep(20);
+          sent.length = 0;
+          await call();
+          await sleep(50);
+          assert.equal(sent.length, 1, `${name} sent ${JSON.stringify(sent.map((a) => a[0]))}`);
+        }
+      } finally {
+        monitor.disconnect();
+        await s.close();
+      }
+    });
+
     test("keys are prefixed and hash-tagged by session id; odd ids and prefixes are refused", async () => {
       const s = make("myapp:");
       try {
