@@ -6,7 +6,8 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { Client, credentials } from "@grpc/grpc-js";
+import { Client, credentials, makeClientConstructor, type ServiceDefinition } from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
 import { ConfigError, parseConfig } from "../src/server/config.js";
 import { startServer } from "../src/server/startServer.js";
 import { MemoryStorage } from "../src/storage/MemoryStorage.js";
@@ -58,6 +59,34 @@ describe("startServer", () => {
       client.close();
       await running.shutdown();
     }
+  });
+
+  test("a health Watch sees NOT_SERVING at shutdown and does not hold the drain", async () => {
+    const warnings: string[] = [];
+    const logger = { info() {}, warn: (msg: string) => warnings.push(msg), error() {} };
+    const running = await startServer({ port: 0, storage: "memory" }, { logger });
+    const Health = makeClientConstructor(healthService as ServiceDefinition, "Health");
+    const client = new Health(running.address, credentials.createInsecure()) as unknown as {
+      watch(request: { service: string }): NodeJS.EventEmitter;
+      close(): void;
+    };
+    const seen: string[] = [];
+    const watch = client.watch({ service: "" });
+    const ended = new Promise<{ code: number }>((resolve) => watch.on("status", resolve));
+    const serving = new Promise<void>((resolve) =>
+      watch.on("data", (msg: { status: string }) => {
+        seen.push(msg.status);
+        if (msg.status === "SERVING") resolve();
+      }),
+    );
+    watch.on("error", () => {});
+    await serving;
+    // With the watch left open, a drain would wait out the whole grace period and warn.
+    await running.shutdown(5000);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(seen, ["SERVING", "NOT_SERVING"]);
+    assert.equal((await ended).code, 0);
+    client.close();
   });
 
   test("uses the configured metadata key and leaves a caller's storage open", async () => {

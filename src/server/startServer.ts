@@ -1,11 +1,12 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { HealthImplementation } from "grpc-health-check";
+import type { HealthImplementation } from "grpc-health-check";
 import { type Logger, silentLogger } from "../common/Logger.js";
 import { sessionInterceptor } from "../interceptor/sessionInterceptor.js";
 import { sessionServiceImplementation } from "../service/sessionService.js";
 import { sessionServiceDefinition } from "../service/sessionServiceDefinition.js";
 import { Manager } from "../session/Manager.js";
 import type { Storage } from "../storage/Storage.js";
+import { addHealth } from "./addHealth.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import { createStorage } from "./createStorage.js";
 import { HealthMonitor } from "./HealthMonitor.js";
@@ -83,11 +84,10 @@ export async function startServer(
     });
     // The strict definition answers malformed request bytes with INVALID_ARGUMENT, not INTERNAL.
     server.addService(sessionServiceDefinition, sessionServiceImplementation({ logger }));
-    const health = new HealthImplementation({
+    const { health, endWatches } = addHealth(server, {
       "": "NOT_SERVING",
       [SESSION_SERVICE_NAME]: "NOT_SERVING",
     });
-    health.addToServer(server);
     addReflection(server, [SESSION_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
     const port = await bind(server, settings.host, settings.port);
@@ -113,6 +113,8 @@ export async function startServer(
       shutdown(graceMs = settings.shutdownGraceMs) {
         stopping ??= (async () => {
           monitor.stop("NOT_SERVING");
+          // Watchers have just been told NOT_SERVING; their streams must not hold the drain.
+          endWatches();
           // No await before drain(): callers rely on the listener being closed on return.
           await drain(grpcServer, graceMs, logger);
           await ownedManager.close();
