@@ -9,11 +9,11 @@ import {
   ConfigError,
   envName,
   flagName,
-  helpText,
   parseConfig,
   resolveConfig,
   SETTINGS,
 } from "../src/server/config.js";
+import { helpText } from "../src/server/helpText.js";
 
 const fails = (argv: string[], env: Record<string, string>, pattern: RegExp) =>
   assert.throws(

@@ -1,7 +1,8 @@
 // The sessiond process (`npm start`). Everything reusable lives in startServer.ts; this file
 // only reads the settings, logs, and turns signals into a graceful shutdown.
 import { jsonLogger } from "../common/Logger.js";
-import { ConfigError, helpText, parseConfig, wantsHelp } from "./config.js";
+import { ConfigError, parseConfig, wantsHelp } from "./config.js";
+import { helpText } from "./helpText.js";
 
 const argv = process.argv.slice(2);
 

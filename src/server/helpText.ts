@@ -1,0 +1,21 @@
+import { envName, flagName, SETTINGS } from "./config.js";
+
+/** The --help text: every flag, its variable, its default and what it does. */
+export function helpText(): string {
+  const lines = [
+    "sessiond: session management for gRPC (sessiond.v1.SessionService, health, reflection).",
+    "",
+    "Usage: npm start -- [--flag value | --flag=value]...",
+    "       node --import tsx src/server/main.ts [--flag value | --flag=value]...",
+    "",
+    "Every setting is a flag and an environment variable; a flag wins over the variable.",
+    "Durations take ms, s, m, h, d suffixes (500ms, 30s, 24h) or whole milliseconds.",
+    "",
+  ];
+  for (const s of SETTINGS) {
+    lines.push(`  ${flagName(s)} <value>, ${envName(s)}`);
+    lines.push(`      ${s.description} (default: ${s.default ?? "none"})`);
+  }
+  lines.push("", "  --help, -h", "      Print this help and exit.");
+  return `${lines.join("\n")}\n`;
+}
