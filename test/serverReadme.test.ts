@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { envName, flagName, SETTINGS } from "../src/server/config.js";
-import { REPO_ROOT, ServerProcess } from "./support/serverProcess.js";
+import { REPO_ROOT, runCli, ServerProcess } from "./support/serverProcess.js";
 
 const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
 
@@ -108,6 +108,16 @@ test("the configuration table lists every setting with its flag, default and mea
     const row = `| \`${envName(s)}\` | \`${flagName(s)}\` | ${shown} | ${s.description} |`;
     assert.ok(table.includes(row), `README configuration table lacks or differs from:\n${row}`);
   }
+});
+
+test("the configuration section's example error is what the server prints", async () => {
+  const lines = section("Configuration").split("\n");
+  const at = lines.findIndex((line) => line.startsWith("$ npm start -- "));
+  assert.ok(at >= 0, "no `$ npm start -- …` example in the Configuration section");
+  const args = (lines[at] as string).slice("$ npm start -- ".length).split(" ");
+  const { code, stderr } = await runCli(args);
+  assert.equal(code, 2);
+  assert.equal(stderr.trim(), lines[at + 1]);
 });
 
 test("the two set-up commands at the top are the ones package.json runs", () => {
