@@ -138,8 +138,8 @@ describe("sessiond process", () => {
     }
   });
 
-  test("SIGINT shuts down cleanly too", async () => {
-    const server = await ServerProcess.start(["--storage", "memory"]);
+  test("SIGINT shuts down cleanly too; the listening line is printed even at --log-level error", async () => {
+    const server = await ServerProcess.start(["--storage", "memory", "--log-level", "error"]);
     server.child.kill("SIGINT");
     assert.deepEqual(await server.exited, { code: 0, signal: null });
   });

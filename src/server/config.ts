@@ -174,7 +174,8 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "logLevel",
     default: "info",
     parse: (raw) => parseChoice(raw, LOG_LEVELS),
-    description: "Least severe level logged (JSON lines on stderr): info, warn or error.",
+    description:
+      "Least severe level logged (JSON lines on stderr): info, warn or error. The listening line always shows.",
   },
   {
     name: "HEALTH_CHECK_INTERVAL",

@@ -64,7 +64,8 @@ try {
   process.exit(1);
 }
 
-logger.info("listening", {
+// Printed whatever the log level: with --port 0 it is the only place the port is named.
+jsonLogger("info").info("listening", {
   address: running.address,
   host: config.host,
   port: running.port,
