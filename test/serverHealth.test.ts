@@ -6,7 +6,13 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { Client, credentials, makeClientConstructor, type ServiceDefinition } from "@grpc/grpc-js";
+import {
+  Client,
+  credentials,
+  Metadata,
+  makeClientConstructor,
+  type ServiceDefinition,
+} from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { ConfigError, parseConfig } from "../src/server/config.js";
 import { startServer } from "../src/server/startServer.js";
@@ -35,6 +41,21 @@ describe("startServer", () => {
     assert.equal(running.shutdown(), first);
     await first;
     await assert.rejects(checkHealth(running.address, ""), { code: 14 });
+  });
+
+  test("health and reflection calls pass the session interceptor untouched (a stray bad id is fine)", async () => {
+    const running = await startServer({ port: 0, storage: "memory" });
+    try {
+      const metadata = new Metadata();
+      metadata.set("x-session-id", "../not-an-id");
+      assert.equal(await checkHealth(running.address, "", metadata), "SERVING");
+      // The same id on a SessionService call is refused before any handler runs.
+      const client = sessionClient(running.address);
+      await assert.rejects(unary(client, client.get, { key: "a" }, "../not-an-id"), { code: 3 });
+      client.close();
+    } finally {
+      await running.shutdown();
+    }
   });
 
   test("serves the strict SessionService definition: undecodable bytes are INVALID_ARGUMENT", async () => {

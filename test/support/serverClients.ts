@@ -10,18 +10,23 @@ import { service as healthService } from "grpc-health-check";
 import { SessionServiceClient } from "../../src/gen/sessiond/v1/session.js";
 
 /** grpc.health.v1.Health/Check over a real channel; resolves the status name. */
-export async function checkHealth(address: string, service = ""): Promise<string> {
+export async function checkHealth(
+  address: string,
+  service = "",
+  metadata = new Metadata(),
+): Promise<string> {
   const Health = makeClientConstructor(healthService as ServiceDefinition, "Health");
   const client = new Health(address, credentials.createInsecure()) as unknown as Client & {
     check(
       request: { service: string },
+      metadata: Metadata,
       options: { deadline: number },
       callback: (err: ServiceError | null, response?: { status: string }) => void,
     ): void;
   };
   try {
     return await new Promise((resolve, reject) =>
-      client.check({ service }, { deadline: Date.now() + 5000 }, (err, response) =>
+      client.check({ service }, metadata, { deadline: Date.now() + 5000 }, (err, response) =>
         err ? reject(err) : resolve(response?.status ?? ""),
       ),
     );
