@@ -73,6 +73,19 @@ describe("buf curl through server reflection", () => {
     ]);
   });
 
+  test("the v1alpha reflection protocol serves the same (older clients)", async () => {
+    const list = await ok(["--reflect-protocol", "grpc-v1alpha", "--list-services", base]);
+    assert.ok(list.split("\n").includes("sessiond.v1.SessionService"), list);
+    const get = await ok([
+      "--reflect-protocol",
+      "grpc-v1alpha",
+      "-d",
+      '{"key":"nothing-here"}',
+      `${base}/sessiond.v1.SessionService/Get`,
+    ]);
+    assert.deepEqual(JSON.parse(get), {});
+  });
+
   test("--list-methods describes every SessionService method", async () => {
     const out = await ok(["--list-methods", base]);
     const methods = out
