@@ -104,11 +104,16 @@ for (const kind of REDIS_KINDS) {
         assert.equal(applied?.version, 1);
         const rec = await s.read(ID, opts());
         assert.deepStrictEqual(rec?.data, values);
-        for (const [key, value] of Object.entries(values)) {
-          assert.deepStrictEqual(await s.readKey(ID, key, opts()), { found: true, value });
+        // Both read paths: pipelined (no lifetime) and scripted (lifetime caps the expiry).
+        for (const expiry of [opts(), opts({ maxLifetimeMs: 120_000 })]) {
+          for (const [key, value] of Object.entries(values)) {
+            assert.deepStrictEqual(await s.readKey(ID, key, expiry), { found: true, value });
+          }
+          for (const absent of ["absent", "constructor", "toString", "__proto__"]) {
+            assert.deepStrictEqual(await s.readKey(ID, absent, expiry), { found: false });
+          }
+          assert.equal(await s.readKey(ID2, "maxSafe", expiry), undefined);
         }
-        assert.deepStrictEqual(await s.readKey(ID, "absent", opts()), { found: false });
-        assert.equal(await s.readKey(ID2, "maxSafe", opts()), undefined);
       } finally {
         await s.close();
       }
@@ -475,30 +480,54 @@ for (const kind of REDIS_KINDS) {
       }
     });
 
-    test("every storage call is one command on the wire (one round trip)", async () => {
+    test("every storage call is one round trip: one socket write, one script or one pipelined pair", async () => {
       const s = make();
       const monitor = await admin.monitor();
       try {
-        const sent: string[][] = [];
+        const sent: string[] = [];
         monitor.on("monitor", (_time: string, args: string[], source: string) => {
           // Commands run by a script are reported with source "lua"; count the client's own.
-          if (source !== "lua" && args[0]?.toLowerCase() !== "monitor") sent.push(args);
+          if (source !== "lua" && args[0]?.toLowerCase() !== "monitor") {
+            sent.push((args[0] as string).toLowerCase());
+          }
         });
-        const ttl = { ttlMs: 60_000 };
-        const calls: [string, () => Promise<unknown>][] = [
-          ["apply", () => s.apply(ID, { ops: [{ type: "set", key: "k", value: 1 }] }, opts())],
-          ["readKey", () => s.readKey(ID, "k", ttl)],
-          ["read", () => s.read(ID, ttl)],
-          ["touch", () => s.touch(ID, ttl)],
-          ["destroy", () => s.destroy(ID)],
-        ];
         await s.ping();
-        for (const [name, call] of calls) {
+        const client = s.connection.client as Redis;
+        const stream = client.stream as unknown as { write: (...a: unknown[]) => boolean };
+        let writes = 0;
+        const write = stream.write.bind(stream);
+        stream.write = (...a: unknown[]) => {
+          writes++;
+          return write(...a);
+        };
+        const ttl = { ttlMs: 60_000 };
+        const capped = { ttlMs: 60_000, maxLifetimeMs: 120_000 };
+        const get = kind === "redis" ? "get" : "hget";
+        const calls: [string, () => Promise<unknown>, string[]][] = [
+          [
+            "apply",
+            () => s.apply(ID, { ops: [{ type: "set", key: "k", value: 1 }] }, opts()),
+            ["evalsha"],
+          ],
+          ["readKey", () => s.readKey(ID, "k", ttl), [get, "pexpire"]],
+          ["readKey with a lifetime", () => s.readKey(ID, "k", capped), ["evalsha"]],
+          ["read", () => s.read(ID, ttl), ["evalsha"]],
+          ["touch", () => s.touch(ID, ttl), ["evalsha"]],
+          ["destroy", () => s.destroy(ID), ["del"]],
+        ];
+        for (const [name, call, expected] of calls) {
           await sleep(20);
           sent.length = 0;
+          writes = 0;
           await call();
           await sleep(50);
-          assert.equal(sent.length, 1, `${name} sent ${JSON.stringify(sent.map((a) => a[0]))}`);
+          assert.equal(writes, 1, `${name}: ${writes} socket writes`);
+          // The first use of a script on a connection goes out as EVAL, later ones EVALSHA.
+          assert.deepStrictEqual(
+            sent.map((c) => (c === "eval" ? "evalsha" : c)),
+            expected,
+            `${name} sent ${JSON.stringify(sent)}`,
+          );
         }
       } finally {
         monitor.disconnect();

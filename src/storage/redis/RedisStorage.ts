@@ -1,6 +1,19 @@
-import type { SessionRecord } from "../Storage.js";
+import type { JsonValue } from "../../common/json.js";
+import type { Expiry, KeyRead, SessionRecord } from "../Storage.js";
+import { checkKey, expiryArgs } from "./applyArgs.js";
 import type { RedisClient } from "./RedisConnection.js";
-import { dataFrom, RedisStorageBase, type RedisStorageOptions } from "./RedisStorageBase.js";
+import {
+  dataFrom,
+  decode,
+  RedisStorageBase,
+  type RedisStorageOptions,
+} from "./RedisStorageBase.js";
+
+interface Document {
+  v: number;
+  c: number;
+  d: Record<string, string>;
+}
 
 /**
  * `redis`: one string key per session holding its whole document (see kvScripts.ts).
@@ -22,9 +35,32 @@ export class RedisStorage extends RedisStorageBase {
     );
   }
 
+  /**
+   * The Get path. Without an absolute lifetime the new expiry does not depend on what is
+   * stored, so a GET and a PEXPIRE, auto-pipelined into one round trip, do the job and
+   * the document is parsed here rather than by cjson inside Redis, which every sessiond
+   * instance shares. With a lifetime, the script caps the expiry.
+   */
+  override async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+    if (expiry.maxLifetimeMs !== undefined) return super.readKey(id, key, expiry);
+    const [ttl] = expiryArgs(expiry) as [string];
+    checkKey(key);
+    const kv = this.keyOf(id);
+    const [raw, slid] = await this.connection.run((c) =>
+      Promise.all([c.get(kv), c.pexpire(kv, ttl)]),
+    );
+    if (Number(slid) !== 1 || typeof raw !== "string") return undefined;
+    return decode(() => {
+      const data = (JSON.parse(raw) as Document).d;
+      return Object.hasOwn(data, key)
+        ? { found: true, value: JSON.parse(data[key] as string) as JsonValue }
+        : { found: false };
+    });
+  }
+
   protected decodeRead(reply: unknown[]): SessionRecord {
     const [raw, expireTime] = reply as [string, string];
-    const doc = JSON.parse(raw) as { v: number; c: number; d: Record<string, string> };
+    const doc = JSON.parse(raw) as Document;
     return {
       version: doc.v,
       createTime: doc.c,

@@ -130,7 +130,7 @@ export function dataFrom(entries: Iterable<[string, string]>): SessionData {
 }
 
 /** Stored text that does not parse is a bug or tampering, never the caller's fault. */
-function decode<T>(fn: () => T): T {
+export function decode<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {

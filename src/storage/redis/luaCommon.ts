@@ -5,11 +5,8 @@
  * lifetime from creation, ms, or "" for none), and computes "now" from Redis' own clock,
  * so that instances with skewed clocks still agree on when a session expires.
  *
- * Numbers: Redis' Lua is 5.1, and `tostring` and cjson print doubles with 14 significant
- * digits, which would corrupt user values. User values therefore travel as the JSON text
- * Node produced and are never re-encoded; the only number Lua writes is the result of an
- * increment, printed by `jsnum` the way JavaScript's Number#toString prints it, so byte
- * counts match the other storages.
+ * It is kept to what reads need: a script defines its functions on every run, and the
+ * read scripts are the hot path.
  */
 export const LUA_COMMON = `
 local TTL = tonumber(ARGV[1])
@@ -28,7 +25,27 @@ local function expire_at(now, create)
   if MAXLIFE and create + MAXLIFE < e then e = create + MAXLIFE end
   return e
 end
+`;
 
+/**
+ * The delta part of an apply script.
+ *
+ * Numbers: Redis' Lua is 5.1, and `tostring` and cjson print doubles with 14 significant
+ * digits, which would corrupt user values. User values therefore travel as the JSON text
+ * Node produced and are never re-encoded; the only number Lua writes is the result of an
+ * increment, printed by `jsnum` the way JavaScript's Number#toString prints it, so byte
+ * counts match the other storages.
+ *
+ * It reads the ops from ARGV[7..] and runs them against an overlay, calling `lookup(field)` (JSON text or false) for keys the delta has not touched
+ * yet. It leaves `changed` (field -> text, or false for removed), `cleared`, `count`,
+ * `bytes` and `inc` (incremented keys and their final text, in first-increment order),
+ * or returns early with an error reply. The caller sets `count`/`bytes` for the stored
+ * session and defines `lookup` and `stored_len` first.
+ *
+ * ARGV: [3] mode, [4] expected version or "", [5] maxKeys, [6] maxSessionBytes,
+ * [7..] ops: "s" key json | "r" key | "i" key delta | "c".
+ */
+export const LUA_APPLY_OPS = `
 local function is_json_number(text)
   local c = string.sub(text, 1, 1)
   return c == '-' or (c >= '0' and c <= '9')
@@ -67,20 +84,7 @@ local function jsnum(n)
   if k == 1 then return sign .. digits .. 'e' .. xs end
   return sign .. string.sub(digits, 1, 1) .. '.' .. string.sub(digits, 2) .. 'e' .. xs
 end
-`;
 
-/**
- * The delta part of an apply script: reads the ops from ARGV[7..] and runs them against an
- * overlay, calling `lookup(field)` (JSON text or false) for keys the delta has not touched
- * yet. It leaves `changed` (field -> text, or false for removed), `cleared`, `count`,
- * `bytes` and `inc` (incremented keys and their final text, in first-increment order),
- * or returns early with an error reply. The caller sets `count`/`bytes` for the stored
- * session and defines `lookup` and `stored_len` first.
- *
- * ARGV: [3] mode, [4] expected version or "", [5] maxKeys, [6] maxSessionBytes,
- * [7..] ops: "s" key json | "r" key | "i" key delta | "c".
- */
-export const LUA_APPLY_OPS = `
 local MODE = ARGV[3]
 local EXPECTED = nil
 if ARGV[4] ~= '' then EXPECTED = tonumber(ARGV[4]) end

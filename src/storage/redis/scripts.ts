@@ -25,4 +25,7 @@ type Script = (key: string, ...args: string[]) => Promise<unknown>;
 export type ScriptCommands = { [name in ScriptName]: Script } & {
   ping(): Promise<string>;
   del(key: string): Promise<number>;
+  get(key: string): Promise<string | null>;
+  hget(key: string, field: string): Promise<string | null>;
+  pexpire(key: string, ms: string): Promise<number>;
 };
