@@ -103,7 +103,13 @@ describe("sessiond process", () => {
   });
 
   test("SIGTERM while 100 calls are in flight: all 100 complete OK, new connections are refused, exit 0", async () => {
-    const server = await ServerProcess.start(["--file-dir", join(dir, "drain")]);
+    // A generous grace period: on a slow machine the drain may take long, never fail.
+    const server = await ServerProcess.start([
+      "--file-dir",
+      join(dir, "drain"),
+      "--shutdown-grace",
+      "120s",
+    ]);
     const h2 = http2.connect(`http://${server.address}`);
     try {
       await new Promise((resolve, reject) => h2.once("connect", resolve).once("error", reject));
