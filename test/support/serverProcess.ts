@@ -35,7 +35,7 @@ function spawnMain(args: string[], env: Record<string, string>): ChildProcess {
 export function runCli(
   args: string[],
   env: Record<string, string> = {},
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<CliResult> {
   const child = spawnMain(args, env);
   let stdout = "";
@@ -117,7 +117,7 @@ export class ServerProcess {
   }
 
   /** The first log line matching `predicate`, waiting for it (fails if the process exits). */
-  async waitForLog(predicate: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+  async waitForLog(predicate: (line: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.lines
@@ -150,7 +150,7 @@ export class ServerProcess {
   }
 
   /** SIGTERM and wait for the exit; SIGKILL if it takes longer than `timeoutMs`. */
-  async stop(timeoutMs = 20_000): Promise<Exit> {
+  async stop(timeoutMs = 60_000): Promise<Exit> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill("SIGTERM");
     }
