@@ -40,7 +40,7 @@ export async function waitForHealth(
   address: string,
   service: string,
   want: string,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
