@@ -382,6 +382,23 @@ describe("FileStorage", () => {
     assert.ok(outcome.message.includes(target), outcome.message);
   });
 
+  it("answers a directory under /proc with an error instead of hanging", () => {
+    // Node 20's recursive mkdir spins forever on /proc paths; run in a child with a timeout
+    // so a regression fails here instead of hanging the suite.
+    const probe = fileURLToPath(new URL("./support/fileStorageProbe.ts", import.meta.url));
+    const child = spawnSync(process.execPath, ["--import", "tsx", probe, "/proc/nope/store"], {
+      encoding: "utf8",
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      timeout: 20_000,
+    });
+    assert.equal(child.signal, null, "the probe hung and was killed");
+    assert.equal(child.status, 0, child.stderr);
+    const outcome = JSON.parse(child.stdout.trim().split("\n").at(-1) as string);
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.code, "unavailable");
+    assert.match(outcome.message, /\/proc\/nope\/store/);
+  });
+
   it("refuses unsafe ids before building a path, creating nothing anywhere", async () => {
     const { storage, parent } = fresh();
     const before = listTree(parent);

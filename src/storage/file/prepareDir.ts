@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   closeSync,
+  existsSync,
   fstatSync,
   futimesSync,
   mkdirSync,
@@ -9,7 +10,7 @@ import {
   statSync,
   unlinkSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
 import { fsError } from "./fsErrors.js";
@@ -24,7 +25,7 @@ export const TEMP_SUFFIX = ".tmp";
  */
 export function prepareDir(dir: string, logger: Logger): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir);
   } catch (err) {
     throw fsError(err, "create the directory", dir);
   }
@@ -48,6 +49,26 @@ export function prepareDir(dir: string, logger: Logger): void {
     }
   }
   checkTimestampPrecision(dir, logger);
+}
+
+/**
+ * mkdir -p, one level at a time. Node 20's `mkdirSync(…, { recursive: true })` never
+ * returns for a path under /proc (it spins at 100% CPU, deaf to signals), which turned a
+ * mistyped SESSIOND_FILE_DIR into a hung process instead of a clear error.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let p = resolve(dir); !existsSync(p); p = dirname(p)) {
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) {
+    try {
+      mkdirSync(p, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
 }
 
 function checkTimestampPrecision(dir: string, logger: Logger): void {
