@@ -27,7 +27,7 @@ import { unaryHandler } from "../src/service/unaryHandler.js";
 import { Manager } from "../src/session/Manager.js";
 import type { Session } from "../src/session/Session.js";
 import { MemoryStorage } from "../src/storage/MemoryStorage.js";
-import { capturingLogger } from "./support/serviceCapturingLogger.js";
+import { capturingLogger } from "./support/coreFixtures.js";
 import { InstrumentedStorage } from "./support/serviceInstrumentedStorage.js";
 import { failed, ok, rawCall, returnedId } from "./support/serviceRawCall.js";
 import { bind, shutdown } from "./support/serviceTestServer.js";

@@ -1,4 +1,5 @@
 import type { handleBidiStreamingCall, ServerDuplexStream } from "@grpc/grpc-js";
+import { settle } from "./settle.js";
 import { toStatus } from "./toStatus.js";
 import type { HandlerOptions } from "./unaryHandler.js";
 
@@ -21,13 +22,6 @@ export function bidiStreamingHandler<Req, Res>(
     Object.defineProperty(call, Symbol.asyncIterator, {
       value: () => call.iterator({ destroyOnReturn: false }),
     });
-    let result: Promise<void> | void;
-    try {
-      result = fn(call);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    Promise.resolve(result).then(() => call.end(), fail);
+    settle(fn, call, () => call.end(), fail);
   };
 }

@@ -1,4 +1,5 @@
 import type { handleClientStreamingCall, ServerReadableStream } from "@grpc/grpc-js";
+import { settle } from "./settle.js";
 import { toStatus } from "./toStatus.js";
 import type { HandlerOptions } from "./unaryHandler.js";
 
@@ -11,17 +12,11 @@ export function clientStreamingHandler<Req, Res>(
   options: HandlerOptions = {},
 ): handleClientStreamingCall<Req, Res> {
   const { logger } = options;
-  return (call, callback) => {
-    let result: Promise<Res> | Res;
-    try {
-      result = fn(call);
-    } catch (err) {
-      callback(toStatus(err, logger, call.getPath()), null);
-      return;
-    }
-    Promise.resolve(result).then(
+  return (call, callback) =>
+    settle(
+      fn,
+      call,
       (response) => callback(null, response),
-      (err: unknown) => callback(toStatus(err, logger, call.getPath()), null),
+      (err) => callback(toStatus(err, logger, call.getPath()), null),
     );
-  };
 }

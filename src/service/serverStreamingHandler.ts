@@ -1,4 +1,5 @@
 import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
+import { settle } from "./settle.js";
 import { toStatus } from "./toStatus.js";
 import type { HandlerOptions } from "./unaryHandler.js";
 
@@ -17,13 +18,6 @@ export function serverStreamingHandler<Req, Res>(
       // grpc-js turns an 'error' event into the call's status after pending writes.
       call.emit("error", toStatus(err, logger, call.getPath()));
     };
-    let result: Promise<void> | void;
-    try {
-      result = fn(call);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    Promise.resolve(result).then(() => call.end(), fail);
+    settle(fn, call, () => call.end(), fail);
   };
 }

@@ -1,5 +1,6 @@
 import type { handleUnaryCall, ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "../common/Logger.js";
+import { settle } from "./settle.js";
 import { toStatus } from "./toStatus.js";
 
 export interface HandlerOptions {
@@ -17,17 +18,11 @@ export function unaryHandler<Req, Res>(
   options: HandlerOptions = {},
 ): handleUnaryCall<Req, Res> {
   const { logger } = options;
-  return (call, callback) => {
-    let result: Promise<Res> | Res;
-    try {
-      result = fn(call);
-    } catch (err) {
-      callback(toStatus(err, logger, call.getPath()), null);
-      return;
-    }
-    Promise.resolve(result).then(
+  return (call, callback) =>
+    settle(
+      fn,
+      call,
       (response) => callback(null, response),
-      (err: unknown) => callback(toStatus(err, logger, call.getPath()), null),
+      (err) => callback(toStatus(err, logger, call.getPath()), null),
     );
-  };
 }

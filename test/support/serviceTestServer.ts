@@ -5,7 +5,7 @@ import { sessionServiceImplementation } from "../../src/service/sessionService.j
 import { sessionServiceDefinition } from "../../src/service/sessionServiceDefinition.js";
 import { Manager, type ManagerOptions } from "../../src/session/Manager.js";
 import type { Storage } from "../../src/storage/Storage.js";
-import { capturingLogger, type LogLine } from "./serviceCapturingLogger.js";
+import { capturingLogger, type LogLine } from "./coreFixtures.js";
 import { InstrumentedStorage } from "./serviceInstrumentedStorage.js";
 
 export interface ServiceTestServer {

@@ -1,21 +1,11 @@
 import { SessionError } from "../../common/SessionError.js";
+import { assertExpectedVersion, assertExpiry } from "../applyOps.js";
 import type { ApplyOptions, Delta, Expiry } from "../Storage.js";
 
 /** ARGV[1..2] of every script: the expiry, computed inside Redis with Redis' clock. */
 export function expiryArgs(expiry: Expiry): string[] {
-  if (!Number.isSafeInteger(expiry.ttlMs) || expiry.ttlMs <= 0) {
-    throw new SessionError(
-      "invalid_argument",
-      `ttlMs must be a positive integer, got ${expiry.ttlMs}`,
-    );
-  }
+  assertExpiry(expiry);
   const max = expiry.maxLifetimeMs;
-  if (max !== undefined && (!Number.isSafeInteger(max) || max <= 0)) {
-    throw new SessionError(
-      "invalid_argument",
-      `maxLifetimeMs must be a positive integer, got ${max}`,
-    );
-  }
   return [String(expiry.ttlMs), max === undefined ? "" : String(max)];
 }
 
@@ -26,12 +16,7 @@ export function expiryArgs(expiry: Expiry): string[] {
 export function applyArgs(delta: Delta, options: ApplyOptions): string[] {
   const args = expiryArgs(options);
   const expected = delta.expectedVersion;
-  if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 0)) {
-    throw new SessionError(
-      "invalid_argument",
-      `expected version must be a non-negative integer, got ${expected}`,
-    );
-  }
+  assertExpectedVersion(expected);
   args.push(
     options.mode,
     expected === undefined ? "" : String(expected),
