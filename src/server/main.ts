@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The sessiond process (`npm start`). Everything reusable lives in startServer.ts; this file
 // only reads the settings, logs, and turns signals into a graceful shutdown.
 import { jsonLogger } from "../common/Logger.js";
