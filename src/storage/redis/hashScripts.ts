@@ -27,12 +27,8 @@ end
 if not meta then return false end
 local now = now_ms()
 local version, create = parse_meta(meta)
-local e = expire_at(now, create)
-if e <= now then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-redis.call('PEXPIREAT', KEYS[1], fmt_int(e))
+local e = slide(KEYS[1], now, create)
+if not e then return false end
 return {fmt_int(version), fmt_int(create), fmt_int(e), all}
 `;
 
@@ -42,12 +38,8 @@ local r = redis.call('HMGET', KEYS[1], '', ARGV[3])
 if not r[1] then return false end
 local now = now_ms()
 local _, create = parse_meta(r[1])
-local e = expire_at(now, create)
-if e <= now then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-redis.call('PEXPIREAT', KEYS[1], fmt_int(e))
+local e = slide(KEYS[1], now, create)
+if not e then return false end
 if r[2] then return {1, r[2]} end
 return {0}
 `;
@@ -58,12 +50,8 @@ local meta = redis.call('HGET', KEYS[1], '')
 if not meta then return false end
 local now = now_ms()
 local version, create = parse_meta(meta)
-local e = expire_at(now, create)
-if e <= now then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-redis.call('PEXPIREAT', KEYS[1], fmt_int(e))
+local e = slide(KEYS[1], now, create)
+if not e then return false end
 return {fmt_int(version), fmt_int(create), fmt_int(e)}
 `;
 

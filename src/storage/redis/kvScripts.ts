@@ -20,12 +20,8 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local now = now_ms()
 local _, create = parse_header(raw)
-local e = expire_at(now, create)
-if e <= now then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-redis.call('PEXPIREAT', KEYS[1], fmt_int(e))
+local e = slide(KEYS[1], now, create)
+if not e then return false end
 return {raw, fmt_int(e)}
 `;
 
@@ -35,12 +31,8 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local now = now_ms()
 local _, create = parse_header(raw)
-local e = expire_at(now, create)
-if e <= now then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-redis.call('PEXPIREAT', KEYS[1], fmt_int(e))
+local e = slide(KEYS[1], now, create)
+if not e then return false end
 local value = cjson.decode(raw).d[ARGV[3]]
 if value then return {1, value} end
 return {0}
@@ -52,12 +44,8 @@ local head = redis.call('GETRANGE', KEYS[1], 0, 63)
 if head == '' then return false end
 local now = now_ms()
 local version, create = parse_header(head)
-local e = expire_at(now, create)
-if e <= now then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-redis.call('PEXPIREAT', KEYS[1], fmt_int(e))
+local e = slide(KEYS[1], now, create)
+if not e then return false end
 return {fmt_int(version), fmt_int(create), fmt_int(e)}
 `;
 

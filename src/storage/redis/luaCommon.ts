@@ -25,6 +25,16 @@ local function expire_at(now, create)
   if MAXLIFE and create + MAXLIFE < e then e = create + MAXLIFE end
   return e
 end
+-- A read's slide: the new expiry, or false (and the key gone) when it has already passed.
+local function slide(key, now, create)
+  local e = expire_at(now, create)
+  if e <= now then
+    redis.call('DEL', key)
+    return false
+  end
+  redis.call('PEXPIREAT', key, fmt_int(e))
+  return e
+end
 `;
 
 /**
