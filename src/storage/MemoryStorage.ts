@@ -1,6 +1,7 @@
-import { cloneJson, type SessionData } from "../common/json.js";
+import { cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../common/json.js";
+import { checkSessionSize, type Limits } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
-import { applyOps, assertExpectedVersion, assertExpiry } from "./applyOps.js";
+import { type Applied, assertExpectedVersion, assertExpiry, incrementValue } from "./applyOps.js";
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -8,6 +9,7 @@ import {
   type Expiry,
   expireAt,
   type KeyRead,
+  type Op,
   type SessionMeta,
   type SessionRecord,
   type Storage,
@@ -22,12 +24,31 @@ export interface MemoryStorageOptions {
   sweepBatch?: number;
 }
 
+/**
+ * One session. Times are milliseconds since the storage's epoch (its creation), not since
+ * 1970: such offsets stay small integers for the first ~24 days (V8 Smis, stored inline)
+ * where epoch times would each need a boxed double, 32 bytes a session at a million
+ * sessions. Beyond that V8 moves the fields to doubles by itself; nothing else changes.
+ */
 interface Entry {
   data: SessionData;
   version: number;
-  createTime: number;
-  expireTime: number;
+  created: number;
+  expires: number;
+  /** sessionBytes(data), kept so a write costs what it changes, not the session's size. */
+  bytes: number;
 }
+
+/**
+ * The same number, as a small integer when it is one: arithmetic on Date.now() yields a
+ * double even when the result is whole, and a double stored in a field is boxed.
+ */
+function small(n: number): number {
+  return n >= 0 && n <= 0x3fff_ffff ? n | 0 : n;
+}
+
+/** Sessions up to this many keys are re-laid out after growing (see compact()). */
+const COMPACT_KEYS = 32;
 
 /** Single process, fastest, not persistent. Values are copied in and out, never shared. */
 export class MemoryStorage implements Storage {
@@ -35,6 +56,7 @@ export class MemoryStorage implements Storage {
   readonly #maxSessions: number;
   readonly #sweepBatch: number;
   readonly #timer: NodeJS.Timeout;
+  readonly #epoch = Date.now();
   #cursor: Iterator<[string, Entry]> | undefined;
 
   constructor(options: MemoryStorageOptions = {}) {
@@ -56,7 +78,7 @@ export class MemoryStorage implements Storage {
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);
-    return { ...meta(entry), data: cloneJson(entry.data) };
+    return { ...this.#meta(entry), data: cloneJson(entry.data) };
   }
 
   async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
@@ -93,19 +115,21 @@ export class MemoryStorage implements Storage {
         );
       }
     }
-    const ops = delta.ops.map((op) =>
-      op.type === "set" ? { ...op, value: cloneJson(op.value) } : op,
-    );
-    const { data, incremented } = applyOps(entry?.data ?? {}, ops, options.limits);
-    const createTime = entry?.createTime ?? now;
-    const next: Entry = {
-      data,
-      version: version + 1,
-      createTime,
-      expireTime: expireAt(now, createTime, options),
-    };
+    const { data, bytes, incremented } = applyCounted(entry, delta.ops, options.limits);
+    const created = entry?.created ?? small(now - this.#epoch);
+    const expires = small(expireAt(now, created + this.#epoch, options) - this.#epoch);
+    if (entry) {
+      // Updated in place: at a million sessions, a new entry per write is old-generation
+      // garbage that every major GC then has to deal with.
+      entry.data = data;
+      entry.version = version + 1;
+      entry.expires = expires;
+      entry.bytes = bytes;
+      return { ...this.#meta(entry), incremented };
+    }
+    const next: Entry = { data, version: version + 1, created, expires, bytes };
     this.#entries.set(id, next);
-    return { ...meta(next), incremented };
+    return { ...this.#meta(next), incremented };
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
@@ -114,7 +138,7 @@ export class MemoryStorage implements Storage {
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);
-    return meta(entry);
+    return this.#meta(entry);
   }
 
   async destroy(id: string): Promise<void> {
@@ -135,7 +159,7 @@ export class MemoryStorage implements Storage {
    * With an infinite budget it inspects every entry once. Returns how many it freed.
    */
   sweep(budget = this.#sweepBatch): number {
-    const now = Date.now();
+    const now = Date.now() - this.#epoch;
     if (budget === Number.POSITIVE_INFINITY) this.#cursor = undefined;
     // Deleting shrinks the map, so the bound is fixed before the loop starts.
     const limit = Math.min(budget, this.#entries.size);
@@ -153,7 +177,7 @@ export class MemoryStorage implements Storage {
         if (next.done) break;
       }
       const [id, entry] = next.value;
-      if (entry.expireTime <= now) {
+      if (entry.expires <= now) {
         this.#entries.delete(id);
         freed++;
       }
@@ -163,7 +187,7 @@ export class MemoryStorage implements Storage {
 
   #live(id: string, now: number): Entry | undefined {
     const entry = this.#entries.get(id);
-    if (entry && entry.expireTime <= now) {
+    if (entry && entry.expires <= now - this.#epoch) {
       this.#entries.delete(id);
       return undefined;
     }
@@ -171,8 +195,79 @@ export class MemoryStorage implements Storage {
   }
 
   #slide(entry: Entry, expiry: Expiry): void {
-    entry.expireTime = expireAt(Date.now(), entry.createTime, expiry);
+    entry.expires = small(expireAt(Date.now(), entry.created + this.#epoch, expiry) - this.#epoch);
   }
+
+  #meta(entry: Entry): SessionMeta {
+    return {
+      version: entry.version,
+      createTime: entry.created + this.#epoch,
+      expireTime: entry.expires + this.#epoch,
+    };
+  }
+}
+
+interface Counted extends Applied {
+  bytes: number;
+}
+
+/**
+ * applyOps for one stored entry, keeping its byte size up to date by what each op changes
+ * (sizing only the values it touches), so a write to a large session does not re-measure
+ * every value; keys are counted only when some were added. Checks the limits on the result
+ * before anything is stored; values are copied in.
+ */
+function applyCounted(entry: Entry | undefined, ops: readonly Op[], limits: Limits): Counted {
+  let data: SessionData = entry ? { ...entry.data } : {};
+  let bytes = entry?.bytes ?? 0;
+  let grew = false;
+  const incremented: Record<string, number> = {};
+  const drop = (key: string) => {
+    if (!Object.hasOwn(data, key)) return;
+    bytes -= Buffer.byteLength(key, "utf8") + jsonByteLength(data[key] as JsonValue);
+  };
+  const put = (key: string, value: JsonValue) => {
+    if (Object.hasOwn(data, key)) drop(key);
+    else grew = true;
+    bytes += Buffer.byteLength(key, "utf8") + jsonByteLength(value);
+    data[key] = value;
+  };
+  for (const op of ops) {
+    switch (op.type) {
+      case "set":
+        put(op.key, cloneJson(op.value));
+        break;
+      case "remove":
+        drop(op.key);
+        delete data[op.key];
+        break;
+      case "clear":
+        data = {};
+        bytes = 0;
+        break;
+      case "increment": {
+        const next = incrementValue(data[op.key], op.key, op.delta);
+        put(op.key, next);
+        incremented[op.key] = next;
+        break;
+      }
+    }
+  }
+  // Without added keys the count cannot have grown past a limit it was already within.
+  const keys = grew ? Object.keys(data).length : 0;
+  checkSessionSize(keys, bytes, limits);
+  return { data: grew && keys <= COMPACT_KEYS ? compact(data) : data, bytes, incremented };
+}
+
+/**
+ * The same data in fresh objects. Keys added one by one to an object spill into a separate
+ * property array (a spread copy keeps that layout); objects built by JSON.parse hold their
+ * properties inline, 32 bytes less for a typical session. Values are JSON already (the
+ * storage contract), so the text round trip changes nothing. Only done when a small
+ * session gained keys.
+ */
+function compact(data: SessionData): SessionData {
+  return JSON.parse(JSON.stringify(data)) as SessionData;
 }
 
 /** The contract's charset rule, kept here too so every storage refuses the same ids. */
@@ -193,8 +288,4 @@ function positive(name: string, value: number | undefined): number | undefined {
     throw new SessionError("invalid_argument", `${name} must be a positive integer, got ${value}`);
   }
   return value;
-}
-
-function meta(entry: Entry): SessionMeta {
-  return { version: entry.version, createTime: entry.createTime, expireTime: entry.expireTime };
 }
