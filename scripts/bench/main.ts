@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { newSessionId } from "../../src/session/ids.js";
 import { type ChildServer, startPinned } from "./childServer.js";
@@ -18,6 +18,7 @@ import { type LoadTarget, measurePaired, type PairedResult } from "./pairedRound
 import type { SampleSession, Shape } from "./population.js";
 import { startRedis } from "./redisServer.js";
 import { markdownTable, type Row, textTable } from "./report.js";
+import { assertStartScriptFlags, SERVER_NODE_FLAGS } from "./serverFlags.js";
 import { median, percentileSorted } from "./stats.js";
 import { svgChart } from "./svgChart.js";
 
@@ -140,6 +141,7 @@ interface PeerInfo {
 
 async function main(): Promise<void> {
   requireBinaries();
+  assertStartScriptFlags();
   // The orchestrator shares the load generator's core: core 0 belongs to the server alone.
   execFileSync("taskset", ["-pc", String(LOAD_CPU), String(process.pid)], { stdio: "ignore" });
   const started = Date.now();
@@ -174,11 +176,13 @@ async function main(): Promise<void> {
       ...GRPC_LOAD,
     });
 
-    const noop = await startPinned<{ port: number }>("no-op server", SERVER_CPU, "node", [
-      "--import",
-      "tsx",
-      "scripts/bench/noopServer.ts",
-    ]);
+    const noopArgs = [...SERVER_NODE_FLAGS, "--import", "tsx", "scripts/bench/noopServer.ts"];
+    if (flags["cpu-prof"]) {
+      const dir = join(flags["cpu-prof"], "no-op");
+      mkdirSync(dir, { recursive: true });
+      noopArgs.unshift("--cpu-prof", `--cpu-prof-dir=${dir}`);
+    }
+    const noop = await startPinned<{ port: number }>("no-op server", SERVER_CPU, "node", noopArgs);
     children.push(noop);
     const noopClient = connect(noop.info.port);
     const noopIds = Array.from({ length: ID_ROTATION }, () => newSessionId());
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
           p.server,
           SERVER_CPU,
           "node",
-          ["--import", "tsx", "scripts/bench/noopServer.ts"],
+          [...SERVER_NODE_FLAGS, "--import", "tsx", "scripts/bench/noopServer.ts"],
           { env: { BENCH_INTERCEPTOR: BREAKDOWN[p.server as Breakdown] } },
         );
         children.push(variant);
@@ -234,7 +238,7 @@ async function main(): Promise<void> {
           "express-session peer",
           SERVER_CPU,
           "node",
-          ["--import", "tsx", "scripts/bench/peerServer.ts"],
+          [...SERVER_NODE_FLAGS, "--import", "tsx", "scripts/bench/peerServer.ts"],
           {
             env: {
               BENCH_REDIS_URL: redis.url,
@@ -278,12 +282,11 @@ async function main(): Promise<void> {
 
       const fileDir = join(work, `files-${p.sessions}`);
       mkdirSync(fileDir, { recursive: true });
-      const nodeArgs = ["--expose-gc", "--max-old-space-size=8192"];
+      const nodeArgs = [...SERVER_NODE_FLAGS, "--expose-gc", "--max-old-space-size=8192"];
+      let profile: string | undefined;
       if (flags["cpu-prof"]) {
-        // One directory per server: node writes a profile per thread (tsx's loader has one).
-        const dir = join(flags["cpu-prof"], `${p.server}-${p.sessions}`);
-        mkdirSync(dir, { recursive: true });
-        nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
+        mkdirSync(flags["cpu-prof"], { recursive: true });
+        profile = resolve(flags["cpu-prof"], `${p.server}-${p.sessions}.cpuprofile`);
       }
       const server = await startPinned<SessiondInfo>(
         `sessiond (${p.server})`,
@@ -296,6 +299,7 @@ async function main(): Promise<void> {
             BENCH_SESSIONS: String(p.sessions),
             BENCH_REDIS_URL: redis.url,
             BENCH_FILE_DIR: fileDir,
+            BENCH_CPU_PROF: profile,
           },
           readyTimeoutMs: 600_000,
         },

@@ -57,12 +57,36 @@ for (const [id, us] of self) {
     inclusive.set(name, (inclusive.get(name) ?? 0) + us);
   }
 }
+// Shares are of busy time: idle is left out, it only says how long the process waited.
+const idle = [...fns]
+  .filter(([name]) => name.startsWith("(idle)"))
+  .reduce((a, [, us]) => a + us, 0);
+const busy = total - idle;
+process.stdout.on("error", () => process.exit(0));
 const show = (title: string, m: Map<string, number>) => {
-  process.stdout.write(`\n${title}\n`);
+  process.stdout.write(`\n${title} (% of busy time)\n`);
   for (const [name, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-    process.stdout.write(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`);
+    if (name.startsWith("(idle)")) continue;
+    process.stdout.write(`${((100 * us) / busy).toFixed(1).padStart(5)}%  ${name}\n`);
   }
 };
+const packages = new Map<string, number>();
+for (const [file, us] of files) {
+  const pkg = file.startsWith("~/")
+    ? file
+        .split("/")
+        .slice(1, file.startsWith("~/@") ? 3 : 2)
+        .join("/")
+    : file.startsWith("node:")
+      ? file.split("/").slice(0, 3).join("/")
+      : file.startsWith("src/") || file.startsWith("scripts/")
+        ? file.split("/").slice(0, 2).join("/")
+        : file;
+  packages.set(pkg, (packages.get(pkg) ?? 0) + us);
+}
+process.stdout.write(
+  `busy ${(busy / 1e6).toFixed(1)} s of ${(total / 1e6).toFixed(1)} s profiled\n`,
+);
+show("self time by package", packages);
 show("self time by function", fns);
-show("self time by file", files);
 show("inclusive time by function", inclusive);

@@ -90,6 +90,7 @@ const populateMs = Date.now() - started;
 const heapAfter = heapUsed();
 
 const running = await startServer(config, { storage, logger: silentLogger });
+const profiler = process.env.BENCH_CPU_PROF ? await startProfiler() : undefined;
 samples.sort((a, b) => a.index - b.index);
 announceReady({
   port: running.port,
@@ -106,5 +107,24 @@ process.on("SIGTERM", () => {
   void running
     .shutdown(1000)
     .then(() => storage.close())
+    .then(() => profiler?.())
     .finally(() => process.exit(0));
 });
+
+/**
+ * A CPU profile of the serving phase only (node --cpu-prof would also record start-up and
+ * the pre-population, which dwarf the calls at a million sessions). Returns the function
+ * that stops it and writes BENCH_CPU_PROF.
+ */
+async function startProfiler(): Promise<() => Promise<void>> {
+  const { Session } = await import("node:inspector/promises");
+  const { writeFile } = await import("node:fs/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    await writeFile(process.env.BENCH_CPU_PROF as string, JSON.stringify(profile));
+  };
+}
