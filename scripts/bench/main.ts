@@ -30,11 +30,17 @@ const GRPC_LOAD = { clients: 2, streams: 8 };
 const HTTP1_LOAD = { clients: 8, streams: 1 };
 
 type Storage = "memory" | "file" | "redis" | "redis-hash";
-type Breakdown = "no-op+passthrough interceptor" | "no-op+session interceptor";
+type Breakdown =
+  | "no-op+passthrough interceptor"
+  | "no-op+session interceptor"
+  | "raw ioredis HMGET+PEXPIRE"
+  | "redis-hash storage.readKey alone";
 type ServerKind = Storage | "express-session" | Breakdown;
 const BREAKDOWN: Record<Breakdown, string> = {
   "no-op+passthrough interceptor": "passthrough",
   "no-op+session interceptor": "session",
+  "raw ioredis HMGET+PEXPIRE": "",
+  "redis-hash storage.readKey alone": "",
 };
 
 interface RowPlan {
@@ -61,7 +67,7 @@ const { values: flags } = parseArgs({
 });
 const quick = flags.quick === true;
 const pairs = Number(flags.pairs ?? (quick ? 3 : 5));
-const roundSeconds = Number(flags.round ?? (quick ? 0.6 : 1));
+const roundSeconds = Number(flags.round ?? (quick ? 0.6 : 0.8));
 const bigN = quick ? 100_000 : 1_000_000;
 
 function plan(): ServerPlan[] {
@@ -98,6 +104,8 @@ function plan(): ServerPlan[] {
     plans.unshift(
       { server: "no-op+passthrough interceptor", sessions: 0, rows: all(["Get"], ["small"]) },
       { server: "no-op+session interceptor", sessions: 0, rows: all(["Get"], ["small"]) },
+      { server: "raw ioredis HMGET+PEXPIRE", sessions: 0, rows: all(["Get"], ["small"]) },
+      { server: "redis-hash storage.readKey alone", sessions: 0, rows: all(["Get"], ["small"]) },
     );
   }
   const only = flags.only?.split(",");
@@ -216,7 +224,13 @@ async function main(): Promise<void> {
           SERVER_CPU,
           "node",
           [...SERVER_NODE_FLAGS, "--import", "tsx", "scripts/bench/noopServer.ts"],
-          { env: { BENCH_INTERCEPTOR: BREAKDOWN[p.server as Breakdown] } },
+          {
+            env: {
+              BENCH_INTERCEPTOR: BREAKDOWN[p.server as Breakdown],
+              BENCH_RAW_REDIS: p.server.startsWith("raw ioredis") ? redis.url : undefined,
+              BENCH_STORAGE_REDIS: p.server.endsWith("readKey alone") ? redis.url : undefined,
+            },
+          },
         );
         children.push(variant);
         for (const r of p.rows) {

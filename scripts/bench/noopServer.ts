@@ -49,6 +49,45 @@ async function interceptors(): Promise<ServerInterceptor[]> {
   return [];
 }
 
+// BENCH_RAW_REDIS (bench --breakdown only): Get answers from one auto-pipelined HMGET +
+// PEXPIRE on plain ioredis, no sessiond code: what a Redis round trip costs by itself.
+if (process.env.BENCH_RAW_REDIS) {
+  const { Redis } = await import("ioredis");
+  const redis = new Redis(process.env.BENCH_RAW_REDIS, { enableAutoPipelining: true });
+  await redis.hset("raw:{bench}", "", "1 1 1", "k2", JSON.stringify("x".repeat(36)));
+  handlers.get = (_call: unknown, callback: (err: Error | null, value?: unknown) => void) => {
+    Promise.all([redis.hmget("raw:{bench}", "", "k2"), redis.pexpire("raw:{bench}", 86_400_000)])
+      .then(([values]) => callback(null, { value: JSON.parse(values[1] as string), found: true }))
+      .catch((err: Error) => callback(err));
+  };
+}
+
+// BENCH_STORAGE_REDIS (bench --breakdown only): Get answers from sessiond's redis-hash
+// storage.readKey directly: no interceptor, Session or handler wrapper.
+if (process.env.BENCH_STORAGE_REDIS) {
+  const { createRedisStorage } = await import("../../src/storage/redis/createRedisStorage.js");
+  const { silentLogger } = await import("../../src/common/Logger.js");
+  const storage = createRedisStorage(
+    "redis-hash",
+    { url: process.env.BENCH_STORAGE_REDIS, prefix: "rawstorage:" },
+    silentLogger,
+  );
+  const id = "0123456789abcdefghijklmnopqrstuv";
+  const { resolveLimits } = await import("../../src/common/Limits.js");
+  await storage.apply(
+    id,
+    { ops: [{ type: "set", key: "k2", value: "x".repeat(36) }] },
+    { ttlMs: 86_400_000, limits: resolveLimits(), mode: "upsert" },
+  );
+  const expiry = { ttlMs: 86_400_000 };
+  handlers.get = (_call: unknown, callback: (err: Error | null, value?: unknown) => void) => {
+    storage
+      .readKey(id, "k2", expiry)
+      .then((read) => callback(null, { value: read?.value, found: read?.found ?? false }))
+      .catch((err: Error) => callback(err));
+  };
+}
+
 const server = new Server({ interceptors: await interceptors() });
 server.addService(SessionServiceService, handlers);
 server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => {
