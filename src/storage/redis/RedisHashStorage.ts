@@ -31,19 +31,37 @@ export class RedisHashStorage extends RedisStorageBase {
   /**
    * The Get path. Without an absolute lifetime the new expiry does not depend on what is
    * stored, so a plain HGET and PEXPIRE, auto-pipelined into one round trip, do the job
-   * at a fraction of the script's cost to Redis. With one, the script caps the expiry.
+   * at a fraction of the script's cost to Redis; a session this instance slid within the
+   * coalescing window (RecentSlides) is read with one HMGET and not slid again. With a
+   * lifetime, the script caps the expiry.
    */
   override async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
     if (expiry.maxLifetimeMs !== undefined) return super.readKey(id, key, expiry);
     const [ttl] = expiryArgs(expiry) as [string];
     const field = checkKey(key);
     const hash = this.keyOf(id);
-    const [text, slid] = await this.connection.run((c) =>
-      Promise.all([c.hget(hash, field), c.pexpire(hash, ttl)]),
-    );
-    if (Number(slid) !== 1) return undefined;
+    const now = Date.now();
+    let text: string | null | undefined;
+    if (this.slides.fresh(hash, expiry.ttlMs, now)) {
+      // Slid by this instance moments ago: one HMGET, whose metadata field says whether
+      // the session still exists.
+      const [meta, value] = await this.connection.run((c) => c.hmget(hash, "", field));
+      if (meta === null || meta === undefined) {
+        this.slides.forget(hash);
+        return undefined;
+      }
+      text = value;
+    } else {
+      const [value, slid] = await this.connection.run((c) =>
+        Promise.all([c.hget(hash, field), c.pexpire(hash, ttl)]),
+      );
+      if (Number(slid) !== 1) return undefined;
+      this.slides.mark(hash, expiry.ttlMs, now);
+      text = value;
+    }
     if (text === null || text === undefined) return { found: false };
-    return decode(() => ({ found: true, value: JSON.parse(text) as JsonValue }));
+    const json = text;
+    return decode(() => ({ found: true, value: JSON.parse(json) as JsonValue }));
   }
 
   protected decodeRead(reply: unknown[]): SessionRecord {

@@ -46,12 +46,26 @@ export class RedisStorage extends RedisStorageBase {
     const [ttl] = expiryArgs(expiry) as [string];
     checkKey(key);
     const kv = this.keyOf(id);
-    const [raw, slid] = await this.connection.run((c) =>
-      Promise.all([c.get(kv), c.pexpire(kv, ttl)]),
-    );
-    if (Number(slid) !== 1 || typeof raw !== "string") return undefined;
+    const now = Date.now();
+    let raw: string | null;
+    if (this.slides.fresh(kv, expiry.ttlMs, now)) {
+      // Slid by this instance moments ago (RecentSlides): one GET.
+      raw = await this.connection.run((c) => c.get(kv));
+      if (typeof raw !== "string") {
+        this.slides.forget(kv);
+        return undefined;
+      }
+    } else {
+      const [text, slid] = await this.connection.run((c) =>
+        Promise.all([c.get(kv), c.pexpire(kv, ttl)]),
+      );
+      if (Number(slid) !== 1 || typeof text !== "string") return undefined;
+      this.slides.mark(kv, expiry.ttlMs, now);
+      raw = text;
+    }
+    const doc = raw;
     return decode(() => {
-      const data = (JSON.parse(raw) as Document).d;
+      const data = (JSON.parse(doc) as Document).d;
       return Object.hasOwn(data, key)
         ? { found: true, value: JSON.parse(data[key] as string) as JsonValue }
         : { found: false };

@@ -13,6 +13,7 @@ import type {
 } from "../Storage.js";
 import { applyArgs, checkKey, expiryArgs } from "./applyArgs.js";
 import { applyReply } from "./applyReply.js";
+import { RecentSlides } from "./RecentSlides.js";
 import { type RedisClient, RedisConnection } from "./RedisConnection.js";
 import type { ScriptName } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
@@ -45,6 +46,8 @@ export interface Layout {
 export abstract class RedisStorageBase implements Storage {
   readonly connection: RedisConnection;
   readonly keys: SessionKeys;
+  /** Sessions this instance slid lately: their reads skip the slide (see RecentSlides). */
+  protected readonly slides = new RecentSlides();
   readonly #layout: Layout;
 
   constructor(client: RedisClient, layout: Layout, options: RedisStorageOptions = {}) {
@@ -99,6 +102,7 @@ export abstract class RedisStorageBase implements Storage {
 
   async destroy(id: string): Promise<void> {
     const key = this.keyOf(id);
+    this.slides.forget(key);
     await this.connection.run((c) => c.del(key));
   }
 

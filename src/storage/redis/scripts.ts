@@ -27,5 +27,6 @@ export type ScriptCommands = { [name in ScriptName]: Script } & {
   del(key: string): Promise<number>;
   get(key: string): Promise<string | null>;
   hget(key: string, field: string): Promise<string | null>;
+  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   pexpire(key: string, ms: string): Promise<number>;
 };
