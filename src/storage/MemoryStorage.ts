@@ -218,45 +218,45 @@ interface Counted extends Applied {
  * before anything is stored; values are copied in.
  */
 function applyCounted(entry: Entry | undefined, ops: readonly Op[], limits: Limits): Counted {
+  // No closures in here: tsx compiles with keepNames, which re-names every closure each
+  // time it is created, and this runs on every write.
   let data: SessionData = entry ? { ...entry.data } : {};
   let bytes = entry?.bytes ?? 0;
   let grew = false;
   const incremented: Record<string, number> = {};
-  const drop = (key: string) => {
-    if (!Object.hasOwn(data, key)) return;
-    bytes -= Buffer.byteLength(key, "utf8") + jsonByteLength(data[key] as JsonValue);
-  };
-  const put = (key: string, value: JsonValue) => {
-    if (Object.hasOwn(data, key)) drop(key);
-    else grew = true;
-    bytes += Buffer.byteLength(key, "utf8") + jsonByteLength(value);
-    data[key] = value;
-  };
   for (const op of ops) {
-    switch (op.type) {
-      case "set":
-        put(op.key, cloneJson(op.value));
-        break;
-      case "remove":
-        drop(op.key);
-        delete data[op.key];
-        break;
-      case "clear":
-        data = {};
-        bytes = 0;
-        break;
-      case "increment": {
-        const next = incrementValue(data[op.key], op.key, op.delta);
-        put(op.key, next);
-        incremented[op.key] = next;
-        break;
-      }
+    if (op.type === "clear") {
+      data = {};
+      bytes = 0;
+      continue;
     }
+    const key = op.key;
+    const had = Object.hasOwn(data, key);
+    let value: JsonValue | undefined;
+    if (op.type === "set") value = cloneJson(op.value);
+    else if (op.type === "increment") {
+      const next = incrementValue(data[key], key, op.delta);
+      incremented[key] = next;
+      value = next;
+    }
+    if (had) bytes -= entryBytes(key, data[key] as JsonValue);
+    if (value === undefined) {
+      delete data[key];
+      continue;
+    }
+    if (!had) grew = true;
+    bytes += entryBytes(key, value);
+    data[key] = value;
   }
   // Without added keys the count cannot have grown past a limit it was already within.
   const keys = grew ? Object.keys(data).length : 0;
   checkSessionSize(keys, bytes, limits);
   return { data: grew && keys <= COMPACT_KEYS ? compact(data) : data, bytes, incremented };
+}
+
+/** What one key adds to sessionBytes(): its UTF-8 bytes and its value's JSON bytes. */
+function entryBytes(key: string, value: JsonValue): number {
+  return Buffer.byteLength(key, "utf8") + jsonByteLength(value);
 }
 
 /**
