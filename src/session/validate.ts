@@ -16,6 +16,8 @@ export function assertValidKey(key: unknown, limits: Limits): asserts key is str
   if (!isWellFormed(key)) {
     throw new SessionError("invalid_argument", "key contains a lone UTF-16 surrogate");
   }
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short keys need no count (every call has one).
+  if (key.length * 3 <= limits.maxKeyBytes) return;
   const bytes = Buffer.byteLength(key, "utf8");
   if (bytes > limits.maxKeyBytes) {
     throw new SessionError(
@@ -50,6 +52,10 @@ export function storedValue(value: unknown, key: string, limits: Limits): JsonVa
       `value of key "${key}" is ${bytes} bytes, over the limit maxValueBytes=${limits.maxValueBytes}`,
     );
   }
+  // A well-formed string or a boolean reads back from its JSON text unchanged (strings are
+  // immutable, so no copy is needed either); everything else takes the round trip, which
+  // also turns -0 into 0.
+  if (typeof value === "string" || typeof value === "boolean") return value;
   return JSON.parse(json) as JsonValue;
 }
 
