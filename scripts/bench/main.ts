@@ -66,7 +66,7 @@ const { values: flags } = parseArgs({
   },
 });
 const quick = flags.quick === true;
-const pairs = Number(flags.pairs ?? (quick ? 3 : 5));
+const pairs = Number(flags.pairs ?? (quick ? 3 : 7));
 const roundSeconds = Number(flags.round ?? (quick ? 0.6 : 0.8));
 const bigN = quick ? 100_000 : 1_000_000;
 
