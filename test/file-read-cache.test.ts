@@ -95,9 +95,11 @@ describe("file storage read cache", () => {
     const id = newSessionId();
     await a.apply(id, { ops: [{ type: "set", key: "o", value: { n: [1] } }] }, opts("create"));
     const first = await a.read(id, LONG);
-    (first?.data.o as { n: number[] }).n.push(2);
+    assert.ok(first);
+    (first.data.o as { n: number[] }).n.push(2);
     const key = await a.readKey(id, "o", LONG);
-    (key?.value as { n: number[] }).n.push(3);
+    assert.ok(key);
+    (key.value as { n: number[] }).n.push(3);
     assert.deepEqual((await a.read(id, LONG))?.data, { o: { n: [1] } });
   });
 
