@@ -4,8 +4,9 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
  * What the generated decoder would silently drop from a google.protobuf.Value or Struct,
  * read from the wire bytes: a Value with no kind set (inside a Struct the whole entry
  * vanishes), a Struct entry without a value, and the key "__proto__" (assigning it to a
- * plain object replaces the prototype instead of adding a key). Found here, they become
- * INVALID_ARGUMENT instead of a write that quietly lost part of the request.
+ * plain object replaces the prototype instead of adding a key), and fields these types do
+ * not declare (or declared fields with the wrong wire type), which it skips. Found here,
+ * they become INVALID_ARGUMENT instead of a write that quietly lost part of the request.
  */
 
 const MAX_DEPTH = 100; // the generated decoder's own recursion limit
@@ -26,9 +27,11 @@ export function valueWireProblem(bytes: Uint8Array, path: string, depth = 0): st
       kinds++;
       const p = listWireProblem(reader.bytes(), path, depth + 1);
       if (p) return p;
-    } else {
-      if (isScalarKind(field, type)) kinds++;
+    } else if (isScalarKind(field, type)) {
+      kinds++;
       reader.skip(type, field);
+    } else {
+      return undeclared(path, "google.protobuf.Value", field, type);
     }
   }
   return kinds === 0 ? `${path} is a google.protobuf.Value with no kind set` : undefined;
@@ -41,8 +44,7 @@ export function structWireProblem(bytes: Uint8Array, path: string, depth = 0): s
   while (reader.pos < reader.len) {
     const [field, type] = reader.tag();
     if (field !== 1 || type !== WireType.LengthDelimited) {
-      reader.skip(type, field);
-      continue;
+      return undeclared(path, "google.protobuf.Struct", field, type);
     }
     // One map entry: key (1), value (2).
     const entry = new BinaryReader(reader.bytes());
@@ -52,7 +54,7 @@ export function structWireProblem(bytes: Uint8Array, path: string, depth = 0): s
       const [f, t] = entry.tag();
       if (f === 1 && t === WireType.LengthDelimited) key = entry.string();
       else if (f === 2 && t === WireType.LengthDelimited) value = entry.bytes();
-      else entry.skip(t, f);
+      else return undeclared(path, "a google.protobuf.Struct entry", f, t);
     }
     const at = `${path}.${JSON.stringify(key)}`;
     if (key === "__proto__") return `${at}: the key "__proto__" is reserved`;
@@ -72,7 +74,7 @@ function listWireProblem(bytes: Uint8Array, path: string, depth: number): string
       const p = valueWireProblem(reader.bytes(), `${path}[${index++}]`, depth + 1);
       if (p) return p;
     } else {
-      reader.skip(type, field);
+      return undeclared(path, "google.protobuf.ListValue", field, type);
     }
   }
   return undefined;
@@ -84,4 +86,21 @@ function isScalarKind(field: number, type: WireType): boolean {
     (field === 2 && type === WireType.Bit64) ||
     (field === 3 && type === WireType.LengthDelimited)
   );
+}
+
+function undeclared(path: string, typeName: string, field: number, type: WireType): string {
+  return `${path}: ${typeName} has no field ${field} of wire type ${wireTypeName(type)}`;
+}
+
+const WIRE_TYPE_NAMES: Record<WireType, string> = {
+  [WireType.Varint]: "varint",
+  [WireType.Bit64]: "64-bit",
+  [WireType.LengthDelimited]: "length-delimited",
+  [WireType.StartGroup]: "start-group",
+  [WireType.EndGroup]: "end-group",
+  [WireType.Bit32]: "32-bit",
+};
+
+export function wireTypeName(type: WireType): string {
+  return WIRE_TYPE_NAMES[type] ?? `wire type ${type}`;
 }

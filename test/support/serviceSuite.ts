@@ -475,7 +475,7 @@ export function describeServiceSuite(
           responseDeserialize: (b: Buffer) => b,
         });
         const Generic = makeGenericClientConstructor(
-          { set: raw("Set"), setMap: raw("SetMap"), get: raw("Get") },
+          { set: raw("Set"), setMap: raw("SetMap"), get: raw("Get"), getData: raw("GetData") },
           "sessiond.v1.SessionService",
         );
         let generic: InstanceType<typeof Generic>;
@@ -499,15 +499,74 @@ export function describeServiceSuite(
         const setReq = (valueBytes: Uint8Array) =>
           cat(new BinaryWriter().uint32(10).string("k").finish(), ld(2, valueBytes));
 
-        it("unknown fields are ignored (proto3 forward compatibility)", async () => {
+        it("unknown fields, and known ones of the wrong wire type, are INVALID_ARGUMENT naming them", async () => {
+          server.storage.resetCounts();
           const known = Buffer.from(SetRequest.encode({ key: "k", value: "v" }).finish());
           // field 99 varint 7; field 100 length-delimited "junk"
           const unknown = Buffer.from([0x98, 0x06, 0x07, 0xa2, 0x06, 0x04, 0x6a, 0x75, 0x6e, 0x6b]);
-          const out = await rawCall<Buffer>(generic, "set", Buffer.concat([unknown, known]));
-          const res = SetResponse.decode(ok(out));
-          assert.equal(res.version, 1n);
-          assert.equal(ok(await call<GetResponse>("get", { key: "k" }, res.sessionId)).value, "v");
-          assert.equal(ok(await call<SizeResponse>("size", {}, res.sessionId)).size, 1);
+          const cases: [string, Buffer, RegExp][] = [
+            [
+              "set",
+              Buffer.concat([unknown, known]),
+              /unknown field 99 in sessiond\.v1\.SetRequest/,
+            ],
+            [
+              "set",
+              Buffer.concat([known, unknown]),
+              /unknown field 99 in sessiond\.v1\.SetRequest/,
+            ],
+            // key (1) as a varint instead of a string
+            [
+              "get",
+              Buffer.from([0x08, 0x01]),
+              /field key \(1\) of sessiond\.v1\.GetRequest arrived as varint, expected length-delimited/,
+            ],
+            // GetData takes no fields at all
+            [
+              "getData",
+              Buffer.from([0x08, 0x01]),
+              /unknown field 1 in sessiond\.v1\.GetDataRequest/,
+            ],
+            // a Value with an undeclared field 9 beside its string kind
+            [
+              "set",
+              setReq(
+                cat(new BinaryWriter().uint32(26).string("v").finish(), Buffer.from([0x48, 0x01])),
+              ),
+              /value: google\.protobuf\.Value has no field 9 of wire type varint/,
+            ],
+            // a Struct entry with an undeclared field 3
+            [
+              "setMap",
+              cat(
+                ld(
+                  1,
+                  cat(
+                    ld(
+                      1,
+                      cat(
+                        new BinaryWriter().uint32(10).string("a").finish(),
+                        ld(2, value(1)),
+                        Buffer.from([0x18, 0x01]),
+                      ),
+                    ),
+                  ),
+                ),
+              ),
+              /data: a google\.protobuf\.Struct entry has no field 3/,
+            ],
+          ];
+          for (const [method, bytes, message] of cases) {
+            const out = await rawCall(generic, method, bytes);
+            failed(out, status.INVALID_ARGUMENT, message);
+            assert.equal(returnedId(out), undefined);
+          }
+          assert.equal(server.storage.totalCalls, 0, "nothing reached the storage");
+          // The same request without the stray field is accepted.
+          assert.equal(
+            SetResponse.decode(ok(await rawCall<Buffer>(generic, "set", known))).version,
+            1n,
+          );
         });
 
         it("bytes that are not a message are INVALID_ARGUMENT, not INTERNAL", async () => {
