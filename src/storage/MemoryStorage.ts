@@ -215,43 +215,68 @@ interface Counted extends Applied {
  * applyOps for one stored entry, keeping its byte size up to date by what each op changes
  * (sizing only the values it touches), so a write to a large session does not re-measure
  * every value; keys are counted only when some were added. Checks the limits on the result
- * before anything is stored; values are copied in.
+ * before returning; values are copied in.
+ *
+ * The entry's data object is changed in place (copying it cost 17 us per write to a
+ * 200-key session, a third of a whole gRPC call): nothing outside holds it, since reads
+ * hand out copies, and this runs synchronously, so no reader sees a half-applied delta.
+ * Every change to it is logged first and undone when an op or a limit refuses the delta,
+ * so a refused delta leaves the entry exactly as it was.
  */
 function applyCounted(entry: Entry | undefined, ops: readonly Op[], limits: Limits): Counted {
   // No closures in here: tsx compiles with keepNames, which re-names every closure each
   // time it is created, and this runs on every write.
-  let data: SessionData = entry ? { ...entry.data } : {};
+  const original = entry?.data;
+  let data: SessionData = original ?? {};
   let bytes = entry?.bytes ?? 0;
   let grew = false;
+  /** (key, its value before, or undefined when it was absent), for changes to `original`. */
+  const undo: [string, JsonValue | undefined][] = [];
   const incremented: Record<string, number> = {};
-  for (const op of ops) {
-    if (op.type === "clear") {
-      data = {};
-      bytes = 0;
-      continue;
+  try {
+    for (const op of ops) {
+      if (op.type === "clear") {
+        // The original stays untouched from here on: later ops go to the new object.
+        data = {};
+        bytes = 0;
+        continue;
+      }
+      const key = op.key;
+      const had = Object.hasOwn(data, key);
+      let value: JsonValue | undefined;
+      if (op.type === "set") value = cloneJson(op.value);
+      else if (op.type === "increment") {
+        const next = incrementValue(data[key], key, op.delta);
+        incremented[key] = next;
+        value = next;
+      }
+      if (!had && value === undefined) continue;
+      if (data === original) undo.push([key, had ? data[key] : undefined]);
+      if (had) bytes -= entryBytes(key, data[key] as JsonValue);
+      if (value === undefined) {
+        delete data[key];
+        continue;
+      }
+      if (!had) grew = true;
+      bytes += entryBytes(key, value);
+      data[key] = value;
     }
-    const key = op.key;
-    const had = Object.hasOwn(data, key);
-    let value: JsonValue | undefined;
-    if (op.type === "set") value = cloneJson(op.value);
-    else if (op.type === "increment") {
-      const next = incrementValue(data[key], key, op.delta);
-      incremented[key] = next;
-      value = next;
-    }
-    if (had) bytes -= entryBytes(key, data[key] as JsonValue);
-    if (value === undefined) {
-      delete data[key];
-      continue;
-    }
-    if (!had) grew = true;
-    bytes += entryBytes(key, value);
-    data[key] = value;
+    // Without added keys the count cannot have grown past a limit it was already within.
+    const keys = grew ? Object.keys(data).length : 0;
+    checkSessionSize(keys, bytes, limits);
+    return { data: grew && keys <= COMPACT_KEYS ? compact(data) : data, bytes, incremented };
+  } catch (err) {
+    if (original !== undefined) undoChanges(original, undo);
+    throw err;
   }
-  // Without added keys the count cannot have grown past a limit it was already within.
-  const keys = grew ? Object.keys(data).length : 0;
-  checkSessionSize(keys, bytes, limits);
-  return { data: grew && keys <= COMPACT_KEYS ? compact(data) : data, bytes, incremented };
+}
+
+function undoChanges(data: SessionData, undo: [string, JsonValue | undefined][]): void {
+  for (let i = undo.length - 1; i >= 0; i--) {
+    const [key, before] = undo[i] as [string, JsonValue | undefined];
+    if (before === undefined) delete data[key];
+    else data[key] = before;
+  }
 }
 
 /** What one key adds to sessionBytes(): its UTF-8 bytes and its value's JSON bytes. */

@@ -391,6 +391,58 @@ export function describeStorageConformance(target: StorageTarget): void {
       );
 
       it(
+        "a refused delta that overwrote, removed and added keys first leaves every key as it was",
+        fresh(async (storage) => {
+          const id = newSessionId();
+          const start = { a: 1, b: { deep: [1, 2] }, c: "text" };
+          const ops = Object.entries(start).map(([key, value]) => set(key, value));
+          await storage.apply(id, { ops }, options("create"));
+          const refused: [Op[], SessionError["code"]][] = [
+            // Refused by an op: incrementing a string.
+            [
+              [
+                set("a", 2),
+                { type: "remove", key: "b" },
+                set("d", 4),
+                { type: "increment", key: "c", delta: 1 },
+              ],
+              "failed_precondition",
+            ],
+            // Refused by a limit on the result, after the same kinds of change.
+            [
+              [set("a", 2), { type: "remove", key: "b" }, set("d", "x".repeat(2000))],
+              "resource_exhausted",
+            ],
+          ];
+          const limits = resolveLimits({ maxSessionBytes: 1000 });
+          for (const [delta, why] of refused) {
+            await assert.rejects(
+              storage.apply(id, { ops: delta }, options("existing", { limits })),
+              code(why),
+            );
+            const after = await storage.read(id, LONG);
+            assert.deepEqual(after?.data, start, "nothing of the delta applied");
+            assert.equal(after?.version, 1);
+          }
+          // The size the storage keeps was not thrown off either: the same limit still admits what fits.
+          const fits = await storage.apply(
+            id,
+            { ops: [set("d", "x".repeat(900))] },
+            options("existing", { limits }),
+          );
+          assert.equal(fits?.version, 2);
+          await assert.rejects(
+            storage.apply(
+              id,
+              { ops: [set("e", "x".repeat(100))] },
+              options("existing", { limits }),
+            ),
+            code("resource_exhausted"),
+          );
+        }),
+      );
+
+      it(
         "checks maxKeys and maxSessionBytes on the merged result, writing nothing partial",
         fresh(async (storage) => {
           const limits: Limits = resolveLimits({ maxKeys: 4, maxSessionBytes: 200 });
