@@ -208,6 +208,36 @@ describe("bad keys and values", () => {
 });
 
 describe("Session semantics on the file storage", () => {
+  it("overlapping commits of one Session run one after another, in order; a refused one does not block the next", async () => {
+    const { manager, storage } = fileManager();
+    const s = manager.session();
+    s.set("a", 1);
+    const first = s.commit(); // creates the session: the next must wait for its id
+    s.set("b", 2);
+    const second = s.commit(); // takes what is queued when it starts
+    const nothing = s.commit(); // nothing left by the time it runs
+    assert.equal((await first)?.version, 1);
+    assert.equal((await second)?.version, 2);
+    assert.equal(await nothing, undefined);
+    s.set("c", 3);
+    const stale = s.commit({ expectedVersion: 7 }); // starts at once with [c]
+    s.increment("n", 5);
+    const later = s.commit(); // waits for the refused one, then applies [n]
+    await assert.rejects(stale, isCode("aborted"));
+    assert.equal((await later)?.version, 3);
+    assert.deepEqual(await manager.session(s.id).data(), { a: 1, b: 2, n: 5 });
+    // removeAll waits for a commit in flight, even one that fails, then deletes.
+    s.set("c", 3);
+    const refused = s.commit({ expectedVersion: 1 });
+    await s.removeAll();
+    await assert.rejects(refused, isCode("aborted"));
+    assert.deepEqual(await manager.session(s.id).data(), {});
+    // And the Session still commits afterwards.
+    s.set("d", 4);
+    assert.equal((await s.commit())?.version, 1);
+    await storage.close();
+  });
+
   it("an unknown id + write gets a fresh id; no file is ever made for the supplied one", async () => {
     const { manager, storage, dir } = fileManager();
     const planted = newSessionId();

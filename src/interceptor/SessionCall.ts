@@ -186,7 +186,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     if (!this.#idUndelivered(session) || session.id === undefined) return st;
     const metadata = st.metadata ?? new Metadata();
     metadata.set(this.#config.key, session.id);
-    return { ...st, metadata };
+    return { code: st.code, details: st.details, metadata };
   }
 
   /** Runs response steps one after another, in the order the handler produced them. */

@@ -111,7 +111,8 @@ export function sessionServiceImplementation(
       const session = getSession(call);
       session.increment(key, delta);
       const result = await commit(session, expectedVersion);
-      return { ...written(session, result), value: result.incremented[key] ?? 0 };
+      const { sessionId, version } = written(session, result);
+      return { sessionId, version, value: result.incremented[key] ?? 0 };
     }),
   };
 }

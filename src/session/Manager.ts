@@ -4,7 +4,7 @@ import { type Limits, resolveLimits } from "../common/Limits.js";
 import { jsonLogger, type Logger } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import { FileStorage } from "../storage/FileStorage.js";
-import type { Expiry, Storage } from "../storage/Storage.js";
+import type { ApplyMode, ApplyOptions, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
 import { Session } from "./Session.js";
 
@@ -35,6 +35,8 @@ export interface SessionContext {
   readonly limits: Limits;
   readonly adoptUnknownIds: boolean;
   readonly logger: Logger;
+  /** The storage's apply options for each mode, built once rather than on every commit. */
+  readonly applyOptions: Readonly<Record<ApplyMode, Readonly<ApplyOptions>>>;
   generateId(): string;
 }
 
@@ -51,10 +53,18 @@ export class Manager {
     const logger = options.logger ?? jsonLogger();
     const custom = options.generateId;
     this.#ownsStorage = options.storage === undefined;
+    const expiry: Expiry = { ttlMs, maxLifetimeMs: options.maxLifetimeMs };
+    const limits = resolveLimits(options.limits);
+    const applyOptions = (mode: ApplyMode) => Object.freeze({ ...expiry, limits, mode });
     this.context = {
       storage: options.storage ?? new FileStorage({ dir: join(tmpdir(), "sessiond"), logger }),
-      expiry: { ttlMs, maxLifetimeMs: options.maxLifetimeMs },
-      limits: resolveLimits(options.limits),
+      expiry,
+      limits,
+      applyOptions: {
+        existing: applyOptions("existing"),
+        create: applyOptions("create"),
+        upsert: applyOptions("upsert"),
+      },
       adoptUnknownIds: options.adoptUnknownIds ?? false,
       logger,
       generateId: custom

@@ -26,7 +26,7 @@ const REFUSALS = new Set([
 
 // Shared by every Session: what most calls never need is not allocated per call.
 const NO_OPS: readonly Op[] = Object.freeze([]);
-const SETTLED: Promise<unknown> = Promise.resolve();
+const IGNORE = () => undefined;
 const NOT_FOUND: KeyRead = Object.freeze({ found: false });
 
 /**
@@ -53,8 +53,10 @@ export class Session {
   #pending: Op[] = [];
   /** Ops a running commit is applying: still visible to this session's reads meanwhile. */
   #inflight: readonly Op[] = NO_OPS;
-  /** The running commit, if any: commits of one Session run one after another. */
+  /** The last commit started: commits of one Session run one after another. */
   #committing: Promise<unknown> | undefined;
+  /** Commits started and not yet settled; 0 = the next one may start at once. */
+  #commits = 0;
   #version: number | undefined;
   #idIssued = false;
 
@@ -148,13 +150,25 @@ export class Session {
    * internal) they stay queued and a later commit retries them.
    */
   commit(options: CommitOptions = {}): Promise<ApplyResult | undefined> {
-    const run = (this.#committing ?? SETTLED).then(() => this.#commitNow(options));
-    this.#committing = run.catch(() => undefined);
+    // The usual case, no commit running, starts at once: no extra promise, no extra tick.
+    const previous = this.#commits === 0 ? undefined : this.#committing;
+    this.#commits++;
+    const run =
+      previous === undefined
+        ? this.#commitNow(options)
+        : previous.then(
+            () => this.#commitNow(options),
+            () => this.#commitNow(options),
+          );
+    this.#committing = run;
     return run;
   }
 
   async #commitNow(options: CommitOptions): Promise<ApplyResult | undefined> {
-    if (this.#pending.length === 0) return undefined;
+    if (this.#pending.length === 0) {
+      this.#commits--;
+      return undefined;
+    }
     const ops = this.#pending;
     this.#pending = [];
     this.#inflight = ops;
@@ -172,6 +186,7 @@ export class Session {
       throw err;
     } finally {
       this.#inflight = NO_OPS;
+      this.#commits--;
     }
   }
 
@@ -179,13 +194,13 @@ export class Session {
     ops: readonly Op[],
     expectedVersion: number | undefined,
   ): Promise<ApplyResult | undefined> {
-    const { storage, expiry, limits, adoptUnknownIds } = this.#ctx;
+    const { storage, applyOptions, adoptUnknownIds } = this.#ctx;
     // Removing keys from a session that does not exist changes nothing: stay lazy.
-    const removesOnly = ops.every((op) => op.type === "remove" || op.type === "clear");
+    const removesOnly = onlyRemoves(ops);
     if (this.#id !== undefined && (adoptUnknownIds || this.#exists !== false)) {
       const mode = adoptUnknownIds && !removesOnly ? "upsert" : "existing";
       const delta = { ops, expectedVersion };
-      const result = await storage.apply(this.#id, delta, { ...expiry, limits, mode });
+      const result = await storage.apply(this.#id, delta, applyOptions[mode]);
       if (result !== undefined) return result;
     }
     if (expectedVersion !== undefined && expectedVersion !== 0) {
@@ -205,7 +220,7 @@ export class Session {
 
   /** Hard-deletes the session (logout). Queued changes are dropped. Idempotent. */
   async removeAll(): Promise<void> {
-    await this.#committing;
+    if (this.#commits > 0) await this.#committing?.then(IGNORE, IGNORE);
     this.#pending = [];
     this.#forgetReads();
     if (this.#id !== undefined) await this.#ctx.storage.destroy(this.#id);
@@ -319,10 +334,10 @@ export class Session {
 
   /** Creates a session under a fresh id, retrying on the (astronomically rare) collision. */
   async #create(ops: readonly Op[]): Promise<ApplyResult> {
-    const { storage, expiry, limits } = this.#ctx;
+    const { storage, applyOptions } = this.#ctx;
     for (let attempt = 0; attempt < 3; attempt++) {
       const id = this.#ctx.generateId();
-      const result = await storage.apply(id, { ops }, { ...expiry, limits, mode: "create" });
+      const result = await storage.apply(id, { ops }, applyOptions.create);
       if (result !== undefined) {
         this.#id = id;
         this.#idIssued = true;
@@ -346,4 +361,9 @@ export class Session {
     this.#record = undefined;
     this.#keys?.clear();
   }
+}
+
+function onlyRemoves(ops: readonly Op[]): boolean {
+  for (const op of ops) if (op.type !== "remove" && op.type !== "clear") return false;
+  return true;
 }

@@ -298,7 +298,7 @@ export class FileStorage implements Storage {
       const cached = stats.isFile() ? this.#cache.get(id, stats, now) : undefined;
       if (cached !== undefined) {
         const expireTime = mtime(stats.mtimeMs);
-        if (expireTime > now) return { ...cached, expireTime };
+        if (expireTime > now) return withExpiry(cached, expireTime);
         this.#cache.delete(id);
         await this.#unlink(path);
         return undefined;
@@ -338,7 +338,7 @@ export class FileStorage implements Storage {
     try {
       const session = this.#codec.decode(id, body);
       this.#cache.set(id, stats, session, now);
-      return { ...session, expireTime };
+      return withExpiry(session, expireTime);
     } catch (err) {
       if (err instanceof CorruptFileError) return this.#quarantine(id, path, err.message);
       throw err;
@@ -466,4 +466,14 @@ function failure(err: unknown): Record<string, unknown> {
   return err instanceof Error
     ? { error: err.message, code: errorCode(err) }
     : { error: String(err) };
+}
+
+/**
+ * A decoded session with its expiry. Spelled out rather than `{ ...session, expireTime }`:
+ * in Node 20's V8 a spread followed by another property takes a slow path, ~0.6 us each
+ * time, and this is on every read.
+ */
+function withExpiry(session: StoredSession, expireTime: number): SessionRecord {
+  const { version, createTime, data } = session;
+  return { version, createTime, expireTime, data };
 }

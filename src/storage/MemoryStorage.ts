@@ -78,7 +78,8 @@ export class MemoryStorage implements Storage {
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     this.#slide(entry, expiry);
-    return { ...this.#meta(entry), data: cloneJson(entry.data) };
+    const { version, createTime, expireTime } = this.#meta(entry);
+    return { version, createTime, expireTime, data: cloneJson(entry.data) };
   }
 
   async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
@@ -125,11 +126,11 @@ export class MemoryStorage implements Storage {
       entry.version = version + 1;
       entry.expires = expires;
       entry.bytes = bytes;
-      return { ...this.#meta(entry), incremented };
+      return this.#result(entry, incremented);
     }
     const next: Entry = { data, version: version + 1, created, expires, bytes };
     this.#entries.set(id, next);
-    return { ...this.#meta(next), incremented };
+    return this.#result(next, incremented);
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
@@ -196,6 +197,17 @@ export class MemoryStorage implements Storage {
 
   #slide(entry: Entry, expiry: Expiry): void {
     entry.expires = small(expireAt(Date.now(), entry.created + this.#epoch, expiry) - this.#epoch);
+  }
+
+  /** Spelled out, not `{ ...meta, incremented }`: see withExpiry in FileStorage. */
+  #result(entry: Entry, incremented: Record<string, number>): ApplyResult {
+    const epoch = this.#epoch;
+    return {
+      version: entry.version,
+      createTime: entry.created + epoch,
+      expireTime: entry.expires + epoch,
+      incremented,
+    };
   }
 
   #meta(entry: Entry): SessionMeta {
