@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { decodeGrpcFrames, encodeGrpcFrame } from "../scripts/bench/grpcFrame.js";
 import { parseH2loadLog, parseH2loadOutput } from "../scripts/bench/parseH2load.js";
 import { median, percentileSorted } from "../scripts/bench/stats.js";
+import { evaluateTargets, targetsText } from "../scripts/bench/targets.js";
 import { GetRequest } from "../src/gen/sessiond/v1/session.js";
 
 test("a frame is a zero flag byte, a big-endian length, then the message", () => {
@@ -70,4 +71,39 @@ test("median and nearest-rank percentiles", () => {
   assert.equal(percentileSorted(sorted, 50), 50);
   assert.equal(percentileSorted(sorted, 99), 99);
   assert.equal(percentileSorted([5], 99), 5);
+});
+
+test("targets are judged from the rows of one run, and a missing row is 'not measured'", () => {
+  const row = (server: string, op: string, shape: string, sessions: string, rps: number) => ({
+    server,
+    op,
+    shape,
+    sessions,
+    rps,
+    p50Ms: 1,
+    p99Ms: 2,
+    rpsRatio: rps / 20_000,
+    cpuRatio: rps / 20_000 + 0.01,
+  });
+  const rows = [
+    row("memory", "Get", "small", "1,000", 18_000), // 0.90: met
+    row("memory", "Set", "small", "1,000", 14_000), // 0.70: not met
+    row("redis-hash", "Get", "small", "1,000", 13_000),
+    row("redis-hash", "Get", "large", "1,000", 11_000), // 0.85 of small: not met
+    row("express-session", "Get", "small", "1,000", 4_000), // 13000/4000 = 3.25: met
+    row("memory", "Get", "small", "1,000,000", 17_000), // 0.94 of 1k: met
+  ];
+  const results = evaluateTargets(rows, new Map([[1_000_000, 301]]), 1_000_000);
+  const by = (prefix: string) => results.find((r) => r.target.startsWith(prefix));
+  assert.equal(by("memory Get ≥")?.met, true);
+  assert.equal(by("memory Get ≥")?.measured, "0.90 (CPU per call: 0.91)");
+  assert.equal(by("memory Set ≥")?.met, false);
+  assert.equal(by("redis-hash Get ≥ 3")?.met, true);
+  assert.match(by("redis-hash Get ≥ 3")?.measured ?? "", /^3\.25 /);
+  assert.equal(by("redis-hash Get, large")?.met, false);
+  assert.equal(by("memory Get with 1M")?.met, true);
+  assert.equal(by("redis-hash Get with 1M")?.measured, "not measured");
+  assert.equal(by("redis Get")?.met, undefined);
+  assert.equal(by("memory storage overhead")?.met, false, "301 B is over 300 B");
+  assert.match(targetsText(results), /NOT MET\s+memory Set ≥ 0.75 × no-op\s+0.70/);
 });
