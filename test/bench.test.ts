@@ -91,7 +91,7 @@ test("targets are judged from the rows of one run, and a missing row is 'not mea
     row("redis-hash", "Get", "small", "1,000", 13_000),
     row("redis-hash", "Get", "large", "1,000", 11_000), // 0.85 of small: not met
     row("express-session", "Get", "small", "1,000", 4_000), // 13000/4000 = 3.25: met
-    row("memory", "Get", "small", "1,000,000", 17_000), // 0.94 of 1k: met
+    row("memory", "Get", "small", "1M", 17_000), // 0.94 of 1k: met
   ];
   const results = evaluateTargets(rows, new Map([[1_000_000, 301]]), 1_000_000);
   const by = (prefix: string) => results.find((r) => r.target.startsWith(prefix));

@@ -17,7 +17,7 @@ import { OPERATIONS, type OpName } from "./operations.js";
 import { type LoadTarget, measurePaired, type PairedResult } from "./pairedRounds.js";
 import type { SampleSession, Shape } from "./population.js";
 import { startRedis } from "./redisServer.js";
-import { markdownTable, type Row, textTable } from "./report.js";
+import { fmtN, markdownTable, type Row, textTable } from "./report.js";
 import { assertStartScriptFlags, SERVER_NODE_FLAGS } from "./serverFlags.js";
 import { median, percentileSorted } from "./stats.js";
 import { svgChart } from "./svgChart.js";
@@ -133,7 +133,6 @@ function requireBinaries(): void {
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
-const fmtN = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n.toLocaleString("en-US"));
 
 interface SessiondInfo {
   port: number;

@@ -15,6 +15,11 @@ export interface Row {
   note?: string;
 }
 
+/** A count as the tables show it: 1,000 or 1M. */
+export function fmtN(n: number): string {
+  return n >= 1_000_000 ? `${n / 1_000_000}M` : n.toLocaleString("en-US");
+}
+
 const HEADERS = [
   "server",
   "op",

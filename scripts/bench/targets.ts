@@ -1,6 +1,6 @@
 // The performance issue's targets, checked against the rows of one run. Pure: the bench
 // prints and writes what this returns, and test/bench.test.ts checks the arithmetic.
-import type { Row } from "./report.js";
+import { fmtN, type Row } from "./report.js";
 
 export interface TargetResult {
   target: string;
@@ -45,8 +45,7 @@ export function evaluateTargets(
     rows.find(
       (r) => r.server === server && r.op === op && r.shape === shape && r.sessions === sessions,
     );
-  const big = bigSessions.toLocaleString("en-US");
-  const bigLabel = bigSessions >= 1_000_000 ? `${bigSessions / 1_000_000}M` : big;
+  const big = fmtN(bigSessions);
   const results: TargetResult[] = [
     vsNoop(find, "memory", "Get", 0.85),
     vsNoop(find, "memory", "Set", 0.75),
@@ -70,7 +69,7 @@ export function evaluateTargets(
   for (const server of ["memory", "redis-hash"]) {
     results.push(
       between(
-        `${server} Get with ${bigLabel} live sessions ≥ 0.9 × with 1,000`,
+        `${server} Get with ${big} live sessions ≥ 0.9 × with 1,000`,
         find(server, "Get", "small", big),
         find(server, "Get", "small", "1,000"),
         0.9,
@@ -78,7 +77,7 @@ export function evaluateTargets(
     );
   }
   const overhead = overheads.get(bigSessions);
-  const target = `memory storage overhead ≤ 300 B per session (${bigLabel} sessions)`;
+  const target = `memory storage overhead ≤ 300 B per session (${big} sessions)`;
   results.push(
     overhead === undefined
       ? { target, measured: "not measured", met: undefined }

@@ -153,17 +153,18 @@ export class Session {
     // The usual case, no commit running, starts at once: no extra promise, no extra tick.
     const previous = this.#commits === 0 ? undefined : this.#committing;
     this.#commits++;
-    const run =
-      previous === undefined
-        ? this.#commitNow(options)
-        : previous.then(
-            () => this.#commitNow(options),
-            () => this.#commitNow(options),
-          );
+    let run: Promise<ApplyResult | undefined>;
+    if (previous === undefined) run = this.#commitNow(options);
+    else {
+      // After the previous one, whether it applied or was refused.
+      const start = () => this.#commitNow(options);
+      run = previous.then(start, start);
+    }
     this.#committing = run;
     return run;
   }
 
+  /** Every way out of here settles one commit: each decrements #commits once. */
   async #commitNow(options: CommitOptions): Promise<ApplyResult | undefined> {
     if (this.#pending.length === 0) {
       this.#commits--;
