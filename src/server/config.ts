@@ -11,6 +11,7 @@ import {
   parseKey32,
   parseMetadataKey,
   parseNonEmpty,
+  parsePemFile,
   parseRedisUrl,
   ValueError,
 } from "./parsers.js";
@@ -40,6 +41,8 @@ export interface ServerConfig {
   healthCheckIntervalMs: number;
   shutdownGraceMs: number;
   redisUrl?: string;
+  /** CA certificates (PEM) that a rediss:// server's certificate must chain to. */
+  redisTlsCa?: Buffer;
   redisClusterNodes?: HostPort[];
   redisSentinels?: HostPort[];
   redisSentinelName?: string;
@@ -201,6 +204,13 @@ export const SETTINGS: readonly AnySetting[] = [
       "Redis storages: single-node URL; with no Cluster or Sentinels either, redis://127.0.0.1:6379.",
   },
   {
+    name: "REDIS_TLS_CA_FILE",
+    key: "redisTlsCa",
+    parse: parsePemFile,
+    description:
+      "Redis storages: PEM file of the CA that signed a rediss:// server's certificate (default: the system's CAs).",
+  },
+  {
     name: "REDIS_CLUSTER_NODES",
     key: "redisClusterNodes",
     parse: parseHostPortList,
@@ -311,6 +321,11 @@ function checkCombinations(config: ServerConfig): void {
   if (targets.length > 1) {
     throw new ConfigError(
       `${targets.join(" and ")}: expected at most one of them (a single node, a Cluster or Sentinels)`,
+    );
+  }
+  if (config.redisTlsCa !== undefined && !/^rediss:\/\//i.test(config.redisUrl ?? "")) {
+    throw new ConfigError(
+      "SESSIOND_REDIS_TLS_CA_FILE (--redis-tls-ca-file): applies to a rediss:// SESSIOND_REDIS_URL only; set one, or leave the CA file out",
     );
   }
 }

@@ -50,6 +50,7 @@ function redisOptions(config: ServerConfig): RedisConnectionOptions {
   return {
     // A local single node unless a cluster or sentinels are named.
     url: config.redisUrl ?? (cluster || sentinels ? undefined : DEFAULT_REDIS_URL),
+    tls: config.redisTlsCa === undefined ? undefined : { ca: config.redisTlsCa },
     clusterNodes: cluster,
     sentinels,
     sentinelName: config.redisSentinelName,

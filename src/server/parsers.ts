@@ -3,6 +3,8 @@
  * message says what was expected; config.ts adds which setting it was.
  */
 
+import { readFileSync } from "node:fs";
+
 export class ValueError extends Error {}
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -104,6 +106,22 @@ export function parseNonEmpty(raw: string, what: string): string {
   const text = raw.trim();
   if (text === "" || /\s/.test(text)) throw new ValueError(`${what} without spaces`);
   return text;
+}
+
+/** The bytes of a PEM file holding at least one certificate (a CA bundle), read now. */
+export function parsePemFile(raw: string): Buffer {
+  const path = raw.trim();
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ValueError(`a readable PEM file of CA certificates (reading it failed: ${code})`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ValueError("a PEM file of CA certificates (no BEGIN CERTIFICATE block in it)");
+  }
+  return pem;
 }
 
 export function parseRedisUrl(raw: string): string {

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from "node:tls";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
@@ -13,6 +14,11 @@ export type RedisStorageKind = "redis" | "redis-hash";
 export interface RedisConnectionOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// (TLS). */
   url?: string;
+  /**
+   * TLS settings for a rediss:// url (Node's tls.connect options), typically `{ ca }` for a
+   * server whose certificate a private CA signed. Without it the system's CAs are trusted.
+   */
+  tls?: ConnectionOptions;
   /** Redis Cluster seed nodes, "host:port". */
   clusterNodes?: string[];
   /** Sentinels, "host:port"; needs sentinelName. */
@@ -90,9 +96,16 @@ function connect(
     reconnectOnError: (err) => err.message.startsWith("READONLY"),
   };
 
+  if (options.tls !== undefined && !/^rediss:\/\//i.test(options.url ?? "")) {
+    throw new SessionError(
+      "invalid_argument",
+      "redis tls settings apply to a rediss:// url only (SESSIOND_REDIS_URL)",
+    );
+  }
   if (options.url !== undefined) {
     const url = parseUrl(options.url);
-    return { client: new Redis(url, single), target: redactUrl(url) };
+    const tls = options.tls === undefined ? {} : { tls: options.tls };
+    return { client: new Redis(url, { ...single, ...tls }), target: redactUrl(url) };
   }
   if (options.clusterNodes !== undefined) {
     const nodes = parseHostPorts(options.clusterNodes, "clusterNodes");
