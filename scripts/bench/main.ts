@@ -327,9 +327,10 @@ async function main(): Promise<void> {
         const { before, after, payloadBytes, sessions } = server.info.heap;
         const perSession = (after - before) / sessions;
         const payload = payloadBytes / sessions;
-        overheads.set(sessions, perSession - payload);
+        const overhead = perSession - payload;
+        overheads.set(sessions, overhead);
         memoryNotes.push(
-          `memory storage, ${fmtN(sessions)} live sessions: ${perSession.toFixed(0)} B of heap per session after a forced GC, of which payload ${payload.toFixed(0)} B: overhead ${(perSession - payload).toFixed(0)} B per session`,
+          `memory storage, ${fmtN(sessions)} live sessions: ${perSession.toFixed(0)} B of heap per session after a forced GC, of which payload ${payload.toFixed(0)} B: overhead ${overhead.toFixed(0)} B per session`,
         );
       }
       const client = connect(server.info.port);
@@ -454,8 +455,7 @@ function writeReadmeSection(markdown: string): void {
   if (start < 0 || end < start) {
     throw new Error(`README.md lacks the markers ${README_START} ... ${README_END}`);
   }
-  const body = markdown.replace("](latest.svg)", "](docs/bench/latest.svg)");
-  const section = `${README_START}\n\n${body}\n\n![RPS per storage and operation](docs/bench/latest.svg)\n\n`;
+  const section = `${README_START}\n\n${markdown}\n\n![RPS per storage and operation](docs/bench/latest.svg)\n\n`;
   writeFileSync("README.md", readme.slice(0, start) + section + readme.slice(end));
 }
 
