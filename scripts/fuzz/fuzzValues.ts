@@ -102,6 +102,7 @@ interface Node {
 function valueNode(ctx: Ctx, depth: number): Node {
   const { rng } = ctx;
   ctx.nodes++;
+  const mark = { problems: ctx.problems.length, leeway: ctx.leeway.length };
   const roomy = ctx.nodes < ctx.maxNodes && depth < 8;
   const kind = rng.weighted<string>([
     [10, "null"],
@@ -147,7 +148,7 @@ function valueNode(ctx: Ctx, depth: number): Node {
       };
     }
   }
-  return rng.chance(ctx.hostile) ? mutateValue(ctx, node) : node;
+  return rng.chance(ctx.hostile) ? mutateValue(ctx, node, mark) : node;
 }
 
 const NUMBERS = [
@@ -190,9 +191,16 @@ function numberNode(ctx: Ctx): Node {
   return { bytes: concat([tag(2, WT.bit64), doubleBytes(v)]), model: v, label: String(v) };
 }
 
-/** One way of making a Value's bytes wrong, or merely unusual. */
-function mutateValue(ctx: Ctx, node: Node): Node {
+/**
+ * One way of making a Value's bytes wrong, or merely unusual. Some replace the node's bytes
+ * altogether: what was wrong with the bytes they replace (`mark` on) no longer applies.
+ */
+function mutateValue(ctx: Ctx, node: Node, mark: { problems: number; leeway: number }): Node {
   const { rng } = ctx;
+  const replaced = () => {
+    ctx.problems.length = mark.problems;
+    ctx.leeway.length = mark.leeway;
+  };
   const how = rng.pick([
     "noKind",
     "twoKinds",
@@ -206,6 +214,7 @@ function mutateValue(ctx: Ctx, node: Node): Node {
   ctx.labels.push(how);
   switch (how) {
     case "noKind":
+      replaced();
       ctx.problems.push(wire("a Value with no kind set"));
       return { ...node, bytes: new Uint8Array() };
     case "twoKinds":
@@ -221,23 +230,27 @@ function mutateValue(ctx: Ctx, node: Node): Node {
       return { ...node, bytes: concat([node.bytes, anyField(field, wt, rng.bytes(3))]) };
     }
     case "wrongWireType": {
+      replaced();
       const field = rng.range(1, 6);
       const wt = field === 2 ? WT.varint : rng.pick([WT.bit64, WT.bit32]);
       ctx.problems.push(wire(`Value field ${field} with wire type ${wt}`));
       return { ...node, bytes: anyField(field, wt, rng.bytes(8)) };
     }
     case "lengthPastEnd":
+      replaced();
       ctx.problems.push(wire("a length that runs past the end of the message"));
       return {
         ...node,
         bytes: concat([tag(3, WT.len), varint(rng.pick([5, 1000, 2 ** 31 - 1])), utf8("ab")]),
       };
     case "unknownNullEnum":
+      replaced();
       // proto3 enums are open: an unknown NullValue number is still a null.
       ctx.leeway.push({ code: status.INVALID_ARGUMENT, why: "NullValue with an unknown number" });
       return { bytes: varintField(1, rng.pick([1, 5, 2 ** 31 - 1])), model: null, label: "null*" };
     default:
       // Any non-zero varint is true on the wire.
+      replaced();
       ctx.leeway.push({ code: status.INVALID_ARGUMENT, why: "bool encoded as a varint above 1" });
       return { bytes: varintField(4, rng.pick([2, 255, 2n ** 63n])), model: true, label: "true*" };
   }

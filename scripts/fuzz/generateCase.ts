@@ -38,8 +38,9 @@ export function genSetup(rng: Rng): Setup {
     const n = LIMITS.maxKeys - rng.range(0, 2);
     for (let i = 0; i < n; i++) data[`n${i}`] = i;
   } else if (shape === "nearMaxBytes") {
-    // 15 values of 64 KiB - 30 B each, plus their keys: about 40 KiB under 1 MiB.
-    for (let i = 0; i < 15; i++) data[`b${i}`] = "v".repeat(LIMITS.maxValueBytes - 32);
+    // 16 values just under maxValueBytes, plus their keys: a few hundred bytes under
+    // maxSessionBytes, so almost any further value crosses it.
+    for (let i = 0; i < 16; i++) data[`b${i}`] = "v".repeat(LIMITS.maxValueBytes - 32);
     data.counter = 1;
   } else {
     data.counter = rng.range(-5, 5);

@@ -149,7 +149,7 @@ export async function fuzzStorage(
     conn.close();
     client.close();
     const exit = await target.stop();
-    if (exit.code !== 0 && failures.length === 0) {
+    if (exit.code !== 0) {
       failures.push({
         storage,
         seed: options.seed,
