@@ -278,7 +278,7 @@ const BODY: Record<Rpc, (b: Builder) => Body> = {
     } else if (shape === "all") {
       for (const k of existing) keys.push({ bytes: utf8(k), text: k, label: k });
     } else if (shape === "wide") {
-      const n = rng.pick([LIMITS.maxKeys, LIMITS.maxKeys + 1, 10000, 100000]);
+      const n = rng.pick([LIMITS.maxKeys, LIMITS.maxKeys + 1, 10000, 60000, 100000]);
       for (let i = 0; i < n; i++) keys.push({ bytes: utf8(`r${i}`), text: `r${i}`, label: "" });
       if (n > LIMITS.maxKeys) {
         b.leeway.push({ code: status.RESOURCE_EXHAUSTED, why: `${n} keys, over maxKeys` });
