@@ -229,6 +229,10 @@ const BODY: Record<Rpc, (b: Builder) => Body> = {
       expectedVersion(b, 2);
       return { effect: undefined };
     }
+    if (entries > LIMITS.maxKeys) {
+      // More keys than a session may hold: a per-request bound may refuse it up front.
+      b.leeway.push({ code: status.INVALID_ARGUMENT, why: `${entries} keys in one SetMap` });
+    }
     let i = 0;
     const s = genStruct(rng, entries, () => keyOf(i++), {
       hostile,
