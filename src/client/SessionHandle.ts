@@ -23,6 +23,8 @@ export interface SessionDescription {
   size: number;
   createTime: Date;
   expireTime: Date;
+  /** First creation + the server's max lifetime; undefined when it has none. */
+  lifetimeEndTime?: Date;
 }
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -121,6 +123,7 @@ export class SessionHandle {
       size: res.size,
       createTime: res.createTime ?? new Date(0),
       expireTime: res.expireTime ?? new Date(0),
+      lifetimeEndTime: res.lifetimeEndTime,
     };
   }
 

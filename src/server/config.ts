@@ -36,6 +36,7 @@ export interface ServerConfig {
   maxValueBytes: number;
   maxKeys: number;
   maxSessionBytes: number;
+  maxOps: number;
   memoryMaxSessions?: number;
   logLevel: LogLevel;
   healthCheckIntervalMs: number;
@@ -165,6 +166,14 @@ export const SETTINGS: readonly AnySetting[] = [
     default: String(defaultLimits.maxSessionBytes),
     parse: positive,
     description: "Largest session, keys plus value JSON, in bytes (larger: RESOURCE_EXHAUSTED).",
+  },
+  {
+    name: "MAX_OPS",
+    key: "maxOps",
+    default: String(defaultLimits.maxOps),
+    parse: positive,
+    description:
+      "Most operations one write may carry: keys of a SetMap or Remove (more: RESOURCE_EXHAUSTED).",
   },
   {
     name: "MEMORY_MAX_SESSIONS",

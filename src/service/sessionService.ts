@@ -72,7 +72,7 @@ export function sessionServiceImplementation(
         throw new SessionError("invalid_argument", "Remove needs at least one key");
       }
       const session = getSession(call);
-      session.remove(...keys);
+      session.removeKeys(keys);
       const result = await session.commit({ expectedVersion: toVersion(expectedVersion) });
       // Removing from a session that does not exist changes nothing and creates nothing:
       // it stays at version 0 (and a non-zero expected_version is ABORTED).
@@ -103,6 +103,8 @@ export function sessionServiceImplementation(
         size: info.size,
         createTime: new Date(info.createTime),
         expireTime: new Date(info.expireTime),
+        lifetimeEndTime:
+          info.lifetimeEndTime === undefined ? undefined : new Date(info.lifetimeEndTime),
       };
     }),
 

@@ -15,6 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { cloneJson, type JsonValue } from "../common/json.js";
+import { checkOpCount } from "../common/Limits.js";
 import { jsonLogger, type Logger, redactId } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "./applyOps.js";
@@ -31,6 +32,8 @@ import {
   type Expiry,
   expireAt,
   type KeyRead,
+  type RegenerateOptions,
+  type RegenerateResult,
   type SessionMeta,
   type SessionRecord,
   type Storage,
@@ -158,6 +161,7 @@ export class FileStorage implements Storage {
     const path = this.#path(id);
     assertExpiry(options);
     assertExpectedVersion(delta.expectedVersion);
+    checkOpCount(0, delta.ops.length, options.limits);
     return this.#locks.run(id, async () => {
       const now = Date.now();
       const current = await this.#load(id, path, now);
@@ -177,6 +181,42 @@ export class FileStorage implements Storage {
       if (!written) return undefined;
       return { version: next.version, createTime, expireTime, incremented };
     });
+  }
+
+  async regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+  ): Promise<RegenerateResult> {
+    const oldPath = this.#path(oldId);
+    const newPath = this.#path(newId);
+    assertExpiry(options);
+    if (oldId === newId) return "taken";
+    // Both ids locked, always in the same order, so two regenerates cannot deadlock.
+    const [first, second] = oldId < newId ? [oldId, newId] : [newId, oldId];
+    return this.#locks.run(first, () =>
+      this.#locks.run(second, async () => {
+        const now = Date.now();
+        const current = await this.#load(oldId, oldPath, now);
+        if (!current) return "missing";
+        if (await this.#load(newId, newPath, now)) return "taken";
+        const { createTime, data } = current;
+        const expireTime = expireAt(now, createTime, options);
+        if (expireTime <= now) {
+          this.#cache.delete(oldId);
+          await this.#unlink(oldPath);
+          return "missing";
+        }
+        const next: StoredSession = { version: 1, createTime, data };
+        if (!(await this.#write(newId, newPath, next, expireTime, false))) return "taken";
+        // A crash right here leaves both files: a copy too many, never a session lost.
+        if (!options.keepOld) {
+          this.#cache.delete(oldId);
+          await this.#unlink(oldPath);
+        }
+        return { version: 1, createTime, expireTime };
+      }),
+    );
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {

@@ -1,5 +1,5 @@
 import { cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../common/json.js";
-import { checkSessionSize, type Limits } from "../common/Limits.js";
+import { checkOpCount, checkSessionSize, type Limits } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
 import { type Applied, assertExpectedVersion, assertExpiry, incrementValue } from "./applyOps.js";
 import {
@@ -10,6 +10,8 @@ import {
   expireAt,
   type KeyRead,
   type Op,
+  type RegenerateOptions,
+  type RegenerateResult,
   type SessionMeta,
   type SessionRecord,
   type Storage,
@@ -97,6 +99,7 @@ export class MemoryStorage implements Storage {
     assertSafeId(id);
     assertExpiry(options);
     assertExpectedVersion(delta.expectedVersion);
+    checkOpCount(0, delta.ops.length, options.limits);
     const now = Date.now();
     const entry = this.#live(id, now);
     if (entry ? options.mode === "create" : options.mode === "existing") return undefined;
@@ -107,15 +110,7 @@ export class MemoryStorage implements Storage {
         `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
       );
     }
-    if (!entry && this.#entries.size >= this.#maxSessions) {
-      this.sweep(Number.POSITIVE_INFINITY);
-      if (this.#entries.size >= this.#maxSessions) {
-        throw new SessionError(
-          "resource_exhausted",
-          `memory storage holds ${this.#entries.size} sessions, the limit maxSessions=${this.#maxSessions}`,
-        );
-      }
-    }
+    if (!entry) this.#assertRoomForOne();
     const { data, bytes, incremented } = applyCounted(entry, delta.ops, options.limits);
     const created = entry?.created ?? small(now - this.#epoch);
     const expires = small(expireAt(now, created + this.#epoch, options) - this.#epoch);
@@ -131,6 +126,41 @@ export class MemoryStorage implements Storage {
     const next: Entry = { data, version: version + 1, created, expires, bytes };
     this.#entries.set(id, next);
     return this.#result(next, incremented);
+  }
+
+  async regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+  ): Promise<RegenerateResult> {
+    assertSafeId(oldId);
+    assertSafeId(newId);
+    assertExpiry(options);
+    // One synchronous step: no other call can run between the checks and the move.
+    const now = Date.now();
+    const entry = this.#live(oldId, now);
+    if (!entry) return "missing";
+    if (this.#live(newId, now)) return "taken";
+    const expires = small(expireAt(now, entry.created + this.#epoch, options) - this.#epoch);
+    if (expires <= now - this.#epoch) {
+      this.#entries.delete(oldId);
+      return "missing";
+    }
+    if (options.keepOld) this.#assertRoomForOne();
+    const moved: Entry = options.keepOld
+      ? {
+          data: cloneJson(entry.data),
+          version: 1,
+          created: entry.created,
+          expires,
+          bytes: entry.bytes,
+        }
+      : entry;
+    moved.version = 1;
+    moved.expires = expires;
+    if (!options.keepOld) this.#entries.delete(oldId);
+    this.#entries.set(newId, moved);
+    return this.#meta(moved);
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
@@ -184,6 +214,18 @@ export class MemoryStorage implements Storage {
       }
     }
     return freed;
+  }
+
+  /** maxSessions, checked before a session is added. */
+  #assertRoomForOne(): void {
+    if (this.#entries.size < this.#maxSessions) return;
+    this.sweep(Number.POSITIVE_INFINITY);
+    if (this.#entries.size >= this.#maxSessions) {
+      throw new SessionError(
+        "resource_exhausted",
+        `memory storage holds ${this.#entries.size} sessions, the limit maxSessions=${this.#maxSessions}`,
+      );
+    }
   }
 
   #live(id: string, now: number): Entry | undefined {
