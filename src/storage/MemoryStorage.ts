@@ -1,4 +1,10 @@
-import { cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../common/json.js";
+import {
+  assignKey,
+  cloneJson,
+  type JsonValue,
+  jsonByteLength,
+  type SessionData,
+} from "../common/json.js";
 import { checkOpCount, checkSessionSize, type Limits } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
 import { type Applied, assertExpectedVersion, assertExpiry, incrementValue } from "./applyOps.js";
@@ -300,8 +306,8 @@ function applyCounted(entry: Entry | undefined, ops: readonly Op[], limits: Limi
       let value: JsonValue | undefined;
       if (op.type === "set") value = cloneJson(op.value);
       else if (op.type === "increment") {
-        const next = incrementValue(data[key], key, op.delta);
-        incremented[key] = next;
+        const next = incrementValue(had ? data[key] : undefined, key, op.delta);
+        assignKey(incremented, key, next);
         value = next;
       }
       if (!had && value === undefined) continue;
@@ -313,7 +319,7 @@ function applyCounted(entry: Entry | undefined, ops: readonly Op[], limits: Limi
       }
       if (!had) grew = true;
       bytes += entryBytes(key, value);
-      data[key] = value;
+      assignKey(data, key, value);
     }
     // Without added keys the count cannot have grown past a limit it was already within.
     const keys = grew ? Object.keys(data).length : 0;
@@ -329,7 +335,7 @@ function undoChanges(data: SessionData, undo: [string, JsonValue | undefined][])
   for (let i = undo.length - 1; i >= 0; i--) {
     const [key, before] = undo[i] as [string, JsonValue | undefined];
     if (before === undefined) delete data[key];
-    else data[key] = before;
+    else assignKey(data, key, before);
   }
 }
 
