@@ -101,6 +101,9 @@ export function failures(results: readonly StorageResult[]): string[] {
       out.push(`${r.storage}: ${r.verdict.unexpected} keys hold values never written`);
     }
     if (r.crashes.length > 0) out.push(`${r.storage}: sessiond crashed ${r.crashes.length} times`);
+    if (r.badInputs.wrong > 0) {
+      out.push(`${r.storage}: ${r.badInputs.wrong} bad inputs answered other than refused`);
+    }
   }
   return out;
 }
