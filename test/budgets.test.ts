@@ -550,3 +550,51 @@ describe("budget settings of the server", () => {
     await file.close();
   });
 });
+
+describe("regenerate keeps the budgets' counts true", () => {
+  it("memory: a move costs what the session did, a copy (keepOld) is charged and refused beyond the budget", async () => {
+    const probe = new MemoryStorage();
+    const id = newSessionId();
+    await probe.apply(id, { ops: [set("v", text(2000))] }, opts("create"));
+    const one = probe.budget.usedBytes;
+    await probe.close();
+
+    const storage = new MemoryStorage({ maxTotalBytes: Math.floor(one * 1.5) });
+    const m = new Manager({ storage, logger: silentLogger });
+    const s = m.session();
+    s.set("v", text(2000));
+    await s.commit();
+    assert.equal(storage.budget.usedBytes, one);
+    await s.regenerate();
+    assert.equal(storage.budget.usedBytes, one, "a move neither adds nor loses bytes");
+    await assert.rejects(
+      s.regenerate({ keepOld: true }),
+      isCode("resource_exhausted", /SESSIOND_MEMORY_MAX_BYTES/),
+    );
+    assert.equal(storage.budget.usedBytes, one, "a refused copy changes nothing");
+    assert.equal(storage.size, 1);
+    assert.equal(await m.session(s.id).get("v"), text(2000), "the session is still there");
+    await m.session(s.id).removeAll();
+    assert.equal(storage.budget.usedBytes, 0);
+    await storage.close();
+  });
+
+  it("file: a move keeps the file count and bytes, a copy adds one file", async () => {
+    const dir = freshDir();
+    const storage = await openFile(dir);
+    const m = new Manager({ storage, logger: silentLogger });
+    const s = m.session();
+    s.set("v", text(3000));
+    await s.commit();
+    const before = storage.budget;
+    await s.regenerate();
+    assert.deepEqual(
+      { files: storage.budget.files, bytes: storage.budget.bytes },
+      { files: before.files, bytes: before.bytes },
+    );
+    await s.regenerate({ keepOld: true });
+    assert.equal(storage.budget.files, before.files + 1);
+    assert.deepEqual(onDisk(dir), { files: storage.budget.files, bytes: storage.budget.bytes });
+    await storage.close();
+  });
+});
