@@ -8,6 +8,7 @@ export type {
 } from "./client/SessionHandle.js";
 export { SessionHandle } from "./client/SessionHandle.js";
 export type { JsonValue, SessionData } from "./common/json.js";
+export { assignKey, ownValue } from "./common/json.js";
 export type { Limits } from "./common/Limits.js";
 export { checkSessionSize, defaultLimits, resolveLimits } from "./common/Limits.js";
 export type { Logger } from "./common/Logger.js";

@@ -59,6 +59,8 @@ test("a Python grpcio client does Set without an id, learns the id, then Get wit
     get_found: boolean;
     get_value: unknown;
     bad_id_code: string;
+    proto_data: unknown;
+    proto_get: unknown;
   };
   assert.ok(isValidSessionId(seen.set_session_id), client.stdout);
   assert.equal(seen.header_session_id, seen.set_session_id, "id in response metadata");
@@ -66,6 +68,15 @@ test("a Python grpcio client does Set without an id, learns the id, then Get wit
   assert.equal(seen.get_found, true);
   assert.deepEqual(seen.get_value, { lang: "python", n: 3 });
   assert.equal(seen.bad_id_code, "INVALID_ARGUMENT");
+  // "__proto__" is a key like any other, top level and nested, both ways.
+  const inner = '{"__proto__": "inner", "list": [{"__proto__": 1}]}';
+  assert.deepStrictEqual(
+    seen.proto_data,
+    JSON.parse(
+      `{"from-python": {"lang": "python", "n": 3}, "__proto__": ${inner}, "constructor": 2}`,
+    ),
+  );
+  assert.deepStrictEqual(seen.proto_get, [true, JSON.parse(inner)]);
 });
 
 test("a Python client with no sessiond stubs: reflection only, requests built from JSON (as grpcurl does)", async () => {

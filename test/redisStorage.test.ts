@@ -3,12 +3,14 @@
  * exact values, exact increments, expiry always set and slid by reads, sub-second TTLs,
  * nothing written by a refused delta, concurrent writers, key layout, configuration errors.
  */
+
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { defaultLimits, type Limits } from "../src/common/Limits.js";
 import { SessionError } from "../src/common/SessionError.js";
+import { idFamily } from "../src/storage/idFamily.js";
 import { createRedisStorage } from "../src/storage/redis/createRedisStorage.js";
 import type { RedisStorageBase } from "../src/storage/redis/RedisStorageBase.js";
 import type { ApplyOptions, Op } from "../src/storage/Storage.js";
@@ -535,12 +537,12 @@ for (const kind of REDIS_KINDS) {
       }
     });
 
-    test("keys are prefixed and hash-tagged by session id; odd ids and prefixes are refused", async () => {
+    test("keys are prefixed and hash-tagged by the id's family; odd ids and prefixes are refused", async () => {
       const s = make("myapp:");
       try {
         await s.apply(ID, { ops: [{ type: "set", key: "k", value: 1 }] }, opts());
         const key = s.keyOf(ID);
-        assert.ok(key.startsWith(`myapp:{${ID}}`), key);
+        assert.ok(key.startsWith(`myapp:{${idFamily(ID)}}${ID}`), key);
         assert.equal(await admin.exists(key), 1);
         await s.destroy(ID);
         for (const bad of ["../../etc", "a{b}", "", "x".repeat(200), "id with space"]) {

@@ -1,7 +1,8 @@
 import { type ChannelCredentials, type ClientOptions, credentials } from "@grpc/grpc-js";
 import { SessionError } from "../common/SessionError.js";
-import { SessionServiceClient } from "../gen/sessiond/v1/session.js";
+import type { SessionServiceClient } from "../gen/sessiond/v1/session.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../interceptor/metadataKey.js";
+import { ExactSessionServiceClient } from "./exactSessionServiceClient.js";
 import { SessionHandle } from "./SessionHandle.js";
 
 export const DEFAULT_DEADLINE_MS = 5000;
@@ -37,7 +38,7 @@ export class SessionClient {
     }
     this.metadataKey = options.metadataKey ?? DEFAULT_METADATA_KEY;
     assertValidMetadataKey(this.metadataKey);
-    this.raw = new SessionServiceClient(
+    this.raw = new ExactSessionServiceClient(
       address,
       options.credentials ?? credentials.createInsecure(),
       options.channelOptions,

@@ -1,5 +1,6 @@
 import { type ClientUnaryCall, Metadata, type ServiceError } from "@grpc/grpc-js";
 import type { JsonValue, SessionData } from "../common/json.js";
+import { assertSendableData, assertSendableKey, assertSendableValue } from "./assertSendable.js";
 import type { SessionClient } from "./SessionClient.js";
 
 export interface CallOptions {
@@ -23,6 +24,8 @@ export interface SessionDescription {
   size: number;
   createTime: Date;
   expireTime: Date;
+  /** First creation + the server's max lifetime; undefined when it has none. */
+  lifetimeEndTime?: Date;
 }
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -60,6 +63,7 @@ export class SessionHandle {
 
   /** The value of `key`, or undefined when the key (or the session) does not exist. */
   async get(key: string, options?: CallOptions): Promise<JsonValue | undefined> {
+    assertSendableKey(key);
     const res = await this.#call(this.#raw.get, { key }, options);
     return res.found ? (res.value as JsonValue) : undefined;
   }
@@ -70,6 +74,7 @@ export class SessionHandle {
   }
 
   async contains(key: string, options?: CallOptions): Promise<boolean> {
+    assertSendableKey(key);
     return (await this.#call(this.#raw.contains, { key }, options)).found;
   }
 
@@ -78,11 +83,13 @@ export class SessionHandle {
   }
 
   async set(key: string, value: JsonValue, options?: WriteOptions): Promise<WriteResult> {
+    assertSendableValue(key, value);
     const req = { key, value, expectedVersion: version(options) };
     return written(await this.#call(this.#raw.set, req, options, true));
   }
 
   async setMap(data: SessionData, options?: WriteOptions): Promise<WriteResult> {
+    assertSendableData(data);
     const req = { data, expectedVersion: version(options) };
     return written(await this.#call(this.#raw.setMap, req, options, true));
   }
@@ -90,6 +97,7 @@ export class SessionHandle {
   /** Removes keys; on a session that does not exist this is a no-op at version 0. */
   async remove(keys: string | string[], options?: WriteOptions): Promise<{ version: number }> {
     const req = { keys: Array.isArray(keys) ? keys : [keys], expectedVersion: version(options) };
+    for (const key of req.keys) assertSendableKey(key);
     const res = await this.#call(this.#raw.remove, req, options);
     return { version: Number(res.version) };
   }
@@ -121,6 +129,7 @@ export class SessionHandle {
       size: res.size,
       createTime: res.createTime ?? new Date(0),
       expireTime: res.expireTime ?? new Date(0),
+      lifetimeEndTime: res.lifetimeEndTime,
     };
   }
 
@@ -130,6 +139,7 @@ export class SessionHandle {
     delta = 1,
     options?: WriteOptions,
   ): Promise<WriteResult & { value: number }> {
+    assertSendableKey(key);
     const req = { key, delta, expectedVersion: version(options) };
     const res = await this.#call(this.#raw.increment, req, options, true);
     return { ...written(res), value: res.value };

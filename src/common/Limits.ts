@@ -1,6 +1,6 @@
 import { SessionError } from "./SessionError.js";
 
-/** Bounds on what one session may hold. Sizes are UTF-8 bytes of the JSON text. */
+/** Bounds on what one session may hold, and on what one commit may ask of the storage. Sizes are UTF-8 bytes of the JSON text. */
 export interface Limits {
   /** Longest key, in bytes. Exceeding it is invalid_argument. */
   maxKeyBytes: number;
@@ -10,6 +10,11 @@ export interface Limits {
   maxKeys: number;
   /** Largest session: sum over keys of key bytes + value JSON bytes. resource_exhausted. */
   maxSessionBytes: number;
+  /**
+   * Most operations (sets, removes, increments, clears) one commit may carry, checked as they
+   * are queued: a request can never make the storage do work beyond this. resource_exhausted.
+   */
+  maxOps: number;
 }
 
 export const defaultLimits: Limits = Object.freeze({
@@ -17,6 +22,8 @@ export const defaultLimits: Limits = Object.freeze({
   maxValueBytes: 64 * 1024,
   maxKeys: 1024,
   maxSessionBytes: 1024 * 1024,
+  // As many as maxKeys: a SetMap of more keys than a session may hold cannot succeed anyway.
+  maxOps: 1024,
 });
 
 export function resolveLimits(partial?: Partial<Limits>): Limits {
@@ -48,6 +55,16 @@ export function checkSessionSize(keyCount: number, bytes: number, limits: Limits
     throw new SessionError(
       "resource_exhausted",
       `session would be ${bytes} bytes, over the limit maxSessionBytes=${limits.maxSessionBytes}`,
+    );
+  }
+}
+
+/** Refuses the op that would take one commit past maxOps, before anything is queued. */
+export function checkOpCount(queued: number, adding: number, limits: Limits): void {
+  if (queued + adding > limits.maxOps) {
+    throw new SessionError(
+      "resource_exhausted",
+      `one commit may carry at most maxOps=${limits.maxOps} operations, this one would carry ${queued + adding}`,
     );
   }
 }

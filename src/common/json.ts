@@ -10,6 +10,38 @@ export type JsonValue =
 /** One session's data: key -> value. */
 export type SessionData = Record<string, JsonValue>;
 
+/*
+ * Any string is a key, "__proto__" and "constructor" included: the wire contract is
+ * language-neutral, and a Python or Go caller has every right to them. Session data lives
+ * in plain objects that hold every key as an own property, so:
+ * - keys are added with assignKey, never `obj[key] = value`, which for an absent
+ *   "__proto__" calls Object.prototype's setter (replacing the object's prototype, or
+ *   dropping a primitive without a word) instead of adding a key;
+ * - keys are read with ownValue or after Object.hasOwn, never `obj[key]` alone, which for
+ *   an absent "constructor" or "toString" finds Object.prototype's function.
+ * JSON.parse, object spread and computed keys in literals define own properties too.
+ * Plain objects rather than null-prototype ones: they are what callers get back (and
+ * compare with deepStrictEqual), and V8 keeps a null-prototype object in slow dictionary
+ * mode, which at a million sessions is memory the memory storage cannot spare.
+ */
+
+/** Sets `key` on `target` as an own property, whatever the key. */
+export function assignKey<T>(target: Record<string, T>, key: string, value: NoInfer<T>): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else target[key] = value;
+}
+
+/** The own value of `key`, or undefined: never one inherited from Object.prototype. */
+export function ownValue<T>(source: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(source, key) ? source[key] : undefined;
+}
+
 /**
  * A deep copy, so no caller ever shares a live object with a storage. Primitives are
  * immutable and returned as they are; objects and arrays are copied by a plain walk, which
@@ -27,18 +59,7 @@ function copy(value: JsonValue): JsonValue {
     return out;
   }
   const out: { [key: string]: JsonValue } = {};
-  for (const key of Object.keys(value)) {
-    const item = copy(value[key] as JsonValue);
-    // Plain assignment of "__proto__" would replace the prototype instead of adding a key.
-    if (key === "__proto__") {
-      Object.defineProperty(out, key, {
-        value: item,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else out[key] = item;
-  }
+  for (const key of Object.keys(value)) assignKey(out, key, copy(value[key] as JsonValue));
   return out;
 }
 

@@ -4,6 +4,8 @@ import { defaultLimits } from "../common/Limits.js";
 import {
   type HostPort,
   parseBoolean,
+  parseBudget,
+  parseByteSize,
   parseChoice,
   parseDuration,
   parseHostPortList,
@@ -36,7 +38,13 @@ export interface ServerConfig {
   maxValueBytes: number;
   maxKeys: number;
   maxSessionBytes: number;
+  maxOps: number;
   memoryMaxSessions?: number;
+  /** Storage budgets: "auto" is the storage's default, Infinity none (see parseBudget). */
+  memoryMaxBytes: number | "auto";
+  fileMaxBytes: number | "auto";
+  fileMaxFiles: number | "auto";
+  fileMinFreeBytes: number | "auto";
   logLevel: LogLevel;
   healthCheckIntervalMs: number;
   shutdownGraceMs: number;
@@ -72,6 +80,7 @@ interface Setting<K extends keyof ServerConfig> {
 type AnySetting = { [K in keyof ServerConfig]-?: Setting<K> }[keyof ServerConfig];
 
 const positive = (raw: string) => parseInteger(raw, 1);
+const SIZE = "a size such as 1048576, 512MiB, 2GiB or 1.5GB";
 
 /** The single source of truth: parsing, --help and the README table all come from it. */
 export const SETTINGS: readonly AnySetting[] = [
@@ -167,10 +176,50 @@ export const SETTINGS: readonly AnySetting[] = [
     description: "Largest session, keys plus value JSON, in bytes (larger: RESOURCE_EXHAUSTED).",
   },
   {
+    name: "MAX_OPS",
+    key: "maxOps",
+    default: String(defaultLimits.maxOps),
+    parse: positive,
+    description:
+      "Most operations one write may carry: keys of a SetMap or Remove (more: RESOURCE_EXHAUSTED).",
+  },
+  {
     name: "MEMORY_MAX_SESSIONS",
     key: "memoryMaxSessions",
     parse: positive,
     description: "Memory storage only: most live sessions (more: RESOURCE_EXHAUSTED).",
+  },
+  // Storage budgets (README, "Storage budgets"): beyond them writes are RESOURCE_EXHAUSTED.
+  {
+    name: "MEMORY_MAX_BYTES",
+    key: "memoryMaxBytes",
+    default: "auto",
+    parse: (raw) => parseBudget(raw, parseByteSize, SIZE),
+    description:
+      "Memory storage only: heap all sessions may take, as estimated (auto: half the old generation's limit; 0 or unlimited: no limit).",
+  },
+  {
+    name: "FILE_MAX_BYTES",
+    key: "fileMaxBytes",
+    default: "auto",
+    parse: (raw) => parseBudget(raw, parseByteSize, SIZE),
+    description:
+      "File storage only: disk all session files may take (auto: the smaller of 8GiB and half the free space at start; 0 or unlimited: no limit).",
+  },
+  {
+    name: "FILE_MAX_FILES",
+    key: "fileMaxFiles",
+    default: "1000000",
+    parse: (raw) => parseBudget(raw, (text) => parseInteger(text, 0), "a whole number"),
+    description: "File storage only: most session files (0 or unlimited: no limit).",
+  },
+  {
+    name: "FILE_MIN_FREE_BYTES",
+    key: "fileMinFreeBytes",
+    default: "auto",
+    parse: (raw) => parseBudget(raw, parseByteSize, SIZE, { unlimited: false }),
+    description:
+      "File storage only: free space a write must leave on the filesystem, with 5% of its inodes (auto: the smaller of 1GiB and 5% of it; 0: no floor).",
   },
   {
     name: "LOG_LEVEL",

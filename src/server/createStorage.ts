@@ -19,6 +19,9 @@ export async function createStorage(config: ServerConfig, logger: Logger): Promi
           dir: config.fileDir,
           logger,
           encryptionKey: config.fileEncryptionKey,
+          maxTotalBytes: budget(config.fileMaxBytes),
+          maxFiles: budget(config.fileMaxFiles),
+          minFreeBytes: budget(config.fileMinFreeBytes),
         });
       } catch (err) {
         // The key is validated already: what fails here is the directory (create, chmod, probe).
@@ -28,7 +31,10 @@ export async function createStorage(config: ServerConfig, logger: Logger): Promi
         throw err;
       }
     case "memory":
-      return new MemoryStorage({ maxSessions: config.memoryMaxSessions });
+      return new MemoryStorage({
+        maxSessions: config.memoryMaxSessions,
+        maxTotalBytes: budget(config.memoryMaxBytes),
+      });
     case "redis":
     case "redis-hash":
       try {
@@ -40,6 +46,11 @@ export async function createStorage(config: ServerConfig, logger: Logger): Promi
         throw err;
       }
   }
+}
+
+/** "auto": leave it to the storage's default. */
+function budget(value: number | "auto"): number | undefined {
+  return value === "auto" ? undefined : value;
 }
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";

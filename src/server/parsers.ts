@@ -137,3 +137,47 @@ export function parseRedisUrl(raw: string): string {
   }
   return text;
 }
+
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+const SIZE = "a size such as 1048576, 512MiB, 2GiB or 1.5GB";
+
+/** Bytes from a whole number or a number with a unit: KiB, MiB, GiB, TiB (1024s) or KB… (1000s). */
+export function parseByteSize(raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = BYTE_UNITS[(match?.[2] || "b").toLowerCase()];
+  const bytes = match && unit ? Math.round(Number(match[1]) * unit) : Number.NaN;
+  if (!Number.isSafeInteger(bytes)) throw new ValueError(SIZE);
+  return bytes;
+}
+
+/**
+ * A storage budget: `auto` (the storage's default) or a `parse`d amount; with `unlimited`,
+ * also the word unlimited, and 0 means the same (Infinity: no budget). Without it 0 is 0.
+ */
+export function parseBudget(
+  raw: string,
+  parse: (raw: string) => number,
+  what: string,
+  { unlimited = true } = {},
+): number | "auto" {
+  const text = raw.trim().toLowerCase();
+  if (text === "auto") return "auto";
+  if (unlimited && text === "unlimited") return Number.POSITIVE_INFINITY;
+  let value: number;
+  try {
+    value = parse(text);
+  } catch {
+    throw new ValueError(unlimited ? `${what}, auto, or unlimited (also 0)` : `${what}, or auto`);
+  }
+  return unlimited && value === 0 ? Number.POSITIVE_INFINITY : value;
+}

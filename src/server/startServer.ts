@@ -69,6 +69,7 @@ export async function startServer(
         maxValueBytes: settings.maxValueBytes,
         maxKeys: settings.maxKeys,
         maxSessionBytes: settings.maxSessionBytes,
+        maxOps: settings.maxOps,
       },
       logger,
     });

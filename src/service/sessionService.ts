@@ -1,11 +1,11 @@
 import type { ServerUnaryCall } from "@grpc/grpc-js";
-import type { JsonValue, SessionData } from "../common/json.js";
+import { type JsonValue, ownValue, type SessionData } from "../common/json.js";
 import { jsonLogger, type Logger } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import type { SessionServiceServer } from "../gen/sessiond/v1/session.js";
 import { getSession } from "../interceptor/getSession.js";
 import type { Session } from "../session/Session.js";
-import { assertWellFormedRequest } from "./sessionServiceDefinition.js";
+import { assertWellFormedRequest } from "./strictDeserialize.js";
 import { unaryHandler } from "./unaryHandler.js";
 
 export interface SessionServiceOptions {
@@ -21,7 +21,8 @@ export interface SessionServiceOptions {
  *
  *   server.addService(sessionServiceDefinition, sessionServiceImplementation({ logger }))
  *
- * (The generated SessionServiceService works too, without the strict request checks.)
+ * (The generated SessionServiceService works too, without the strict request checks and
+ * without exact coding: it loses a "__proto__" key inside a Struct.)
  */
 export function sessionServiceImplementation(
   options: SessionServiceOptions = {},
@@ -72,7 +73,7 @@ export function sessionServiceImplementation(
         throw new SessionError("invalid_argument", "Remove needs at least one key");
       }
       const session = getSession(call);
-      session.remove(...keys);
+      session.removeKeys(keys);
       const result = await session.commit({ expectedVersion: toVersion(expectedVersion) });
       // Removing from a session that does not exist changes nothing and creates nothing:
       // it stays at version 0 (and a non-zero expected_version is ABORTED).
@@ -103,6 +104,8 @@ export function sessionServiceImplementation(
         size: info.size,
         createTime: new Date(info.createTime),
         expireTime: new Date(info.expireTime),
+        lifetimeEndTime:
+          info.lifetimeEndTime === undefined ? undefined : new Date(info.lifetimeEndTime),
       };
     }),
 
@@ -112,7 +115,7 @@ export function sessionServiceImplementation(
       session.increment(key, delta);
       const result = await commit(session, expectedVersion);
       const { sessionId, version } = written(session, result);
-      return { sessionId, version, value: result.incremented[key] ?? 0 };
+      return { sessionId, version, value: ownValue(result.incremented, key) ?? 0 };
     }),
   };
 }

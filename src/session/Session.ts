@@ -1,12 +1,19 @@
 import { cloneJson, type JsonValue, type SessionData } from "../common/json.js";
+import { checkOpCount } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
 import { applyOps } from "../storage/applyOps.js";
+import { idInFamily } from "../storage/idFamily.js";
 import type { ApplyResult, KeyRead, Op, SessionMeta, SessionRecord } from "../storage/Storage.js";
 import type { SessionContext } from "./Manager.js";
 import { assertValidKey, storedValue } from "./validate.js";
 
 export interface SessionInfo extends SessionMeta {
   id: string;
+  /**
+   * The absolute deadline (first creation + max lifetime) no activity can pass, or
+   * undefined without a max lifetime. Regenerate carries it to the new id.
+   */
+  lifetimeEndTime?: number;
   /** Number of keys. */
   size: number;
 }
@@ -107,6 +114,7 @@ export class Session {
 
   /** Queues a write. The value is copied now: mutating it afterwards changes nothing. */
   set(key: string, value: JsonValue): void {
+    this.#assertRoomFor(1);
     assertValidKey(key, this.#ctx.limits);
     const stored = storedValue(value, key, this.#ctx.limits);
     this.#pending.push({ type: "set", key, value: stored });
@@ -117,21 +125,33 @@ export class Session {
     if (typeof data !== "object" || data === null || Array.isArray(data)) {
       throw new SessionError("invalid_argument", "setMap needs a plain object of key -> value");
     }
+    // Counted before any per-key work: the caller decides how many keys there are.
+    const keys = Object.keys(data);
+    this.#assertRoomFor(keys.length);
     const ops: Op[] = [];
-    for (const [key, value] of Object.entries(data)) {
+    for (const key of keys) {
       assertValidKey(key, this.#ctx.limits);
-      ops.push({ type: "set", key, value: storedValue(value, key, this.#ctx.limits) });
+      ops.push({ type: "set", key, value: storedValue(data[key], key, this.#ctx.limits) });
     }
-    this.#pending.push(...ops);
+    this.#queue(ops);
   }
 
   remove(...keys: string[]): void {
+    this.removeKeys(keys);
+  }
+
+  /** remove() for a list of any length (a spread of a long list overflows the call stack). */
+  removeKeys(keys: readonly string[]): void {
+    this.#assertRoomFor(keys.length);
     for (const key of keys) assertValidKey(key, this.#ctx.limits);
-    for (const key of keys) this.#pending.push({ type: "remove", key });
+    const ops: Op[] = [];
+    for (const key of keys) ops.push({ type: "remove", key });
+    this.#queue(ops);
   }
 
   /** Adds `delta` to a numeric key (absent = 0). The stored result is known after commit(). */
   increment(key: string, delta = 1): void {
+    this.#assertRoomFor(1);
     assertValidKey(key, this.#ctx.limits);
     if (!Number.isFinite(delta)) {
       throw new SessionError("invalid_argument", `increment of key "${key}" needs a finite delta`);
@@ -180,7 +200,7 @@ export class Session {
       return result;
     } catch (err) {
       if (!(err instanceof SessionError && REFUSALS.has(err.code))) {
-        this.#pending = [...ops, ...this.#pending];
+        this.#pending = ops.concat(this.#pending);
       }
       // Whatever made the storage refuse (another writer, say) is worth reading afresh.
       this.#forgetReads();
@@ -231,24 +251,41 @@ export class Session {
 
   /**
    * Moves the data to a fresh id, so an id known before (say) login is worthless after it.
-   * The old id is destroyed unless keepOld. The new session starts at version 1.
+   * One atomic storage step: a concurrent write to the old id either moves with the data
+   * or finds the old id gone. The old id is destroyed unless keepOld. The new session
+   * starts at version 1 and keeps the creation time, so an absolute lifetime still counts
+   * from the first creation.
    */
   async regenerate(options: { keepOld?: boolean } = {}): Promise<string> {
     await this.commit();
-    const record = await this.#load();
     const oldId = this.#id;
-    if (record === undefined || oldId === undefined) {
+    if (oldId === undefined || this.#exists === false) {
       throw new SessionError("not_found", "no session to regenerate");
     }
-    const ops: Op[] = Object.entries(record.data).map(([key, value]) => ({
-      type: "set",
-      key,
-      value,
-    }));
-    const result = await this.#create(ops);
-    this.#afterWrite(result.version);
-    if (!options.keepOld) await this.#ctx.storage.destroy(oldId);
-    return this.#id as string;
+    const { storage, expiry } = this.#ctx;
+    const regenerateOptions = {
+      ttlMs: expiry.ttlMs,
+      maxLifetimeMs: expiry.maxLifetimeMs,
+      keepOld: options.keepOld === true,
+    };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const newId = idInFamily(oldId, this.#ctx.generateId());
+      const result = await storage.regenerate(oldId, newId, regenerateOptions);
+      if (result === "taken") continue;
+      if (result === "missing") {
+        this.#exists = false;
+        this.#forgetReads();
+        throw new SessionError("not_found", "no session to regenerate");
+      }
+      this.#id = newId;
+      this.#idIssued = true;
+      this.#afterWrite(result.version);
+      return newId;
+    }
+    throw new SessionError(
+      "internal",
+      "could not allocate an unused session id (is the id generator constant?)",
+    );
   }
 
   /** Slides the expiry without changing data; not_found when there is no session. */
@@ -275,7 +312,15 @@ export class Session {
       throw new SessionError("not_found", "no session to describe");
     }
     const { version, createTime, expireTime, data } = record;
-    return { id: this.#id, version, createTime, expireTime, size: Object.keys(data).length };
+    const lifetime = this.#ctx.expiry.maxLifetimeMs;
+    return {
+      id: this.#id,
+      version,
+      createTime,
+      expireTime,
+      lifetimeEndTime: lifetime === undefined ? undefined : createTime + lifetime,
+      size: Object.keys(data).length,
+    };
   }
 
   /** The session as this request sees it: stored data plus pending ops. Not a copy. */
@@ -288,7 +333,7 @@ export class Session {
 
   /** This request's changes not yet in storage, oldest first. */
   #unapplied(): readonly Op[] {
-    return this.#inflight.length === 0 ? this.#pending : [...this.#inflight, ...this.#pending];
+    return this.#inflight.length === 0 ? this.#pending : this.#inflight.concat(this.#pending);
   }
 
   async #readKey(key: string): Promise<KeyRead> {
@@ -349,6 +394,15 @@ export class Session {
       "internal",
       "could not allocate an unused session id (is the id generator constant?)",
     );
+  }
+
+  /** maxOps bounds what one commit asks of the storage; checked before anything is queued. */
+  #assertRoomFor(adding: number): void {
+    checkOpCount(this.#pending.length, adding, this.#ctx.limits);
+  }
+
+  #queue(ops: readonly Op[]): void {
+    for (const op of ops) this.#pending.push(op);
   }
 
   #afterWrite(version: number): void {

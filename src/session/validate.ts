@@ -2,14 +2,13 @@ import type { JsonValue } from "../common/json.js";
 import type { Limits } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
 
-/** Keys are non-empty, well-formed UTF-16 strings within maxKeyBytes; `__proto__` is refused. */
+/**
+ * Keys are non-empty, well-formed UTF-16 strings within maxKeyBytes. Any such string will
+ * do, "__proto__" included (see assignKey in common/json.ts for how it is kept).
+ */
 export function assertValidKey(key: unknown, limits: Limits): asserts key is string {
   if (typeof key !== "string" || key.length === 0) {
     throw new SessionError("invalid_argument", "key must be a non-empty string");
-  }
-  // Assigning "__proto__" on a plain object replaces its prototype instead of adding a key.
-  if (key === "__proto__") {
-    throw new SessionError("invalid_argument", 'key "__proto__" is reserved');
   }
   // A lone surrogate has no UTF-8 form: Redis and the wire would turn it into U+FFFD, so
   // the key read back would differ from the one written.
@@ -42,7 +41,7 @@ export function assertValidValue(
  * memory included, then returns. Values therefore read back equal on every storage.
  */
 export function storedValue(value: unknown, key: string, limits: Limits): JsonValue {
-  const problem = jsonProblem(value, 0);
+  const problem = jsonValueProblem(value);
   if (problem) throw new SessionError("invalid_argument", `value of key "${key}" ${problem}`);
   const json = JSON.stringify(value);
   const bytes = Buffer.byteLength(json, "utf8");
@@ -59,17 +58,28 @@ export function storedValue(value: unknown, key: string, limits: Limits): JsonVa
   return JSON.parse(json) as JsonValue;
 }
 
-const MAX_DEPTH = 64;
+/** How deep a value may nest (the value itself is level 0). The wire decoder stops there too. */
+export const MAX_JSON_DEPTH = 64;
 
 // With the u flag a surrogate pair is one code point, so only lone surrogates match.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
-function isWellFormed(text: string): boolean {
+/** False when `text` holds a lone UTF-16 surrogate, which has no UTF-8 form. */
+export function isWellFormed(text: string): boolean {
   return !LONE_SURROGATE.test(text);
 }
 
+/**
+ * Why `value` is not a JSON value a session can hold ("is not a finite number", …), or
+ * undefined. The Node SDK asks too, before it sends: a lone surrogate would reach the wire
+ * as U+FFFD, and a Date or an undefined would not reach it at all.
+ */
+export function jsonValueProblem(value: unknown): string | undefined {
+  return jsonProblem(value, 0);
+}
+
 function jsonProblem(value: unknown, depth: number): string | undefined {
-  if (depth > MAX_DEPTH) return `is nested deeper than ${MAX_DEPTH} levels`;
+  if (depth > MAX_JSON_DEPTH) return `is nested deeper than ${MAX_JSON_DEPTH} levels`;
   if (value === null || typeof value === "boolean") return undefined;
   if (typeof value === "string") {
     return isWellFormed(value) ? undefined : "contains a lone UTF-16 surrogate";
@@ -88,7 +98,6 @@ function jsonProblem(value: unknown, depth: number): string | undefined {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return "is not a plain JSON object";
     for (const [name, item] of Object.entries(value)) {
-      if (name === "__proto__") return 'holds the reserved key "__proto__"';
       if (!isWellFormed(name)) return "holds a key with a lone UTF-16 surrogate";
       const p = jsonProblem(item, depth + 1);
       if (p) return p;

@@ -15,9 +15,11 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { cloneJson, type JsonValue } from "../common/json.js";
+import { checkOpCount } from "../common/Limits.js";
 import { jsonLogger, type Logger, redactId } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "./applyOps.js";
+import { DiskBudget, type DiskBudgetOptions } from "./file/DiskBudget.js";
 import { parseEncryptionKey } from "./file/encryptionKey.js";
 import { errorCode, fsError } from "./file/fsErrors.js";
 import { KeyedLock } from "./file/KeyedLock.js";
@@ -31,12 +33,15 @@ import {
   type Expiry,
   expireAt,
   type KeyRead,
+  type RegenerateOptions,
+  type RegenerateResult,
   type SessionMeta,
   type SessionRecord,
   type Storage,
 } from "./Storage.js";
 
-export interface FileStorageOptions {
+/** The budgets (maxTotalBytes, maxFiles, minFreeBytes) are described in file/DiskBudget.ts. */
+export interface FileStorageOptions extends DiskBudgetOptions {
   /** Where session files live. Default `<os tmpdir>/sessiond`. Created 0700 if missing. */
   dir?: string;
   /** Warnings (corrupt files) and sweep problems go here. Default: JSON lines on stderr. */
@@ -63,12 +68,16 @@ const SUFFIX = ".session";
 const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
 /** A cached session checked against its file this recently is validated synchronously. */
 const HOT_MS = 2000;
+/** Session files a sweep looks at concurrently. */
+const SWEEP_PARALLEL = 32;
 /** Temp files this old are leftovers of a crash, not writes in progress. */
 const STALE_TEMP_MS = 10 * 60 * 1000;
 
 interface Loaded extends StoredSession {
   /** The file's mtime: the instant the session expires. */
   expireTime: number;
+  /** The file's size, for the disk budget. */
+  size: number;
 }
 
 /**
@@ -93,6 +102,9 @@ export class FileStorage implements Storage {
   readonly #locks = new KeyedLock();
   readonly #cache: ReadCache;
   readonly #timer: NodeJS.Timeout;
+  readonly #budget: DiskBudget;
+  /** The first count of the directory (see counted()). */
+  readonly #counted: Promise<void>;
   #sweeping: Promise<number> | undefined;
   #closed = false;
 
@@ -119,6 +131,31 @@ export class FileStorage implements Storage {
       );
     }
     prepareDir(this.dir, this.#logger);
+    try {
+      this.#budget = new DiskBudget(this.dir, options);
+    } catch (err) {
+      throw fsError(err, "read the free space of the filesystem", this.dir);
+    }
+    // The first sweep counts what is there, in the background: a million files take many
+    // seconds, for which nothing waits; the budget meanwhile goes by what it counted so far.
+    const started = Date.now();
+    this.#counted = this.sweep()
+      .then(
+        () => {
+          // Said only when worth knowing: the budget was soft until then.
+          const ms = Date.now() - started;
+          if (ms >= 1000) this.#logger.info("file storage: counted the session files", { ms });
+        },
+        (err) => this.#logger.warn("file storage: counting the session files failed", failure(err)),
+      )
+      .then(() => {
+        const over = this.#budget.overBudget();
+        if (over)
+          this.#logger.warn(
+            `file storage: ${over}; writes that add to it are refused`,
+            this.#usage(),
+          );
+      });
     this.#timer = setInterval(() => {
       this.sweep().catch((err) => this.#logger.warn("file storage sweep failed", failure(err)));
     }, interval);
@@ -158,6 +195,7 @@ export class FileStorage implements Storage {
     const path = this.#path(id);
     assertExpiry(options);
     assertExpectedVersion(delta.expectedVersion);
+    checkOpCount(0, delta.ops.length, options.limits);
     return this.#locks.run(id, async () => {
       const now = Date.now();
       const current = await this.#load(id, path, now);
@@ -173,10 +211,48 @@ export class FileStorage implements Storage {
       const createTime = current?.createTime ?? now;
       const next: StoredSession = { version: version + 1, createTime, data };
       const expireTime = expireAt(now, createTime, options);
-      const written = await this.#write(id, path, next, expireTime, options.mode !== "create");
+      const replace = options.mode !== "create";
+      const written = await this.#write(id, path, next, expireTime, replace, current?.size);
       if (!written) return undefined;
       return { version: next.version, createTime, expireTime, incremented };
     });
+  }
+
+  async regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+  ): Promise<RegenerateResult> {
+    const oldPath = this.#path(oldId);
+    const newPath = this.#path(newId);
+    assertExpiry(options);
+    if (oldId === newId) return "taken";
+    // Both ids locked, always in the same order, so two regenerates cannot deadlock.
+    const [first, second] = oldId < newId ? [oldId, newId] : [newId, oldId];
+    return this.#locks.run(first, () =>
+      this.#locks.run(second, async () => {
+        const now = Date.now();
+        const current = await this.#load(oldId, oldPath, now);
+        if (!current) return "missing";
+        if (await this.#load(newId, newPath, now)) return "taken";
+        const { createTime, data } = current;
+        const expireTime = expireAt(now, createTime, options);
+        if (expireTime <= now) {
+          this.#cache.delete(oldId);
+          await this.#unlink(oldId, oldPath, current.size);
+          return "missing";
+        }
+        const next: StoredSession = { version: 1, createTime, data };
+        const written = await this.#write(newId, newPath, next, expireTime, false, undefined);
+        if (!written) return "taken";
+        // A crash right here leaves both files: a copy too many, never a session lost.
+        if (!options.keepOld) {
+          this.#cache.delete(oldId);
+          await this.#unlink(oldId, oldPath, current.size);
+        }
+        return { version: 1, createTime, expireTime };
+      }),
+    );
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
@@ -193,7 +269,30 @@ export class FileStorage implements Storage {
   async destroy(id: string): Promise<void> {
     const path = this.#path(id);
     this.#cache.delete(id);
-    await this.#locks.run(id, () => this.#unlink(path));
+    await this.#locks.run(id, async () => {
+      const stats = await lstat(path).catch(() => undefined);
+      if (stats) await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
+    });
+  }
+
+  /** What the session files take and the budgets, as last counted (see file/DiskUsage.ts). */
+  get budget(): {
+    files: number;
+    bytes: number;
+    maxTotalBytes: number;
+    maxFiles: number;
+    minFreeBytes: number;
+  } {
+    const { files, bytes } = this.#budget.usage;
+    return { files, bytes, ...this.#budget.limits };
+  }
+
+  /**
+   * Resolves once the directory has been counted at start. Until then the budgets are
+   * checked against what the count found so far plus what was written since.
+   */
+  counted(): Promise<void> {
+    return this.#counted;
   }
 
   async ping(): Promise<void> {
@@ -225,38 +324,82 @@ export class FileStorage implements Storage {
     return this.#sweeping;
   }
 
+  /**
+   * Also recounts the session files for the budget: it looks at every one anyway. Files
+   * are looked at SWEEP_PARALLEL at a time (a million take seconds, not a minute).
+   */
   async #sweepOnce(): Promise<number> {
     let freed = 0;
-    const dir = await opendir(this.dir).catch((err) => {
-      throw fsError(err, "list", this.dir);
-    });
-    for await (const entry of dir) {
-      if (this.#closed) break;
-      const name = entry.name;
-      if (name.endsWith(SUFFIX)) {
-        const id = name.slice(0, -SUFFIX.length);
-        if (SAFE_ID.test(id)) freed += await this.#sweepSession(id, join(this.dir, name));
-      } else if (name.startsWith(".") && name.endsWith(TEMP_SUFFIX)) {
-        const path = join(this.dir, name);
-        // ctime, not mtime: a temp file's mtime is already set to its session's expiry.
-        const stats = await lstat(path).catch(() => undefined);
-        if (stats && stats.ctimeMs < Date.now() - STALE_TEMP_MS) await unlinkQuietly(path);
+    let failed: { err: unknown } | undefined;
+    const inFlight = new Set<Promise<void>>();
+    const usage = this.#budget.usage;
+    usage.beginCount();
+    try {
+      const dir = await opendir(this.dir, { bufferSize: 256 }).catch((err) => {
+        throw fsError(err, "list", this.dir);
+      });
+      for await (const entry of dir) {
+        if (this.#closed || failed) break;
+        const name = entry.name;
+        if (name.endsWith(SUFFIX)) {
+          const id = name.slice(0, -SUFFIX.length);
+          if (!SAFE_ID.test(id)) continue;
+          const job: Promise<void> = this.#sweepSession(id, join(this.dir, name)).then(
+            (n) => {
+              freed += n;
+              inFlight.delete(job);
+            },
+            (err) => {
+              failed ??= { err };
+              inFlight.delete(job);
+            },
+          );
+          inFlight.add(job);
+          if (inFlight.size >= SWEEP_PARALLEL) await Promise.race(inFlight);
+        } else if (name.startsWith(".") && name.endsWith(TEMP_SUFFIX)) {
+          const path = join(this.dir, name);
+          // ctime, not mtime: a temp file's mtime is already set to its session's expiry.
+          const stats = await lstat(path).catch(() => undefined);
+          if (stats && stats.ctimeMs < Date.now() - STALE_TEMP_MS) await unlinkQuietly(path);
+        }
       }
+      await Promise.all(inFlight);
+      if (failed) throw failed.err;
+    } catch (err) {
+      await Promise.all(inFlight);
+      usage.abortCount();
+      throw err;
     }
+    if (this.#closed) usage.abortCount();
+    else usage.endCount();
     return freed;
   }
 
+  /** Deletes the file if expired; tells the count what it found (sizes of regular files only). */
   async #sweepSession(id: string, path: string): Promise<number> {
+    const usage = this.#budget.usage;
     const before = await lstat(path).catch(() => undefined);
-    if (!before || mtime(before.mtimeMs) > Date.now()) return 0;
+    if (!before || mtime(before.mtimeMs) > Date.now()) {
+      usage.saw(id, before?.isFile() ? before.size : undefined);
+      return 0;
+    }
     // Look again under the lock: a write may have replaced the file since.
     return this.#locks.run(id, async () => {
       const stats = await lstat(path).catch(() => undefined);
-      if (!stats || mtime(stats.mtimeMs) > Date.now()) return 0;
+      if (!stats || mtime(stats.mtimeMs) > Date.now()) {
+        usage.saw(id, stats?.isFile() ? stats.size : undefined);
+        return 0;
+      }
       this.#cache.delete(id);
-      await this.#unlink(path);
+      await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
+      usage.saw(id, undefined);
       return 1;
     });
+  }
+
+  #usage(): Record<string, unknown> {
+    const { files, bytes } = this.#budget.usage;
+    return { dir: this.dir, files, bytes, ...this.#budget.limits };
   }
 
   #path(id: string): string {
@@ -298,9 +441,9 @@ export class FileStorage implements Storage {
       const cached = stats.isFile() ? this.#cache.get(id, stats, now) : undefined;
       if (cached !== undefined) {
         const expireTime = mtime(stats.mtimeMs);
-        if (expireTime > now) return withExpiry(cached, expireTime);
+        if (expireTime > now) return withExpiry(cached, expireTime, stats.size);
         this.#cache.delete(id);
-        await this.#unlink(path);
+        await this.#unlink(id, path, stats.size);
         return undefined;
       }
       this.#cache.delete(id);
@@ -326,7 +469,7 @@ export class FileStorage implements Storage {
       expireTime = mtime(stats.mtimeMs);
       if (expireTime <= now) {
         await handle.close();
-        await this.#unlink(path);
+        await this.#unlink(id, path, stats.size);
         return undefined;
       }
       body = await handle.readFile();
@@ -338,15 +481,17 @@ export class FileStorage implements Storage {
     try {
       const session = this.#codec.decode(id, body);
       this.#cache.set(id, stats, session, now);
-      return withExpiry(session, expireTime);
+      return withExpiry(session, expireTime, stats.size);
     } catch (err) {
-      if (err instanceof CorruptFileError) return this.#quarantine(id, path, err.message);
+      if (err instanceof CorruptFileError) {
+        return this.#quarantine(id, path, err.message, stats.size);
+      }
       throw err;
     }
   }
 
   /** Warns first, then moves the file aside so nothing overwrites what an operator may need. */
-  async #quarantine(id: string, path: string, reason: string): Promise<undefined> {
+  async #quarantine(id: string, path: string, reason: string, size?: number): Promise<undefined> {
     const aside = join(this.dir, `${id}.${Date.now()}.corrupt`);
     this.#logger.warn("file storage: unreadable session file treated as missing", {
       session: redactId(id),
@@ -354,9 +499,13 @@ export class FileStorage implements Storage {
       reason,
       movedTo: `${redactId(id)}.<epoch ms>.corrupt`,
     });
+    // Moved aside, it is no longer a session file: the budget no longer counts it.
+    const usage = this.#budget.usage;
+    if (size !== undefined) usage.change(id, size, undefined);
     try {
       await rename(path, aside);
     } catch (err) {
+      if (size !== undefined && errorCode(err) !== "ENOENT") usage.change(id, undefined, size);
       if (errorCode(err) !== "ENOENT") {
         this.#logger.error("file storage: could not move an unreadable session file aside", {
           session: redactId(id),
@@ -389,7 +538,9 @@ export class FileStorage implements Storage {
   /**
    * Writes `session` to a temp file (mtime = expiry, synced), then moves it into place:
    * rename() when replacing, link() when creating, so a create never clobbers a file
-   * another process made meanwhile. False when creating found the id taken.
+   * another process made meanwhile. False when creating found the id taken. `before` is
+   * the size of the file it replaces (undefined: none), for the budget, which refuses the
+   * write (resource_exhausted) before anything is written when it does not fit.
    */
   async #write(
     id: string,
@@ -397,9 +548,11 @@ export class FileStorage implements Storage {
     session: StoredSession,
     expireTime: number,
     replace: boolean,
+    before: number | undefined,
   ): Promise<boolean> {
     this.#cache.delete(id);
     const body = this.#codec.encode(id, session);
+    this.#budget.admit(id, before, body.length);
     const temp = join(this.dir, `.${id}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
     try {
       await this.#writeTemp(temp, body, expireTime);
@@ -411,7 +564,11 @@ export class FileStorage implements Storage {
         await link(temp, path);
       } catch (err) {
         const code = errorCode(err);
-        if (code === "EEXIST") return false;
+        if (code === "EEXIST") {
+          this.#budget.usage.change(id, body.length, before);
+          await unlinkQuietly(temp);
+          return false;
+        }
         // Filesystems without hard links: the in-process lock still keeps creates exclusive.
         if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw err;
         await rename(temp, path);
@@ -420,6 +577,7 @@ export class FileStorage implements Storage {
       await unlinkQuietly(temp);
       return true;
     } catch (err) {
+      this.#budget.usage.change(id, body.length, before);
       await unlinkQuietly(temp);
       throw fsError(err, "write a session file", this.dir);
     }
@@ -444,11 +602,16 @@ export class FileStorage implements Storage {
     }
   }
 
-  async #unlink(path: string): Promise<void> {
+  /** Every delete goes through here; `size` (a regular file's) goes back to the budget. */
+  async #unlink(id: string, path: string, size: number | undefined): Promise<void> {
+    const usage = this.#budget.usage;
+    if (size !== undefined) usage.change(id, size, undefined);
     try {
       await unlink(path);
     } catch (err) {
-      if (errorCode(err) !== "ENOENT") throw fsError(err, "delete a session file", this.dir);
+      if (errorCode(err) === "ENOENT") return;
+      if (size !== undefined) usage.change(id, undefined, size);
+      throw fsError(err, "delete a session file", this.dir);
     }
   }
 }
@@ -473,7 +636,7 @@ function failure(err: unknown): Record<string, unknown> {
  * in Node 20's V8 a spread followed by another property takes a slow path, ~0.6 us each
  * time, and this is on every read.
  */
-function withExpiry(session: StoredSession, expireTime: number): SessionRecord {
+function withExpiry(session: StoredSession, expireTime: number, size: number): Loaded {
   const { version, createTime, data } = session;
-  return { version, createTime, expireTime, data };
+  return { version, createTime, expireTime, data, size };
 }

@@ -1,7 +1,15 @@
-import { cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../common/json.js";
-import { checkSessionSize, type Limits } from "../common/Limits.js";
+import {
+  assignKey,
+  cloneJson,
+  type JsonValue,
+  jsonByteLength,
+  type SessionData,
+} from "../common/json.js";
+import { checkOpCount, checkSessionSize, type Limits } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
 import { type Applied, assertExpectedVersion, assertExpiry, incrementValue } from "./applyOps.js";
+import { defaultMemoryBudget } from "./memory/defaultMemoryBudget.js";
+import { keyCost, sessionCost } from "./memory/heapCost.js";
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -10,6 +18,8 @@ import {
   expireAt,
   type KeyRead,
   type Op,
+  type RegenerateOptions,
+  type RegenerateResult,
   type SessionMeta,
   type SessionRecord,
   type Storage,
@@ -18,6 +28,13 @@ import {
 export interface MemoryStorageOptions {
   /** Refuse to create sessions beyond this many live ones (resource_exhausted). Default: no bound. */
   maxSessions?: number;
+  /**
+   * Most heap, in bytes, all sessions together may take, as estimated by memory/heapCost.ts
+   * (about what V8 uses, never much less). A write that would go beyond it fails with
+   * resource_exhausted and changes nothing. Default: half the old generation's limit
+   * (see defaultMemoryBudget); Infinity lifts it.
+   */
+  maxTotalBytes?: number;
   /** How often expired sessions are looked for. Default 1 s. */
   sweepIntervalMs?: number;
   /** Most entries one sweep tick inspects, so a tick stays short however many sessions live. */
@@ -37,6 +54,8 @@ interface Entry {
   expires: number;
   /** sessionBytes(data), kept so a write costs what it changes, not the session's size. */
   bytes: number;
+  /** What the entry is charged against maxTotalBytes (sessionCost + keyCost of each key). */
+  cost: number;
 }
 
 /**
@@ -54,13 +73,20 @@ const COMPACT_KEYS = 32;
 export class MemoryStorage implements Storage {
   readonly #entries = new Map<string, Entry>();
   readonly #maxSessions: number;
+  readonly #budget: HeapBudget;
   readonly #sweepBatch: number;
   readonly #timer: NodeJS.Timeout;
   readonly #epoch = Date.now();
   #cursor: Iterator<[string, Entry]> | undefined;
+  /** No entry expires before this (ms since the epoch): a full sweep before it frees nothing. */
+  #earliestExpiry = Number.POSITIVE_INFINITY;
 
   constructor(options: MemoryStorageOptions = {}) {
     this.#maxSessions = positive("maxSessions", options.maxSessions) ?? Number.POSITIVE_INFINITY;
+    this.#budget = {
+      max: positive("maxTotalBytes", options.maxTotalBytes, true) ?? defaultMemoryBudget(),
+      used: 0,
+    };
     this.#sweepBatch = positive("sweepBatch", options.sweepBatch) ?? 10_000;
     const interval = positive("sweepIntervalMs", options.sweepIntervalMs) ?? 1000;
     this.#timer = setInterval(() => this.sweep(), interval);
@@ -70,6 +96,11 @@ export class MemoryStorage implements Storage {
   /** Live sessions held (expired ones not yet swept included). */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** What the sessions held are charged against maxTotalBytes, and that budget. */
+  get budget(): { usedBytes: number; maxTotalBytes: number } {
+    return { usedBytes: this.#budget.used, maxTotalBytes: this.#budget.max };
   }
 
   async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
@@ -97,6 +128,7 @@ export class MemoryStorage implements Storage {
     assertSafeId(id);
     assertExpiry(options);
     assertExpectedVersion(delta.expectedVersion);
+    checkOpCount(0, delta.ops.length, options.limits);
     const now = Date.now();
     const entry = this.#live(id, now);
     if (entry ? options.mode === "create" : options.mode === "existing") return undefined;
@@ -107,18 +139,12 @@ export class MemoryStorage implements Storage {
         `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
       );
     }
-    if (!entry && this.#entries.size >= this.#maxSessions) {
-      this.sweep(Number.POSITIVE_INFINITY);
-      if (this.#entries.size >= this.#maxSessions) {
-        throw new SessionError(
-          "resource_exhausted",
-          `memory storage holds ${this.#entries.size} sessions, the limit maxSessions=${this.#maxSessions}`,
-        );
-      }
-    }
-    const { data, bytes, incremented } = applyCounted(entry, delta.ops, options.limits);
+    if (!entry) this.#assertRoomForOne(now);
+    const { data, bytes, cost, incremented } = this.#counted(id, entry, delta.ops, options, now);
+    this.#budget.used += cost - (entry?.cost ?? 0);
     const created = entry?.created ?? small(now - this.#epoch);
     const expires = small(expireAt(now, created + this.#epoch, options) - this.#epoch);
+    if (expires < this.#earliestExpiry) this.#earliestExpiry = expires;
     if (entry) {
       // Updated in place: at a million sessions, a new entry per write is old-generation
       // garbage that every major GC then has to deal with.
@@ -126,11 +152,56 @@ export class MemoryStorage implements Storage {
       entry.version = version + 1;
       entry.expires = expires;
       entry.bytes = bytes;
+      entry.cost = cost;
       return this.#result(entry, incremented);
     }
-    const next: Entry = { data, version: version + 1, created, expires, bytes };
+    const next: Entry = { data, version: version + 1, created, expires, bytes, cost };
     this.#entries.set(id, next);
     return this.#result(next, incremented);
+  }
+
+  async regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+  ): Promise<RegenerateResult> {
+    assertSafeId(oldId);
+    assertSafeId(newId);
+    assertExpiry(options);
+    // One synchronous step: no other call can run between the checks and the move.
+    const now = Date.now();
+    const entry = this.#live(oldId, now);
+    if (!entry) return "missing";
+    if (this.#live(newId, now)) return "taken";
+    const expires = small(expireAt(now, entry.created + this.#epoch, options) - this.#epoch);
+    if (expires <= now - this.#epoch) {
+      this.#drop(oldId);
+      return "missing";
+    }
+    // The id is part of what a session costs; a copy (keepOld) is charged whole.
+    const cost = entry.cost - sessionCost(oldId) + sessionCost(newId);
+    if (options.keepOld) {
+      this.#assertRoomForOne(now);
+      this.#assertBudgetFor(cost, now);
+    }
+    const moved: Entry = options.keepOld
+      ? {
+          data: cloneJson(entry.data),
+          version: 1,
+          created: entry.created,
+          expires,
+          bytes: entry.bytes,
+          cost,
+        }
+      : entry;
+    if (!options.keepOld) this.#drop(oldId);
+    moved.version = 1;
+    moved.expires = expires;
+    moved.cost = cost;
+    if (expires < this.#earliestExpiry) this.#earliestExpiry = expires;
+    this.#entries.set(newId, moved);
+    this.#budget.used += cost;
+    return this.#meta(moved);
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
@@ -144,7 +215,7 @@ export class MemoryStorage implements Storage {
 
   async destroy(id: string): Promise<void> {
     assertSafeId(id);
-    this.#entries.delete(id);
+    this.#drop(id);
   }
 
   async ping(): Promise<void> {}
@@ -152,6 +223,7 @@ export class MemoryStorage implements Storage {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     this.#entries.clear();
+    this.#budget.used = 0;
   }
 
   /**
@@ -161,7 +233,9 @@ export class MemoryStorage implements Storage {
    */
   sweep(budget = this.#sweepBatch): number {
     const now = Date.now() - this.#epoch;
-    if (budget === Number.POSITIVE_INFINITY) this.#cursor = undefined;
+    const full = budget === Number.POSITIVE_INFINITY;
+    if (full) this.#cursor = undefined;
+    let earliest = Number.POSITIVE_INFINITY;
     // Deleting shrinks the map, so the bound is fixed before the loop starts.
     const limit = Math.min(budget, this.#entries.size);
     let freed = 0;
@@ -179,17 +253,80 @@ export class MemoryStorage implements Storage {
       }
       const [id, entry] = next.value;
       if (entry.expires <= now) {
-        this.#entries.delete(id);
+        this.#drop(id);
         freed++;
+      } else if (entry.expires < earliest) earliest = entry.expires;
+    }
+    if (full) this.#earliestExpiry = earliest;
+    return freed;
+  }
+
+  /** applyCounted within the budget, freeing expired sessions first if that is what it takes. */
+  #counted(
+    id: string,
+    entry: Entry | undefined,
+    ops: readonly Op[],
+    options: ApplyOptions,
+    now: number,
+  ): Counted {
+    try {
+      return applyCounted(id, entry, ops, options.limits, this.#budget);
+    } catch (err) {
+      // The entry itself may have just expired and been freed: then refuse, as before.
+      if (!(err instanceof BudgetError) || !this.#reclaim(now) || this.#entries.get(id) !== entry) {
+        throw budgetRefusal(err);
       }
     }
-    return freed;
+    try {
+      return applyCounted(id, entry, ops, options.limits, this.#budget);
+    } catch (err) {
+      throw budgetRefusal(err);
+    }
+  }
+
+  /**
+   * A full sweep when it can free something: at most one per expiry, so a client hammering
+   * a full storage does not turn every refused write into a walk over every session.
+   * True when it freed any.
+   */
+  #reclaim(now: number): boolean {
+    if (now - this.#epoch < this.#earliestExpiry) return false;
+    return this.sweep(Number.POSITIVE_INFINITY) > 0;
+  }
+
+  /** maxTotalBytes for a session added whole (a regenerate's copy). */
+  #assertBudgetFor(cost: number, now: number): void {
+    if (this.#budget.used + cost <= this.#budget.max) return;
+    this.#reclaim(now);
+    if (this.#budget.used + cost > this.#budget.max) {
+      throw budgetRefusal(new BudgetError(cost, this.#budget));
+    }
+  }
+
+  /** Every removal goes through here, so that the budget gets the bytes back. */
+  #drop(id: string): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#entries.delete(id);
+    this.#budget.used -= entry.cost;
+  }
+
+  /** maxSessions, checked before a session is added. */
+  #assertRoomForOne(now: number): void {
+    if (this.#entries.size < this.#maxSessions) return;
+    this.#reclaim(now);
+    if (this.#entries.size >= this.#maxSessions) {
+      throw new SessionError(
+        "resource_exhausted",
+        `memory storage holds ${this.#entries.size} sessions, the limit maxSessions=${this.#maxSessions}`,
+      );
+    }
   }
 
   #live(id: string, now: number): Entry | undefined {
     const entry = this.#entries.get(id);
     if (entry && entry.expires <= now - this.#epoch) {
-      this.#entries.delete(id);
+      this.#drop(id);
       return undefined;
     }
     return entry;
@@ -221,13 +358,40 @@ export class MemoryStorage implements Storage {
 
 interface Counted extends Applied {
   bytes: number;
+  cost: number;
+}
+
+/** The storage-wide byte budget; applyCounted refuses a delta that would take it past max. */
+interface HeapBudget {
+  max: number;
+  used: number;
+}
+
+/** A delta refused by the budget (turned into a SessionError once reclaiming did not help). */
+class BudgetError extends Error {
+  constructor(
+    readonly growth: number,
+    readonly budget: HeapBudget,
+  ) {
+    super("memory storage budget exceeded");
+  }
+}
+
+function budgetRefusal(err: unknown): unknown {
+  if (!(err instanceof BudgetError)) return err;
+  const { growth, budget } = err;
+  return new SessionError(
+    "resource_exhausted",
+    `memory storage is full: this write needs ${growth} more bytes and ${budget.used} of the budget maxTotalBytes=${budget.max} are taken (server setting SESSIOND_MEMORY_MAX_BYTES)`,
+  );
 }
 
 /**
  * applyOps for one stored entry, keeping its byte size up to date by what each op changes
  * (sizing only the values it touches), so a write to a large session does not re-measure
- * every value; keys are counted only when some were added. Checks the limits on the result
- * before returning; values are copied in.
+ * every value; keys are counted only when some were added. Its cost against the budget is
+ * kept up to date the same way.
+ * Checks the limits and the budget on the result before returning; values are copied in.
  *
  * The entry's data object is changed in place (copying it cost 17 us per write to a
  * 200-key session, a third of a whole gRPC call): nothing outside holds it, since reads
@@ -235,12 +399,20 @@ interface Counted extends Applied {
  * Every change to it is logged first and undone when an op or a limit refuses the delta,
  * so a refused delta leaves the entry exactly as it was.
  */
-function applyCounted(entry: Entry | undefined, ops: readonly Op[], limits: Limits): Counted {
+function applyCounted(
+  id: string,
+  entry: Entry | undefined,
+  ops: readonly Op[],
+  limits: Limits,
+  budget: HeapBudget,
+): Counted {
   // No closures in here: tsx compiles with keepNames, which re-names every closure each
   // time it is created, and this runs on every write.
   const original = entry?.data;
   let data: SessionData = original ?? {};
   let bytes = entry?.bytes ?? 0;
+  const before = entry?.cost ?? 0;
+  let cost = entry?.cost ?? sessionCost(id);
   let grew = false;
   /** (key, its value before, or undefined when it was absent), for changes to `original`. */
   const undo: [string, JsonValue | undefined][] = [];
@@ -251,6 +423,7 @@ function applyCounted(entry: Entry | undefined, ops: readonly Op[], limits: Limi
         // The original stays untouched from here on: later ops go to the new object.
         data = {};
         bytes = 0;
+        cost = sessionCost(id);
         continue;
       }
       const key = op.key;
@@ -258,25 +431,37 @@ function applyCounted(entry: Entry | undefined, ops: readonly Op[], limits: Limi
       let value: JsonValue | undefined;
       if (op.type === "set") value = cloneJson(op.value);
       else if (op.type === "increment") {
-        const next = incrementValue(data[key], key, op.delta);
-        incremented[key] = next;
+        const next = incrementValue(had ? data[key] : undefined, key, op.delta);
+        assignKey(incremented, key, next);
         value = next;
       }
       if (!had && value === undefined) continue;
       if (data === original) undo.push([key, had ? data[key] : undefined]);
-      if (had) bytes -= entryBytes(key, data[key] as JsonValue);
+      const keyBytes = Buffer.byteLength(key, "utf8");
+      if (had) {
+        const old = data[key] as JsonValue;
+        const oldBytes = jsonByteLength(old);
+        bytes -= keyBytes + oldBytes;
+        cost -= keyCost(key, keyBytes, old, oldBytes);
+      }
       if (value === undefined) {
         delete data[key];
         continue;
       }
       if (!had) grew = true;
-      bytes += entryBytes(key, value);
-      data[key] = value;
+      const valueBytes = jsonByteLength(value);
+      bytes += keyBytes + valueBytes;
+      cost += keyCost(key, keyBytes, value, valueBytes);
+      assignKey(data, key, value);
     }
     // Without added keys the count cannot have grown past a limit it was already within.
     const keys = grew ? Object.keys(data).length : 0;
     checkSessionSize(keys, bytes, limits);
-    return { data: grew && keys <= COMPACT_KEYS ? compact(data) : data, bytes, incremented };
+    // Only growth is refused: a write that keeps or shrinks a session always fits.
+    if (cost > before && cost - before > budget.max - budget.used) {
+      throw new BudgetError(cost - before, budget);
+    }
+    return { data: grew && keys <= COMPACT_KEYS ? compact(data) : data, bytes, cost, incremented };
   } catch (err) {
     if (original !== undefined) undoChanges(original, undo);
     throw err;
@@ -287,13 +472,8 @@ function undoChanges(data: SessionData, undo: [string, JsonValue | undefined][])
   for (let i = undo.length - 1; i >= 0; i--) {
     const [key, before] = undo[i] as [string, JsonValue | undefined];
     if (before === undefined) delete data[key];
-    else data[key] = before;
+    else assignKey(data, key, before);
   }
-}
-
-/** What one key adds to sessionBytes(): its UTF-8 bytes and its value's JSON bytes. */
-function entryBytes(key: string, value: JsonValue): number {
-  return Buffer.byteLength(key, "utf8") + jsonByteLength(value);
 }
 
 /**
@@ -319,10 +499,15 @@ function assertSafeId(id: string): void {
   }
 }
 
-function positive(name: string, value: number | undefined): number | undefined {
+function positive(name: string, value: number | undefined, infinite = false): number | undefined {
   if (value === undefined) return undefined;
+  if (infinite && value === Number.POSITIVE_INFINITY) return value;
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new SessionError("invalid_argument", `${name} must be a positive integer, got ${value}`);
+    const or = infinite ? " (or Infinity)" : "";
+    throw new SessionError(
+      "invalid_argument",
+      `${name} must be a positive integer${or}, got ${value}`,
+    );
   }
   return value;
 }

@@ -60,6 +60,17 @@ export interface ApplyResult extends SessionMeta {
   incremented: Record<string, number>;
 }
 
+export interface RegenerateOptions extends Expiry {
+  /** Leave the old session in place (a copy) instead of destroying it. */
+  keepOld: boolean;
+}
+
+/**
+ * What regenerate() did: the new session's meta, or why nothing changed — `missing` (no
+ * live session under the old id) or `taken` (the new id is in use: pick another).
+ */
+export type RegenerateResult = SessionMeta | "missing" | "taken";
+
 /** One key read from a live session. */
 export interface KeyRead {
   found: boolean;
@@ -87,6 +98,15 @@ export interface Storage {
   readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined>;
   /** Applies a delta atomically; see ApplyMode for when it returns undefined. */
   apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined>;
+  /**
+   * Moves a live session to `newId` in one atomic step: its data, at version 1, keeping
+   * its creation time (so an absolute lifetime is never renewed), expiry recomputed. The
+   * old id is destroyed in the same step unless keepOld. A write to the old id either
+   * lands before the move (and moves with it) or finds the old id missing; of concurrent
+   * regenerates of one session exactly one moves it. `newId` shares the old id's family
+   * (see idFamily.ts), so both keys of a Redis Cluster live in one slot.
+   */
+  regenerate(oldId: string, newId: string, options: RegenerateOptions): Promise<RegenerateResult>;
   /** Slides the expiry; undefined when the session is missing. */
   touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined>;
   /** Hard delete. Idempotent. */

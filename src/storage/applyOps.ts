@@ -1,4 +1,10 @@
-import { type JsonValue, jsonByteLength, type SessionData } from "../common/json.js";
+import {
+  assignKey,
+  type JsonValue,
+  jsonByteLength,
+  ownValue,
+  type SessionData,
+} from "../common/json.js";
 import { checkSessionSize, type Limits } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
 import type { Expiry, Op } from "./Storage.js";
@@ -20,7 +26,7 @@ export function applyOps(data: SessionData, ops: readonly Op[], limits?: Limits)
   for (const op of ops) {
     switch (op.type) {
       case "set":
-        out[op.key] = op.value;
+        assignKey(out, op.key, op.value);
         break;
       case "remove":
         delete out[op.key];
@@ -29,9 +35,9 @@ export function applyOps(data: SessionData, ops: readonly Op[], limits?: Limits)
         for (const key of Object.keys(out)) delete out[key];
         break;
       case "increment": {
-        const next = incrementValue(out[op.key], op.key, op.delta);
-        out[op.key] = next;
-        incremented[op.key] = next;
+        const next = incrementValue(ownValue(out, op.key), op.key, op.delta);
+        assignKey(out, op.key, next);
+        assignKey(incremented, op.key, next);
         break;
       }
     }

@@ -6,6 +6,7 @@ import { silentLogger } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import { newSessionId } from "../session/ids.js";
 import { Manager, type ManagerOptions } from "../session/Manager.js";
+import { idInFamily } from "../storage/idFamily.js";
 import type { ApplyMode, ApplyOptions, Expiry, Op, Storage } from "../storage/Storage.js";
 import { retryOnStall, sleep, within } from "./timing.js";
 
@@ -104,6 +105,7 @@ function counting(storage: Storage): { storage: Storage; calls: string[] } {
     readKey: (...args) => note("readKey", () => storage.readKey(...args)),
     apply: (...args) => note("apply", () => storage.apply(...args)),
     touch: (...args) => note("touch", () => storage.touch(...args)),
+    regenerate: (...args) => note("regenerate", () => storage.regenerate(...args)),
     destroy: (...args) => note("destroy", () => storage.destroy(...args)),
     ping: () => note("ping", () => storage.ping()),
     close: () => storage.close(),
@@ -730,6 +732,179 @@ export function describeStorageConformance(target: StorageTarget): void {
       );
     });
 
+    describe("bounds on one request", { concurrency: true }, () => {
+      it(
+        "refuses a delta of more than maxOps ops before any work, changing nothing",
+        fresh(async (storage) => {
+          const id = newSessionId();
+          await storage.apply(id, { ops: [set("keep", 1)] }, options("create"));
+          const limits = resolveLimits({ maxOps: 10 });
+          const ops = Array.from({ length: 11 }, (_, i) => set(`k${i}`, i));
+          await assert.rejects(
+            storage.apply(id, { ops }, options("existing", { limits })),
+            (err: unknown) => code("resource_exhausted")(err) && /maxOps=10/.test(String(err)),
+          );
+          const removes: Op[] = Array.from({ length: 50_000 }, (_, i) => ({
+            type: "remove",
+            key: `k${i}`,
+          }));
+          await assert.rejects(
+            storage.apply(id, { ops: removes }, options("existing")),
+            code("resource_exhausted"),
+          );
+          const record = await storage.read(id, LONG);
+          assert.deepEqual(record?.data, { keep: 1 });
+          assert.equal(record?.version, 1);
+          const exactly = Array.from({ length: 10 }, (_, i) => set(`k${i}`, i));
+          assert.ok(await storage.apply(id, { ops: exactly }, options("existing", { limits })));
+        }),
+      );
+    });
+
+    describe("regenerate, one atomic step", { concurrency: true }, () => {
+      it(
+        "moves data at version 1 keeping the creation time; reports missing and taken",
+        fresh(async (storage) => {
+          const oldId = newSessionId();
+          const made = await storage.apply(
+            oldId,
+            { ops: [set("a", 1), set("b", "two")] },
+            options("create"),
+          );
+          assert.ok(made);
+          await storage.apply(oldId, { ops: [set("c", true)] }, options("existing"));
+          const newId = idInFamily(oldId, newSessionId());
+          const moved = await storage.regenerate(oldId, newId, { ...LONG, keepOld: false });
+          assert.ok(typeof moved === "object", `expected the new meta, got ${String(moved)}`);
+          assert.equal(moved.version, 1);
+          assert.equal(
+            moved.createTime,
+            made.createTime,
+            "the lifetime counts from the first creation",
+          );
+          assert.deepEqual((await storage.read(newId, LONG))?.data, { a: 1, b: "two", c: true });
+          assert.equal(await storage.read(oldId, LONG), undefined, "the old id is gone");
+          assert.equal(
+            await storage.regenerate(oldId, idInFamily(oldId, newSessionId()), {
+              ...LONG,
+              keepOld: false,
+            }),
+            "missing",
+          );
+
+          const copy = idInFamily(newId, newSessionId());
+          const kept = await storage.regenerate(newId, copy, { ...LONG, keepOld: true });
+          assert.ok(typeof kept === "object");
+          assert.deepEqual((await storage.read(copy, LONG))?.data, { a: 1, b: "two", c: true });
+          assert.deepEqual((await storage.read(newId, LONG))?.data, { a: 1, b: "two", c: true });
+
+          // The target id in use: nothing changes on either side.
+          assert.equal(await storage.regenerate(newId, copy, { ...LONG, keepOld: false }), "taken");
+          await storage.apply(copy, { ops: [set("only-copy", 1)] }, options("existing"));
+          assert.deepEqual((await storage.read(newId, LONG))?.data, { a: 1, b: "two", c: true });
+          assert.equal((await storage.read(copy, LONG))?.data["only-copy"], 1);
+        }),
+      );
+
+      it(
+        "a write racing regenerate lands in the new session or in a fresh one, never OK-then-lost",
+        fresh(async (storage) => {
+          const m = manager(storage);
+          for (let trial = 0; trial < 5; trial++) {
+            const owner = m.session();
+            owner.set("seed", trial);
+            await owner.commit();
+            const oldId = owner.id as string;
+            const writers = Array.from({ length: 30 }, () => m.session(oldId));
+            const writes = writers.map(async (w, i) => {
+              // Spread over the regenerate: some before it, some during, some after.
+              if (i % 3 > 0) await sleep(i % 3 === 1 ? 0 : 2);
+              w.set(`w${i}`, i);
+              await w.commit();
+            });
+            const [newId] = await Promise.all([m.session(oldId).regenerate(), ...writes]);
+            const moved = (await storage.read(newId, LONG))?.data ?? {};
+            for (const [i, w] of writers.entries()) {
+              if (w.id === oldId) {
+                assert.equal(
+                  moved[`w${i}`],
+                  i,
+                  `trial ${trial}: write ${i} acknowledged on the old id is lost`,
+                );
+              } else {
+                // Arrived after the move: a fresh session (never the old id reborn) holds it.
+                assert.notEqual(w.id, newId);
+                assert.equal((await storage.read(w.id as string, LONG))?.data[`w${i}`], i);
+              }
+            }
+            assert.equal(
+              await storage.read(oldId, LONG),
+              undefined,
+              `trial ${trial}: old id alive`,
+            );
+          }
+        }),
+      );
+
+      it(
+        "of concurrent regenerates of one session exactly one wins",
+        fresh(async (storage) => {
+          const m = manager(storage);
+          const owner = m.session();
+          owner.set("k", "v");
+          await owner.commit();
+          const oldId = owner.id as string;
+          const outcomes = await Promise.allSettled(
+            Array.from({ length: 8 }, () => m.session(oldId).regenerate()),
+          );
+          const won = outcomes.filter((o) => o.status === "fulfilled");
+          assert.equal(won.length, 1, "exactly one regenerate succeeds");
+          for (const o of outcomes) {
+            if (o.status === "rejected") code("not_found")(o.reason);
+          }
+          const newId = (won[0] as PromiseFulfilledResult<string>).value;
+          assert.deepEqual((await storage.read(newId, LONG))?.data, { k: "v" });
+          assert.equal(await storage.read(oldId, LONG), undefined);
+        }),
+      );
+
+      it(
+        "the absolute lifetime survives regenerate and touch",
+        timed(async (storage) => {
+          const lifetime = 700;
+          const m = manager(storage, { ttlMs: 60_000, maxLifetimeMs: lifetime });
+          const s = m.session();
+          s.set("a", 1);
+          const made = await s.commit();
+          assert.ok(made);
+          const info = await m.session(s.id).describe();
+          assert.equal(info.lifetimeEndTime, made.createTime + lifetime);
+          let id = s.id as string;
+          let keepOld = false;
+          const end = made.createTime + lifetime;
+          while (Date.now() < end - 150) {
+            try {
+              id = await m.session(id).regenerate({ keepOld });
+              keepOld = !keepOld;
+              await m.session(id).touch();
+              const now = await m.session(id).describe();
+              assert.equal(now.createTime, made.createTime, "regenerate keeps the creation time");
+              assert.ok(now.expireTime <= end);
+            } catch (err) {
+              // A slow machine can reach the deadline inside the loop: gone is right then.
+              code("not_found")(err);
+              assert.ok(Date.now() >= end, "not_found before the lifetime ended");
+              break;
+            }
+            await sleep(100);
+          }
+          await sleep(Math.max(0, made.createTime + lifetime - Date.now()) + 50);
+          assert.equal(await m.session(id).get("a"), undefined, "alive past its lifetime");
+          await assert.rejects(m.session(id).regenerate(), code("not_found"));
+        }),
+      );
+    });
+
     describe("through Manager and Session", { concurrency: true }, () => {
       it(
         "reproduces gsession's storage test: set/setMap, fresh reads, remove, removeAll, expiry",
@@ -1085,6 +1260,129 @@ export function describeStorageConformance(target: StorageTarget): void {
           });
           await sleep(900);
           assert.equal(await m.session(id).get("a"), undefined, "expired once left alone");
+        }),
+      );
+    });
+
+    // Keys are whatever strings a caller sends: Python and Go callers may use "__proto__".
+    describe("Object.prototype names as keys", { concurrency: true }, () => {
+      const PROTO = "__proto__";
+      /** Built by JSON.parse: an object literal cannot hold "__proto__" as a key. */
+      const nested = (): JsonValue =>
+        JSON.parse(
+          '{"__proto__": {"polluted": true}, "list": [{"__proto__": 1}], "constructor": 2}',
+        );
+
+      /** The own entries in key order (storages need not keep the order keys were added in). */
+      const entries = (data: object | undefined) =>
+        JSON.stringify(Object.entries(data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+      /** Every key an own property, on a plain object, and nothing added to Object.prototype. */
+      const assertOwnKeys = (data: object, keys: string[]) => {
+        assert.equal(Object.getPrototypeOf(data), Object.prototype, "a plain object");
+        assert.deepEqual(Object.keys(data).sort(), [...keys].sort());
+        assert.equal(({} as Record<string, unknown>).polluted, undefined, "no pollution");
+      };
+
+      it(
+        "stores and reads back __proto__ and other Object.prototype names, top level and nested",
+        fresh(async (storage) => {
+          const id = newSessionId();
+          const keys = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"];
+          const ops = keys.map((key, i) => set(key, i === 0 ? nested() : i));
+          await storage.apply(id, { ops }, options("create"));
+          const record = await storage.read(id, LONG);
+          assert.ok(record);
+          assertOwnKeys(record.data, keys);
+          const proto = record.data[PROTO];
+          assert.equal(JSON.stringify(proto), JSON.stringify(nested()));
+          assertOwnKeys(proto as object, ["__proto__", "list", "constructor"]);
+          const read = await storage.readKey(id, "__proto__", LONG);
+          assert.equal(read?.found, true);
+          assert.equal(JSON.stringify(read?.value), JSON.stringify(nested()));
+          assert.deepEqual(await storage.readKey(id, "isPrototypeOf", LONG), { found: false });
+          await storage.apply(
+            id,
+            { ops: [{ type: "remove", key: "__proto__" }] },
+            options("existing"),
+          );
+          assertOwnKeys((await storage.read(id, LONG))?.data ?? {}, keys.slice(1));
+          assert.deepEqual(await storage.readKey(id, "__proto__", LONG), { found: false });
+        }),
+      );
+
+      it(
+        "increments __proto__, constructor and toString from 0 when absent",
+        fresh(async (storage) => {
+          const id = newSessionId();
+          const keys = ["__proto__", "constructor", "toString"];
+          const inc = (delta: number): Op[] =>
+            keys.map((key) => ({ type: "increment", key, delta }));
+          const first = await storage.apply(id, { ops: inc(2) }, options("create"));
+          assertOwnKeys(first?.incremented ?? {}, keys);
+          assert.equal(
+            entries(first?.incremented),
+            '[["__proto__",2],["constructor",2],["toString",2]]',
+          );
+          const second = await storage.apply(id, { ops: inc(3) }, options("existing"));
+          assert.equal(
+            entries(second?.incremented),
+            '[["__proto__",5],["constructor",5],["toString",5]]',
+          );
+          const data = (await storage.read(id, LONG))?.data ?? {};
+          assertOwnKeys(data, keys);
+          assert.equal(entries(data), '[["__proto__",5],["constructor",5],["toString",5]]');
+        }),
+      );
+
+      it(
+        "a refused delta that removed and re-set __proto__ leaves it as it was",
+        fresh(async (storage) => {
+          const id = newSessionId();
+          const limits = resolveLimits({ maxSessionBytes: 100 });
+          await storage.apply(id, { ops: [set("__proto__", 1)] }, options("create"));
+          const ops: Op[] = [
+            { type: "remove", key: "__proto__" },
+            set("__proto__", { a: 1 }),
+            { type: "remove", key: "__proto__" },
+            set("big", "x".repeat(200)),
+          ];
+          await assert.rejects(
+            storage.apply(id, { ops }, options("existing", { limits })),
+            code("resource_exhausted"),
+          );
+          const data = (await storage.read(id, LONG))?.data ?? {};
+          assertOwnKeys(data, ["__proto__"]);
+          assert.equal(entries(data), '[["__proto__",1]]');
+        }),
+      );
+
+      it(
+        "through Session: set, pending reads, increment, data, commit and regenerate keep __proto__",
+        fresh(async (storage) => {
+          const m = manager(storage);
+          const s = m.session();
+          s.set("__proto__", nested());
+          s.setMap(JSON.parse('{"__proto__": {"x": 1}, "constructor": "c"}'));
+          s.increment("toString", 4);
+          // Read before the commit: this session's own pending changes.
+          assert.equal(JSON.stringify(await s.get("__proto__")), '{"x":1}');
+          assert.equal(await s.contains("hasOwnProperty"), false);
+          assertOwnKeys(await s.data(), ["__proto__", "constructor", "toString"]);
+          await s.commit();
+          const id = s.id as string;
+          const again = m.session(id);
+          assert.equal(JSON.stringify(await again.get("__proto__")), '{"x":1}');
+          assert.equal(await again.get("valueOf"), undefined);
+          again.increment("__proto__", 1); // holds an object: refused, nothing written
+          await assert.rejects(again.commit(), code("failed_precondition"));
+          const third = m.session(id);
+          third.increment("constructor", 1);
+          await assert.rejects(third.commit(), code("failed_precondition"), "holds a string");
+          await third.regenerate();
+          const data = await m.session(third.id).data();
+          assertOwnKeys(data, ["__proto__", "constructor", "toString"]);
+          assert.equal(entries(data), '[["__proto__",{"x":1}],["constructor","c"],["toString",4]]');
         }),
       );
     });

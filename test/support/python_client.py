@@ -43,6 +43,16 @@ with grpc.insecure_channel(target) as channel:
         metadata=[("x-session-id", response.session_id)],
         timeout=10,
     )
+    # Keys that are Object.prototype names in JavaScript are plain keys to Python.
+    set_map = method(channel, "SetMap", session_pb2.SetMapRequest, session_pb2.SetMapResponse)
+    get_data = method(channel, "GetData", session_pb2.GetDataRequest, session_pb2.GetDataResponse)
+    session = [("x-session-id", response.session_id)]
+    data = session_pb2.SetMapRequest()
+    data.data.update({"__proto__": {"__proto__": "inner", "list": [{"__proto__": 1}]}, "constructor": 2})
+    set_map(data, metadata=session, timeout=10)
+    proto_data = json_format.MessageToDict(get_data(session_pb2.GetDataRequest(), metadata=session, timeout=10).data)
+    proto_get = get(session_pb2.GetRequest(key="__proto__"), metadata=session, timeout=10)
+
     try:
         get(session_pb2.GetRequest(key="x"), metadata=[("x-session-id", "../x")], timeout=10)
         bad_id_code = "OK"
@@ -58,6 +68,8 @@ print(
             "get_found": got.found,
             "get_value": json_format.MessageToDict(got.value),
             "bad_id_code": bad_id_code,
+            "proto_data": proto_data,
+            "proto_get": [proto_get.found, json_format.MessageToDict(proto_get.value)],
         }
     )
 )

@@ -4,12 +4,21 @@ import type {
   Delta,
   Expiry,
   KeyRead,
+  RegenerateOptions,
+  RegenerateResult,
   SessionMeta,
   SessionRecord,
   Storage,
 } from "../../src/storage/Storage.js";
 
-export type StorageMethod = "read" | "readKey" | "apply" | "touch" | "destroy" | "ping";
+export type StorageMethod =
+  | "read"
+  | "readKey"
+  | "apply"
+  | "touch"
+  | "regenerate"
+  | "destroy"
+  | "ping";
 
 /**
  * Wraps a real storage to count calls and, on demand, fail or slow them — so tests can
@@ -21,6 +30,7 @@ export class InstrumentedStorage implements Storage {
     readKey: 0,
     apply: 0,
     touch: 0,
+    regenerate: 0,
     destroy: 0,
     ping: 0,
   };
@@ -50,6 +60,9 @@ export class InstrumentedStorage implements Storage {
   }
   touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
     return this.#run("touch", () => this.inner.touch(id, expiry));
+  }
+  regenerate(oldId: string, newId: string, options: RegenerateOptions): Promise<RegenerateResult> {
+    return this.#run("regenerate", () => this.inner.regenerate(oldId, newId, options));
   }
   destroy(id: string): Promise<void> {
     return this.#run("destroy", () => this.inner.destroy(id));

@@ -493,7 +493,7 @@ export function describeServiceSuite(
         const cat = (...parts: Uint8Array[]) => Buffer.concat(parts);
         const value = (v: unknown) => Value.encode(Value.wrap(v)).finish();
         const emptyValue = new Uint8Array(0);
-        /** A Struct with one entry, built on the wire (a JS object cannot hold "__proto__"). */
+        /** A Struct with one entry, built on the wire. */
         const structOf = (key: string, valueBytes: Uint8Array) =>
           ld(1, cat(new BinaryWriter().uint32(10).string(key).finish(), ld(2, valueBytes)));
         const setReq = (valueBytes: Uint8Array) =>
@@ -587,21 +587,15 @@ export function describeServiceSuite(
           server.storage.resetCounts();
           const cases: [string, Buffer, RegExp][] = [
             ["set", setReq(emptyValue), /value is a google.protobuf.Value with no kind set/],
-            ["set", setReq(cat(ld(6, ld(1, value(1))), ld(6, ld(1, emptyValue)))), /value\[0\]/],
             [
-              "setMap",
-              cat(ld(1, cat(structOf("ok", value(1)), structOf("__proto__", value(1))))),
-              /"__proto__" is reserved/,
+              "set",
+              setReq(ld(6, cat(ld(1, value(1)), ld(1, emptyValue)))),
+              /value\[1\] is a google.protobuf.Value with no kind set/,
             ],
             [
               "setMap",
               cat(ld(1, structOf("a", cat(ld(5, structOf("b", emptyValue)))))),
               /data\."a"\."b" is a google.protobuf.Value with no kind set/,
-            ],
-            [
-              "set",
-              setReq(cat(ld(5, structOf("__proto__", value({ x: 1 }))))),
-              /"__proto__" is reserved/,
             ],
           ];
           for (const [method, bytes, message] of cases) {

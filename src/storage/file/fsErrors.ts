@@ -5,8 +5,6 @@ const UNAVAILABLE: Record<string, string> = {
   EACCES: "permission denied",
   EPERM: "operation not permitted",
   EROFS: "read-only file system",
-  ENOSPC: "no space left on device",
-  EDQUOT: "disk quota exceeded",
   EMFILE: "too many open files in this process",
   ENFILE: "too many open files on this system",
   EIO: "input/output error",
@@ -17,6 +15,12 @@ const UNAVAILABLE: Record<string, string> = {
   EBUSY: "resource busy",
   EAGAIN: "resource temporarily unavailable",
   ESTALE: "stale file handle",
+};
+
+/** The disk is full: like a budget, not something a retry soon fixes. */
+const EXHAUSTED: Record<string, string> = {
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
 };
 
 export function errorCode(err: unknown): string | undefined {
@@ -33,6 +37,14 @@ export function fsError(err: unknown, action: string, dir: string): SessionError
   const code = errorCode(err);
   const reason = code === undefined ? undefined : UNAVAILABLE[code];
   const cause = withoutPath(err);
+  const full = code === undefined ? undefined : EXHAUSTED[code];
+  if (full !== undefined) {
+    return new SessionError(
+      "resource_exhausted",
+      `file storage cannot ${action} in ${dir}: ${full} (${code})`,
+      { cause },
+    );
+  }
   if (reason !== undefined) {
     return new SessionError(
       "unavailable",

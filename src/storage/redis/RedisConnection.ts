@@ -46,7 +46,7 @@ export class RedisConnection {
     this.#target = options.target ?? "redis";
     this.#ownsClient = options.ownsClient ?? false;
     for (const [name, script] of Object.entries(SCRIPTS)) {
-      client.defineCommand(name, { lua: script, numberOfKeys: 1 });
+      client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
     }
     // Without an 'error' listener ioredis reports "Unhandled error event" on every retry.
     client.on("error", (err: Error) => this.#onError(err));

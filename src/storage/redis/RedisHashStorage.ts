@@ -23,6 +23,7 @@ export class RedisHashStorage extends RedisStorageBase {
         readKey: "sessiondHashReadKey",
         touch: "sessiondHashTouch",
         apply: "sessiondHashApply",
+        regenerate: "sessiondHashRegenerate",
       },
       options,
     );

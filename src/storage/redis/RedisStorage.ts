@@ -30,6 +30,7 @@ export class RedisStorage extends RedisStorageBase {
         readKey: "sessiondKvReadKey",
         touch: "sessiondKvTouch",
         apply: "sessiondKvApply",
+        regenerate: "sessiondKvRegenerate",
       },
       options,
     );

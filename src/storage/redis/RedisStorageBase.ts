@@ -7,6 +7,8 @@ import type {
   Delta,
   Expiry,
   KeyRead,
+  RegenerateOptions,
+  RegenerateResult,
   SessionMeta,
   SessionRecord,
   Storage,
@@ -15,7 +17,7 @@ import { applyArgs, checkKey, expiryArgs } from "./applyArgs.js";
 import { applyReply } from "./applyReply.js";
 import { RecentSlides } from "./RecentSlides.js";
 import { type RedisClient, RedisConnection } from "./RedisConnection.js";
-import type { ScriptName } from "./scripts.js";
+import type { OneKeyScriptName, RegenerateScriptName } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
 
 export interface RedisStorageOptions {
@@ -33,10 +35,11 @@ export interface RedisStorageOptions {
 /** The script names and key of one layout; everything else is shared. */
 export interface Layout {
   key(keys: SessionKeys, id: string): string;
-  read: ScriptName;
-  readKey: ScriptName;
-  touch: ScriptName;
-  apply: ScriptName;
+  read: OneKeyScriptName;
+  readKey: OneKeyScriptName;
+  touch: OneKeyScriptName;
+  apply: OneKeyScriptName;
+  regenerate: RegenerateScriptName;
 }
 
 /**
@@ -75,7 +78,8 @@ export abstract class RedisStorageBase implements Storage {
   }
 
   async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
-    const args = [...expiryArgs(expiry), checkKey(key)];
+    const args = expiryArgs(expiry);
+    args.push(checkKey(key));
     const reply = await this.#script(this.#layout.readKey, this.keyOf(id), args);
     if (!reply) return undefined;
     const [found, text] = reply as [number, string | undefined];
@@ -87,6 +91,32 @@ export abstract class RedisStorageBase implements Storage {
     const args = applyArgs(delta, options);
     const reply = await this.#script(this.#layout.apply, this.keyOf(id), args);
     return applyReply(reply, delta.expectedVersion, options.limits);
+  }
+
+  async regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+  ): Promise<RegenerateResult> {
+    const from = this.keyOf(oldId);
+    const to = this.keyOf(newId);
+    if (from === to) return "taken";
+    const args = expiryArgs(options);
+    args.push(options.keepOld ? "1" : "");
+    this.slides.forget(from);
+    const reply = await this.connection.run((c) => c[this.#layout.regenerate](from, to, args));
+    const [tag, version, createTime, expireTime] = reply as string[];
+    if (tag === "missing" || tag === "taken") return tag;
+    if (tag !== "ok") {
+      throw new SessionError("internal", "internal error", {
+        cause: new Error(`unexpected regenerate reply ${JSON.stringify(reply)}`),
+      });
+    }
+    return {
+      version: Number(version),
+      createTime: Number(createTime),
+      expireTime: Number(expireTime),
+    };
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
@@ -114,8 +144,8 @@ export abstract class RedisStorageBase implements Storage {
     return this.connection.close();
   }
 
-  #script(name: ScriptName, key: string, args: string[]): Promise<unknown> {
-    return this.connection.run((c) => c[name](key, ...args));
+  #script(name: OneKeyScriptName, key: string, args: string[]): Promise<unknown> {
+    return this.connection.run((c) => c[name](key, args));
   }
 }
 

@@ -1,3 +1,4 @@
+import { checkOpCount } from "../../common/Limits.js";
 import { SessionError } from "../../common/SessionError.js";
 import { assertExpectedVersion, assertExpiry } from "../applyOps.js";
 import type { ApplyOptions, Delta, Expiry } from "../Storage.js";
@@ -17,6 +18,8 @@ export function applyArgs(delta: Delta, options: ApplyOptions): string[] {
   const args = expiryArgs(options);
   const expected = delta.expectedVersion;
   assertExpectedVersion(expected);
+  // Before any argument is built: the work below grows with the number of ops.
+  checkOpCount(0, delta.ops.length, options.limits);
   args.push(
     options.mode,
     expected === undefined ? "" : String(expected),

@@ -123,3 +123,28 @@ if #args > 0 then redis.call('HSET', key, unpack(args)) end
 redis.call('PEXPIREAT', key, fmt_int(e))
 return ok_reply(version, create, e)
 `;
+
+/**
+ * KEYS[1] old hash, KEYS[2] new one (same slot: see idFamily.ts); ARGV[3] "1" to keep the
+ * old one. Reply: {'missing'}, {'taken'} or {'ok', version, createTime, expireTime}.
+ */
+export const HASH_REGENERATE = `${LUA_COMMON}${HASH_META}
+local meta = redis.call('HGET', KEYS[1], '')
+if not meta then return {'missing'} end
+local now = now_ms()
+local _, create, bytes = parse_meta(meta)
+local e = expire_at(now, create)
+if e <= now then
+  redis.call('DEL', KEYS[1])
+  return {'missing'}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'taken'} end
+if ARGV[3] == '1' then
+  redis.call('COPY', KEYS[1], KEYS[2])
+else
+  redis.call('RENAME', KEYS[1], KEYS[2])
+end
+redis.call('HSET', KEYS[2], '', '1 ' .. fmt_int(create) .. ' ' .. fmt_int(bytes))
+redis.call('PEXPIREAT', KEYS[2], fmt_int(e))
+return {'ok', '1', fmt_int(create), fmt_int(e)}
+`;

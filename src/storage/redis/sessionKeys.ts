@@ -1,12 +1,15 @@
 import { SessionError } from "../../common/SessionError.js";
+import { idFamily } from "../idFamily.js";
 
 export const DEFAULT_PREFIX = "sessiond:";
 
 const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
 
 /**
- * Key names. Every key of one session carries the id as a Redis Cluster hash tag
- * (`{id}`), so a session's keys share one slot and a script may touch all of them.
+ * Key names. Every key of one session carries its id's family (the first characters, see
+ * idFamily.ts) as the Redis Cluster hash tag: `<prefix>{<family>}<id>`. A session's keys
+ * share one slot, and so do a session and the one it is regenerated into, so one script
+ * may touch all of them.
  * A future per-user index will live under `<prefix>user:{<user>}`, a different slot,
  * and must never be touched by the same script as a session key.
  */
@@ -17,12 +20,12 @@ export class SessionKeys {
 
   /** RedisStorage: one string per session. */
   kv(id: string): string {
-    return `${this.prefix}{${checkId(id)}}`;
+    return `${this.prefix}{${idFamily(checkId(id))}}${id}`;
   }
 
   /** RedisHashStorage: one hash per session. */
   hash(id: string): string {
-    return `${this.prefix}{${checkId(id)}}:hash`;
+    return `${this.prefix}{${idFamily(checkId(id))}}${id}:hash`;
   }
 }
 

@@ -120,7 +120,14 @@ export interface DescribeResponse {
   version: bigint;
   size: number;
   createTime?: Date | undefined;
-  expireTime?: Date | undefined;
+  expireTime?:
+    | Date
+    | undefined;
+  /**
+   * The absolute deadline, first creation + max lifetime, that no activity (Touch,
+   * Regenerate) can pass; unset when the server has no max lifetime.
+   */
+  lifetimeEndTime?: Date | undefined;
 }
 
 export interface IncrementRequest {
@@ -1658,7 +1665,14 @@ export const DescribeRequest: MessageFns<DescribeRequest> = {
 };
 
 function createBaseDescribeResponse(): DescribeResponse {
-  return { sessionId: "", version: 0n, size: 0, createTime: undefined, expireTime: undefined };
+  return {
+    sessionId: "",
+    version: 0n,
+    size: 0,
+    createTime: undefined,
+    expireTime: undefined,
+    lifetimeEndTime: undefined,
+  };
 }
 
 export const DescribeResponse: MessageFns<DescribeResponse> = {
@@ -1680,6 +1694,9 @@ export const DescribeResponse: MessageFns<DescribeResponse> = {
     }
     if (message.expireTime !== undefined) {
       Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(42).fork()).join();
+    }
+    if (message.lifetimeEndTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lifetimeEndTime), writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1737,6 +1754,14 @@ export const DescribeResponse: MessageFns<DescribeResponse> = {
             message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lifetimeEndTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1768,6 +1793,11 @@ export const DescribeResponse: MessageFns<DescribeResponse> = {
         : isSet(object.expire_time)
         ? fromJsonTimestamp(object.expire_time)
         : undefined,
+      lifetimeEndTime: isSet(object.lifetimeEndTime)
+        ? fromJsonTimestamp(object.lifetimeEndTime)
+        : isSet(object.lifetime_end_time)
+        ? fromJsonTimestamp(object.lifetime_end_time)
+        : undefined,
     };
   },
 
@@ -1788,6 +1818,9 @@ export const DescribeResponse: MessageFns<DescribeResponse> = {
     if (message.expireTime !== undefined) {
       obj.expireTime = message.expireTime.toISOString();
     }
+    if (message.lifetimeEndTime !== undefined) {
+      obj.lifetimeEndTime = message.lifetimeEndTime.toISOString();
+    }
     return obj;
   },
 
@@ -1801,6 +1834,7 @@ export const DescribeResponse: MessageFns<DescribeResponse> = {
     message.size = object.size ?? 0;
     message.createTime = object.createTime ?? undefined;
     message.expireTime = object.expireTime ?? undefined;
+    message.lifetimeEndTime = object.lifetimeEndTime ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,39 @@
+import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { isWellFormed, jsonValueProblem } from "../session/validate.js";
+
+/*
+ * What the SDK refuses before sending, because it would not arrive as written: protobuf
+ * encodes a string with a lone UTF-16 surrogate as U+FFFD (valid UTF-8, so no server can
+ * tell), and a value that is not JSON (undefined, a Date, NaN) as something else or
+ * nothing. The refusal is shaped like the server's: a ServiceError, INVALID_ARGUMENT, in
+ * the library's words; no call is made.
+ */
+
+export function assertSendableKey(key: string): void {
+  if (typeof key === "string" && !isWellFormed(key)) {
+    throw refused("key contains a lone UTF-16 surrogate");
+  }
+}
+
+export function assertSendableValue(key: string, value: unknown): void {
+  assertSendableKey(key);
+  const problem = jsonValueProblem(value);
+  if (problem !== undefined) throw refused(`value of key "${key}" ${problem}`);
+}
+
+export function assertSendableData(data: object): void {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw refused("setMap needs a plain object of key -> value");
+  }
+  for (const key of Object.keys(data)) {
+    assertSendableValue(key, (data as Record<string, unknown>)[key]);
+  }
+}
+
+function refused(details: string): ServiceError {
+  return Object.assign(new Error(`${status.INVALID_ARGUMENT} INVALID_ARGUMENT: ${details}`), {
+    code: status.INVALID_ARGUMENT,
+    details,
+    metadata: new Metadata(),
+  });
+}
