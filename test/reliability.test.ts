@@ -173,17 +173,20 @@ describe("report", () => {
     assert.match(md, /a\\\|b/);
   });
 
-  test("lost writes, values never written and crashes fail the run; wrong bad-input answers do not", () => {
-    assert.deepEqual(failures([result()]), []);
+  test("lost writes, values never written, crashes and wrong bad-input answers fail the run", () => {
+    const answered = { ...result().badInputs, wrong: 0, wrongExamples: [] };
+    const clean = result({ badInputs: answered });
+    assert.deepEqual(failures([clean]), []);
     const bad = result({
       storage: "redis",
       verdict: { keys: 9, lost: 2, unexpected: 1, examples: [] },
       crashes: [{ at: "t", exit: "signal SIGSEGV", stderr: [] }],
     });
-    assert.deepEqual(failures([result(), bad]), [
+    assert.deepEqual(failures([clean, bad]), [
       "redis: 2 acknowledged writes lost",
       "redis: 1 keys hold values never written",
       "redis: sessiond crashed 1 times",
+      "redis: 10 bad inputs answered other than refused",
     ]);
   });
 });
