@@ -404,16 +404,19 @@ function expectedVersion(b: Builder, field: number): void {
   ]);
   if (choice === "absent") return;
   if (choice === "overflow") {
-    // Ten bytes whose last carries more than the 64th bit: not a uint64.
-    const bytes = Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    // Ten bytes whose last carries more than the 64th bit: no uint64. Read modulo 2^64,
+    // the first is 2^64 - 1 and the second is 0 ("must not exist"), which would turn a
+    // malformed check into another check.
+    const last = rng.pick([0x7f, 0x02]);
+    const bytes = Uint8Array.from([...new Array(9).fill(last === 0x7f ? 0xff : 0x80), last]);
     b.parts.push({
       field,
       name: "expected_version",
       bytes: concat([tag(field, WT.varint), bytes]),
       singular: true,
     });
-    b.problems.push(wire("expected_version varint overflows 64 bits"));
-    b.labels.push("ev=overflow");
+    b.problems.push(input(status.INVALID_ARGUMENT, "expected_version varint overflows 64 bits"));
+    b.labels.push(`ev=overflow(${last === 0x7f ? "ff…7f" : "80…02"})`);
     return;
   }
   const value: bigint = {
