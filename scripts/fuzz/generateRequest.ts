@@ -229,9 +229,8 @@ const BODY: Record<Rpc, (b: Builder) => Body> = {
       expectedVersion(b, 2);
       return { effect: undefined };
     }
-    if (entries > LIMITS.maxKeys) {
-      // More keys than a session may hold: a per-request bound may refuse it up front.
-      b.leeway.push({ code: status.INVALID_ARGUMENT, why: `${entries} keys in one SetMap` });
+    if (entries > LIMITS.maxOps) {
+      b.problems.push(input(status.RESOURCE_EXHAUSTED, `${entries} keys, over maxOps`));
     }
     let i = 0;
     const s = genStruct(rng, entries, () => keyOf(i++), {
@@ -282,12 +281,8 @@ const BODY: Record<Rpc, (b: Builder) => Body> = {
     } else if (shape === "all") {
       for (const k of existing) keys.push({ bytes: utf8(k), text: k, label: k });
     } else if (shape === "wide") {
-      const n = rng.pick([LIMITS.maxKeys, LIMITS.maxKeys + 1, 10000, 60000, 100000]);
+      const n = rng.pick([LIMITS.maxOps, LIMITS.maxOps + 1, 10000, 60000, 100000]);
       for (let i = 0; i < n; i++) keys.push({ bytes: utf8(`r${i}`), text: `r${i}`, label: "" });
-      if (n > LIMITS.maxKeys) {
-        b.leeway.push({ code: status.RESOURCE_EXHAUSTED, why: `${n} keys, over maxKeys` });
-        b.leeway.push({ code: status.INVALID_ARGUMENT, why: `${n} keys, over maxKeys` });
-      }
     }
     for (const k of keys) {
       b.parts.push({ field: 1, name: "keys", bytes: lenField(1, k.bytes), singular: false });
@@ -298,6 +293,9 @@ const BODY: Record<Rpc, (b: Builder) => Body> = {
         : `keys=[${keys.map((k) => k.label).join(",")}]`,
     );
     if (keys.length === 0) b.problems.push(input(status.INVALID_ARGUMENT, "Remove without keys"));
+    if (keys.length > LIMITS.maxOps) {
+      b.problems.push(input(status.RESOURCE_EXHAUSTED, `${keys.length} keys, over maxOps`));
+    }
     for (const k of keys) {
       if (k.text === undefined) b.problems.push(wire(`key ${k.label} is not UTF-8`));
       else keyProblems(b, k.text, "key");
@@ -406,16 +404,19 @@ function expectedVersion(b: Builder, field: number): void {
   ]);
   if (choice === "absent") return;
   if (choice === "overflow") {
-    // Ten bytes whose last carries more than the 64th bit: not a uint64.
-    const bytes = Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    // Ten bytes whose last carries more than the 64th bit: no uint64. Read modulo 2^64,
+    // the first is 2^64 - 1 and the second is 0 ("must not exist"), which would turn a
+    // malformed check into another check.
+    const last = rng.pick([0x7f, 0x02]);
+    const bytes = Uint8Array.from([...new Array(9).fill(last === 0x7f ? 0xff : 0x80), last]);
     b.parts.push({
       field,
       name: "expected_version",
       bytes: concat([tag(field, WT.varint), bytes]),
       singular: true,
     });
-    b.problems.push(wire("expected_version varint overflows 64 bits"));
-    b.labels.push("ev=overflow");
+    b.problems.push(input(status.INVALID_ARGUMENT, "expected_version varint overflows 64 bits"));
+    b.labels.push(`ev=overflow(${last === 0x7f ? "ff…7f" : "80…02"})`);
     return;
   }
   const value: bigint = {
@@ -481,12 +482,16 @@ function mutateRequest(b: Builder, rpc: Rpc): void {
     case "duplicate": {
       if (singular.length === 0) return;
       const p = rng.pick(singular);
-      // The same field again, with the same bytes or with another value of its kind.
-      const again =
-        p.name === "key" && rng.chance(0.5) ? lenField(p.field, utf8(plainKey(rng))) : p.bytes;
-      b.parts.push({ ...p, bytes: again });
-      b.problems.push(wire(`field ${p.name} (${p.field}) appears twice`));
       b.labels.push(`+dup:${p.name}`);
+      if (p.name === "value" || p.name === "data") {
+        // Protobuf would merge the two messages; sessiond refuses instead.
+        b.parts.push({ ...p });
+        b.problems.push(wire(`message field ${p.name} (${p.field}) appears twice`));
+        return;
+      }
+      // A scalar sent twice: protobuf keeps the last, as the README says sessiond does. The
+      // other value goes first, so the request means what it meant before.
+      b.parts.splice(b.parts.indexOf(p), 0, { ...p, bytes: otherScalar(rng, p) });
       return;
     }
     case "unknownField": {
@@ -583,6 +588,18 @@ function mutateRequest(b: Builder, rpc: Rpc): void {
         [b.parts[i], b.parts[j]] = [b.parts[j] as Part, b.parts[i] as Part];
       }
       b.labels.push("+shuffled");
+  }
+}
+
+/** Another value for the scalar field `p`, of its own type. */
+function otherScalar(rng: Rng, p: Part): Uint8Array {
+  switch (p.name) {
+    case "key":
+      return lenField(p.field, utf8(rng.chance(0.5) ? plainKey(rng) : "__other__"));
+    case "delta":
+      return concat([tag(p.field, WT.bit64), doubleBytes(rng.pick([1, -1, Number.NaN, 1e308]))]);
+    default:
+      return varintField(p.field, rng.pick([0, 1, 7, 2n ** 63n]));
   }
 }
 
