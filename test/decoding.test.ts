@@ -288,6 +288,31 @@ describe("exact request decoding over gRPC", () => {
     assert.deepEqual(await sdk.session(id).getData(), { second: 7 });
   });
 
+  it("a varint longer than 64 bits (expected_version 2^64 + 1) is INVALID_ARGUMENT, not its low bits", async () => {
+    // Field 3 (expected_version) as a varint: ten bytes whose tenth carries more than one bit.
+    const overflow = Buffer.from([
+      0x18, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02,
+    ]);
+    const eleven = Buffer.from([
+      0x18, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+    ]);
+    await refused([
+      [
+        "set",
+        cat(req.set("k", v.number(1)), overflow),
+        /expected_version \(3\).*longer than 64 bits/,
+      ],
+      ["set", cat(req.set("k", v.number(1)), eleven), /longer than 64 bits/],
+    ]);
+    // The largest 64-bit varint is fine (and out of range for a version: a clear refusal).
+    const max = Buffer.from([0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    failed(
+      await call("set", cat(req.set("k", v.number(1)), max)),
+      status.INVALID_ARGUMENT,
+      /out of range/,
+    );
+  });
+
   it('"__proto__" and the other Object.prototype names are keys like any other, top level and nested', async () => {
     const nested = v.struct(
       entry("__proto__", v.struct(entry("polluted", v.number(1)))),

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { SessionError } from "../common/SessionError.js";
 import { JsonFieldSplit, jsonFieldsOf } from "./jsonFields.js";
 import type { MessageField, MessageFields } from "./messageFields.js";
@@ -91,7 +91,14 @@ function decodeStrictly<T>(
         const what = named(field, number, typeName);
         throw notUtf8(field.repeated ? `an element of ${what}` : what, text);
       }
-    } else reader.skip(type, number);
+    } else {
+      if (type === WireType.Varint && !varintFits64(bytes, reader.pos)) {
+        // The generated decoder would silently keep the low 64 bits (an expected_version
+        // of 2^64 + 1 would read as 1).
+        throw new WireProblem(`${named(field, number, typeName)} is a varint longer than 64 bits`);
+      }
+      reader.skip(type, number);
+    }
   }
   return split === undefined ? deserialize(bytes) : split.decode(deserialize);
 }
@@ -105,4 +112,14 @@ function isUtf8Text(bytes: Uint8Array): boolean {
   if (bytes.length > 64) return isUtf8(bytes);
   for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) > 0x7f) return isUtf8(bytes);
   return true;
+}
+
+/** Whether the varint at `pos` fits 64 bits: at most ten bytes, the tenth holding one bit. */
+function varintFits64(bytes: Uint8Array, pos: number): boolean {
+  for (let i = 0; i < 10; i++) {
+    const b = bytes[pos + i];
+    if (b === undefined) return true; // truncated: the reader reports that itself
+    if (b < 0x80) return i < 9 || b <= 1;
+  }
+  return false;
 }
