@@ -1,4 +1,4 @@
-import { LUA_APPLY_OPS, LUA_COMMON } from "./luaCommon.js";
+import { LUA_APPLY_OPS, LUA_COMMON, LUA_REGENERATE_CHECK } from "./luaCommon.js";
 
 /**
  * Scripts for RedisHashStorage: one hash per session, one field per user key holding the
@@ -128,17 +128,12 @@ return ok_reply(version, create, e)
  * KEYS[1] old hash, KEYS[2] new one (same slot: see idFamily.ts); ARGV[3] "1" to keep the
  * old one. Reply: {'missing'}, {'taken'} or {'ok', version, createTime, expireTime}.
  */
-export const HASH_REGENERATE = `${LUA_COMMON}${HASH_META}
+export const HASH_REGENERATE = `${LUA_COMMON}${LUA_REGENERATE_CHECK}${HASH_META}
 local meta = redis.call('HGET', KEYS[1], '')
 if not meta then return {'missing'} end
-local now = now_ms()
 local _, create, bytes = parse_meta(meta)
-local e = expire_at(now, create)
-if e <= now then
-  redis.call('DEL', KEYS[1])
-  return {'missing'}
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'taken'} end
+local e, refusal = regenerate_check(create)
+if not e then return refusal end
 if ARGV[3] == '1' then
   redis.call('COPY', KEYS[1], KEYS[2])
 else

@@ -1,4 +1,4 @@
-import { LUA_APPLY_OPS, LUA_COMMON } from "./luaCommon.js";
+import { LUA_APPLY_OPS, LUA_COMMON, LUA_REGENERATE_CHECK } from "./luaCommon.js";
 
 /**
  * Scripts for RedisStorage: one string key per session holding
@@ -100,17 +100,12 @@ return ok_reply(version, create, e)
  * KEYS[1] old session key, KEYS[2] new one (same slot: see idFamily.ts); ARGV[3] "1" to
  * keep the old one. Reply: {'missing'}, {'taken'} or {'ok', version, createTime, expireTime}.
  */
-export const KV_REGENERATE = `${LUA_COMMON}${KV_HEADER}
+export const KV_REGENERATE = `${LUA_COMMON}${LUA_REGENERATE_CHECK}${KV_HEADER}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {'missing'} end
-local now = now_ms()
 local _, create = parse_header(raw)
-local e = expire_at(now, create)
-if e <= now then
-  redis.call('DEL', KEYS[1])
-  return {'missing'}
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'taken'} end
+local e, refusal = regenerate_check(create)
+if not e then return refusal end
 local body = string.gsub(raw, '^{"v":%d+,', '{"v":1,', 1)
 redis.call('SET', KEYS[2], body, 'PXAT', fmt_int(e))
 if ARGV[3] ~= '1' then redis.call('DEL', KEYS[1]) end
