@@ -15,6 +15,7 @@ import {
   parseNonEmpty,
   parsePemFile,
   parseRedisUrl,
+  parseTimerDuration,
   ValueError,
 } from "./parsers.js";
 
@@ -56,6 +57,16 @@ export interface ServerConfig {
   redisSentinelName?: string;
   redisPrefix: string;
   redisTimeoutMs: number;
+  // Transport limits (README: Limits, Transport limits).
+  maxConcurrentStreams: number;
+  maxConnections: number;
+  connectionIdleTimeoutMs: number;
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs: number;
+  requestReceiveTimeoutMs: number;
+  maxConnectionOutboundBytes: number;
 }
 
 /** A bad setting. The message is one line that names the setting and what it expects. */
@@ -291,6 +302,75 @@ export const SETTINGS: readonly AnySetting[] = [
     default: "1000",
     parse: (raw) => parseDuration(raw),
     description: "Redis storages: a command not answered in this time fails with UNAVAILABLE.",
+  },
+  // Transport limits: what one client may hold of the server (README: Limits).
+  {
+    name: "MAX_CONCURRENT_STREAMS",
+    key: "maxConcurrentStreams",
+    default: "100",
+    parse: (raw) => parseInteger(raw, 1, 2 ** 31 - 1),
+    description: "Most calls in flight on one connection; a client opening more has them refused.",
+  },
+  {
+    name: "MAX_CONNECTIONS",
+    key: "maxConnections",
+    default: "1000",
+    parse: (raw) => parseInteger(raw, 1, 2 ** 31 - 1),
+    description:
+      "Most open client connections; more are closed at once. Lowered at start so that 128 file descriptors (half, under an open-file limit below 256) stay free.",
+  },
+  {
+    name: "CONNECTION_IDLE_TIMEOUT",
+    key: "connectionIdleTimeoutMs",
+    default: "5m",
+    parse: parseTimerDuration,
+    description:
+      "A connection with no call in flight for this long is closed (a client reconnects on its next call).",
+  },
+  {
+    name: "KEEPALIVE_TIME",
+    key: "keepaliveTimeMs",
+    default: "2h",
+    parse: parseTimerDuration,
+    description: "How often each connection is pinged to find clients that are gone.",
+  },
+  {
+    name: "KEEPALIVE_TIMEOUT",
+    key: "keepaliveTimeoutMs",
+    default: "20s",
+    parse: parseTimerDuration,
+    description: "A ping not answered within this time closes its connection.",
+  },
+  {
+    name: "MAX_CONNECTION_AGE",
+    key: "maxConnectionAgeMs",
+    parse: parseTimerDuration,
+    description:
+      "Connections older than this (±10%) are told to reconnect (GOAWAY), e.g. to rebalance behind a proxy.",
+  },
+  {
+    name: "MAX_CONNECTION_AGE_GRACE",
+    key: "maxConnectionAgeGraceMs",
+    default: "30s",
+    parse: parseTimerDuration,
+    description:
+      "After a GOAWAY for age or idleness, how long the calls still running may take before the connection is closed.",
+  },
+  {
+    name: "REQUEST_RECEIVE_TIMEOUT",
+    key: "requestReceiveTimeoutMs",
+    default: "10s",
+    parse: parseTimerDuration,
+    description:
+      "A call whose request has not fully arrived this long after its headers ends with RESOURCE_EXHAUSTED.",
+  },
+  {
+    name: "MAX_CONNECTION_OUTBOUND_BYTES",
+    key: "maxConnectionOutboundBytes",
+    default: String(16 * 1024 * 1024),
+    parse: (raw) => parseInteger(raw, 64 * 1024),
+    description:
+      "Response bytes one connection may leave unread; past it its calls end with RESOURCE_EXHAUSTED and it is closed.",
   },
 ];
 

@@ -30,6 +30,13 @@ export function parseDuration(raw: string, { allowZero = false } = {}): number {
   return ms;
 }
 
+/** Node timers fire at once past 2^31-1 ms, so durations that become timers stop at 24 days. */
+export function parseTimerDuration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms > 24 * 86_400_000) throw new ValueError("a duration above 0 and at most 24d");
+  return ms;
+}
+
 export function parseInteger(raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const text = raw.trim();
   const value = Number(text);

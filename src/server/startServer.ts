@@ -10,7 +10,9 @@ import { addHealth } from "./addHealth.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import { createStorage } from "./createStorage.js";
 import { HealthMonitor } from "./HealthMonitor.js";
-import { addReflection } from "./reflection/addReflection.js";
+import { addReflection, REFLECTION_SERVICES } from "./reflection/addReflection.js";
+import { grpcServerOptions } from "./transport/grpcServerOptions.js";
+import { TransportGuard } from "./transport/TransportGuard.js";
 
 export const SESSION_SERVICE_NAME = "sessiond.v1.SessionService";
 export const HEALTH_SERVICE_NAME = "grpc.health.v1.Health";
@@ -73,8 +75,21 @@ export async function startServer(
       },
       logger,
     });
+    const guard = new TransportGuard({
+      maxConnections: settings.maxConnections,
+      connectionIdleTimeoutMs: settings.connectionIdleTimeoutMs,
+      maxConnectionAgeMs: settings.maxConnectionAgeMs,
+      maxConnectionAgeGraceMs: settings.maxConnectionAgeGraceMs,
+      requestReceiveTimeoutMs: settings.requestReceiveTimeoutMs,
+      maxConnectionOutboundBytes: settings.maxConnectionOutboundBytes,
+      streamingRequestPaths: streamingRequestPaths(),
+      logger,
+    });
     server = new Server({
+      ...grpcServerOptions(settings),
       interceptors: [
+        // First, so that it sits next to the transport and sees each response as it is queued.
+        guard.interceptor,
         sessionInterceptor(manager, {
           metadataKey: settings.metadataKey,
           logger,
@@ -92,6 +107,7 @@ export async function startServer(
     addReflection(server, [SESSION_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
     const port = await bind(server, settings.host, settings.port);
+    guard.attach(server);
     const monitor = new HealthMonitor({
       storage,
       health,
@@ -116,8 +132,12 @@ export async function startServer(
           monitor.stop("NOT_SERVING");
           // Watchers have just been told NOT_SERVING; their streams must not hold the drain.
           endWatches();
-          // No await before drain(): callers rely on the listener being closed on return.
-          await drain(grpcServer, graceMs, logger);
+          // No await before retireAll(): callers rely on the listener being closed on return.
+          // It ends each connection once its calls are done (grpc-js's own drain would
+          // close sessions in a way Node 20 does not survive: see TransportGuard).
+          await guard.retireAll(graceMs);
+          await closeGrpc(grpcServer, 2000);
+          guard.close();
           await ownedManager.close();
           if (ownsStorage) await storage.close();
         })();
@@ -130,6 +150,15 @@ export async function startServer(
     if (ownsStorage) await storage.close();
     throw err;
   }
+}
+
+/** Paths of the methods whose request is a stream, which no receive deadline can bound. */
+function streamingRequestPaths(): Set<string> {
+  const paths = REFLECTION_SERVICES.map((service) => `/${service}/ServerReflectionInfo`);
+  for (const method of Object.values(sessionServiceDefinition)) {
+    if (method.requestStream) paths.push(method.path);
+  }
+  return new Set(paths);
 }
 
 function bind(server: Server, host: string, port: number): Promise<number> {
@@ -147,16 +176,15 @@ function hostForDial(host: string): string {
 }
 
 /**
- * grpc-js tryShutdown closes the listeners and sends GOAWAY, so no new call starts while
- * calls already received run to completion; past the grace period the rest are cancelled.
+ * After TransportGuard.retireAll() no connection is left: grpc-js's tryShutdown only has
+ * its bookkeeping to close. forceShutdown() if that somehow takes longer than `waitMs`.
  */
-function drain(server: Server, graceMs: number, logger: Logger): Promise<void> {
+function closeGrpc(server: Server, waitMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      logger.warn("grace period over, cancelling the calls still running", { graceMs });
       server.forceShutdown();
       resolve();
-    }, graceMs);
+    }, waitMs);
     server.tryShutdown(() => {
       clearTimeout(timer);
       resolve();
