@@ -5,19 +5,13 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import {
-  type Client,
-  credentials,
-  makeGenericClientConstructor,
-  type ServiceError,
-  status,
-} from "@grpc/grpc-js";
+import { type Client, credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { SessionClient } from "../src/client/SessionClient.js";
 import type { JsonValue } from "../src/common/json.js";
 import { SessionServiceClient } from "../src/gen/sessiond/v1/session.js";
 import { MemoryStorage } from "../src/storage/MemoryStorage.js";
 import { ROUND_TRIP_VALUES } from "../src/testing/index.js";
-import { failed, ok, rawCall, returnedId } from "./support/serviceRawCall.js";
+import { failed, ok, rawBytesClient, rawCall, returnedId } from "./support/serviceRawCall.js";
 import { type ServiceTestServer, startServiceTestServer } from "./support/serviceTestServer.js";
 
 // --- requests and values, byte by byte -------------------------------------------------
@@ -74,20 +68,15 @@ const BAD_UTF8: [string, number[]][] = [
 
 // --- the server -------------------------------------------------------------------------
 
-const raw = (method: string) => ({
-  path: `/sessiond.v1.SessionService/${method}`,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: (b: Buffer) => b,
-  requestDeserialize: (b: Buffer) => b,
-  responseSerialize: (b: Buffer) => b,
-  responseDeserialize: (b: Buffer) => b,
-});
-const METHODS = ["Set", "SetMap", "Get", "GetData", "Contains", "Remove", "Increment"];
-const Generic = makeGenericClientConstructor(
-  Object.fromEntries(METHODS.map((m) => [m[0]?.toLowerCase() + m.slice(1), raw(m)])),
-  "sessiond.v1.SessionService",
-);
+const Generic = rawBytesClient([
+  "Set",
+  "SetMap",
+  "Get",
+  "GetData",
+  "Contains",
+  "Remove",
+  "Increment",
+]);
 
 describe("exact request decoding over gRPC", () => {
   let server: ServiceTestServer;

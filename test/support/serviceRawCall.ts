@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type Client, Metadata, type ServiceError, type status } from "@grpc/grpc-js";
+import {
+  type Client,
+  Metadata,
+  makeGenericClientConstructor,
+  type ServiceError,
+  type status,
+} from "@grpc/grpc-js";
 
 export interface CallOutcome<Res> {
   response: Res | undefined;
@@ -88,4 +94,24 @@ export function returnedId(
   const fromHeaders = outcome.headers?.get(key)[0];
   const value = fromHeaders ?? outcome.trailers?.get(key)[0];
   return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * A client constructor whose methods (lower-camel names of `methods`) send and receive
+ * SessionService messages as raw bytes, for requests the generated encoder cannot produce.
+ */
+export function rawBytesClient(methods: readonly string[]) {
+  const raw = (method: string) => ({
+    path: `/sessiond.v1.SessionService/${method}`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  });
+  return makeGenericClientConstructor(
+    Object.fromEntries(methods.map((m) => [m[0]?.toLowerCase() + m.slice(1), raw(m)])),
+    "sessiond.v1.SessionService",
+  );
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { credentials, makeGenericClientConstructor, status } from "@grpc/grpc-js";
+import { credentials, status } from "@grpc/grpc-js";
 import { SessionError } from "../../src/common/SessionError.js";
 import { Value } from "../../src/gen/google/protobuf/struct.js";
 import {
@@ -18,7 +18,7 @@ import {
   type TouchResponse,
 } from "../../src/gen/sessiond/v1/session.js";
 import type { Storage } from "../../src/storage/Storage.js";
-import { failed, ok, rawCall, returnedId } from "./serviceRawCall.js";
+import { failed, ok, rawBytesClient, rawCall, returnedId } from "./serviceRawCall.js";
 import { type ServiceTestServer, startServiceTestServer } from "./serviceTestServer.js";
 
 /** Small limits so that exceeding them is cheap. */
@@ -465,19 +465,7 @@ export function describeServiceSuite(
       });
 
       describe("raw request bytes", () => {
-        const raw = (method: string) => ({
-          path: `/sessiond.v1.SessionService/${method}`,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        });
-        const Generic = makeGenericClientConstructor(
-          { set: raw("Set"), setMap: raw("SetMap"), get: raw("Get"), getData: raw("GetData") },
-          "sessiond.v1.SessionService",
-        );
+        const Generic = rawBytesClient(["Set", "SetMap", "Get", "GetData"]);
         let generic: InstanceType<typeof Generic>;
         before(() => {
           generic = new Generic(server.address, credentials.createInsecure());
