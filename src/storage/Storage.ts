@@ -166,7 +166,8 @@ export interface Storage {
    * Hard delete. Idempotent. With `idempotency`, the record outlives the session (a
    * tombstone) for its window; the result says whether it was a replay.
    */
-  destroy(id: string, options?: DestroyOptions): Promise<Replay | undefined>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: storages written before request ids return void
+  destroy(id: string, options?: DestroyOptions): Promise<Replay | undefined | void>;
   /** Resolves when the backing store answers; rejects with `unavailable` when it does not. */
   ping(): Promise<void>;
   /** Stops timers and connections. The storage is unusable afterwards. */
