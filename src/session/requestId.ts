@@ -1,10 +1,4 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  hkdfSync,
-  randomBytes,
-} from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import { SessionError } from "../common/SessionError.js";
 import { ID_FAMILY_LENGTH } from "../storage/idFamily.js";
 import type { Idempotency } from "../storage/Storage.js";

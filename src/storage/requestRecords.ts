@@ -37,7 +37,8 @@ export function assertIdempotency(idem: Idempotency | undefined): void {
     !HEX64.test(idem.fingerprint) ||
     !Number.isSafeInteger(idem.windowMs) ||
     idem.windowMs <= 0 ||
-    (idem.sealedId !== undefined && (typeof idem.sealedId !== "string" || !SEALED.test(idem.sealedId)))
+    (idem.sealedId !== undefined &&
+      (typeof idem.sealedId !== "string" || !SEALED.test(idem.sealedId)))
   ) {
     throw new SessionError(
       "invalid_argument",
