@@ -175,31 +175,28 @@ export function describeRequestIdConformance(
       }),
     );
 
-    it(
-      "a record expires after its window: the same id then writes anew",
-      () =>
-        retryOnStall(
-          fresh(async (storage) => {
-            const windowMs = 300;
-            const m = manager(storage, windowMs);
-            const seed = m.session();
-            seed.set("n", 0);
-            await seed.commit();
-            const id = seed.id as string;
-            const rid = newRequestId();
-            const since = Date.now();
-            await attempt(m, id, rid, (s) => s.increment("n"));
-            await within(since, windowMs * 0.8, "retry within the window", async () => {
-              const retry = await attempt(m, id, rid, (s) => s.increment("n"));
-              assert.equal(retry.result?.replayed, true);
-            });
-            await sleep(windowMs + 50);
-            const late = await attempt(m, id, rid, (s) => s.increment("n"));
-            assert.equal(late.result?.replayed, undefined);
-            assert.deepEqual((await storage.read(id, LONG))?.data, { n: 2 });
-          }),
-        ),
-    );
+    it("a record expires after its window: the same id then writes anew", () =>
+      retryOnStall(
+        fresh(async (storage) => {
+          const windowMs = 300;
+          const m = manager(storage, windowMs);
+          const seed = m.session();
+          seed.set("n", 0);
+          await seed.commit();
+          const id = seed.id as string;
+          const rid = newRequestId();
+          const since = Date.now();
+          await attempt(m, id, rid, (s) => s.increment("n"));
+          await within(since, windowMs * 0.8, "retry within the window", async () => {
+            const retry = await attempt(m, id, rid, (s) => s.increment("n"));
+            assert.equal(retry.result?.replayed, true);
+          });
+          await sleep(windowMs + 50);
+          const late = await attempt(m, id, rid, (s) => s.increment("n"));
+          assert.equal(late.result?.replayed, undefined);
+          assert.deepEqual((await storage.read(id, LONG))?.data, { n: 2 });
+        }),
+      ));
 
     it(
       `keeps at most ${MAX_REQUEST_RECORDS} records per session, dropping the oldest`,
