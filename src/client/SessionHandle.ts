@@ -1,4 +1,5 @@
-import { type ClientUnaryCall, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { randomBytes } from "node:crypto";
+import { type ClientUnaryCall, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { JsonValue, SessionData } from "../common/json.js";
 import { assertSendableData, assertSendableKey, assertSendableValue } from "./assertSendable.js";
 import type { SessionClient } from "./SessionClient.js";
@@ -8,7 +9,16 @@ export interface CallOptions {
   deadlineMs?: number;
 }
 
-export interface WriteOptions extends CallOptions {
+export interface IdempotentOptions extends CallOptions {
+  /**
+   * The write's request_id. Default: a fresh random 128-bit one per call, which the SDK
+   * reuses for its own retries of this call. Pass your own to retry across calls (or
+   * processes) yourself: it must stay unguessable.
+   */
+  requestId?: string;
+}
+
+export interface WriteOptions extends IdempotentOptions {
   /** Apply only if the session is at this version (0 = must not exist yet); else ABORTED. */
   expectedVersion?: number | bigint;
 }
@@ -84,39 +94,43 @@ export class SessionHandle {
 
   async set(key: string, value: JsonValue, options?: WriteOptions): Promise<WriteResult> {
     assertSendableValue(key, value);
-    const req = { key, value, expectedVersion: version(options) };
+    const req = { key, value, expectedVersion: version(options), requestId: requestId(options) };
     return written(await this.#call(this.#raw.set, req, options, true));
   }
 
   async setMap(data: SessionData, options?: WriteOptions): Promise<WriteResult> {
     assertSendableData(data);
-    const req = { data, expectedVersion: version(options) };
+    const req = { data, expectedVersion: version(options), requestId: requestId(options) };
     return written(await this.#call(this.#raw.setMap, req, options, true));
   }
 
   /** Removes keys; on a session that does not exist this is a no-op at version 0. */
   async remove(keys: string | string[], options?: WriteOptions): Promise<{ version: number }> {
-    const req = { keys: Array.isArray(keys) ? keys : [keys], expectedVersion: version(options) };
+    const req = {
+      keys: Array.isArray(keys) ? keys : [keys],
+      expectedVersion: version(options),
+      requestId: requestId(options),
+    };
     for (const key of req.keys) assertSendableKey(key);
     const res = await this.#call(this.#raw.remove, req, options);
     return { version: Number(res.version) };
   }
 
   /** Deletes the session (logout). The handle forgets the id: the next write starts anew. */
-  async removeAll(options?: CallOptions): Promise<void> {
-    await this.#call(this.#raw.removeAll, {}, options);
+  async removeAll(options?: IdempotentOptions): Promise<void> {
+    await this.#call(this.#raw.removeAll, { requestId: requestId(options) }, options);
     this.#id = undefined;
   }
 
   /** Slides the expiry; returns the new expiry time. NOT_FOUND without a session. */
-  async touch(options?: CallOptions): Promise<Date> {
-    const res = await this.#call(this.#raw.touch, {}, options);
+  async touch(options?: IdempotentOptions): Promise<Date> {
+    const res = await this.#call(this.#raw.touch, { requestId: requestId(options) }, options);
     return res.expireTime ?? new Date(0);
   }
 
   /** Moves the data to a new id, which the handle adopts. NOT_FOUND without a session. */
-  async regenerate(options: CallOptions & { keepOld?: boolean } = {}): Promise<WriteResult> {
-    const req = { keepOld: options.keepOld ?? false };
+  async regenerate(options: IdempotentOptions & { keepOld?: boolean } = {}): Promise<WriteResult> {
+    const req = { keepOld: options.keepOld ?? false, requestId: requestId(options) };
     return written(await this.#call(this.#raw.regenerate, req, options));
   }
 
@@ -140,7 +154,7 @@ export class SessionHandle {
     options?: WriteOptions,
   ): Promise<WriteResult & { value: number }> {
     assertSendableKey(key);
-    const req = { key, delta, expectedVersion: version(options) };
+    const req = { key, delta, expectedVersion: version(options), requestId: requestId(options) };
     const res = await this.#call(this.#raw.increment, req, options, true);
     return { ...written(res), value: res.value };
   }
@@ -171,11 +185,45 @@ export class SessionHandle {
     return sent;
   }
 
-  #send<Req, Res>(method: Unary<Req, Res>, req: Req, options: CallOptions | undefined) {
+  /**
+   * One call. A write (its request carries a request_id) that fails UNAVAILABLE is sent
+   * again, same id and same request, with backoff, while the deadline leaves room: the
+   * server answers a retry of an applied write with its first outcome.
+   */
+  async #send<Req, Res>(
+    method: Unary<Req, Res>,
+    req: Req,
+    options: CallOptions | undefined,
+  ): Promise<Res> {
+    const deadline = Date.now() + (options?.deadlineMs ?? this.#client.deadlineMs);
+    const idempotent = (req as { requestId?: string }).requestId !== undefined;
+    // The session id as this call started: a retry is the same request.
+    const id = this.#id;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#attempt(method, req, id, deadline);
+      } catch (err) {
+        const backoff = RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
+        const retry =
+          idempotent &&
+          attempt < RETRY_ATTEMPTS &&
+          (err as ServiceError).code === status.UNAVAILABLE &&
+          Date.now() + backoff < deadline;
+        if (!retry) throw err;
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+      }
+    }
+  }
+
+  #attempt<Req, Res>(
+    method: Unary<Req, Res>,
+    req: Req,
+    id: string | undefined,
+    deadline: number,
+  ): Promise<Res> {
     const key = this.#client.metadataKey;
     const metadata = new Metadata();
-    if (this.#id !== undefined) metadata.set(key, this.#id);
-    const deadline = Date.now() + (options?.deadlineMs ?? this.#client.deadlineMs);
+    if (id !== undefined) metadata.set(key, id);
     return new Promise<Res>((resolve, reject) => {
       const call = method.call(this.#raw, req, metadata, { deadline }, (err, res) =>
         err ? reject(err) : resolve(res),
@@ -192,6 +240,14 @@ export class SessionHandle {
     const id = md.get(key)[0];
     if (typeof id === "string" && id !== "") this.#id = id;
   }
+}
+
+/** Attempts of one write call that fails UNAVAILABLE, and the first backoff (doubling). */
+const RETRY_ATTEMPTS = 4;
+const RETRY_BASE_MS = 25;
+
+function requestId(options: IdempotentOptions | undefined): string {
+  return options?.requestId ?? randomBytes(16).toString("base64url");
 }
 
 function version(options: WriteOptions | undefined): bigint | undefined {

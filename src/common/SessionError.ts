@@ -9,6 +9,7 @@ export type ErrorCode =
   | "aborted" // expected_version did not match; nothing was applied
   | "resource_exhausted" // a size limit would be exceeded; nothing was applied
   | "failed_precondition" // the operation does not fit the stored data (increment of a string)
+  | "already_exists" // a request_id reused for a different request; nothing was applied
   | "unavailable" // the storage cannot be reached right now; safe to retry
   | "internal"; // a bug or an unexpected failure; the message is generic
 

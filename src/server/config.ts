@@ -34,6 +34,7 @@ export interface ServerConfig {
   ttlMs: number;
   maxLifetimeMs?: number;
   adoptUnknownIds: boolean;
+  requestIdWindowMs: number;
   metadataKey: string;
   maxKeyBytes: number;
   maxValueBytes: number;
@@ -150,6 +151,13 @@ export const SETTINGS: readonly AnySetting[] = [
     parse: parseBoolean,
     boolean: true,
     description: "Write under an unknown client id instead of issuing a new one (allows fixation).",
+  },
+  {
+    name: "REQUEST_ID_WINDOW",
+    key: "requestIdWindowMs",
+    default: "10m",
+    parse: (raw) => parseDuration(raw),
+    description: "How long a write's request_id answers retries with its first outcome.",
   },
   {
     name: "METADATA_KEY",

@@ -66,6 +66,7 @@ export async function startServer(
       ttlMs: settings.ttlMs,
       maxLifetimeMs: settings.maxLifetimeMs,
       adoptUnknownIds: settings.adoptUnknownIds,
+      requestIdWindowMs: settings.requestIdWindowMs,
       limits: {
         maxKeyBytes: settings.maxKeyBytes,
         maxValueBytes: settings.maxValueBytes,

@@ -49,7 +49,7 @@ export function sessionServiceImplementation(
 
     set: rpc(async (call) => {
       const { key, value, expectedVersion } = call.request;
-      const session = getSession(call);
+      const session = idempotent(call, "Set");
       if (value === undefined) {
         throw new SessionError("invalid_argument", `Set of key "${key}" needs a value`);
       }
@@ -62,7 +62,7 @@ export function sessionServiceImplementation(
       if (data === undefined || Object.keys(data).length === 0) {
         throw new SessionError("invalid_argument", "SetMap needs at least one key in data");
       }
-      const session = getSession(call);
+      const session = idempotent(call, "SetMap");
       session.setMap(data as SessionData);
       return written(session, await commit(session, expectedVersion));
     }),
@@ -72,7 +72,7 @@ export function sessionServiceImplementation(
       if (keys.length === 0) {
         throw new SessionError("invalid_argument", "Remove needs at least one key");
       }
-      const session = getSession(call);
+      const session = idempotent(call, "Remove");
       session.removeKeys(keys);
       const result = await session.commit({ expectedVersion: toVersion(expectedVersion) });
       // Removing from a session that does not exist changes nothing and creates nothing:
@@ -81,17 +81,17 @@ export function sessionServiceImplementation(
     }),
 
     removeAll: rpc(async (call) => {
-      await getSession(call).removeAll();
+      await idempotent(call, "RemoveAll").removeAll();
       return {};
     }),
 
     touch: rpc(async (call) => {
-      const meta = await getSession(call).touch();
+      const meta = await idempotent(call, "Touch").touch();
       return { expireTime: new Date(meta.expireTime) };
     }),
 
     regenerate: rpc(async (call) => {
-      const session = getSession(call);
+      const session = idempotent(call, "Regenerate");
       const sessionId = await session.regenerate({ keepOld: call.request.keepOld });
       return { sessionId, version: BigInt(session.version ?? 1) };
     }),
@@ -111,13 +111,27 @@ export function sessionServiceImplementation(
 
     increment: rpc(async (call) => {
       const { key, delta, expectedVersion } = call.request;
-      const session = getSession(call);
+      const session = idempotent(call, "Increment");
       session.increment(key, delta);
       const result = await commit(session, expectedVersion);
       const { sessionId, version } = written(session, result);
       return { sessionId, version, value: ownValue(result.incremented, key) ?? 0 };
     }),
   };
+}
+
+/**
+ * The call's Session, under the request's request_id when it has one. The method is part
+ * of the fingerprint, so one id reused for another RPC is refused (ALREADY_EXISTS).
+ */
+function idempotent(
+  call: ServerUnaryCall<{ requestId?: string | undefined }, unknown>,
+  method: string,
+): Session {
+  const session = getSession(call);
+  const { requestId } = call.request;
+  if (requestId !== undefined) session.setRequestId(requestId, { scope: method });
+  return session;
 }
 
 async function commit(session: Session, expectedVersion: bigint | undefined) {

@@ -16,6 +16,7 @@ const codes: Record<ErrorCode, status> = {
   aborted: status.ABORTED,
   resource_exhausted: status.RESOURCE_EXHAUSTED,
   failed_precondition: status.FAILED_PRECONDITION,
+  already_exists: status.ALREADY_EXISTS,
   unavailable: status.UNAVAILABLE,
   internal: status.INTERNAL,
 };

@@ -6,6 +6,7 @@ import { SessionError } from "../common/SessionError.js";
 import { FileStorage } from "../storage/FileStorage.js";
 import type { ApplyMode, ApplyOptions, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
+import { DEFAULT_REQUEST_ID_WINDOW_MS } from "./requestId.js";
 import { Session } from "./Session.js";
 
 export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
@@ -26,6 +27,11 @@ export interface ManagerOptions {
   generateId?: () => string;
   limits?: Partial<Limits>;
   logger?: Logger;
+  /**
+   * How long a request id (Session#setRequestId) answers retries with the first outcome.
+   * Default 10 minutes.
+   */
+  requestIdWindowMs?: number;
 }
 
 /** What every Session of one Manager shares. */
@@ -35,6 +41,7 @@ export interface SessionContext {
   readonly limits: Limits;
   readonly adoptUnknownIds: boolean;
   readonly logger: Logger;
+  readonly requestIdWindowMs: number;
   /** The storage's apply options for each mode, built once rather than on every commit. */
   readonly applyOptions: Readonly<Record<ApplyMode, Readonly<ApplyOptions>>>;
   generateId(): string;
@@ -51,6 +58,8 @@ export class Manager {
     if (options.maxLifetimeMs !== undefined)
       assertPositiveMs("maxLifetimeMs", options.maxLifetimeMs);
     const logger = options.logger ?? jsonLogger();
+    const requestIdWindowMs = options.requestIdWindowMs ?? DEFAULT_REQUEST_ID_WINDOW_MS;
+    assertPositiveMs("requestIdWindowMs", requestIdWindowMs);
     const custom = options.generateId;
     this.#ownsStorage = options.storage === undefined;
     const expiry: Expiry = { ttlMs, maxLifetimeMs: options.maxLifetimeMs };
@@ -67,6 +76,7 @@ export class Manager {
       },
       adoptUnknownIds: options.adoptUnknownIds ?? false,
       logger,
+      requestIdWindowMs,
       generateId: custom
         ? () => {
             const id = custom();

@@ -3,8 +3,18 @@ import { checkOpCount } from "../common/Limits.js";
 import { SessionError } from "../common/SessionError.js";
 import { applyOps } from "../storage/applyOps.js";
 import { idInFamily } from "../storage/idFamily.js";
-import type { ApplyResult, KeyRead, Op, SessionMeta, SessionRecord } from "../storage/Storage.js";
+import type {
+  ApplyOptions,
+  ApplyResult,
+  Idempotency,
+  KeyRead,
+  Op,
+  Replay,
+  SessionMeta,
+  SessionRecord,
+} from "../storage/Storage.js";
 import type { SessionContext } from "./Manager.js";
+import { RequestId, type RequestStep } from "./requestId.js";
 import { assertValidKey, storedValue } from "./validate.js";
 
 export interface SessionInfo extends SessionMeta {
@@ -25,6 +35,7 @@ export interface CommitOptions {
 
 /** Refusals that will not change on retry: the queued changes are dropped. */
 const REFUSALS = new Set([
+  "already_exists",
   "aborted",
   "resource_exhausted",
   "failed_precondition",
@@ -66,6 +77,7 @@ export class Session {
   #commits = 0;
   #version: number | undefined;
   #idIssued = false;
+  #requestId: RequestId | undefined;
 
   constructor(ctx: SessionContext, id: string | undefined) {
     this.#ctx = ctx;
@@ -80,6 +92,22 @@ export class Session {
   /** True once this request created the session or replaced its id: the caller must learn it. */
   get idIssued(): boolean {
     return this.#idIssued;
+  }
+
+  /**
+   * Makes this Session's writes idempotent under `id` (a caller's request_id: 16 to 128
+   * characters of [0-9A-Za-z._:~-], unguessable). Settable once, before the first write.
+   * Each storage write that follows (commit, regenerate, touch, removeAll) is a numbered
+   * step of the request: a retry of the same request with the same id, within the
+   * Manager's requestIdWindowMs, gets each step's first outcome again and applies nothing
+   * twice; the same id with a different request is refused (already_exists). `scope`
+   * (e.g. the RPC's name) is part of what makes two requests the same.
+   */
+  setRequestId(id: string, options: { scope?: string } = {}): void {
+    if (this.#requestId !== undefined) {
+      throw new SessionError("invalid_argument", "a request id is already set for this session");
+    }
+    this.#requestId = new RequestId(id, this.#ctx.requestIdWindowMs, options.scope ?? "");
   }
 
   /** True while there are changes not yet committed. */
@@ -216,13 +244,19 @@ export class Session {
     expectedVersion: number | undefined,
   ): Promise<ApplyResult | undefined> {
     const { storage, applyOptions, adoptUnknownIds } = this.#ctx;
+    const step = this.#requestId?.next("apply", this.#id, [ops, expectedVersion ?? null]);
     // Removing keys from a session that does not exist changes nothing: stay lazy.
     const removesOnly = onlyRemoves(ops);
     if (this.#id !== undefined && (adoptUnknownIds || this.#exists !== false)) {
       const mode = adoptUnknownIds && !removesOnly ? "upsert" : "existing";
       const delta = { ops, expectedVersion };
-      const result = await storage.apply(this.#id, delta, applyOptions[mode]);
-      if (result !== undefined) return result;
+      const options = withIdempotency(applyOptions[mode], step);
+      const result = await storage.apply(this.#id, delta, options);
+      if (result !== undefined) {
+        // A record of this step's create (found where the storage keeps records by key).
+        if (step !== undefined) this.#adoptReplayedId(result, step);
+        return result;
+      }
     }
     if (expectedVersion !== undefined && expectedVersion !== 0) {
       throw new SessionError(
@@ -231,7 +265,7 @@ export class Session {
       );
     }
     if (removesOnly) return undefined;
-    return this.#create(ops);
+    return this.#create(ops, step);
   }
 
   /** Alias of commit(), in gsession's words: what a request does when it ends. */
@@ -244,7 +278,13 @@ export class Session {
     if (this.#commits > 0) await this.#committing?.then(IGNORE, IGNORE);
     this.#pending = [];
     this.#forgetReads();
-    if (this.#id !== undefined) await this.#ctx.storage.destroy(this.#id);
+    const step = this.#requestId?.next("removeAll", this.#id, null);
+    if (this.#id !== undefined) {
+      await this.#ctx.storage.destroy(
+        this.#id,
+        step === undefined ? undefined : { idempotency: idempotencyOf(step) },
+      );
+    }
     this.#exists = false;
     this.#version = undefined;
   }
@@ -259,23 +299,29 @@ export class Session {
   async regenerate(options: { keepOld?: boolean } = {}): Promise<string> {
     await this.commit();
     const oldId = this.#id;
+    const keepOld = options.keepOld === true;
+    const step = this.#requestId?.next("regenerate", oldId, { keepOld });
     if (oldId === undefined || this.#exists === false) {
       throw new SessionError("not_found", "no session to regenerate");
     }
     const { storage, expiry } = this.#ctx;
-    const regenerateOptions = {
-      ttlMs: expiry.ttlMs,
-      maxLifetimeMs: expiry.maxLifetimeMs,
-      keepOld: options.keepOld === true,
-    };
     for (let attempt = 0; attempt < 3; attempt++) {
-      const newId = idInFamily(oldId, this.#ctx.generateId());
-      const result = await storage.regenerate(oldId, newId, regenerateOptions);
+      let newId = idInFamily(oldId, this.#ctx.generateId());
+      const result = await storage.regenerate(oldId, newId, {
+        ttlMs: expiry.ttlMs,
+        maxLifetimeMs: expiry.maxLifetimeMs,
+        keepOld,
+        idempotency: step === undefined ? undefined : idempotencyOf(step, step.seal(newId)),
+      });
       if (result === "taken") continue;
       if (result === "missing") {
         this.#exists = false;
         this.#forgetReads();
         throw new SessionError("not_found", "no session to regenerate");
+      }
+      // A replay: the id the first attempt moved the session to.
+      if (result.replayed && step !== undefined && result.sealedId !== undefined) {
+        newId = step.unseal(result.sealedId);
       }
       this.#id = newId;
       this.#idIssued = true;
@@ -291,10 +337,15 @@ export class Session {
   /** Slides the expiry without changing data; not_found when there is no session. */
   async touch(): Promise<SessionMeta> {
     await this.commit();
+    const step = this.#requestId?.next("touch", this.#id, null);
+    const { expiry } = this.#ctx;
     const meta =
       this.#id === undefined || this.#exists === false
         ? undefined
-        : await this.#ctx.storage.touch(this.#id, this.#ctx.expiry);
+        : await this.#ctx.storage.touch(
+            this.#id,
+            step === undefined ? expiry : { ...expiry, idempotency: idempotencyOf(step) },
+          );
     if (meta === undefined) {
       this.#exists = false;
       throw new SessionError("not_found", "no session to touch");
@@ -379,14 +430,22 @@ export class Session {
   }
 
   /** Creates a session under a fresh id, retrying on the (astronomically rare) collision. */
-  async #create(ops: readonly Op[]): Promise<ApplyResult> {
+  async #create(ops: readonly Op[], step: RequestStep | undefined): Promise<ApplyResult> {
     const { storage, applyOptions } = this.#ctx;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const id = this.#ctx.generateId();
-      const result = await storage.apply(id, { ops }, applyOptions.create);
+      // Under a request id the family comes from it, so a retry's record is in the same
+      // Redis Cluster slot as the first attempt's.
+      const fresh = this.#ctx.generateId();
+      const id = step === undefined ? fresh : idInFamily(step.family, fresh);
+      const options =
+        step === undefined
+          ? applyOptions.create
+          : { ...applyOptions.create, idempotency: idempotencyOf(step, step.seal(id)) };
+      const result = await storage.apply(id, { ops }, options);
       if (result !== undefined) {
         this.#id = id;
         this.#idIssued = true;
+        if (step !== undefined) this.#adoptReplayedId(result, step);
         return result;
       }
     }
@@ -394,6 +453,13 @@ export class Session {
       "internal",
       "could not allocate an unused session id (is the id generator constant?)",
     );
+  }
+
+  /** A replayed create or regenerate names the session the first attempt issued. */
+  #adoptReplayedId(result: Replay, step: RequestStep): void {
+    if (!result.replayed || result.sealedId === undefined) return;
+    this.#id = step.unseal(result.sealedId);
+    this.#idIssued = true;
   }
 
   /** maxOps bounds what one commit asks of the storage; checked before anything is queued. */
@@ -421,4 +487,22 @@ export class Session {
 function onlyRemoves(ops: readonly Op[]): boolean {
   for (const op of ops) if (op.type !== "remove" && op.type !== "clear") return false;
   return true;
+}
+
+/** What a storage is handed of a step: plain data, no functions. */
+function idempotencyOf(step: RequestStep, sealedId?: string): Idempotency {
+  const idem: Idempotency = {
+    key: step.key,
+    fingerprint: step.fingerprint,
+    windowMs: step.windowMs,
+  };
+  if (sealedId !== undefined) idem.sealedId = sealedId;
+  return idem;
+}
+
+function withIdempotency(
+  options: Readonly<ApplyOptions>,
+  step: RequestStep | undefined,
+): Readonly<ApplyOptions> {
+  return step === undefined ? options : { ...options, idempotency: idempotencyOf(step) };
 }

@@ -27,17 +27,31 @@ import { prepareDir, TEMP_SUFFIX } from "./file/prepareDir.js";
 import { ReadCache } from "./file/ReadCache.js";
 import { CorruptFileError, SessionFileCodec, type StoredSession } from "./file/SessionFileCodec.js";
 import {
+  assertIdempotency,
+  isLive,
+  pruneRecords,
+  type RequestRecord,
+  recordOf,
+  refusalRecord,
+  replay,
+} from "./requestRecords.js";
+import {
   type ApplyOptions,
   type ApplyResult,
   type Delta,
+  type DestroyOptions,
   type Expiry,
   expireAt,
+  type Idempotency,
   type KeyRead,
+  MAX_REQUEST_RECORDS,
   type RegenerateOptions,
   type RegenerateResult,
+  type Replay,
   type SessionMeta,
   type SessionRecord,
   type Storage,
+  type TouchOptions,
 } from "./Storage.js";
 
 /** The budgets (maxTotalBytes, maxFiles, minFreeBytes) are described in file/DiskBudget.ts. */
@@ -70,6 +84,12 @@ const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
 const HOT_MS = 2000;
 /** Session files a sweep looks at concurrently. */
 const SWEEP_PARALLEL = 32;
+/**
+ * A create's request record lives in a tombstone file of its own, `_r_<key>.session`: the
+ * new session's id is not known to a retry, the record's key is. Session ids never hold
+ * "_", so the name cannot be a session's.
+ */
+const CREATE_RECORD = "_r_";
 /** Temp files this old are leftovers of a crash, not writes in progress. */
 const STALE_TEMP_MS = 10 * 60 * 1000;
 
@@ -196,10 +216,34 @@ export class FileStorage implements Storage {
     assertExpiry(options);
     assertExpectedVersion(delta.expectedVersion);
     checkOpCount(0, delta.ops.length, options.limits);
-    return this.#locks.run(id, async () => {
-      const now = Date.now();
-      const current = await this.#load(id, path, now);
-      if (current ? options.mode === "create" : options.mode === "existing") return undefined;
+    const idem = options.idempotency;
+    assertIdempotency(idem);
+    if (idem !== undefined && options.mode === "create") {
+      // The record goes in its own file; the session's lock is taken inside its lock.
+      return this.#underCreateRecord(idem, () =>
+        this.#locks.run(id, () => this.#apply(id, path, delta, options, undefined)),
+      );
+    }
+    return this.#locks.run(id, () => this.#apply(id, path, delta, options, idem));
+  }
+
+  /** Under the session's lock. With `idem`, its record lands in the same file replace. */
+  async #apply(
+    id: string,
+    path: string,
+    delta: Delta,
+    options: ApplyOptions,
+    idem: Idempotency | undefined,
+  ): Promise<ApplyResult | undefined> {
+    const now = Date.now();
+    const stored = await this.#loadAny(id, path, now);
+    if (idem !== undefined) {
+      const record = stored?.requests?.[idem.key];
+      if (isLive(record, now)) return replay<ApplyResult>(record, idem);
+    }
+    const current = stored?.gone ? undefined : stored;
+    if (current ? options.mode === "create" : options.mode === "existing") return undefined;
+    try {
       const version = current?.version ?? 0;
       if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
         throw new SessionError(
@@ -209,12 +253,98 @@ export class FileStorage implements Storage {
       }
       const { data, incremented } = applyOps(current?.data ?? {}, delta.ops, options.limits);
       const createTime = current?.createTime ?? now;
-      const next: StoredSession = { version: version + 1, createTime, data };
       const expireTime = expireAt(now, createTime, options);
+      const result: ApplyResult = { version: version + 1, createTime, expireTime, incremented };
+      const next: StoredSession = { version: version + 1, createTime, data };
+      const requests = keptRecords(stored?.requests, now, idem, result);
+      if (requests !== undefined) next.requests = requests;
       const replace = options.mode !== "create";
-      const written = await this.#write(id, path, next, expireTime, replace, current?.size);
-      if (!written) return undefined;
-      return { version: next.version, createTime, expireTime, incremented };
+      const written = await this.#write(id, path, next, expireTime, replace, stored?.size);
+      return written ? result : undefined;
+    } catch (err) {
+      if (idem !== undefined) await this.#recordRefusal(id, path, stored, idem, now, err);
+      throw err;
+    }
+  }
+
+  /**
+   * A refusal is an outcome too: kept (in the session's file, or a tombstone) so that a
+   * retry is refused alike. A refusal that cannot be kept (the disk budget) is not.
+   */
+  async #recordRefusal(
+    id: string,
+    path: string,
+    stored: Loaded | undefined,
+    idem: Idempotency,
+    now: number,
+    err: unknown,
+  ): Promise<void> {
+    const record = refusalRecord(idem, now, err);
+    if (record === undefined) return;
+    const requests = withRecord(stored?.requests, now, idem.key, record);
+    try {
+      if (stored !== undefined && !stored.gone) {
+        const { version, createTime, data, expireTime } = stored;
+        await this.#write(
+          id,
+          path,
+          { version, createTime, data, requests },
+          expireTime,
+          true,
+          stored.size,
+        );
+      } else await this.#writeTombstone(id, path, requests, stored?.size);
+    } catch {
+      // The refusal itself is what the caller gets; the record is best effort.
+    }
+  }
+
+  /** A tombstone holding `requests` replaces whatever `path` holds; it expires with them. */
+  async #writeTombstone(
+    id: string,
+    path: string,
+    requests: Record<string, RequestRecord>,
+    before: number | undefined,
+  ): Promise<void> {
+    let expireTime = Date.now();
+    for (const record of Object.values(requests)) expireTime = Math.max(expireTime, record.e);
+    const tombstone: StoredSession = {
+      version: 0,
+      createTime: Date.now(),
+      data: {},
+      requests,
+      gone: true,
+    };
+    await this.#write(id, path, tombstone, expireTime, true, before);
+  }
+
+  /**
+   * `create` under the create record of `idem` (its own file, keyed by the request key):
+   * replayed from there, or run and recorded there. The record is written right after
+   * the session: a crash in between leaves a session whose id no caller was ever told.
+   */
+  #underCreateRecord<T extends object>(
+    idem: Idempotency,
+    create: () => Promise<T | undefined>,
+  ): Promise<(T & Replay) | undefined> {
+    const id = CREATE_RECORD + idem.key;
+    const path = this.#path(id);
+    return this.#locks.run(id, async () => {
+      const now = Date.now();
+      const stored = await this.#loadAny(id, path, now);
+      const record = stored?.requests?.[idem.key];
+      if (isLive(record, now)) return replay<T>(record, idem);
+      let result: T | undefined;
+      try {
+        result = await create();
+      } catch (err) {
+        await this.#recordRefusal(id, path, stored, idem, now, err);
+        throw err;
+      }
+      if (result === undefined) return undefined;
+      const requests = withRecord(stored?.requests, now, idem.key, recordOf(idem, now, result));
+      await this.#writeTombstone(id, path, requests, stored?.size);
+      return result;
     });
   }
 
@@ -232,7 +362,14 @@ export class FileStorage implements Storage {
     return this.#locks.run(first, () =>
       this.#locks.run(second, async () => {
         const now = Date.now();
-        const current = await this.#load(oldId, oldPath, now);
+        const idem = options.idempotency;
+        assertIdempotency(idem);
+        const stored = await this.#loadAny(oldId, oldPath, now);
+        if (idem !== undefined) {
+          const record = stored?.requests?.[idem.key];
+          if (isLive(record, now)) return replay<SessionMeta>(record, idem);
+        }
+        const current = stored?.gone ? undefined : stored;
         if (!current) return "missing";
         if (await this.#load(newId, newPath, now)) return "taken";
         const { createTime, data } = current;
@@ -245,33 +382,78 @@ export class FileStorage implements Storage {
         const next: StoredSession = { version: 1, createTime, data };
         const written = await this.#write(newId, newPath, next, expireTime, false, undefined);
         if (!written) return "taken";
+        const result: SessionMeta = { version: 1, createTime, expireTime };
         // A crash right here leaves both files: a copy too many, never a session lost.
+        if (idem !== undefined) {
+          // The old file keeps the record: rewritten as it was (keepOld), or a tombstone.
+          const requests = withRecord(current.requests, now, idem.key, recordOf(idem, now, result));
+          try {
+            if (options.keepOld) {
+              const { version } = current;
+              const old: StoredSession = { version, createTime, data, requests };
+              await this.#write(oldId, oldPath, old, current.expireTime, true, current.size);
+            } else await this.#writeTombstone(oldId, oldPath, requests, current.size);
+            return result;
+          } catch {
+            // No room for the record (the disk budget): the move still completes, unrecorded.
+          }
+        }
         if (!options.keepOld) {
           this.#cache.delete(oldId);
           await this.#unlink(oldId, oldPath, current.size);
         }
-        return { version: 1, createTime, expireTime };
+        return result;
       }),
     );
   }
 
-  async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
+  async touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
     const path = this.#path(id);
-    assertExpiry(expiry);
+    assertExpiry(options);
+    const idem = options.idempotency;
+    assertIdempotency(idem);
     return this.#locks.run(id, async () => {
-      const loaded = await this.#load(id, path, Date.now());
-      if (!loaded) return undefined;
-      const expireTime = await this.#slide(path, loaded, expiry, true);
-      return { version: loaded.version, createTime: loaded.createTime, expireTime };
+      const now = Date.now();
+      if (idem === undefined) {
+        const loaded = await this.#load(id, path, now);
+        if (!loaded) return undefined;
+        const expireTime = await this.#slide(path, loaded, options, true);
+        return { version: loaded.version, createTime: loaded.createTime, expireTime };
+      }
+      const stored = await this.#loadAny(id, path, now);
+      const record = stored?.requests?.[idem.key];
+      if (isLive(record, now)) return replay<SessionMeta>(record, idem);
+      if (stored === undefined || stored.gone) return undefined;
+      // The record must land with the slide: one rewrite instead of a utimes.
+      const { version, createTime, data } = stored;
+      const expireTime = expireAt(now, createTime, options);
+      const result: SessionMeta = { version, createTime, expireTime };
+      const requests = withRecord(stored.requests, now, idem.key, recordOf(idem, now, result));
+      const next: StoredSession = { version, createTime, data, requests };
+      await this.#write(id, path, next, expireTime, true, stored.size);
+      return result;
     });
   }
 
-  async destroy(id: string): Promise<void> {
+  async destroy(id: string, options: DestroyOptions = {}): Promise<Replay | undefined> {
     const path = this.#path(id);
+    const idem = options.idempotency;
+    assertIdempotency(idem);
     this.#cache.delete(id);
-    await this.#locks.run(id, async () => {
-      const stats = await lstat(path).catch(() => undefined);
-      if (stats) await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
+    return this.#locks.run(id, async () => {
+      if (idem === undefined) {
+        const stats = await lstat(path).catch(() => undefined);
+        if (stats) await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
+        return undefined;
+      }
+      // A tombstone replaces the session in one rename, holding its records and this one.
+      const now = Date.now();
+      const stored = await this.#loadAny(id, path, now);
+      const record = stored?.requests?.[idem.key];
+      if (isLive(record, now)) return replay<object>(record, idem);
+      const requests = withRecord(stored?.requests, now, idem.key, recordOf(idem, now, {}));
+      await this.#writeTombstone(id, path, requests, stored?.size);
+      return {};
     });
   }
 
@@ -417,11 +599,17 @@ export class FileStorage implements Storage {
     if (this.#closed) throw new SessionError("unavailable", "file storage is closed");
   }
 
-  /**
-   * The live session in `path`; undefined when missing, expired (deleted) or corrupt
-   * (moved). Its data may be shared with the read cache: copy before handing it out.
-   */
+  /** The live session in `path` (see #loadAny); a tombstone reads as missing. */
   async #load(id: string, path: string, now: number): Promise<Loaded | undefined> {
+    const loaded = await this.#loadAny(id, path, now);
+    return loaded?.gone ? undefined : loaded;
+  }
+
+  /**
+   * The live session or tombstone in `path`; undefined when missing, expired (deleted) or
+   * corrupt (moved). Its data may be shared with the read cache: copy before handing it out.
+   */
+  async #loadAny(id: string, path: string, now: number): Promise<Loaded | undefined> {
     const hot = this.#cache.checkedSince(id, now - HOT_MS);
     if (hot !== undefined) {
       let stats: Stats | undefined;
@@ -637,6 +825,31 @@ function failure(err: unknown): Record<string, unknown> {
  * time, and this is on every read.
  */
 function withExpiry(session: StoredSession, expireTime: number, size: number): Loaded {
-  const { version, createTime, data } = session;
-  return { version, createTime, expireTime, data, size };
+  const { version, createTime, data, requests, gone } = session;
+  return { version, createTime, expireTime, data, size, requests, gone };
+}
+
+/** `records` plus `record` under `key`, without expired ones, at most MAX_REQUEST_RECORDS. */
+function withRecord(
+  records: Record<string, RequestRecord> | undefined,
+  now: number,
+  key: string,
+  record: RequestRecord,
+): Record<string, RequestRecord> {
+  const all: Record<string, RequestRecord> = { ...records };
+  all[key] = record;
+  return pruneRecords(all, now, MAX_REQUEST_RECORDS);
+}
+
+/** The records a rewritten session file carries on: its live ones, plus this write's. */
+function keptRecords(
+  records: Record<string, RequestRecord> | undefined,
+  now: number,
+  idem: Idempotency | undefined,
+  result: object,
+): Record<string, RequestRecord> | undefined {
+  if (idem !== undefined) return withRecord(records, now, idem.key, recordOf(idem, now, result));
+  if (records === undefined) return undefined;
+  const live = pruneRecords(records, now, MAX_REQUEST_RECORDS);
+  return Object.keys(live).length === 0 ? undefined : live;
 }

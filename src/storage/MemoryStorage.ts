@@ -11,19 +11,40 @@ import { type Applied, assertExpectedVersion, assertExpiry, incrementValue } fro
 import { defaultMemoryBudget } from "./memory/defaultMemoryBudget.js";
 import { keyCost, sessionCost } from "./memory/heapCost.js";
 import {
+  assertIdempotency,
+  isLive,
+  type RequestRecord,
+  recordOf,
+  refusalRecord,
+  replay,
+} from "./requestRecords.js";
+import {
   type ApplyOptions,
   type ApplyResult,
   type Delta,
+  type DestroyOptions,
   type Expiry,
   expireAt,
+  type Idempotency,
   type KeyRead,
+  MAX_REQUEST_RECORDS,
   type Op,
   type RegenerateOptions,
   type RegenerateResult,
+  type Replay,
   type SessionMeta,
   type SessionRecord,
   type Storage,
+  type TouchOptions,
 } from "./Storage.js";
+
+/** A request record in memory: kept apart from sessions, so it outlives a destroy. */
+interface HeldRecord extends RequestRecord {
+  /** The session it was written for (the per-session cap counts by it). */
+  owner: string;
+  /** What it is charged against maxTotalBytes. */
+  cost: number;
+}
 
 export interface MemoryStorageOptions {
   /** Refuse to create sessions beyond this many live ones (resource_exhausted). Default: no bound. */
@@ -66,12 +87,19 @@ function small(n: number): number {
   return n >= 0 && n <= 0x3fff_ffff ? n | 0 : n;
 }
 
+/** What a request record is charged (keys, fingerprint, result and Map entry, roughly). */
+const RECORD_COST = 400;
+
 /** Sessions up to this many keys are re-laid out after growing (see compact()). */
 const COMPACT_KEYS = 32;
 
 /** Single process, fastest, not persistent. Values are copied in and out, never shared. */
 export class MemoryStorage implements Storage {
   readonly #entries = new Map<string, Entry>();
+  /** Request records by Idempotency.key, in the order written. */
+  readonly #requests = new Map<string, HeldRecord>();
+  /** Each session's request record keys, oldest first (for MAX_REQUEST_RECORDS). */
+  readonly #owners = new Map<string, string[]>();
   readonly #maxSessions: number;
   readonly #budget: HeapBudget;
   readonly #sweepBatch: number;
@@ -129,7 +157,12 @@ export class MemoryStorage implements Storage {
     assertExpiry(options);
     assertExpectedVersion(delta.expectedVersion);
     checkOpCount(0, delta.ops.length, options.limits);
-    const now = Date.now();
+    const idem = options.idempotency;
+    if (idem === undefined) return this.#apply(id, delta, options, Date.now());
+    return this.#idempotent(idem, id, (now) => this.#apply(id, delta, options, now));
+  }
+
+  #apply(id: string, delta: Delta, options: ApplyOptions, now: number): ApplyResult | undefined {
     const entry = this.#live(id, now);
     if (entry ? options.mode === "create" : options.mode === "existing") return undefined;
     const version = entry?.version ?? 0;
@@ -168,8 +201,21 @@ export class MemoryStorage implements Storage {
     assertSafeId(oldId);
     assertSafeId(newId);
     assertExpiry(options);
-    // One synchronous step: no other call can run between the checks and the move.
-    const now = Date.now();
+    const idem = options.idempotency;
+    if (idem === undefined) return this.#regenerate(oldId, newId, options, Date.now());
+    return this.#idempotent(idem, oldId, (now) => {
+      const result = this.#regenerate(oldId, newId, options, now);
+      return typeof result === "string" ? undefined : result;
+    }) as Promise<RegenerateResult>;
+  }
+
+  /** One synchronous step: no other call can run between the checks and the move. */
+  #regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+    now: number,
+  ): RegenerateResult {
     const entry = this.#live(oldId, now);
     if (!entry) return "missing";
     if (this.#live(newId, now)) return "taken";
@@ -204,18 +250,30 @@ export class MemoryStorage implements Storage {
     return this.#meta(moved);
   }
 
-  async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
+  async touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
     assertSafeId(id);
-    assertExpiry(expiry);
-    const entry = this.#live(id, Date.now());
-    if (!entry) return undefined;
-    this.#slide(entry, expiry);
-    return this.#meta(entry);
+    assertExpiry(options);
+    const touch = (now: number) => {
+      const entry = this.#live(id, now);
+      if (!entry) return undefined;
+      this.#slide(entry, options);
+      return this.#meta(entry);
+    };
+    const idem = options.idempotency;
+    return idem === undefined ? touch(Date.now()) : this.#idempotent(idem, id, touch);
   }
 
-  async destroy(id: string): Promise<void> {
+  async destroy(id: string, options: DestroyOptions = {}): Promise<Replay | undefined> {
     assertSafeId(id);
-    this.#drop(id);
+    const idem = options.idempotency;
+    if (idem === undefined) {
+      this.#drop(id);
+      return undefined;
+    }
+    return this.#idempotent(idem, id, () => {
+      this.#drop(id);
+      return {};
+    });
   }
 
   async ping(): Promise<void> {}
@@ -223,7 +281,79 @@ export class MemoryStorage implements Storage {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     this.#entries.clear();
+    this.#requests.clear();
+    this.#owners.clear();
     this.#budget.used = 0;
+  }
+
+  /** Live request records held (expired ones not yet swept included). */
+  get requestRecords(): number {
+    return this.#requests.size;
+  }
+
+  /**
+   * `write` (synchronous, so the look-up, the write and the record are one step) under a
+   * request record; see Idempotency. An undefined result is not recorded.
+   */
+  #idempotent<T extends object>(
+    idem: Idempotency,
+    owner: string,
+    write: (now: number) => T | undefined,
+  ): Promise<(T & Replay) | undefined> {
+    assertIdempotency(idem);
+    const now = Date.now();
+    const held = this.#requests.get(idem.key);
+    if (held !== undefined) {
+      if (isLive(held, now)) return Promise.resolve(replay<T>(held, idem));
+      this.#dropRecord(idem.key);
+    }
+    let result: T | undefined;
+    try {
+      result = write(now);
+    } catch (err) {
+      const refusal = refusalRecord(idem, now, err);
+      if (refusal !== undefined) this.#keepRecord(idem.key, owner, refusal);
+      throw err;
+    }
+    if (result !== undefined) this.#keepRecord(idem.key, owner, recordOf(idem, now, result));
+    return Promise.resolve(result);
+  }
+
+  #keepRecord(key: string, owner: string, record: RequestRecord): void {
+    const cost =
+      RECORD_COST + (record.s?.length ?? 0) + (record.err?.[1].length ?? 0) + owner.length;
+    this.#requests.set(key, { ...record, owner, cost });
+    this.#budget.used += cost;
+    let keys = this.#owners.get(owner);
+    if (keys === undefined) {
+      keys = [];
+      this.#owners.set(owner, keys);
+    }
+    keys.push(key);
+    // The oldest go first: a caller writing faster than the window cannot grow them.
+    while (keys.length > MAX_REQUEST_RECORDS) this.#dropRecord(keys[0] as string);
+  }
+
+  #dropRecord(key: string): void {
+    const held = this.#requests.get(key);
+    if (held === undefined) return;
+    this.#requests.delete(key);
+    this.#budget.used -= held.cost;
+    const keys = this.#owners.get(held.owner);
+    if (keys === undefined) return;
+    const at = keys.indexOf(key);
+    if (at >= 0) keys.splice(at, 1);
+    if (keys.length === 0) this.#owners.delete(held.owner);
+  }
+
+  /** Records are held in the order written; with one window, that is expiry order. */
+  #sweepRecords(budget: number): void {
+    const now = Date.now();
+    let seen = 0;
+    for (const [key, held] of this.#requests) {
+      if (held.e > now || seen++ >= budget) break;
+      this.#dropRecord(key);
+    }
   }
 
   /**
@@ -232,6 +362,7 @@ export class MemoryStorage implements Storage {
    * With an infinite budget it inspects every entry once. Returns how many it freed.
    */
   sweep(budget = this.#sweepBatch): number {
+    this.#sweepRecords(budget);
     const now = Date.now() - this.#epoch;
     const full = budget === Number.POSITIVE_INFINITY;
     if (full) this.#cursor = undefined;

@@ -41,6 +41,57 @@ export interface ApplyOptions extends Expiry {
   mode: ApplyMode;
   /** maxKeys and maxSessionBytes are checked on the merged result, before writing. */
   limits: Limits;
+  idempotency?: Idempotency;
+}
+
+/**
+ * Makes one write idempotent (a caller's `request_id`). Before writing, the storage looks
+ * for a live record named `key`:
+ * - found, same `fingerprint`: nothing is written; the recorded outcome is returned again
+ *   (with `replayed: true` and the record's `sealedId`), or the recorded refusal thrown again;
+ * - found, other fingerprint: nothing is written; throws `already_exists`;
+ * - none: the write runs and its outcome (a result, or a refusal: `aborted`,
+ *   `resource_exhausted`, `failed_precondition`) is recorded in the SAME atomic step as the
+ *   write. A write that changes nothing and returns undefined / "missing" / "taken" records
+ *   nothing: the caller tries again (another mode, another id) under the same key.
+ * A record lives `windowMs`, then behaves as absent. It is stored where the write's session
+ * lives (same file, same Redis Cluster slot) and survives the session's destroy or
+ * regenerate for its window. A storage keeps at most MAX_REQUEST_RECORDS records per
+ * session, dropping the oldest first, so no caller grows them without bound.
+ * A storage never sees the request id itself, only values derived from it, and stores no
+ * session id in a record except sealed (`sealedId`, opaque to the storage).
+ */
+export interface Idempotency {
+  /** 64 hex chars: SHA-256 derived from the request id. The record's name. */
+  key: string;
+  /** 64 hex chars: SHA-256 of what was asked (operation, session, body). */
+  fingerprint: string;
+  /** How long the record answers retries, in ms. */
+  windowMs: number;
+  /**
+   * Opaque text stored with the record and handed back on replay: the id a create or
+   * regenerate issued, encrypted under a key only the request id's holder can derive.
+   */
+  sealedId?: string;
+}
+
+/** At most this many live request records per session; the oldest is dropped first. */
+export const MAX_REQUEST_RECORDS = 64;
+
+/** Marks a result answered from a request record instead of a write. */
+export interface Replay {
+  /** True when nothing was written: this is the outcome recorded by the first attempt. */
+  replayed?: boolean;
+  /** The first attempt's Idempotency.sealedId, when it had one. */
+  sealedId?: string;
+}
+
+export interface TouchOptions extends Expiry {
+  idempotency?: Idempotency;
+}
+
+export interface DestroyOptions {
+  idempotency?: Idempotency;
 }
 
 export interface SessionMeta {
@@ -55,7 +106,7 @@ export interface SessionRecord extends SessionMeta {
   data: SessionData;
 }
 
-export interface ApplyResult extends SessionMeta {
+export interface ApplyResult extends SessionMeta, Replay {
   /** The value each incremented key holds after the delta. */
   incremented: Record<string, number>;
 }
@@ -63,13 +114,15 @@ export interface ApplyResult extends SessionMeta {
 export interface RegenerateOptions extends Expiry {
   /** Leave the old session in place (a copy) instead of destroying it. */
   keepOld: boolean;
+  /** The record lives with the OLD session (its file / slot), and survives its destroy. */
+  idempotency?: Idempotency;
 }
 
 /**
  * What regenerate() did: the new session's meta, or why nothing changed — `missing` (no
  * live session under the old id) or `taken` (the new id is in use: pick another).
  */
-export type RegenerateResult = SessionMeta | "missing" | "taken";
+export type RegenerateResult = (SessionMeta & Replay) | "missing" | "taken";
 
 /** One key read from a live session. */
 export interface KeyRead {
@@ -108,9 +161,13 @@ export interface Storage {
    */
   regenerate(oldId: string, newId: string, options: RegenerateOptions): Promise<RegenerateResult>;
   /** Slides the expiry; undefined when the session is missing. */
-  touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined>;
-  /** Hard delete. Idempotent. */
-  destroy(id: string): Promise<void>;
+  touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined>;
+  /**
+   * Hard delete. Idempotent. With `idempotency`, the record outlives the session (a
+   * tombstone) for its window; the result says whether it was a replay.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: storages written before request ids return void
+  destroy(id: string, options?: DestroyOptions): Promise<Replay | undefined | void>;
   /** Resolves when the backing store answers; rejects with `unavailable` when it does not. */
   ping(): Promise<void>;
   /** Stops timers and connections. The storage is unusable afterwards. */

@@ -8,6 +8,7 @@ import { newSessionId } from "../session/ids.js";
 import { Manager, type ManagerOptions } from "../session/Manager.js";
 import { idInFamily } from "../storage/idFamily.js";
 import type { ApplyMode, ApplyOptions, Expiry, Op, Storage } from "../storage/Storage.js";
+import { describeRequestIdConformance } from "./describeRequestIdConformance.js";
 import { retryOnStall, sleep, within } from "./timing.js";
 
 /** A storage under test. `create` must return a fresh, empty storage; the suite closes it. */
@@ -1265,6 +1266,8 @@ export function describeStorageConformance(target: StorageTarget): void {
     });
 
     // Keys are whatever strings a caller sends: Python and Go callers may use "__proto__".
+    describeRequestIdConformance(fresh);
+
     describe("Object.prototype names as keys", { concurrency: true }, () => {
       const PROTO = "__proto__";
       /** Built by JSON.parse: an object literal cannot hold "__proto__" as a key. */

@@ -2,13 +2,16 @@ import type {
   ApplyOptions,
   ApplyResult,
   Delta,
+  DestroyOptions,
   Expiry,
   KeyRead,
   RegenerateOptions,
   RegenerateResult,
+  Replay,
   SessionMeta,
   SessionRecord,
   Storage,
+  TouchOptions,
 } from "../../src/storage/Storage.js";
 
 export type StorageMethod =
@@ -38,6 +41,11 @@ export class InstrumentedStorage implements Storage {
   failure: { error: unknown; only?: StorageMethod[] } | undefined;
   /** Added before every call, to let deadlines run out. */
   delayMs = 0;
+  /**
+   * Added after every call has run, before its result is handed back: the write is done
+   * but its reply is held, so a caller's deadline can pass on an applied write.
+   */
+  holdReplyMs = 0;
 
   constructor(readonly inner: Storage) {}
 
@@ -58,14 +66,15 @@ export class InstrumentedStorage implements Storage {
   apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
     return this.#run("apply", () => this.inner.apply(id, delta, options));
   }
-  touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
-    return this.#run("touch", () => this.inner.touch(id, expiry));
+  touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
+    return this.#run("touch", () => this.inner.touch(id, options));
   }
   regenerate(oldId: string, newId: string, options: RegenerateOptions): Promise<RegenerateResult> {
     return this.#run("regenerate", () => this.inner.regenerate(oldId, newId, options));
   }
-  destroy(id: string): Promise<void> {
-    return this.#run("destroy", () => this.inner.destroy(id));
+  // biome-ignore lint/suspicious/noConfusingVoidType: the Storage contract's return type
+  destroy(id: string, options?: DestroyOptions): Promise<Replay | undefined | void> {
+    return this.#run("destroy", () => this.inner.destroy(id, options));
   }
   ping(): Promise<void> {
     return this.#run("ping", () => this.inner.ping());
@@ -79,6 +88,8 @@ export class InstrumentedStorage implements Storage {
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const failure = this.failure;
     if (failure && (!failure.only || failure.only.includes(method))) throw failure.error;
-    return fn();
+    const result = await fn();
+    if (this.holdReplyMs > 0) await new Promise((r) => setTimeout(r, this.holdReplyMs));
+    return result;
   }
 }

@@ -1,11 +1,19 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { SessionData } from "../../common/json.js";
+import { parseRecords, type RequestRecord } from "../requestRecords.js";
 
 /** What a session file holds. Its expiry is not in here: it is the file's mtime. */
 export interface StoredSession {
   version: number;
   createTime: number;
   data: SessionData;
+  /** Request records (see Idempotency), by key. */
+  requests?: Record<string, RequestRecord>;
+  /**
+   * A tombstone: no session, only `requests` kept for their window (after a destroy or a
+   * regenerate, or a create's record). Reads as missing. Its version is 0.
+   */
+  gone?: boolean;
 }
 
 /** Why a file could not be decoded; the storage treats it as missing and moves it aside. */
@@ -39,6 +47,8 @@ export class SessionFileCodec {
         version: session.version,
         createTime: session.createTime,
         data: session.data,
+        requests: session.requests,
+        gone: session.gone === true ? true : undefined,
       }),
       "utf8",
     );
@@ -94,11 +104,12 @@ function parse(text: Buffer): StoredSession {
   if (typeof record !== "object" || record === null || record.format !== FORMAT) {
     throw new CorruptFileError(`the file is not in the ${FORMAT} format`);
   }
-  const { version, createTime, data } = record;
+  const { version, createTime, data, requests } = record;
+  const gone = record.gone === true;
   if (
     typeof version !== "number" ||
     !Number.isSafeInteger(version) ||
-    version < 1 ||
+    version < (gone ? 0 : 1) ||
     typeof createTime !== "number" ||
     !Number.isFinite(createTime) ||
     typeof data !== "object" ||
@@ -107,5 +118,9 @@ function parse(text: Buffer): StoredSession {
   ) {
     throw new CorruptFileError("the file has a malformed version, createTime or data");
   }
-  return { version, createTime, data: data as SessionData };
+  const session: StoredSession = { version, createTime, data: data as SessionData };
+  const kept = parseRecords(requests);
+  if (kept !== undefined) session.requests = kept;
+  if (gone) session.gone = true;
+  return session;
 }

@@ -5,19 +5,23 @@ import type {
   ApplyOptions,
   ApplyResult,
   Delta,
+  DestroyOptions,
   Expiry,
+  Idempotency,
   KeyRead,
   RegenerateOptions,
   RegenerateResult,
+  Replay,
   SessionMeta,
   SessionRecord,
   Storage,
+  TouchOptions,
 } from "../Storage.js";
-import { applyArgs, checkKey, expiryArgs } from "./applyArgs.js";
-import { applyReply } from "./applyReply.js";
+import { applyArgs, checkKey, expiryArgs, writeArgs } from "./applyArgs.js";
+import { applyReply, unwrapReplay } from "./applyReply.js";
 import { RecentSlides } from "./RecentSlides.js";
 import { type RedisClient, RedisConnection } from "./RedisConnection.js";
-import type { OneKeyScriptName, RegenerateScriptName } from "./scripts.js";
+import type { OneKeyScriptName, RegenerateScriptName, WriteScriptName } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
 
 export interface RedisStorageOptions {
@@ -37,8 +41,8 @@ export interface Layout {
   key(keys: SessionKeys, id: string): string;
   read: OneKeyScriptName;
   readKey: OneKeyScriptName;
-  touch: OneKeyScriptName;
-  apply: OneKeyScriptName;
+  touch: WriteScriptName;
+  apply: WriteScriptName;
   regenerate: RegenerateScriptName;
 }
 
@@ -89,7 +93,15 @@ export abstract class RedisStorageBase implements Storage {
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
     const args = applyArgs(delta, options);
-    const reply = await this.#script(this.#layout.apply, this.keyOf(id), args);
+    const key = this.keyOf(id);
+    // A create's record is found by the request key (a retry creates under another id).
+    const idem = options.idempotency;
+    const records =
+      idem !== undefined && options.mode === "create"
+        ? this.keys.createRecord(id, idem.key)
+        : this.keys.requests(id);
+    const name = this.#layout.apply;
+    const reply = await this.connection.run((c) => c[name](key, records, args));
     return applyReply(reply, delta.expectedVersion, options.limits);
   }
 
@@ -101,10 +113,14 @@ export abstract class RedisStorageBase implements Storage {
     const from = this.keyOf(oldId);
     const to = this.keyOf(newId);
     if (from === to) return "taken";
-    const args = expiryArgs(options);
+    const args = writeArgs(options, options.idempotency);
     args.push(options.keepOld ? "1" : "");
     this.slides.forget(from);
-    const reply = await this.connection.run((c) => c[this.#layout.regenerate](from, to, args));
+    const records = this.keys.requests(oldId);
+    const name = this.#layout.regenerate;
+    const [reply, replay] = unwrapReplay(
+      await this.connection.run((c) => c[name](from, to, records, args)),
+    );
     const [tag, version, createTime, expireTime] = reply as string[];
     if (tag === "missing" || tag === "taken") return tag;
     if (tag !== "ok") {
@@ -116,24 +132,42 @@ export abstract class RedisStorageBase implements Storage {
       version: Number(version),
       createTime: Number(createTime),
       expireTime: Number(expireTime),
+      ...replay,
     };
   }
 
-  async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
-    const reply = await this.#script(this.#layout.touch, this.keyOf(id), expiryArgs(expiry));
+  async touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
+    const args = writeArgs(options, options.idempotency);
+    const [key, records] = [this.keyOf(id), this.keys.requests(id)];
+    const name = this.#layout.touch;
+    const [reply, replay] = unwrapReplay(
+      await this.connection.run((c) => c[name](key, records, args)),
+    );
     if (!reply) return undefined;
     const [version, createTime, expireTime] = reply as [string, string, string];
     return {
       version: Number(version),
       createTime: Number(createTime),
       expireTime: Number(expireTime),
+      ...replay,
     };
   }
 
-  async destroy(id: string): Promise<void> {
+  async destroy(id: string, options: DestroyOptions = {}): Promise<Replay | undefined> {
     const key = this.keyOf(id);
     this.slides.forget(key);
-    await this.connection.run((c) => c.del(key));
+    const idem: Idempotency | undefined = options.idempotency;
+    if (idem === undefined) {
+      await this.connection.run((c) => c.del(key));
+      return undefined;
+    }
+    // Expiry arguments unused by the script, but every script's ARGV starts with them.
+    const args = writeArgs({ ttlMs: 1 }, idem);
+    const records = this.keys.requests(id);
+    const [, replay] = unwrapReplay(
+      await this.connection.run((c) => c.sessiondDestroy(key, records, args)),
+    );
+    return replay ?? {};
   }
 
   ping(): Promise<void> {

@@ -1,7 +1,8 @@
 import { checkOpCount } from "../../common/Limits.js";
 import { SessionError } from "../../common/SessionError.js";
 import { assertExpectedVersion, assertExpiry } from "../applyOps.js";
-import type { ApplyOptions, Delta, Expiry } from "../Storage.js";
+import { assertIdempotency } from "../requestRecords.js";
+import type { ApplyOptions, Delta, Expiry, Idempotency } from "../Storage.js";
 
 /** ARGV[1..2] of every script: the expiry, computed inside Redis with Redis' clock. */
 export function expiryArgs(expiry: Expiry): string[] {
@@ -10,12 +11,21 @@ export function expiryArgs(expiry: Expiry): string[] {
   return [String(expiry.ttlMs), max === undefined ? "" : String(max)];
 }
 
+/** ARGV[1..6] of every write script: the expiry, then the request record (luaIdempotency). */
+export function writeArgs(expiry: Expiry, idem: Idempotency | undefined): string[] {
+  const args = expiryArgs(expiry);
+  assertIdempotency(idem);
+  if (idem === undefined) args.push("", "", "", "");
+  else args.push(idem.key, idem.fingerprint, String(idem.windowMs), idem.sealedId ?? "");
+  return args;
+}
+
 /**
  * ARGV of the apply scripts (layout documented in luaCommon.ts). Values go as the JSON
  * text Node produces, so Lua never re-encodes a user number.
  */
 export function applyArgs(delta: Delta, options: ApplyOptions): string[] {
-  const args = expiryArgs(options);
+  const args = writeArgs(options, options.idempotency);
   const expected = delta.expectedVersion;
   assertExpectedVersion(expected);
   // Before any argument is built: the work below grows with the number of ops.

@@ -1,7 +1,23 @@
 import { checkSessionSize, type Limits } from "../../common/Limits.js";
 import { SessionError } from "../../common/SessionError.js";
 import { incrementValue } from "../applyOps.js";
-import type { ApplyResult } from "../Storage.js";
+import { reusedRequestId } from "../requestRecords.js";
+import type { ApplyResult, Replay } from "../Storage.js";
+
+/**
+ * A write script's reply without its request-record wrapping (see luaIdempotency): the
+ * reply itself and, when it was answered from a record, the Replay marker. A request id
+ * reused for another request throws already_exists.
+ */
+export function unwrapReplay(reply: unknown): [unknown, Replay | undefined] {
+  if (!Array.isArray(reply)) return [reply, undefined];
+  if (reply[0] === "reused") throw reusedRequestId();
+  if (reply[0] !== "replayed") return [reply, undefined];
+  const sealed = reply[1];
+  const replay: Replay = { replayed: true };
+  if (typeof sealed === "string" && sealed !== "") replay.sealedId = sealed;
+  return [reply.slice(2), replay];
+}
 
 /**
  * Turns an apply script's reply into the result, or the same error (code and wording)
@@ -9,6 +25,17 @@ import type { ApplyResult } from "../Storage.js";
  * message is built here from the shared helpers so every storage words it alike.
  */
 export function applyReply(
+  wrapped: unknown,
+  expected: number | undefined,
+  limits: Limits,
+): ApplyResult | undefined {
+  const [reply, replay] = unwrapReplay(wrapped);
+  const result = resultOf(reply, expected, limits);
+  if (replay === undefined || result === undefined) return result;
+  return { ...result, ...replay };
+}
+
+function resultOf(
   reply: unknown,
   expected: number | undefined,
   limits: Limits,

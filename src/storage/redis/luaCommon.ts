@@ -46,14 +46,14 @@ end
  * increment, printed by `jsnum` the way JavaScript's Number#toString prints it, so byte
  * counts match the other storages.
  *
- * It reads the ops from ARGV[7..] and runs them against an overlay, calling `lookup(field)` (JSON text or false) for keys the delta has not touched
+ * It reads the ops from ARGV[11..] and runs them against an overlay, calling `lookup(field)` (JSON text or false) for keys the delta has not touched
  * yet. It leaves `changed` (field -> text, or false for removed), `cleared`, `count`,
  * `bytes` and `inc` (incremented keys and their final text, in first-increment order),
  * or returns early with an error reply. The caller sets `count`/`bytes` for the stored
  * session and defines `lookup` and `stored_len` first.
  *
- * ARGV: [3] mode, [4] expected version or "", [5] maxKeys, [6] maxSessionBytes,
- * [7..] ops: "s" key json | "r" key | "i" key delta | "c".
+ * ARGV: [3..6] request record (see LUA_IDEM), [7] mode, [8] expected version or "",
+ * [9] maxKeys, [10] maxSessionBytes, [11..] ops: "s" key json | "r" key | "i" key delta | "c".
  */
 export const LUA_APPLY_OPS = `
 local function is_json_number(text)
@@ -95,11 +95,11 @@ local function jsnum(n)
   return sign .. string.sub(digits, 1, 1) .. '.' .. string.sub(digits, 2) .. 'e' .. xs
 end
 
-local MODE = ARGV[3]
+local MODE = ARGV[7]
 local EXPECTED = nil
-if ARGV[4] ~= '' then EXPECTED = tonumber(ARGV[4]) end
-local MAXKEYS = tonumber(ARGV[5])
-local MAXBYTES = tonumber(ARGV[6])
+if ARGV[8] ~= '' then EXPECTED = tonumber(ARGV[8]) end
+local MAXKEYS = tonumber(ARGV[9])
+local MAXBYTES = tonumber(ARGV[10])
 
 local changed = {}
 local cleared = false
@@ -131,7 +131,7 @@ local function put(field, text)
 end
 
 local function apply_ops()
-  local i = 7
+  local i = 11
   local n = #ARGV
   while i <= n do
     local op = ARGV[i]
@@ -204,3 +204,64 @@ local function regenerate_check(create)
   return e
 end
 `;
+
+/**
+ * Request records (see Idempotency in Storage.ts), for every write script. ARGV[3] the
+ * record key ("" = none), [4] fingerprint, [5] window ms, [6] sealed id or "". The records
+ * hash is the script's last key, in the session's slot.
+ *
+ * The script's body runs as main() inside idem_run: a live record with the same
+ * fingerprint answers {'replayed', sealed, <the recorded reply>...} without running it,
+ * another fingerprint {'reused'}; otherwise main's reply is recorded in the same script,
+ * unless it is one that changed nothing (skip, missing, taken, false).
+ */
+export function luaIdempotency(maxRecords: number): string {
+  return `
+local IDEM_KEY = ARGV[3]
+local IDEM_CAP = ${maxRecords}
+local IDEM_UNRECORDED = {skip = true, missing = true, taken = true, badop = true}
+
+-- Drops expired records, then the oldest beyond the cap.
+local function idem_prune(rk, t)
+  local all = redis.call('HGETALL', rk)
+  local live = {}
+  for i = 1, #all, 2 do
+    local ok, rec = pcall(cjson.decode, all[i + 1])
+    local e = ok and type(rec) == 'table' and tonumber(rec.e)
+    if not e or e <= t then
+      redis.call('HDEL', rk, all[i])
+    else
+      table.insert(live, {e, all[i]})
+    end
+  end
+  if #live > IDEM_CAP then
+    table.sort(live, function(a, b) return a[1] < b[1] end)
+    for i = 1, #live - IDEM_CAP do redis.call('HDEL', rk, live[i][2]) end
+  end
+end
+
+local function idem_run(main)
+  if IDEM_KEY == '' then return main() end
+  local rk = KEYS[#KEYS]
+  local t = now_ms()
+  local raw = redis.call('HGET', rk, IDEM_KEY)
+  if raw then
+    local rec = cjson.decode(raw)
+    if tonumber(rec.e) > t then
+      if rec.f ~= ARGV[4] then return {'reused'} end
+      local out = {'replayed', rec.s}
+      for _, v in ipairs(rec.r) do table.insert(out, v) end
+      return out
+    end
+  end
+  local reply = main()
+  if type(reply) ~= 'table' or IDEM_UNRECORDED[reply[1]] then return reply end
+  local window = tonumber(ARGV[5])
+  local rec = cjson.encode({f = ARGV[4], e = fmt_int(t + window), s = ARGV[6], r = reply})
+  redis.call('HSET', rk, IDEM_KEY, rec)
+  if redis.call('PTTL', rk) < window then redis.call('PEXPIRE', rk, window) end
+  if redis.call('HLEN', rk) > IDEM_CAP then idem_prune(rk, t) end
+  return reply
+end
+`;
+}

@@ -27,6 +27,22 @@ export class SessionKeys {
   hash(id: string): string {
     return `${this.prefix}{${idFamily(checkId(id))}}${id}:hash`;
   }
+
+  /**
+   * A session's request records (see Idempotency): a hash, record key -> record, beside
+   * the session in its slot, expiring on its own so that it outlives a destroy.
+   */
+  requests(id: string): string {
+    return `${this.prefix}{${idFamily(checkId(id))}}${id}:req`;
+  }
+
+  /**
+   * The record of a create, found by the request key alone (a retry creates under another
+   * id); in the slot of the new id's family, which the request key decides.
+   */
+  createRecord(id: string, requestKey: string): string {
+    return `${this.prefix}{${idFamily(checkId(id))}}req:${checkId(requestKey)}`;
+  }
 }
 
 /** A brace in the prefix would move the hash tag off the id and pile sessions onto one slot. */

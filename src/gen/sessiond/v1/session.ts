@@ -62,7 +62,16 @@ export interface SetRequest {
     | any
     | undefined;
   /** When present, the write applies only if the session is at this version (else ABORTED). */
-  expectedVersion?: bigint | undefined;
+  expectedVersion?:
+    | bigint
+    | undefined;
+  /**
+   * Makes the write idempotent: a retry with the same id within the server's window
+   * (SESSIOND_REQUEST_ID_WINDOW, default 10m) gets the first outcome and applies nothing
+   * twice. 16 to 128 characters of [0-9A-Za-z._:~-], unguessable (whoever presents it gets
+   * its outcome). Reused for a different request: ALREADY_EXISTS.
+   */
+  requestId?: string | undefined;
 }
 
 export interface SetResponse {
@@ -72,7 +81,16 @@ export interface SetResponse {
 
 export interface SetMapRequest {
   data?: { [key: string]: any } | undefined;
-  expectedVersion?: bigint | undefined;
+  expectedVersion?:
+    | bigint
+    | undefined;
+  /**
+   * Makes the write idempotent: a retry with the same id within the server's window
+   * (SESSIOND_REQUEST_ID_WINDOW, default 10m) gets the first outcome and applies nothing
+   * twice. 16 to 128 characters of [0-9A-Za-z._:~-], unguessable (whoever presents it gets
+   * its outcome). Reused for a different request: ALREADY_EXISTS.
+   */
+  requestId?: string | undefined;
 }
 
 export interface SetMapResponse {
@@ -82,7 +100,16 @@ export interface SetMapResponse {
 
 export interface RemoveRequest {
   keys: string[];
-  expectedVersion?: bigint | undefined;
+  expectedVersion?:
+    | bigint
+    | undefined;
+  /**
+   * Makes the write idempotent: a retry with the same id within the server's window
+   * (SESSIOND_REQUEST_ID_WINDOW, default 10m) gets the first outcome and applies nothing
+   * twice. 16 to 128 characters of [0-9A-Za-z._:~-], unguessable (whoever presents it gets
+   * its outcome). Reused for a different request: ALREADY_EXISTS.
+   */
+  requestId?: string | undefined;
 }
 
 export interface RemoveResponse {
@@ -90,12 +117,26 @@ export interface RemoveResponse {
 }
 
 export interface RemoveAllRequest {
+  /**
+   * Makes the write idempotent: a retry with the same id within the server's window
+   * (SESSIOND_REQUEST_ID_WINDOW, default 10m) gets the first outcome and applies nothing
+   * twice. 16 to 128 characters of [0-9A-Za-z._:~-], unguessable (whoever presents it gets
+   * its outcome). Reused for a different request: ALREADY_EXISTS.
+   */
+  requestId?: string | undefined;
 }
 
 export interface RemoveAllResponse {
 }
 
 export interface TouchRequest {
+  /**
+   * Makes the write idempotent: a retry with the same id within the server's window
+   * (SESSIOND_REQUEST_ID_WINDOW, default 10m) gets the first outcome and applies nothing
+   * twice. 16 to 128 characters of [0-9A-Za-z._:~-], unguessable (whoever presents it gets
+   * its outcome). Reused for a different request: ALREADY_EXISTS.
+   */
+  requestId?: string | undefined;
 }
 
 export interface TouchResponse {
@@ -105,6 +146,13 @@ export interface TouchResponse {
 export interface RegenerateRequest {
   /** Keep the old id readable instead of destroying it. */
   keepOld: boolean;
+  /**
+   * Makes the write idempotent: a retry with the same id within the server's window
+   * (SESSIOND_REQUEST_ID_WINDOW, default 10m) gets the first outcome and applies nothing
+   * twice. 16 to 128 characters of [0-9A-Za-z._:~-], unguessable (whoever presents it gets
+   * its outcome). Reused for a different request: ALREADY_EXISTS.
+   */
+  requestId?: string | undefined;
 }
 
 export interface RegenerateResponse {
@@ -133,7 +181,16 @@ export interface DescribeResponse {
 export interface IncrementRequest {
   key: string;
   delta: number;
-  expectedVersion?: bigint | undefined;
+  expectedVersion?:
+    | bigint
+    | undefined;
+  /**
+   * Makes the write idempotent: a retry with the same id within the server's window
+   * (SESSIOND_REQUEST_ID_WINDOW, default 10m) gets the first outcome and applies nothing
+   * twice. 16 to 128 characters of [0-9A-Za-z._:~-], unguessable (whoever presents it gets
+   * its outcome). Reused for a different request: ALREADY_EXISTS.
+   */
+  requestId?: string | undefined;
 }
 
 export interface IncrementResponse {
@@ -667,7 +724,7 @@ export const SizeResponse: MessageFns<SizeResponse> = {
 };
 
 function createBaseSetRequest(): SetRequest {
-  return { key: "", value: undefined, expectedVersion: undefined };
+  return { key: "", value: undefined, expectedVersion: undefined, requestId: undefined };
 }
 
 export const SetRequest: MessageFns<SetRequest> = {
@@ -683,6 +740,9 @@ export const SetRequest: MessageFns<SetRequest> = {
         throw new globalThis.Error("value provided for field message.expectedVersion of type uint64 too large");
       }
       writer.uint32(24).uint64(message.expectedVersion);
+    }
+    if (message.requestId !== undefined) {
+      writer.uint32(34).string(message.requestId);
     }
     return writer;
   },
@@ -724,6 +784,14 @@ export const SetRequest: MessageFns<SetRequest> = {
             message.expectedVersion = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -745,6 +813,11 @@ export const SetRequest: MessageFns<SetRequest> = {
         : isSet(object.expected_version)
         ? BigInt(object.expected_version)
         : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : undefined,
     };
   },
 
@@ -759,6 +832,9 @@ export const SetRequest: MessageFns<SetRequest> = {
     if (message.expectedVersion !== undefined) {
       obj.expectedVersion = message.expectedVersion.toString();
     }
+    if (message.requestId !== undefined) {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
@@ -772,6 +848,7 @@ export const SetRequest: MessageFns<SetRequest> = {
     message.expectedVersion = (object.expectedVersion !== undefined && object.expectedVersion !== null)
       ? BigInt(object.expectedVersion)
       : undefined;
+    message.requestId = object.requestId ?? undefined;
     return message;
   },
 };
@@ -869,7 +946,7 @@ export const SetResponse: MessageFns<SetResponse> = {
 };
 
 function createBaseSetMapRequest(): SetMapRequest {
-  return { data: undefined, expectedVersion: undefined };
+  return { data: undefined, expectedVersion: undefined, requestId: undefined };
 }
 
 export const SetMapRequest: MessageFns<SetMapRequest> = {
@@ -882,6 +959,9 @@ export const SetMapRequest: MessageFns<SetMapRequest> = {
         throw new globalThis.Error("value provided for field message.expectedVersion of type uint64 too large");
       }
       writer.uint32(16).uint64(message.expectedVersion);
+    }
+    if (message.requestId !== undefined) {
+      writer.uint32(26).string(message.requestId);
     }
     return writer;
   },
@@ -915,6 +995,14 @@ export const SetMapRequest: MessageFns<SetMapRequest> = {
             message.expectedVersion = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -935,6 +1023,11 @@ export const SetMapRequest: MessageFns<SetMapRequest> = {
         : isSet(object.expected_version)
         ? BigInt(object.expected_version)
         : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : undefined,
     };
   },
 
@@ -945,6 +1038,9 @@ export const SetMapRequest: MessageFns<SetMapRequest> = {
     }
     if (message.expectedVersion !== undefined) {
       obj.expectedVersion = message.expectedVersion.toString();
+    }
+    if (message.requestId !== undefined) {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
@@ -958,6 +1054,7 @@ export const SetMapRequest: MessageFns<SetMapRequest> = {
     message.expectedVersion = (object.expectedVersion !== undefined && object.expectedVersion !== null)
       ? BigInt(object.expectedVersion)
       : undefined;
+    message.requestId = object.requestId ?? undefined;
     return message;
   },
 };
@@ -1055,7 +1152,7 @@ export const SetMapResponse: MessageFns<SetMapResponse> = {
 };
 
 function createBaseRemoveRequest(): RemoveRequest {
-  return { keys: [], expectedVersion: undefined };
+  return { keys: [], expectedVersion: undefined, requestId: undefined };
 }
 
 export const RemoveRequest: MessageFns<RemoveRequest> = {
@@ -1068,6 +1165,9 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
         throw new globalThis.Error("value provided for field message.expectedVersion of type uint64 too large");
       }
       writer.uint32(16).uint64(message.expectedVersion);
+    }
+    if (message.requestId !== undefined) {
+      writer.uint32(26).string(message.requestId);
     }
     return writer;
   },
@@ -1101,6 +1201,14 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
             message.expectedVersion = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1121,6 +1229,11 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
         : isSet(object.expected_version)
         ? BigInt(object.expected_version)
         : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : undefined,
     };
   },
 
@@ -1131,6 +1244,9 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
     }
     if (message.expectedVersion !== undefined) {
       obj.expectedVersion = message.expectedVersion.toString();
+    }
+    if (message.requestId !== undefined) {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
@@ -1144,6 +1260,7 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
     message.expectedVersion = (object.expectedVersion !== undefined && object.expectedVersion !== null)
       ? BigInt(object.expectedVersion)
       : undefined;
+    message.requestId = object.requestId ?? undefined;
     return message;
   },
 };
@@ -1219,11 +1336,14 @@ export const RemoveResponse: MessageFns<RemoveResponse> = {
 };
 
 function createBaseRemoveAllRequest(): RemoveAllRequest {
-  return {};
+  return { requestId: undefined };
 }
 
 export const RemoveAllRequest: MessageFns<RemoveAllRequest> = {
-  encode(_: RemoveAllRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: RemoveAllRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== undefined) {
+      writer.uint32(10).string(message.requestId);
+    }
     return writer;
   },
 
@@ -1240,6 +1360,14 @@ export const RemoveAllRequest: MessageFns<RemoveAllRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1252,20 +1380,30 @@ export const RemoveAllRequest: MessageFns<RemoveAllRequest> = {
     }
   },
 
-  fromJSON(_: any): RemoveAllRequest {
-    return {};
+  fromJSON(object: any): RemoveAllRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : undefined,
+    };
   },
 
-  toJSON(_: RemoveAllRequest): unknown {
+  toJSON(message: RemoveAllRequest): unknown {
     const obj: any = {};
+    if (message.requestId !== undefined) {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<RemoveAllRequest>, I>>(base?: I): RemoveAllRequest {
     return RemoveAllRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<RemoveAllRequest>, I>>(_: I): RemoveAllRequest {
+  fromPartial<I extends Exact<DeepPartial<RemoveAllRequest>, I>>(object: I): RemoveAllRequest {
     const message = createBaseRemoveAllRequest();
+    message.requestId = object.requestId ?? undefined;
     return message;
   },
 };
@@ -1323,11 +1461,14 @@ export const RemoveAllResponse: MessageFns<RemoveAllResponse> = {
 };
 
 function createBaseTouchRequest(): TouchRequest {
-  return {};
+  return { requestId: undefined };
 }
 
 export const TouchRequest: MessageFns<TouchRequest> = {
-  encode(_: TouchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: TouchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== undefined) {
+      writer.uint32(10).string(message.requestId);
+    }
     return writer;
   },
 
@@ -1344,6 +1485,14 @@ export const TouchRequest: MessageFns<TouchRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1356,20 +1505,30 @@ export const TouchRequest: MessageFns<TouchRequest> = {
     }
   },
 
-  fromJSON(_: any): TouchRequest {
-    return {};
+  fromJSON(object: any): TouchRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : undefined,
+    };
   },
 
-  toJSON(_: TouchRequest): unknown {
+  toJSON(message: TouchRequest): unknown {
     const obj: any = {};
+    if (message.requestId !== undefined) {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<TouchRequest>, I>>(base?: I): TouchRequest {
     return TouchRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<TouchRequest>, I>>(_: I): TouchRequest {
+  fromPartial<I extends Exact<DeepPartial<TouchRequest>, I>>(object: I): TouchRequest {
     const message = createBaseTouchRequest();
+    message.requestId = object.requestId ?? undefined;
     return message;
   },
 };
@@ -1448,13 +1607,16 @@ export const TouchResponse: MessageFns<TouchResponse> = {
 };
 
 function createBaseRegenerateRequest(): RegenerateRequest {
-  return { keepOld: false };
+  return { keepOld: false, requestId: undefined };
 }
 
 export const RegenerateRequest: MessageFns<RegenerateRequest> = {
   encode(message: RegenerateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.keepOld !== false) {
       writer.uint32(8).bool(message.keepOld);
+    }
+    if (message.requestId !== undefined) {
+      writer.uint32(18).string(message.requestId);
     }
     return writer;
   },
@@ -1480,6 +1642,14 @@ export const RegenerateRequest: MessageFns<RegenerateRequest> = {
             message.keepOld = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1499,6 +1669,11 @@ export const RegenerateRequest: MessageFns<RegenerateRequest> = {
         : isSet(object.keep_old)
         ? globalThis.Boolean(object.keep_old)
         : false,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : undefined,
     };
   },
 
@@ -1506,6 +1681,9 @@ export const RegenerateRequest: MessageFns<RegenerateRequest> = {
     const obj: any = {};
     if (message.keepOld !== false) {
       obj.keepOld = message.keepOld;
+    }
+    if (message.requestId !== undefined) {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
@@ -1516,6 +1694,7 @@ export const RegenerateRequest: MessageFns<RegenerateRequest> = {
   fromPartial<I extends Exact<DeepPartial<RegenerateRequest>, I>>(object: I): RegenerateRequest {
     const message = createBaseRegenerateRequest();
     message.keepOld = object.keepOld ?? false;
+    message.requestId = object.requestId ?? undefined;
     return message;
   },
 };
@@ -1840,7 +2019,7 @@ export const DescribeResponse: MessageFns<DescribeResponse> = {
 };
 
 function createBaseIncrementRequest(): IncrementRequest {
-  return { key: "", delta: 0, expectedVersion: undefined };
+  return { key: "", delta: 0, expectedVersion: undefined, requestId: undefined };
 }
 
 export const IncrementRequest: MessageFns<IncrementRequest> = {
@@ -1856,6 +2035,9 @@ export const IncrementRequest: MessageFns<IncrementRequest> = {
         throw new globalThis.Error("value provided for field message.expectedVersion of type uint64 too large");
       }
       writer.uint32(24).uint64(message.expectedVersion);
+    }
+    if (message.requestId !== undefined) {
+      writer.uint32(34).string(message.requestId);
     }
     return writer;
   },
@@ -1897,6 +2079,14 @@ export const IncrementRequest: MessageFns<IncrementRequest> = {
             message.expectedVersion = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1918,6 +2108,11 @@ export const IncrementRequest: MessageFns<IncrementRequest> = {
         : isSet(object.expected_version)
         ? BigInt(object.expected_version)
         : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : undefined,
     };
   },
 
@@ -1932,6 +2127,9 @@ export const IncrementRequest: MessageFns<IncrementRequest> = {
     if (message.expectedVersion !== undefined) {
       obj.expectedVersion = message.expectedVersion.toString();
     }
+    if (message.requestId !== undefined) {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
@@ -1945,6 +2143,7 @@ export const IncrementRequest: MessageFns<IncrementRequest> = {
     message.expectedVersion = (object.expectedVersion !== undefined && object.expectedVersion !== null)
       ? BigInt(object.expectedVersion)
       : undefined;
+    message.requestId = object.requestId ?? undefined;
     return message;
   },
 };
