@@ -30,6 +30,10 @@ export interface RedisStorageOptions {
   ownsClient?: boolean;
   /** Where the client points, for logs; never include a password. */
   target?: string;
+  /** Replicas that must confirm each write before it is acknowledged (Redis WAIT). Default 0. */
+  waitReplicas?: number;
+  /** How long one WAIT may block (below timeoutMs). Default 250 ms. */
+  waitTimeoutMs?: number;
 }
 
 /** The script names and key of one layout; everything else is shared. */
@@ -60,6 +64,8 @@ export abstract class RedisStorageBase implements Storage {
       logger: options.logger,
       target: options.target,
       ownsClient: options.ownsClient,
+      waitReplicas: options.waitReplicas,
+      waitTimeoutMs: options.waitTimeoutMs,
     });
     this.#layout = layout;
   }
@@ -89,7 +95,7 @@ export abstract class RedisStorageBase implements Storage {
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
     const args = applyArgs(delta, options);
-    const reply = await this.#script(this.#layout.apply, this.keyOf(id), args);
+    const reply = await this.#script(this.#layout.apply, this.keyOf(id), args, true);
     return applyReply(reply, delta.expectedVersion, options.limits);
   }
 
@@ -104,7 +110,10 @@ export abstract class RedisStorageBase implements Storage {
     const args = expiryArgs(options);
     args.push(options.keepOld ? "1" : "");
     this.slides.forget(from);
-    const reply = await this.connection.run((c) => c[this.#layout.regenerate](from, to, args));
+    const reply = await this.connection.run((c) => c[this.#layout.regenerate](from, to, args), {
+      key: from,
+      write: true,
+    });
     const [tag, version, createTime, expireTime] = reply as string[];
     if (tag === "missing" || tag === "taken") return tag;
     if (tag !== "ok") {
@@ -133,7 +142,7 @@ export abstract class RedisStorageBase implements Storage {
   async destroy(id: string): Promise<void> {
     const key = this.keyOf(id);
     this.slides.forget(key);
-    await this.connection.run((c) => c.del(key));
+    await this.connection.run((c) => c.del(key), { key, write: true });
   }
 
   ping(): Promise<void> {
@@ -144,8 +153,8 @@ export abstract class RedisStorageBase implements Storage {
     return this.connection.close();
   }
 
-  #script(name: OneKeyScriptName, key: string, args: string[]): Promise<unknown> {
-    return this.connection.run((c) => c[name](key, args));
+  #script(name: OneKeyScriptName, key: string, args: string[], write = false): Promise<unknown> {
+    return this.connection.run((c) => c[name](key, args), { key, write });
   }
 }
 
