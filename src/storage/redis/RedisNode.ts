@@ -86,11 +86,12 @@ export class RedisNode {
   trouble(): string | undefined {
     if (this.#closed) return "redis storage is closed";
     if (this.#stalledSince !== undefined) {
-      return `${this.name} has not answered for ${Date.now() - this.#stalledSince + this.#init.timeoutMs} ms`;
+      const silent = Date.now() - this.#stalledSince + this.#init.timeoutMs;
+      return `${this.name}: no answer for ${silent} ms (hung or overloaded)`;
     }
     if (this.client.status === "ready") return undefined;
     const down = this.#downSince === undefined ? 0 : Date.now() - this.#downSince;
-    return `${this.name} ${this.#wasReady ? `down for ${down} ms` : "not connected yet"}${this.#why()}`;
+    return `${this.name}: ${this.#wasReady ? `no connection for ${down} ms` : "not connected yet"}${this.#why()}`;
   }
 
   /**
@@ -154,7 +155,7 @@ export class RedisNode {
       const timer = setTimeout(
         () => {
           this.#readyWaiters.delete(wake);
-          reject(new NotSentError(`${this.name}: no connection within the bound${this.#why()}`));
+          reject(new NotSentError(`${this.name}: no connection within ${this.#init.timeoutMs} ms${this.#why()}`));
         },
         Math.max(0, deadline - Date.now()),
       );
@@ -255,7 +256,7 @@ export class RedisNode {
   #why(): string {
     if (!this.#lastError) return "";
     const described = this.#init.describeError?.(this.#lastError) ?? this.#lastError;
-    return ` (${described})`;
+    return `: ${described}`;
   }
 
   #onReady(): void {
