@@ -155,7 +155,11 @@ export class RedisNode {
       const timer = setTimeout(
         () => {
           this.#readyWaiters.delete(wake);
-          reject(new NotSentError(`${this.name}: no connection within ${this.#init.timeoutMs} ms${this.#why()}`));
+          reject(
+            new NotSentError(
+              `${this.name}: no connection within ${this.#init.timeoutMs} ms${this.#why()}`,
+            ),
+          );
         },
         Math.max(0, deadline - Date.now()),
       );

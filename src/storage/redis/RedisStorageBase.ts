@@ -149,6 +149,11 @@ export abstract class RedisStorageBase implements Storage {
     return this.connection.ping();
   }
 
+  /** Cluster masters the last ping found down while others answered (health logs them). */
+  shardTrouble(): readonly string[] {
+    return this.connection.shardTrouble();
+  }
+
   close(): Promise<void> {
     return this.connection.close();
   }
