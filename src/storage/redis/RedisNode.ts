@@ -142,7 +142,7 @@ export class RedisNode {
     // node has been gone longer than the grace, calls fail at once instead of each holding
     // a request open for the whole bound. Before the first connection, calls wait.
     const down = this.#downSince === undefined ? 0 : Date.now() - this.#downSince;
-    if (this.#wasReady && down > this.#init.reconnectGraceMs) {
+    if (this.#wasReady && down >= this.#init.reconnectGraceMs) {
       return Promise.reject(new NotSentError(this.trouble()));
     }
     return new Promise((resolve, reject) => {
@@ -204,7 +204,8 @@ export class RedisNode {
     this.#stallTimer = setTimeout(() => {
       if (this.#stalledSince === undefined || this.#closed) return;
       this.#init.logger?.warn("redis still not answering; reconnecting", { target: this.name });
-      this.#stalledSince = undefined;
+      // Still stalled until the socket is gone ('close' clears it): a call sent now would
+      // sit in the closing socket's buffer, and could run when the server wakes.
       this.client.disconnect(true);
     }, 2 * this.#init.timeoutMs);
     this.#stallTimer.unref();
