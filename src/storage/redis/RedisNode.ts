@@ -24,6 +24,7 @@ export interface RedisNodeInit {
 }
 
 interface Waiter {
+  deadline: number;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -106,18 +107,8 @@ export class RedisNode {
     commands: ScriptCommands = this.commands,
   ): Promise<T> {
     await this.#whenUsable(deadline);
-    const result = await this.#bounded(op(commands), deadline, true);
-    if (write && this.#init.waitReplicas > 0) {
-      try {
-        // WAIT blocks by design: a slow one says nothing about the node's health.
-        await this.#bounded(this.#confirm(), deadline, false);
-      } catch (err) {
-        if (!(err instanceof DeadlineError)) throw err;
-        throw new NotReplicatedError(
-          `${this.name}: the write was applied on the master but no replica confirmed it within the bound; it may exist on the master only`,
-        );
-      }
-    }
+    const result = await this.#bounded(op(commands), deadline);
+    if (write && this.#init.waitReplicas > 0) await this.#confirm(deadline);
     return result;
   }
 
@@ -168,11 +159,11 @@ export class RedisNode {
   }
 
   /** Rejects once `deadline` passes; the late outcome is dropped, and marks the node stalled. */
-  #bounded<T>(promise: Promise<T>, deadline: number, watch: boolean): Promise<T> {
+  #bounded<T>(promise: Promise<T>, deadline: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
         () => {
-          if (watch) this.#markStalled();
+          this.#markStalled();
           reject(new DeadlineError(`${this.name}: no answer within ${this.#init.timeoutMs} ms`));
         },
         Math.max(0, deadline - Date.now()),
@@ -219,26 +210,47 @@ export class RedisNode {
   }
 
   /** One WAIT for every write whose reply arrived since the last WAIT was sent. */
-  #confirm(): Promise<void> {
+  #confirm(deadline: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#waitBatch.push({ resolve, reject });
-      if (!this.#waitInFlight) this.#sendWait();
+      this.#waitBatch.push({ deadline, resolve, reject });
+      if (this.#waitInFlight) return;
+      // Replies parsed from one socket read resolve together: let them all join this WAIT.
+      this.#waitInFlight = true;
+      setImmediate(() => this.#sendWait());
     });
   }
 
   #sendWait(): void {
     const batch = this.#waitBatch;
     this.#waitBatch = [];
-    this.#waitInFlight = true;
     const { waitReplicas: wanted, waitTimeoutMs } = this.#init;
+    let settled = false;
     const settle = (err: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       for (const w of batch) {
         if (err) w.reject(err);
         else w.resolve();
       }
       this.#waitInFlight = false;
-      if (this.#waitBatch.length > 0) this.#sendWait();
+      if (this.#waitBatch.length > 0) {
+        this.#waitInFlight = true;
+        setImmediate(() => this.#sendWait());
+      }
     };
+    // One timer per batch, not per write: the batch's earliest deadline bounds them all
+    // (a WAIT answers within waitTimeoutMs unless the server hangs).
+    const earliest = Math.min(...batch.map((w) => w.deadline));
+    const timer = setTimeout(
+      () =>
+        settle(
+          new NotReplicatedError(
+            `${this.name}: the write was applied on the master but no replica confirmed it within the bound; it may exist on the master only`,
+          ),
+        ),
+      Math.max(0, earliest - Date.now()),
+    );
     this.client.wait(wanted, waitTimeoutMs).then(
       (acked) => {
         settle(
