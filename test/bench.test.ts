@@ -92,6 +92,8 @@ test("targets are judged from the rows of one run, and a missing row is 'not mea
     row("redis-hash", "Get", "large", "1,000", 11_000), // 0.85 of small: not met
     row("express-session", "Get", "small", "1,000", 4_000), // 13000/4000 = 3.25: met
     row("memory", "Get", "small", "1M", 17_000), // 0.94 of 1k: met
+    row("redis-hash", "Set", "small", "1,000", 10_000),
+    row("redis-hash wait-replicas 1", "Set", "small", "1,000", 5_500), // 0.55: not met
   ];
   const results = evaluateTargets(rows, new Map([[1_000_000, 301]]), 1_000_000);
   const by = (prefix: string) => results.find((r) => r.target.startsWith(prefix));
@@ -104,6 +106,8 @@ test("targets are judged from the rows of one run, and a missing row is 'not mea
   assert.equal(by("memory Get with 1M")?.met, true);
   assert.equal(by("redis-hash Get with 1M")?.measured, "not measured");
   assert.equal(by("redis Get")?.met, undefined);
+  assert.equal(by("redis-hash Set with wait-replicas 1")?.met, false, "0.55 is under 0.6");
+  assert.match(by("redis-hash Set with wait-replicas 1")?.measured ?? "", /^0\.55 /);
   assert.equal(by("memory storage overhead")?.met, false, "301 B is over 300 B");
   assert.match(targetsText(results), /NOT MET\s+memory Set ≥ 0.75 × no-op\s+0.70/);
 });

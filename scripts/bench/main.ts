@@ -31,12 +31,14 @@ const GRPC_LOAD = { clients: 2, streams: 8 };
 const HTTP1_LOAD = { clients: 8, streams: 1 };
 
 type Storage = "memory" | "file" | "redis" | "redis-hash";
+/** redis-hash whose writes wait for one replica (WAIT), against the bench Redis' replica. */
+const WAITING = "redis-hash wait-replicas 1";
 type Breakdown =
   | "no-op+passthrough interceptor"
   | "no-op+session interceptor"
   | "raw ioredis HMGET+PEXPIRE"
   | "redis-hash storage.readKey alone";
-type ServerKind = Storage | "express-session" | Breakdown;
+type ServerKind = Storage | typeof WAITING | "express-session" | Breakdown;
 const BREAKDOWN: Record<Breakdown, string> = {
   "no-op+passthrough interceptor": "passthrough",
   "no-op+session interceptor": "session",
@@ -88,6 +90,7 @@ function plan(): ServerPlan[] {
           sessions: 1000,
           rows: [...all(["Get"], ["small", "large"]), { op: "Set", shape: "small" }],
         },
+        { server: WAITING, sessions: 1000, rows: all(["Set"], ["small"]) },
         { server: "express-session", sessions: 1000, rows: all(["Get"], ["small"]) },
         { server: "memory", sessions: bigN, rows: all(["Get"], ["small"]) },
         { server: "redis-hash", sessions: bigN, rows: all(["Get"], ["small"]) },
@@ -97,6 +100,7 @@ function plan(): ServerPlan[] {
         { server: "file", sessions: 1000, rows: full },
         { server: "redis", sessions: 1000, rows: full },
         { server: "redis-hash", sessions: 1000, rows: full },
+        { server: WAITING, sessions: 1000, rows: all(["Set"], ["small"]) },
         { server: "express-session", sessions: 1000, rows: all(["Get"], ["small"]) },
         { server: "memory", sessions: bigN, rows: all(["Get", "Set"], ["small"]) },
         { server: "redis-hash", sessions: bigN, rows: all(["Get", "Set"], ["small"]) },
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "sessiond-bench-"));
   const children: ChildServer<unknown>[] = [];
   const redis = await startRedis(LOAD_CPU);
+  const replica = await startRedis(LOAD_CPU, redis.port);
   try {
     const frames = new Map<string, string>();
     const frameFile = (op: OpName, shape: Shape) => {
@@ -310,7 +315,8 @@ async function main(): Promise<void> {
         [...nodeArgs, "--import", "tsx", "scripts/bench/sessiondServer.ts"],
         {
           env: {
-            BENCH_STORAGE: p.server,
+            BENCH_STORAGE: p.server === WAITING ? "redis-hash" : p.server,
+            BENCH_REDIS_WAIT_REPLICAS: p.server === WAITING ? "1" : undefined,
             BENCH_SESSIONS: String(p.sessions),
             BENCH_REDIS_URL: redis.url,
             BENCH_FILE_DIR: fileDir,
@@ -380,7 +386,7 @@ async function main(): Promise<void> {
       }
       client.close();
       await server.stop();
-      if (p.server === "redis" || p.server === "redis-hash") redis.flushAll();
+      if (p.server === "redis" || p.server.startsWith("redis-hash")) redis.flushAll();
       rmSync(fileDir, { recursive: true, force: true });
     }
 
@@ -439,6 +445,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const c of children.reverse()) await c.stop();
+    await replica.stop();
     await redis.stop();
     rmSync(work, { recursive: true, force: true });
   }

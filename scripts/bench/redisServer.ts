@@ -16,9 +16,10 @@ export interface RedisServer {
 
 /**
  * A private redis-server on a free port with its own temp dir, no persistence (the bench
- * measures sessiond, not fsync), pinned to `cpu`.
+ * measures sessiond, not fsync), pinned to `cpu`; with `replicaOf`, a replica of the
+ * server on that port.
  */
-export async function startRedis(cpu: number): Promise<RedisServer> {
+export async function startRedis(cpu: number, replicaOf?: number): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sessiond-bench-redis-"));
   const child = spawn(
@@ -39,6 +40,10 @@ export async function startRedis(cpu: number): Promise<RedisServer> {
       "no",
       "--logfile",
       join(dir, "redis.log"),
+      // A replica (for the WAIT rows) syncs at once instead of after the 5 s default delay.
+      "--repl-diskless-sync-delay",
+      "0",
+      ...(replicaOf === undefined ? [] : ["--replicaof", "127.0.0.1", String(replicaOf)]),
     ],
     { stdio: "ignore" },
   );

@@ -2,7 +2,7 @@
 // environment names, filled with BENCH_SESSIONS sessions before it listens. Bench-only
 // wiring; the product code knows nothing of it.
 // Env: BENCH_STORAGE (memory|file|redis|redis-hash), BENCH_SESSIONS, BENCH_REDIS_URL,
-// BENCH_FILE_DIR. Run with --expose-gc to get the memory figures.
+// BENCH_FILE_DIR, BENCH_REDIS_WAIT_REPLICAS. Run with --expose-gc to get the memory figures.
 import { silentLogger } from "../../src/common/Logger.js";
 import { resolveConfig, type StorageKind } from "../../src/server/config.js";
 import { createStorage } from "../../src/server/createStorage.js";
@@ -39,6 +39,7 @@ const storage =
           url: config.redisUrl,
           prefix: config.redisPrefix,
           commandTimeoutMs: config.redisTimeoutMs,
+          waitReplicas: Number(process.env.BENCH_REDIS_WAIT_REPLICAS ?? "0"),
         },
         silentLogger,
       )

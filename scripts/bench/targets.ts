@@ -57,6 +57,12 @@ export function evaluateTargets(
       3,
     ),
     vsNoop(find, "redis-hash", "Set", 0.5),
+    between(
+      "redis-hash Set with wait-replicas 1 ≥ 0.6 × without",
+      find("redis-hash wait-replicas 1", "Set", "small", "1,000"),
+      find("redis-hash", "Set", "small", "1,000"),
+      0.6,
+    ),
     vsNoop(find, "redis", "Get", 0.6),
     vsNoop(find, "file", "Get", 0.5),
     between(

@@ -16,12 +16,19 @@ export interface HealthMonitorOptions {
  * load balancer stops sending calls to an instance whose storage is unreachable and
  * resumes when it answers again. A ping that neither resolves nor rejects within the
  * interval counts as a failure: a hung storage must not look healthy.
+ *
+ * A storage spread over shards (Redis Cluster) with some shards down stays SERVING and
+ * logs which shards are down: every instance shares the same shards, so NOT_SERVING
+ * would take the whole fleet out for the shards that still work. It turns NOT_SERVING
+ * only when no shard answers.
  */
 export class HealthMonitor {
   readonly #options: HealthMonitorOptions;
   #timer: NodeJS.Timeout | undefined;
   #status: ServingStatus | undefined;
   #checking = false;
+  /** The shards the last check found down, joined; "" when none. */
+  #trouble = "";
   #stopped = false;
 
   constructor(options: HealthMonitorOptions) {
@@ -57,14 +64,21 @@ export class HealthMonitor {
     }
     if (this.#stopped) return;
     const next: ServingStatus = error === undefined ? "SERVING" : "NOT_SERVING";
-    if (next !== this.#status) {
+    const down = error === undefined ? shardTrouble(this.#options.storage) : [];
+    const trouble = down.join("; ");
+    if (next !== this.#status || trouble !== this.#trouble) {
       const { logger } = this.#options;
-      if (error === undefined) logger.info("storage reachable, health SERVING");
-      else
+      if (error !== undefined) {
         logger.warn("storage unreachable, health NOT_SERVING", {
           error: error instanceof Error ? error.message : String(error),
         });
+      } else if (down.length > 0) {
+        logger.warn("storage partly unreachable, health SERVING", { down });
+      } else {
+        logger.info("storage reachable, health SERVING");
+      }
     }
+    this.#trouble = trouble;
     this.#set(next);
   }
 
@@ -73,6 +87,12 @@ export class HealthMonitor {
     this.#status = status;
     for (const service of this.#options.services) this.#options.health.setStatus(service, status);
   }
+}
+
+/** What a sharded storage's last ping found down (RedisStorageBase.shardTrouble). */
+function shardTrouble(storage: Storage): readonly string[] {
+  const sharded = storage as Partial<{ shardTrouble(): readonly string[] }>;
+  return typeof sharded.shardTrouble === "function" ? sharded.shardTrouble() : [];
 }
 
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

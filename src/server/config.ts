@@ -58,6 +58,8 @@ export interface ServerConfig {
   redisSentinelName?: string;
   redisPrefix: string;
   redisTimeoutMs: number;
+  redisWaitReplicas: number;
+  redisWaitTimeoutMs: number;
   // Transport limits (README: Limits, Transport limits).
   maxConcurrentStreams: number;
   maxConnections: number;
@@ -311,6 +313,22 @@ export const SETTINGS: readonly AnySetting[] = [
     parse: (raw) => parseDuration(raw),
     description: "Redis storages: a command not answered in this time fails with UNAVAILABLE.",
   },
+  {
+    name: "REDIS_WAIT_REPLICAS",
+    key: "redisWaitReplicas",
+    default: "0",
+    parse: (raw) => parseInteger(raw, 0, 1000),
+    description:
+      "Redis storages: replicas that must confirm each write (WAIT) before it is acknowledged; 0 acknowledges once the master applied it.",
+  },
+  {
+    name: "REDIS_WAIT_TIMEOUT",
+    key: "redisWaitTimeoutMs",
+    default: "250ms",
+    parse: (raw) => parseDuration(raw),
+    description:
+      "Redis storages: with SESSIOND_REDIS_WAIT_REPLICAS, how long a write waits for its replicas before failing with UNAVAILABLE (below SESSIOND_REDIS_TIMEOUT_MS).",
+  },
   // Transport limits: what one client may hold of the server (README: Limits).
   {
     name: "MAX_CONCURRENT_STREAMS",
@@ -458,6 +476,11 @@ function checkCombinations(config: ServerConfig): void {
   if (targets.length > 1) {
     throw new ConfigError(
       `${targets.join(" and ")}: expected at most one of them (a single node, a Cluster or Sentinels)`,
+    );
+  }
+  if (config.redisWaitReplicas > 0 && config.redisWaitTimeoutMs >= config.redisTimeoutMs) {
+    throw new ConfigError(
+      `SESSIOND_REDIS_WAIT_TIMEOUT (--redis-wait-timeout): expected less than SESSIOND_REDIS_TIMEOUT_MS (${config.redisTimeoutMs} ms), the bound on the whole call; got ${config.redisWaitTimeoutMs} ms`,
     );
   }
   if (config.redisTlsCa !== undefined && !/^rediss:\/\//i.test(config.redisUrl ?? "")) {

@@ -67,6 +67,8 @@ function redisOptions(config: ServerConfig): RedisConnectionOptions {
     sentinelName: config.redisSentinelName,
     prefix: config.redisPrefix,
     commandTimeoutMs: config.redisTimeoutMs,
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
   };
 }
 

@@ -46,15 +46,18 @@ export class RedisHashStorage extends RedisStorageBase {
     if (this.slides.fresh(hash, expiry.ttlMs, now)) {
       // Slid by this instance moments ago: one HMGET, whose metadata field says whether
       // the session still exists.
-      const [meta, value] = await this.connection.run((c) => c.hmget(hash, "", field));
+      const [meta, value] = await this.connection.run((c) => c.hmget(hash, "", field), {
+        key: hash,
+      });
       if (meta === null || meta === undefined) {
         this.slides.forget(hash);
         return undefined;
       }
       text = value;
     } else {
-      const [value, slid] = await this.connection.run((c) =>
-        Promise.all([c.hget(hash, field), c.pexpire(hash, ttl)]),
+      const [value, slid] = await this.connection.run(
+        (c) => Promise.all([c.hget(hash, field), c.pexpire(hash, ttl)]),
+        { key: hash },
       );
       if (Number(slid) !== 1) return undefined;
       this.slides.mark(hash, expiry.ttlMs, now);

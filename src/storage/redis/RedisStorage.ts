@@ -51,14 +51,15 @@ export class RedisStorage extends RedisStorageBase {
     let raw: string | null;
     if (this.slides.fresh(kv, expiry.ttlMs, now)) {
       // Slid by this instance moments ago (RecentSlides): one GET.
-      raw = await this.connection.run((c) => c.get(kv));
+      raw = await this.connection.run((c) => c.get(kv), { key: kv });
       if (typeof raw !== "string") {
         this.slides.forget(kv);
         return undefined;
       }
     } else {
-      const [text, slid] = await this.connection.run((c) =>
-        Promise.all([c.get(kv), c.pexpire(kv, ttl)]),
+      const [text, slid] = await this.connection.run(
+        (c) => Promise.all([c.get(kv), c.pexpire(kv, ttl)]),
+        { key: kv },
       );
       if (Number(slid) !== 1 || typeof text !== "string") return undefined;
       this.slides.mark(kv, expiry.ttlMs, now);

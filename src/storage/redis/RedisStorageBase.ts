@@ -34,6 +34,10 @@ export interface RedisStorageOptions {
   ownsClient?: boolean;
   /** Where the client points, for logs; never include a password. */
   target?: string;
+  /** Replicas that must confirm each write before it is acknowledged (Redis WAIT). Default 0. */
+  waitReplicas?: number;
+  /** How long one WAIT may block (below timeoutMs). Default 250 ms. */
+  waitTimeoutMs?: number;
 }
 
 /** The script names and key of one layout; everything else is shared. */
@@ -64,6 +68,8 @@ export abstract class RedisStorageBase implements Storage {
       logger: options.logger,
       target: options.target,
       ownsClient: options.ownsClient,
+      waitReplicas: options.waitReplicas,
+      waitTimeoutMs: options.waitTimeoutMs,
     });
     this.#layout = layout;
   }
@@ -101,7 +107,10 @@ export abstract class RedisStorageBase implements Storage {
         ? this.keys.createRecord(id, idem.key)
         : this.keys.requests(id);
     const name = this.#layout.apply;
-    const reply = await this.connection.run((c) => c[name](key, records, args));
+    const reply = await this.connection.run((c) => c[name](key, records, args), {
+      key,
+      write: true,
+    });
     return applyReply(reply, delta.expectedVersion, options.limits);
   }
 
@@ -119,7 +128,10 @@ export abstract class RedisStorageBase implements Storage {
     const records = this.keys.requests(oldId);
     const name = this.#layout.regenerate;
     const [reply, replay] = unwrapReplay(
-      await this.connection.run((c) => c[name](from, to, records, args)),
+      await this.connection.run((c) => c[name](from, to, records, args), {
+        key: from,
+        write: true,
+      }),
     );
     const [tag, version, createTime, expireTime] = reply as string[];
     if (tag === "missing" || tag === "taken") return tag;
@@ -141,7 +153,10 @@ export abstract class RedisStorageBase implements Storage {
     const [key, records] = [this.keyOf(id), this.keys.requests(id)];
     const name = this.#layout.touch;
     const [reply, replay] = unwrapReplay(
-      await this.connection.run((c) => c[name](key, records, args)),
+      await this.connection.run((c) => c[name](key, records, args), {
+        key,
+        write: options.idempotency !== undefined,
+      }),
     );
     if (!reply) return undefined;
     const [version, createTime, expireTime] = reply as [string, string, string];
@@ -158,14 +173,14 @@ export abstract class RedisStorageBase implements Storage {
     this.slides.forget(key);
     const idem: Idempotency | undefined = options.idempotency;
     if (idem === undefined) {
-      await this.connection.run((c) => c.del(key));
+      await this.connection.run((c) => c.del(key), { key, write: true });
       return undefined;
     }
     // Expiry arguments unused by the script, but every script's ARGV starts with them.
     const args = writeArgs({ ttlMs: 1 }, idem);
     const records = this.keys.requests(id);
     const [, replay] = unwrapReplay(
-      await this.connection.run((c) => c.sessiondDestroy(key, records, args)),
+      await this.connection.run((c) => c.sessiondDestroy(key, records, args), { key, write: true }),
     );
     return replay ?? {};
   }
@@ -174,12 +189,17 @@ export abstract class RedisStorageBase implements Storage {
     return this.connection.ping();
   }
 
+  /** Cluster masters the last ping found down while others answered (health logs them). */
+  shardTrouble(): readonly string[] {
+    return this.connection.shardTrouble();
+  }
+
   close(): Promise<void> {
     return this.connection.close();
   }
 
-  #script(name: OneKeyScriptName, key: string, args: string[]): Promise<unknown> {
-    return this.connection.run((c) => c[name](key, args));
+  #script(name: OneKeyScriptName, key: string, args: string[], write = false): Promise<unknown> {
+    return this.connection.run((c) => c[name](key, args), { key, write });
   }
 }
 

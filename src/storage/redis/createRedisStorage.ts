@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
 import type { Storage } from "../Storage.js";
+import { DEFAULT_WAIT_TIMEOUT_MS } from "./RedisConnection.js";
 import { RedisHashStorage } from "./RedisHashStorage.js";
 import { RedisStorage } from "./RedisStorage.js";
 import { redactUrl } from "./redactUrl.js";
@@ -29,6 +30,13 @@ export interface RedisConnectionOptions {
   prefix?: string;
   /** Every storage call ends within this bound (unavailable otherwise). Default 1000 ms. */
   commandTimeoutMs?: number;
+  /**
+   * Replicas that must confirm each write (Redis WAIT, one per batch of writes) before it
+   * is acknowledged; 0 (the default) acknowledges once the master applied it.
+   */
+  waitReplicas?: number;
+  /** How long one WAIT may block; must be below commandTimeoutMs. Default 250 ms. */
+  waitTimeoutMs?: number;
 }
 
 export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
@@ -57,11 +65,39 @@ export function createRedisStorage(
       `redis commandTimeoutMs must be a positive integer, got ${timeoutMs}`,
     );
   }
+  const waitReplicas = options.waitReplicas ?? 0;
+  if (!Number.isSafeInteger(waitReplicas) || waitReplicas < 0) {
+    throw new SessionError(
+      "invalid_argument",
+      `redis waitReplicas must be a whole number of replicas (0 for none), got ${waitReplicas}`,
+    );
+  }
+  const waitTimeoutMs =
+    options.waitTimeoutMs ??
+    Math.max(1, Math.min(DEFAULT_WAIT_TIMEOUT_MS, Math.floor(timeoutMs / 2)));
+  if (
+    !Number.isSafeInteger(waitTimeoutMs) ||
+    waitTimeoutMs <= 0 ||
+    (waitReplicas > 0 && waitTimeoutMs >= timeoutMs)
+  ) {
+    throw new SessionError(
+      "invalid_argument",
+      `redis waitTimeoutMs must be a positive integer below commandTimeoutMs (${timeoutMs}), got ${waitTimeoutMs}`,
+    );
+  }
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   assertValidPrefix(prefix);
   const { client, target } = connect(options, timeoutMs);
   const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
-  return new Kind(client, { prefix, timeoutMs, logger, target, ownsClient: true });
+  return new Kind(client, {
+    prefix,
+    timeoutMs,
+    logger,
+    target,
+    ownsClient: true,
+    waitReplicas,
+    waitTimeoutMs,
+  });
 }
 
 function connect(
@@ -109,19 +145,9 @@ function connect(
   }
   if (options.clusterNodes !== undefined) {
     const nodes = parseHostPorts(options.clusterNodes, "clusterNodes");
-    const client = new Cluster(nodes, {
-      enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
-      slotsRefreshTimeout: timeoutMs,
-      // ioredis drops a dead node from its pool and, with auto-pipelining, surfaces MOVED
-      // errors instead of following them; without a periodic refresh (off by default) it
-      // would never talk to that node again after it comes back.
-      slotsRefreshInterval: 2000,
-      clusterNodeRetryStrategy: (times) => Math.min(times * 100, 1000),
-      retryDelayOnFailover: 100,
-      redisOptions: perNode,
-    });
+    // Never connected: RedisConnection routes commands itself, one connection per master
+    // (ClusterRouter), and takes only the seeds and node options from it.
+    const client = new Cluster(nodes, { lazyConnect: true, redisOptions: perNode });
     return { client, target: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(",")}` };
   }
   const sentinels = parseHostPorts(options.sentinels ?? [], "sentinels");

@@ -1,12 +1,13 @@
 import { SessionError } from "../../common/SessionError.js";
 
 /**
- * Redis replies that mean "not now, try again": a fail-over in progress, a node still
- * loading its data, a cluster re-sharding, a full memory, a script cache emptied by a
- * restart (ioredis reloads it on the next call).
+ * Replies that prove the command was not executed and that a later try may succeed: a
+ * fail-over or re-shard in progress, a node loading its data or running a long script,
+ * a replica that was just demoted. sessiond retries these within the call's deadline.
  */
-const TRANSIENT_REPLY =
-  /^(READONLY|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS|BUSY|OOM|MOVED|ASK|NOSCRIPT)\b/;
+const NOT_EXECUTED_RETRY = /^(READONLY|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOSCRIPT)\b/;
+/** Replies that prove the command was not executed, where retrying at once would not help. */
+const NOT_EXECUTED_FINAL = /^(OOM|NOREPLICAS|NOAUTH|WRONGPASS|NOPERM)\b/;
 
 /**
  * What ioredis says when it cannot reach a node (its own errors carry no code). Anything
@@ -14,24 +15,92 @@ const TRANSIENT_REPLY =
  * is a bug, and reporting it as UNAVAILABLE would tell clients to retry into it.
  */
 const UNREACHABLE =
-  /Connection is closed|Stream isn't writeable|Cluster is disconnect|Cluster isn't ready|Node is disconnected|None of startup nodes|Too many Cluster redirections|Command timed out|Socket timeout|sentinel|same slot/i;
+  /Connection is closed|Stream isn't writeable|Node is disconnected|Command timed out|Socket timeout|sentinel/i;
 
-/** Maps anything ioredis throws to a SessionError; a bug in a script becomes `internal`. */
-export function toSessionError(err: unknown): SessionError {
-  if (err instanceof SessionError) return err;
-  const e = err instanceof Error ? err : new Error(String(err));
-  if (isUnreachable(e)) {
-    return new SessionError("unavailable", `redis unavailable: ${e.message}`, { cause: e });
+/** What a failed try tells the retry loop in RedisConnection. */
+export type Failure =
+  | { kind: "moved" | "ask"; slot: number; address: string }
+  /** Not executed; worth another try after a pause. */
+  | { kind: "retry" }
+  /** Not executed; final. */
+  | { kind: "refused" }
+  /** Sent, then no reply: it may have run. */
+  | { kind: "unknown" }
+  | { kind: "bug" };
+
+export function classify(err: unknown): Failure {
+  if (err instanceof NotSentError) return { kind: "refused" };
+  if (err instanceof DeadlineError || err instanceof NotReplicatedError) return { kind: "unknown" };
+  if (!(err instanceof Error)) return { kind: "bug" };
+  if (err.name === "ReplyError") {
+    const redirect = /^(MOVED|ASK) (\d+) (\S+)/.exec(err.message);
+    if (redirect) {
+      const slot = Number(redirect[2]);
+      if (slot < 16384) {
+        const kind = redirect[1] === "MOVED" ? "moved" : "ask";
+        return { kind, slot, address: redirect[3] as string };
+      }
+    }
+    if (NOT_EXECUTED_RETRY.test(err.message)) return { kind: "retry" };
+    if (NOT_EXECUTED_FINAL.test(err.message)) return { kind: "refused" };
+    return { kind: "bug" };
   }
-  return new SessionError("internal", "internal error", { cause: e });
+  // ioredis refuses to queue a command while the socket is not writable: never sent.
+  if (/Stream isn't writeable/.test(err.message)) return { kind: "refused" };
+  // Socket errors (ECONNRESET, EPIPE, ...) carry a code; AbortError and friends are outages.
+  if (typeof (err as { code?: unknown }).code === "string") return { kind: "unknown" };
+  if (/^(AbortError|MaxRetriesPerRequestError|InterruptError)$/.test(err.name)) {
+    return { kind: "unknown" };
+  }
+  return UNREACHABLE.test(err.message) ? { kind: "unknown" } : { kind: "bug" };
 }
 
-function isUnreachable(e: Error): boolean {
-  if (e.name === "ReplyError") return TRANSIENT_REPLY.test(e.message);
-  // Socket errors (ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, TLS failures) carry a code;
-  // ioredis' AbortError, MaxRetriesPerRequestError and ClusterAllFailedError are outages too.
-  if (typeof (e as { code?: unknown }).code === "string") return true;
-  if (/^(AbortError|MaxRetriesPerRequestError|ClusterAllFailedError|InterruptError)$/.test(e.name))
-    return true;
-  return UNREACHABLE.test(e.message);
+/** A command sessiond decided not to send (the node is known to be down): not applied. */
+export class NotSentError extends Error {
+  override readonly name = "NotSentError";
+}
+
+/** A call's deadline passed with its command sent and unanswered: it may have run. */
+export class DeadlineError extends Error {
+  override readonly name = "DeadlineError";
+}
+
+/** A write that ran on the master but that too few replicas confirmed. */
+export class NotReplicatedError extends Error {
+  override readonly name = "NotReplicatedError";
+}
+
+export const NOT_APPLIED = "not applied";
+export const MAYBE_APPLIED = "may have been applied";
+
+/**
+ * The UNAVAILABLE a caller sees, saying what is down and, for a write, whether it was
+ * applied: "not applied" only when sessiond knows the command never ran.
+ */
+export function unavailable(detail: string, applied: "no" | "maybe", write: boolean): SessionError {
+  const suffix = write ? `; ${applied === "no" ? NOT_APPLIED : MAYBE_APPLIED}` : "";
+  return new SessionError("unavailable", `redis unavailable: ${detail}${suffix}`);
+}
+
+/** Maps anything ioredis throws to a SessionError; a bug in a script becomes `internal`. */
+export function toSessionError(err: unknown, where = "", write = false): SessionError {
+  if (err instanceof SessionError) return err;
+  const e = err instanceof Error ? err : new Error(String(err));
+  const failure = classify(e);
+  if (e instanceof NotReplicatedError) {
+    return new SessionError("unavailable", `redis unavailable: ${e.message}`, { cause: e });
+  }
+  const on = where ? `${where}: ` : "";
+  switch (failure.kind) {
+    case "bug":
+      return new SessionError("internal", "internal error", { cause: e });
+    case "unknown": {
+      const error = unavailable(`${on}${e.message}`, "maybe", write);
+      return new SessionError(error.code, error.message, { cause: e });
+    }
+    default: {
+      const error = unavailable(`${on}${e.message}`, "no", write);
+      return new SessionError(error.code, error.message, { cause: e });
+    }
+  }
 }
