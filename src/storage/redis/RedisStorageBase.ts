@@ -103,9 +103,11 @@ export abstract class RedisStorageBase implements Storage {
     // A create's record is found by the request key (a retry creates under another id).
     const idem = options.idempotency;
     const records =
-      idem !== undefined && options.mode === "create"
-        ? this.keys.createRecord(id, idem.key)
-        : this.keys.requests(id);
+      idem === undefined
+        ? recordsUnused(key)
+        : options.mode === "create"
+          ? this.keys.createRecord(id, idem.key)
+          : this.keys.requests(id);
     const name = this.#layout.apply;
     const reply = await this.connection.run((c) => c[name](key, records, args), {
       key,
@@ -125,7 +127,8 @@ export abstract class RedisStorageBase implements Storage {
     const args = writeArgs(options, options.idempotency);
     args.push(options.keepOld ? "1" : "");
     this.slides.forget(from);
-    const records = this.keys.requests(oldId);
+    const records =
+      options.idempotency === undefined ? recordsUnused(from) : this.keys.requests(oldId);
     const name = this.#layout.regenerate;
     const [reply, replay] = unwrapReplay(
       await this.connection.run((c) => c[name](from, to, records, args), {
@@ -150,7 +153,8 @@ export abstract class RedisStorageBase implements Storage {
 
   async touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
     const args = writeArgs(options, options.idempotency);
-    const [key, records] = [this.keyOf(id), this.keys.requests(id)];
+    const key = this.keyOf(id);
+    const records = options.idempotency === undefined ? recordsUnused(key) : this.keys.requests(id);
     const name = this.#layout.touch;
     const [reply, replay] = unwrapReplay(
       await this.connection.run((c) => c[name](key, records, args), {
@@ -201,6 +205,16 @@ export abstract class RedisStorageBase implements Storage {
   #script(name: OneKeyScriptName, key: string, args: string[], write = false): Promise<unknown> {
     return this.connection.run((c) => c[name](key, args), { key, write });
   }
+}
+
+/**
+ * The records key a script gets when the call has no request id: the session key again.
+ * The script leaves it alone, and naming no second key keeps a write single-key for
+ * Redis Cluster: while its slot migrates, a key missing from a multi-key script makes
+ * Redis answer TRYAGAIN until the migration ends, where a single key is simply redirected.
+ */
+function recordsUnused(sessionKey: string): string {
+  return sessionKey;
 }
 
 /** Builds a record from parsed entries without ever assigning through `__proto__`. */
