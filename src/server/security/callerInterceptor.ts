@@ -64,12 +64,12 @@ function checkCaller(
   if (tokens === undefined) return;
   const values = metadata.get("authorization");
   if (values.length === 0) {
-    throw unauthenticated('missing "authorization: Bearer <token>" metadata');
+    throw unauthenticated("missing authorization metadata: expected authorization: Bearer TOKEN");
   }
   if (values.length > 1) throw unauthenticated("more than one authorization metadata entry");
   const match = /^Bearer +(\S+)$/i.exec(String(values[0]).trim());
   if (match === null) {
-    throw unauthenticated('authorization metadata must be "Bearer <token>"');
+    throw unauthenticated("authorization metadata must be Bearer followed by a token");
   }
   const scopes = tokens.scopesOf(match[1] as string);
   if (scopes === undefined) throw unauthenticated("unknown or revoked token");
