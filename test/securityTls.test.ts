@@ -243,6 +243,17 @@ describe("TLS from other clients (server process)", () => {
     assert.match(plain.stderr, /unavailable/i);
   });
 
+  test("SIGHUP re-reads the files and the server keeps serving", async () => {
+    const before = server.lines.length;
+    server.child.kill("SIGHUP");
+    await server.waitForLog(
+      (line) =>
+        line.msg === "SIGHUP: reloading the TLS and tokens files" && server.lines.length > before,
+    );
+    assert.equal(await servedFingerprint(server.port, pki.caCert), fingerprint(pki.serverCert));
+    assert.equal(server.child.exitCode, null);
+  });
+
   test("Python grpcio over TLS; its plaintext channel fails with UNAVAILABLE", () => {
     const probe = spawnSync(PYTHON, ["-c", "import grpc, google.protobuf"], { encoding: "utf8" });
     assert.equal(probe.status, 0, `${PYTHON} cannot import grpc: ${INSTALL}\n${probe.stderr}`);

@@ -51,6 +51,8 @@ export class CallerSecurity {
   readonly #tls: ServedTls | undefined;
   #tokens: ServedTokens | undefined;
   #reloading: Promise<void> = Promise.resolve();
+  /** The last failure logged per kind, so that a bad file is reported once, not per event. */
+  readonly #failures = new Map<"tls" | "tokens", string>();
 
   private constructor(
     config: SecurityConfig,
@@ -83,7 +85,7 @@ export class CallerSecurity {
     this.#watcher =
       watched.length === 0
         ? undefined
-        : new FileWatcher(watched, () => void this.reload(), {
+        : new FileWatcher(watched, () => void this.#queue(false), {
             onWatchError: (path, err) =>
               logger.warn("cannot watch for file changes; reload with SIGHUP", {
                 path,
@@ -134,9 +136,16 @@ export class CallerSecurity {
     return new CallerSecurity(config, logger, tls, tokens);
   }
 
-  /** Re-reads the files; what changed and checks out replaces what was in force. */
+  /**
+   * Re-reads the files; what changed and checks out replaces what was in force. Asked for
+   * (SIGHUP), a failure is always logged; found by the watcher, once until it changes.
+   */
   reload(): Promise<void> {
-    this.#reloading = this.#reloading.then(() => this.#reloadOnce());
+    return this.#queue(true);
+  }
+
+  #queue(asked: boolean): Promise<void> {
+    this.#reloading = this.#reloading.then(() => this.#reloadOnce(asked));
     return this.#reloading;
   }
 
@@ -144,7 +153,8 @@ export class CallerSecurity {
     this.#watcher?.close();
   }
 
-  async #reloadOnce(): Promise<void> {
+  async #reloadOnce(asked: boolean): Promise<void> {
+    if (asked) this.#failures.clear();
     await Promise.all([this.#reloadTls(), this.#reloadTokens()]);
   }
 
@@ -155,11 +165,12 @@ export class CallerSecurity {
     try {
       material = await loadTlsFiles(tls.files);
     } catch (err) {
-      this.#logger.warn("tls reload failed; the previous certificate stays in use", {
+      this.#warnOnce("tls", "tls reload failed; the previous certificate stays in use", {
         error: (err as Error).message,
       });
       return;
     }
+    this.#failures.delete("tls");
     // A directory event about another file, or the second of two files written in turn.
     const served = servedBytes(material.options);
     if (
@@ -173,6 +184,17 @@ export class CallerSecurity {
     this.#logger.info("tls certificate reloaded", { ...material.summary });
   }
 
+  /**
+   * A failed reload is logged once until it changes or a reload is asked for: directory
+   * events keep coming (a log file in the same directory would otherwise feed itself a
+   * warning per line).
+   */
+  #warnOnce(kind: "tls" | "tokens", msg: string, fields: { error: string; path?: string }): void {
+    if (this.#failures.get(kind) === fields.error) return;
+    this.#failures.set(kind, fields.error);
+    this.#logger.warn(msg, fields);
+  }
+
   async #reloadTokens(): Promise<void> {
     const path = this.#config.authTokensFile;
     if (path === undefined || this.#tokens === undefined) return;
@@ -180,16 +202,20 @@ export class CallerSecurity {
     let set: TokenSet;
     try {
       text = await readFile(path, "utf8");
-      if (text === this.#tokens.text) return;
+      if (text === this.#tokens.text) {
+        this.#failures.delete("tokens");
+        return;
+      }
       set = TokenSet.parse(text);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      this.#logger.warn("auth tokens reload failed; the previous tokens stay valid", {
+      this.#warnOnce("tokens", "auth tokens reload failed; the previous tokens stay valid", {
         path,
         error: e instanceof TokenFileError ? e.message : (e.code ?? e.message),
       });
       return;
     }
+    this.#failures.delete("tokens");
     this.#tokens = { set, text };
     this.#logger.info("auth tokens reloaded", { tokens: set.size });
   }
