@@ -233,9 +233,19 @@ describe("caller tokens", () => {
       mark = logs.length;
       replaceFile(tokensFile, `${NEW} read,write\n${RO} read\n${WO} write\n${ADMIN} admin\n`);
       await waitFor(logs, "auth tokens reloaded", mark);
-      const old = await callMethod(client, "Get", bearer(RW));
-      assert.deepEqual(old, { code: status.UNAUTHENTICATED, details: "unknown or revoked token" });
-      assert.equal((await callMethod(client, "Get", bearer(NEW))).code, status.OK);
+      for (const name of sessionMethods().keys()) {
+        const old = await callMethod(client, name, bearer(RW));
+        assert.deepEqual(
+          old,
+          { code: status.UNAUTHENTICATED, details: "unknown or revoked token" },
+          name,
+        );
+        const fresh = await callMethod(client, name, bearer(NEW));
+        assert.ok(
+          fresh.code !== status.UNAUTHENTICATED && fresh.code !== status.PERMISSION_DENIED,
+          `${name} with the new token: ${JSON.stringify(fresh)}`,
+        );
+      }
 
       // A bad file is logged with its line number and changes nothing.
       mark = logs.length;
