@@ -240,7 +240,9 @@ describe("TLS from other clients (server process)", () => {
       { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 },
     );
     assert.notEqual(plain.status, 0, "buf curl in plaintext against the TLS port succeeded");
-    assert.match(plain.stderr, /unavailable/i);
+    // The server resets the connection; buf reports that as unavailable or, when the reset
+    // lands while it reads, canceled. Either way at once, not at a deadline.
+    assert.match(plain.stderr, /"code": "(unavailable|canceled)"/);
   });
 
   test("SIGHUP re-reads the files and the server keeps serving", async () => {
