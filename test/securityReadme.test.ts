@@ -113,6 +113,10 @@ async function run(
     "trap 'kill $SERVER; wait $SERVER' EXIT",
     'for i in $(seq 600); do grep -q \'"msg":"listening"\' server.log && break; kill -0 $SERVER || exit 3; sleep 0.1; done',
     ...setup.calls.flatMap((c) => [`${call(c.command)} 2>&1`, `echo ${MARK}`]),
+    // Not in the README: SIGHUP re-reads the files and the server keeps serving.
+    "kill -HUP $SERVER",
+    "for i in $(seq 600); do grep -q 'SIGHUP: reloading' server.log && break; sleep 0.1; done",
+    "sleep 0.2; kill -0 $SERVER || exit 4",
   ].join("\n");
   const child = spawn("bash", ["-c", script], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -149,6 +153,10 @@ test("the tokens, TLS and mTLS set-ups run as written and print what the README 
         `${c.command}\nserver log:\n${log}`,
       );
     }
+  }
+  for (const { log } of results) {
+    assert.match(log, /"msg":"SIGHUP: reloading the TLS and tokens files"/);
+    assert.doesNotMatch(log, /reload failed|"level":"error"/);
   }
   // What each server logged says what it serves.
   assert.match(results[0]?.log ?? "", /"tls":"off","tokens":true/);
