@@ -1,3 +1,4 @@
+export type { ClientTlsOptions, Pem, TokenOption } from "./client/connectionOptions.js";
 export type { SessionClientOptions } from "./client/SessionClient.js";
 export { DEFAULT_DEADLINE_MS, SessionClient } from "./client/SessionClient.js";
 export type {

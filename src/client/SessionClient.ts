@@ -1,15 +1,20 @@
-import { type ChannelCredentials, type ClientOptions, credentials } from "@grpc/grpc-js";
+import type { ChannelCredentials, ClientOptions } from "@grpc/grpc-js";
 import { SessionError } from "../common/SessionError.js";
 import type { SessionServiceClient } from "../gen/sessiond/v1/session.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../interceptor/metadataKey.js";
+import { type ClientTlsOptions, connectionOptions, type TokenOption } from "./connectionOptions.js";
 import { ExactSessionServiceClient } from "./exactSessionServiceClient.js";
 import { SessionHandle } from "./SessionHandle.js";
 
 export const DEFAULT_DEADLINE_MS = 5000;
 
 export interface SessionClientOptions {
-  /** Default: plaintext (credentials.createInsecure()). */
+  /** Default: plaintext, or TLS as `tls` says. Not together with `tls`. */
   credentials?: ChannelCredentials;
+  /** TLS: `true` checks the server against the system's CAs; see ClientTlsOptions. */
+  tls?: boolean | ClientTlsOptions;
+  /** Sent as `authorization: Bearer <token>` on every call (README: Security). */
+  token?: TokenOption;
   /** Deadline of every call unless the call says otherwise. Default 5000 ms. */
   deadlineMs?: number;
   /** Metadata key of the session id; must match the server's. Default "x-session-id". */
@@ -38,10 +43,11 @@ export class SessionClient {
     }
     this.metadataKey = options.metadataKey ?? DEFAULT_METADATA_KEY;
     assertValidMetadataKey(this.metadataKey);
+    const connection = connectionOptions(options);
     this.raw = new ExactSessionServiceClient(
       address,
-      options.credentials ?? credentials.createInsecure(),
-      options.channelOptions,
+      connection.credentials,
+      connection.channelOptions,
     );
   }
 

@@ -12,17 +12,22 @@ import {
   parseInteger,
   parseKey32,
   parseMetadataKey,
+  parseNameList,
   parseNonEmpty,
   parsePemFile,
+  parseReadableFile,
   parseRedisUrl,
   parseTimerDuration,
   ValueError,
 } from "./parsers.js";
+import { checkSecurityCombinations } from "./security/checkSecurityCombinations.js";
 
 export const STORAGE_KINDS = ["file", "memory", "redis", "redis-hash"] as const;
 export type StorageKind = (typeof STORAGE_KINDS)[number];
 export const LOG_LEVELS = ["info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const REFLECTION_SETTINGS = ["auto", "on", "off"] as const;
+export type ReflectionSetting = (typeof REFLECTION_SETTINGS)[number];
 
 /** Everything the server process can be told. Flat, so that a test can override one field. */
 export interface ServerConfig {
@@ -70,6 +75,15 @@ export interface ServerConfig {
   maxConnectionAgeGraceMs: number;
   requestReceiveTimeoutMs: number;
   maxConnectionOutboundBytes: number;
+  // Callers: TLS, mTLS, tokens, secure defaults (README: Security; src/server/security/).
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tlsClientCaFile?: string;
+  tlsClientNames?: string[];
+  authTokensFile?: string;
+  authHealth: boolean;
+  reflection: ReflectionSetting;
+  allowInsecure: boolean;
 }
 
 /** A bad setting. The message is one line that names the setting and what it expects. */
@@ -398,6 +412,65 @@ export const SETTINGS: readonly AnySetting[] = [
     description:
       "Response bytes one connection may leave unread; past it its calls end with RESOURCE_EXHAUSTED and it is closed.",
   },
+  // Callers (README: Security). Files are re-read on change and on SIGHUP.
+  {
+    name: "TLS_CERT_FILE",
+    key: "tlsCertFile",
+    parse: parseReadableFile,
+    description:
+      "PEM certificate chain to serve TLS with (needs SESSIOND_TLS_KEY_FILE); re-read on change and on SIGHUP.",
+  },
+  {
+    name: "TLS_KEY_FILE",
+    key: "tlsKeyFile",
+    parse: parseReadableFile,
+    description: "PEM private key of SESSIOND_TLS_CERT_FILE.",
+  },
+  {
+    name: "TLS_CLIENT_CA_FILE",
+    key: "tlsClientCaFile",
+    parse: parseReadableFile,
+    description:
+      "mTLS: PEM CA certificates; every client must present a certificate they signed, or the handshake fails.",
+  },
+  {
+    name: "TLS_CLIENT_NAMES",
+    key: "tlsClientNames",
+    parse: parseNameList,
+    description:
+      "mTLS: comma-separated subject CNs or DNS SANs allowed; a client certificate naming none of them is UNAUTHENTICATED.",
+  },
+  {
+    name: "AUTH_TOKENS_FILE",
+    key: "authTokensFile",
+    parse: parseReadableFile,
+    description:
+      "Caller tokens, one per line with its scopes (TOKEN read,write; scopes read, write, admin); re-read on change and on SIGHUP.",
+  },
+  {
+    name: "AUTH_HEALTH",
+    key: "authHealth",
+    default: "false",
+    parse: parseBoolean,
+    boolean: true,
+    description: "Health checks need a token (any scope) and an allowed client name too.",
+  },
+  {
+    name: "REFLECTION",
+    key: "reflection",
+    default: "auto",
+    parse: (raw) => parseChoice(raw, REFLECTION_SETTINGS),
+    description: "Serve gRPC server reflection: on, off, or auto (on when --host is loopback).",
+  },
+  {
+    name: "ALLOW_INSECURE",
+    key: "allowInsecure",
+    default: "false",
+    parse: parseBoolean,
+    boolean: true,
+    description:
+      "Listen on a non-loopback address with neither TLS nor tokens (logged as a warning).",
+  },
 ];
 
 export const envName = (s: AnySetting): string => `SESSIOND_${s.name}`;
@@ -488,6 +561,8 @@ function checkCombinations(config: ServerConfig): void {
       "SESSIOND_REDIS_TLS_CA_FILE (--redis-tls-ca-file): applies to a rediss:// SESSIOND_REDIS_URL only; set one, or leave the CA file out",
     );
   }
+  const security = checkSecurityCombinations(config);
+  if (security !== undefined) throw new ConfigError(security);
 }
 
 function readFlags(argv: readonly string[]): Map<AnySetting, string> {

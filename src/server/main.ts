@@ -53,6 +53,13 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
+// SIGHUP re-reads the certificate and tokens files (they are also watched for changes).
+// Installed early so that a SIGHUP during start-up does not kill the process.
+process.on("SIGHUP", () => {
+  logger.info("SIGHUP: reloading the TLS and tokens files");
+  void running?.reload();
+});
+
 try {
   running = await startServer(config, { logger });
 } catch (err) {
@@ -71,6 +78,10 @@ jsonLogger("info").info("listening", {
   host: config.host,
   port: running.port,
   storage: config.storage,
+  tls:
+    config.tlsCertFile === undefined ? "off" : config.tlsClientCaFile === undefined ? "on" : "mtls",
+  tokens: config.authTokensFile !== undefined,
+  reflection: running.reflection,
   pid: process.pid,
 });
 if (stopSignal !== undefined) stop(running, stopSignal);

@@ -188,3 +188,24 @@ export function parseBudget(
   }
   return unlimited && value === 0 ? Number.POSITIVE_INFINITY : value;
 }
+
+/** A path to a file that can be read now; its content is checked where it is used. */
+export function parseReadableFile(raw: string): string {
+  const path = raw.trim();
+  try {
+    readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ValueError(`a readable file (reading ${JSON.stringify(path)} failed: ${code})`);
+  }
+  return path;
+}
+
+/** Comma-separated names (certificate CNs or DNS names), none empty. */
+export function parseNameList(raw: string): string[] {
+  const names = raw.split(",").map((name) => name.trim());
+  if (names.some((name) => name === "" || /\s/.test(name))) {
+    throw new ValueError("comma-separated names without spaces, such as app1,app2.example.com");
+  }
+  return names;
+}

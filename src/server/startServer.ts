@@ -1,4 +1,4 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, type ServerCredentials } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
 import { type Logger, silentLogger } from "../common/Logger.js";
 import { sessionInterceptor } from "../interceptor/sessionInterceptor.js";
@@ -11,6 +11,8 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import { createStorage } from "./createStorage.js";
 import { HealthMonitor } from "./HealthMonitor.js";
 import { addReflection, REFLECTION_SERVICES } from "./reflection/addReflection.js";
+import { CallerSecurity } from "./security/CallerSecurity.js";
+import { securityWarnings } from "./security/checkSecurityCombinations.js";
 import { grpcServerOptions } from "./transport/grpcServerOptions.js";
 import { TransportGuard } from "./transport/TransportGuard.js";
 
@@ -36,6 +38,13 @@ export interface RunningServer {
   health: HealthImplementation;
   server: Server;
   config: ServerConfig;
+  /** True when reflection is served (config.reflection, "auto" decided by the host). */
+  reflection: boolean;
+  /**
+   * Re-reads the TLS and tokens files now (they are also re-read when they change; main.ts
+   * calls this on SIGHUP). What fails to load is logged and the previous one stays.
+   */
+  reload(): Promise<void>;
   /**
    * Stops accepting calls, lets in-flight ones finish for up to `graceMs` (default
    * config.shutdownGraceMs) then cancels the rest, and closes the storage it created.
@@ -45,8 +54,9 @@ export interface RunningServer {
 }
 
 /**
- * Builds storage, Manager, server (SessionService behind the session interceptor,
- * grpc.health.v1.Health, reflection v1 and v1alpha) and listens. Resolves once the port is
+ * Builds storage, Manager, server (SessionService behind the caller check and the session
+ * interceptor, grpc.health.v1.Health, reflection v1 and v1alpha unless turned off) and
+ * listens, over TLS when a certificate is configured. Resolves once the port is
  * bound and the first storage ping has set the health status. `config` may be partial:
  * missing settings take their defaults.
  */
@@ -56,8 +66,17 @@ export async function startServer(
 ): Promise<RunningServer> {
   const settings = resolveConfig(config);
   const logger = options.logger ?? silentLogger;
+  for (const warning of securityWarnings(settings)) logger.warn(warning);
+  // Before the storage: a bad certificate or tokens file must not cost a storage connection.
+  const security = await CallerSecurity.create(settings, logger);
   const ownsStorage = options.storage === undefined;
-  const storage = options.storage ?? (await createStorage(settings, logger));
+  let storage: Storage;
+  try {
+    storage = options.storage ?? (await createStorage(settings, logger));
+  } catch (err) {
+    security.close();
+    throw err;
+  }
   let manager: Manager | undefined;
   let server: Server | undefined;
   try {
@@ -91,6 +110,8 @@ export async function startServer(
       interceptors: [
         // First, so that it sits next to the transport and sees each response as it is queued.
         guard.interceptor,
+        // Before anything reads the session id or touches storage.
+        ...(security.interceptor === undefined ? [] : [security.interceptor]),
         sessionInterceptor(manager, {
           metadataKey: settings.metadataKey,
           logger,
@@ -105,9 +126,9 @@ export async function startServer(
       "": "NOT_SERVING",
       [SESSION_SERVICE_NAME]: "NOT_SERVING",
     });
-    addReflection(server, [SESSION_SERVICE_NAME, HEALTH_SERVICE_NAME]);
+    if (security.reflection) addReflection(server, [SESSION_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
-    const port = await bind(server, settings.host, settings.port);
+    const port = await bind(server, settings.host, settings.port, security.credentials);
     guard.attach(server);
     const monitor = new HealthMonitor({
       storage,
@@ -128,6 +149,8 @@ export async function startServer(
       health,
       server,
       config: settings,
+      reflection: security.reflection,
+      reload: () => security.reload(),
       shutdown(graceMs = settings.shutdownGraceMs) {
         stopping ??= (async () => {
           monitor.stop("NOT_SERVING");
@@ -139,6 +162,7 @@ export async function startServer(
           await guard.retireAll(graceMs);
           await closeGrpc(grpcServer, 2000);
           guard.close();
+          security.close();
           await ownedManager.close();
           if (ownsStorage) await storage.close();
         })();
@@ -146,6 +170,7 @@ export async function startServer(
       },
     };
   } catch (err) {
+    security.close();
     server?.forceShutdown();
     await manager?.close();
     if (ownsStorage) await storage.close();
@@ -162,12 +187,15 @@ function streamingRequestPaths(): Set<string> {
   return new Set(paths);
 }
 
-function bind(server: Server, host: string, port: number): Promise<number> {
+function bind(
+  server: Server,
+  host: string,
+  port: number,
+  credentials: ServerCredentials,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(
-      `${hostForDial(host)}:${port}`,
-      ServerCredentials.createInsecure(),
-      (err, bound) => (err ? reject(err) : resolve(bound)),
+    server.bindAsync(`${hostForDial(host)}:${port}`, credentials, (err, bound) =>
+      err ? reject(err) : resolve(bound),
     );
   });
 }

@@ -1,0 +1,238 @@
+import { readFile, stat } from "node:fs/promises";
+import type { SecureContextOptions } from "node:tls";
+import { ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
+import type { Logger } from "../../common/Logger.js";
+import { ConfigError, type ServerConfig } from "../config.js";
+import { callerInterceptor } from "./callerInterceptor.js";
+import { FileWatcher } from "./FileWatcher.js";
+import { isLoopbackHost } from "./isLoopbackHost.js";
+import { loadTlsFiles, TlsFileError, type TlsFiles } from "./loadTlsFiles.js";
+import { ReloadableServerCredentials } from "./ReloadableServerCredentials.js";
+import { TokenFileError, TokenSet } from "./TokenSet.js";
+
+type SecurityConfig = Pick<
+  ServerConfig,
+  | "host"
+  | "tlsCertFile"
+  | "tlsKeyFile"
+  | "tlsClientCaFile"
+  | "tlsClientNames"
+  | "authTokensFile"
+  | "authHealth"
+  | "reflection"
+>;
+
+interface ServedTls {
+  files: TlsFiles;
+  creds: ReloadableServerCredentials;
+  /** The bytes in force, to tell a real change from a directory event about another file. */
+  served: Buffer[];
+}
+
+interface ServedTokens {
+  set: TokenSet;
+  text: string;
+}
+
+/**
+ * Everything about who may call: the listener's credentials, the caller check, whether
+ * reflection is served, and the reloads of the certificate and tokens files (on change,
+ * and on reload(), which main.ts calls on SIGHUP). A reload that fails is logged and the
+ * previous certificate or tokens stay in force.
+ */
+export class CallerSecurity {
+  readonly credentials: ServerCredentials;
+  /** undefined when there is nothing to check (no tokens, no client names). */
+  readonly interceptor: ServerInterceptor | undefined;
+  readonly reflection: boolean;
+  readonly #config: SecurityConfig;
+  readonly #logger: Logger;
+  readonly #watcher: FileWatcher | undefined;
+  readonly #tls: ServedTls | undefined;
+  #tokens: ServedTokens | undefined;
+  #reloading: Promise<void> = Promise.resolve();
+  /** The last failure logged per kind, so that a bad file is reported once, not per event. */
+  readonly #failures = new Map<"tls" | "tokens", string>();
+
+  private constructor(
+    config: SecurityConfig,
+    logger: Logger,
+    tls: ServedTls | undefined,
+    tokens: ServedTokens | undefined,
+  ) {
+    this.#config = config;
+    this.#logger = logger;
+    this.#tls = tls;
+    this.#tokens = tokens;
+    this.credentials = tls?.creds ?? ServerCredentials.createInsecure();
+    const clientNames = config.tlsClientNames && new Set(config.tlsClientNames);
+    this.interceptor =
+      tokens === undefined && clientNames === undefined
+        ? undefined
+        : callerInterceptor({
+            tokens: () => this.#tokens?.set,
+            clientNames,
+            authHealth: config.authHealth,
+          });
+    this.reflection =
+      config.reflection === "auto" ? isLoopbackHost(config.host) : config.reflection === "on";
+    const watched = [
+      config.tlsCertFile,
+      config.tlsKeyFile,
+      config.tlsClientCaFile,
+      config.authTokensFile,
+    ].filter((path) => path !== undefined);
+    this.#watcher =
+      watched.length === 0
+        ? undefined
+        : new FileWatcher(watched, () => void this.#queue(false), {
+            onWatchError: (path, err) =>
+              logger.warn("cannot watch for file changes; reload with SIGHUP", {
+                path,
+                error: err.message,
+              }),
+          });
+  }
+
+  /** Reads and checks every file; a bad one is a ConfigError naming it. */
+  static async create(config: SecurityConfig, logger: Logger): Promise<CallerSecurity> {
+    let tls: ServedTls | undefined;
+    if (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) {
+      const files: TlsFiles = {
+        certFile: config.tlsCertFile,
+        keyFile: config.tlsKeyFile,
+        ...(config.tlsClientCaFile === undefined ? {} : { clientCaFile: config.tlsClientCaFile }),
+      };
+      const material = await loadTlsFiles(files).catch((err: unknown) => {
+        throw err instanceof TlsFileError ? new ConfigError(err.message) : err;
+      });
+      const creds = new ReloadableServerCredentials(
+        material.options,
+        config.tlsClientCaFile !== undefined,
+      );
+      tls = { files, creds, served: servedBytes(material.options) };
+      logger.info("tls certificate loaded", { ...material.summary });
+    }
+    let tokens: ServedTokens | undefined;
+    if (config.authTokensFile !== undefined) {
+      const path = config.authTokensFile;
+      const what = `SESSIOND_AUTH_TOKENS_FILE (--auth-tokens-file) ${path}`;
+      let text: string;
+      try {
+        text = await readFile(path, "utf8");
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new ConfigError(`${what}: cannot be read (${e.code ?? e.message})`);
+      }
+      try {
+        tokens = { set: TokenSet.parse(text), text };
+      } catch (err) {
+        if (!(err instanceof TokenFileError)) throw err;
+        throw new ConfigError(`${what}: ${err.message}`);
+      }
+      await warnIfReadableByOthers(path, logger);
+      logger.info("auth tokens loaded", { tokens: tokens.set.size });
+    }
+    return new CallerSecurity(config, logger, tls, tokens);
+  }
+
+  /**
+   * Re-reads the files; what changed and checks out replaces what was in force. Asked for
+   * (SIGHUP), a failure is always logged; found by the watcher, once until it changes.
+   */
+  reload(): Promise<void> {
+    return this.#queue(true);
+  }
+
+  #queue(asked: boolean): Promise<void> {
+    this.#reloading = this.#reloading.then(() => this.#reloadOnce(asked));
+    return this.#reloading;
+  }
+
+  close(): void {
+    this.#watcher?.close();
+  }
+
+  async #reloadOnce(asked: boolean): Promise<void> {
+    if (asked) this.#failures.clear();
+    await Promise.all([this.#reloadTls(), this.#reloadTokens()]);
+  }
+
+  async #reloadTls(): Promise<void> {
+    const tls = this.#tls;
+    if (tls === undefined) return;
+    let material: Awaited<ReturnType<typeof loadTlsFiles>>;
+    try {
+      material = await loadTlsFiles(tls.files);
+    } catch (err) {
+      this.#warnOnce("tls", "tls reload failed; the previous certificate stays in use", {
+        error: (err as Error).message,
+      });
+      return;
+    }
+    this.#failures.delete("tls");
+    // A directory event about another file, or the second of two files written in turn.
+    const served = servedBytes(material.options);
+    if (
+      served.length === tls.served.length &&
+      served.every((b, i) => b.equals(tls.served[i] as Buffer))
+    ) {
+      return;
+    }
+    tls.creds.update(material.options);
+    tls.served = served;
+    this.#logger.info("tls certificate reloaded", { ...material.summary });
+  }
+
+  /**
+   * A failed reload is logged once until it changes or a reload is asked for: directory
+   * events keep coming (a log file in the same directory would otherwise feed itself a
+   * warning per line).
+   */
+  #warnOnce(kind: "tls" | "tokens", msg: string, fields: { error: string; path?: string }): void {
+    if (this.#failures.get(kind) === fields.error) return;
+    this.#failures.set(kind, fields.error);
+    this.#logger.warn(msg, fields);
+  }
+
+  async #reloadTokens(): Promise<void> {
+    const path = this.#config.authTokensFile;
+    if (path === undefined || this.#tokens === undefined) return;
+    let text: string;
+    let set: TokenSet;
+    try {
+      text = await readFile(path, "utf8");
+      if (text === this.#tokens.text) {
+        this.#failures.delete("tokens");
+        return;
+      }
+      set = TokenSet.parse(text);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.#warnOnce("tokens", "auth tokens reload failed; the previous tokens stay valid", {
+        path,
+        error: e instanceof TokenFileError ? e.message : (e.code ?? e.message),
+      });
+      return;
+    }
+    this.#failures.delete("tokens");
+    this.#tokens = { set, text };
+    this.#logger.info("auth tokens reloaded", { tokens: set.size });
+  }
+}
+
+function servedBytes(options: SecureContextOptions): Buffer[] {
+  return [options.cert, options.key, options.ca].map((pem) =>
+    Buffer.isBuffer(pem) ? pem : Buffer.alloc(0),
+  );
+}
+
+async function warnIfReadableByOthers(path: string, logger: Logger): Promise<void> {
+  const mode = (await stat(path)).mode;
+  if ((mode & 0o077) !== 0) {
+    logger.warn("the tokens file can be read by other users; chmod 600 it", {
+      path,
+      mode: `0${(mode & 0o777).toString(8)}`,
+    });
+  }
+}

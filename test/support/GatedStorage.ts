@@ -1,0 +1,50 @@
+import type { Expiry, KeyRead, SessionRecord, Storage } from "../../src/storage/Storage.js";
+
+/**
+ * A real storage whose reads can be held at a gate, so that a test can keep calls in
+ * flight for as long as it needs (a certificate rotation, say) and count them.
+ */
+export class GatedStorage implements Storage {
+  /** Reads that are waiting at the gate now. */
+  waiting = 0;
+  reads = 0;
+  #gate: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+
+  constructor(readonly inner: Storage) {}
+
+  hold(): void {
+    this.#gate ??= new Promise((resolve) => {
+      this.#open = resolve;
+    });
+  }
+
+  release(): void {
+    this.#open?.();
+    this.#gate = undefined;
+  }
+
+  async #pass(): Promise<void> {
+    this.reads++;
+    const gate = this.#gate;
+    if (gate === undefined) return;
+    this.waiting++;
+    await gate;
+    this.waiting--;
+  }
+
+  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+    await this.#pass();
+    return this.inner.read(id, expiry);
+  }
+  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+    await this.#pass();
+    return this.inner.readKey(id, key, expiry);
+  }
+  apply: Storage["apply"] = (...args) => this.inner.apply(...args);
+  touch: Storage["touch"] = (...args) => this.inner.touch(...args);
+  regenerate: Storage["regenerate"] = (...args) => this.inner.regenerate(...args);
+  destroy: Storage["destroy"] = (...args) => this.inner.destroy(...args);
+  ping: Storage["ping"] = () => this.inner.ping();
+  close: Storage["close"] = () => this.inner.close();
+}

@@ -1,0 +1,90 @@
+import {
+  type ChannelCredentials,
+  Client,
+  credentials,
+  Metadata,
+  type ServiceError,
+  status,
+} from "@grpc/grpc-js";
+import { sessionServiceDefinition } from "../../src/service/sessionServiceDefinition.js";
+
+/** A valid request for every SessionService method, by method name. */
+export const REQUESTS: Record<string, object> = {
+  Get: { key: "k" },
+  GetData: {},
+  Contains: { key: "k" },
+  Size: {},
+  Describe: {},
+  Set: { key: "k", value: 1 },
+  SetMap: { data: { a: 1 } },
+  Remove: { keys: ["k"] },
+  Increment: { key: "n", delta: 1 },
+  Touch: {},
+  Regenerate: {},
+  RemoveAll: {},
+};
+
+export const READ_METHODS = ["Get", "GetData", "Contains", "Size", "Describe"];
+export const WRITE_METHODS = [
+  "Set",
+  "SetMap",
+  "Remove",
+  "Increment",
+  "Touch",
+  "Regenerate",
+  "RemoveAll",
+];
+
+interface MethodDefinition {
+  path: string;
+  requestSerialize(message: unknown): Buffer;
+  responseDeserialize(bytes: Buffer): unknown;
+}
+
+/** Every method of the definition, by its name on the wire ("GetData"). */
+export function sessionMethods(): Map<string, MethodDefinition> {
+  const methods = new Map<string, MethodDefinition>();
+  for (const method of Object.values(sessionServiceDefinition) as MethodDefinition[]) {
+    methods.set(method.path.split("/").at(-1) as string, method);
+  }
+  return methods;
+}
+
+export interface Outcome {
+  code: status;
+  details: string;
+}
+
+/** One unary call of method `name` with `headers`; resolves its status (OK included). */
+export function callMethod(
+  client: Client,
+  name: string,
+  headers: Record<string, string> = {},
+): Promise<Outcome> {
+  const method = sessionMethods().get(name);
+  if (method === undefined) throw new Error(`no method ${name}`);
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      REQUESTS[name] ?? {},
+      metadata,
+      { deadline: Date.now() + 10_000 },
+      (err: ServiceError | null) =>
+        resolve(err ? { code: err.code, details: err.details } : { code: status.OK, details: "" }),
+    );
+  });
+}
+
+export function rawClient(
+  address: string,
+  creds: ChannelCredentials = credentials.createInsecure(),
+  options = {},
+): Client {
+  return new Client(address, creds, options);
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
