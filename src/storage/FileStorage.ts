@@ -20,12 +20,12 @@ import { jsonLogger, type Logger, redactId } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "./applyOps.js";
 import { DiskBudget, type DiskBudgetOptions } from "./file/DiskBudget.js";
-import { parseEncryptionKey } from "./file/encryptionKey.js";
 import { errorCode, fsError } from "./file/fsErrors.js";
 import { KeyedLock } from "./file/KeyedLock.js";
 import { prepareDir, TEMP_SUFFIX } from "./file/prepareDir.js";
 import { ReadCache } from "./file/ReadCache.js";
 import { CorruptFileError, SessionFileCodec, type StoredSession } from "./file/SessionFileCodec.js";
+import { KeyRing } from "./KeyRing.js";
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -53,6 +53,11 @@ export interface FileStorageOptions extends DiskBudgetOptions {
    * 64 hex characters, 44 base64 characters or exactly 32 UTF-8 bytes.
    */
   encryptionKey?: Buffer | Uint8Array | string;
+  /**
+   * Key rotation: the first key seals, every key opens (files sealed under an older key
+   * keep reading). Same forms as encryptionKey; give one of the two, not both.
+   */
+  encryptionKeys?: readonly (Buffer | Uint8Array | string)[];
   /** fsync each file before it replaces the old one, so a crash never loses both. Default true. */
   fsync?: boolean;
   /**
@@ -111,9 +116,7 @@ export class FileStorage implements Storage {
   constructor(options: FileStorageOptions = {}) {
     this.dir = resolve(options.dir ?? join(tmpdir(), "sessiond"));
     this.#logger = options.logger ?? jsonLogger();
-    this.#codec = new SessionFileCodec(
-      options.encryptionKey === undefined ? undefined : parseEncryptionKey(options.encryptionKey),
-    );
+    this.#codec = new SessionFileCodec(keyRing(options));
     this.#fsync = options.fsync ?? true;
     const cacheBytes = options.readCacheBytes ?? 32 * 1024 * 1024;
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
@@ -614,6 +617,18 @@ export class FileStorage implements Storage {
       throw fsError(err, "delete a session file", this.dir);
     }
   }
+}
+
+function keyRing(options: FileStorageOptions): KeyRing | undefined {
+  const { encryptionKey, encryptionKeys } = options;
+  if (encryptionKey !== undefined && encryptionKeys !== undefined) {
+    throw new SessionError(
+      "invalid_argument",
+      "give encryptionKey or encryptionKeys, not both (put the old key after the new one in encryptionKeys)",
+    );
+  }
+  if (encryptionKeys !== undefined) return new KeyRing(encryptionKeys);
+  return encryptionKey === undefined ? undefined : new KeyRing([encryptionKey]);
 }
 
 /** Timestamps read back as floats; the expiry was written in whole milliseconds. */

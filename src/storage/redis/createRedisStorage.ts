@@ -2,7 +2,10 @@ import type { ConnectionOptions } from "node:tls";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
+import { KeyRing } from "../KeyRing.js";
 import type { Storage } from "../Storage.js";
+import { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
+import { EncryptedRedisStorage } from "./EncryptedRedisStorage.js";
 import { RedisHashStorage } from "./RedisHashStorage.js";
 import { RedisStorage } from "./RedisStorage.js";
 import { redactUrl } from "./redactUrl.js";
@@ -29,6 +32,11 @@ export interface RedisConnectionOptions {
   prefix?: string;
   /** Every storage call ends within this bound (unavailable otherwise). Default 1000 ms. */
   commandTimeoutMs?: number;
+  /**
+   * Encrypts every stored session (see EncryptedRedisStorage, EncryptedRedisHashStorage):
+   * AES-256 keys, the first seals and every one opens (rotation).
+   */
+  encryptionKeys?: readonly (Buffer | Uint8Array | string)[];
 }
 
 export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
@@ -59,9 +67,17 @@ export function createRedisStorage(
   }
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   assertValidPrefix(prefix);
+  // Checked before connecting: a bad key must not leave a client reconnecting forever.
+  const keys = options.encryptionKeys;
+  const encryptionKeys = keys === undefined ? undefined : new KeyRing(keys);
   const { client, target } = connect(options, timeoutMs);
+  const settings = { prefix, timeoutMs, logger, target, ownsClient: true };
+  if (encryptionKeys) {
+    const Sealed = kind === "redis" ? EncryptedRedisStorage : EncryptedRedisHashStorage;
+    return new Sealed(client, { ...settings, encryptionKeys });
+  }
   const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
-  return new Kind(client, { prefix, timeoutMs, logger, target, ownsClient: true });
+  return new Kind(client, settings);
 }
 
 function connect(
