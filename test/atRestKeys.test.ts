@@ -150,6 +150,47 @@ describe("key rotation: the first key encrypts, every key decrypts", () => {
   }
 });
 
+describe("encrypted redis writes across instances (read-modify-write, compare-and-set)", () => {
+  for (const kind of ["redis", "redis-hash"] as const) {
+    test(`${kind}: 60 concurrent increments through two instances add up exactly`, async () => {
+      const prefix = uniquePrefix();
+      const instance = () =>
+        new HashedIdStorage(
+          createRedisStorage(kind, { url: redis.url, prefix, encryptionKeys: [A] }, memoryLogger()),
+          ID_KEY,
+        );
+      const both = [instance(), instance()];
+      const id = newSessionId();
+      await both[0]?.apply(id, { ops: [{ type: "set", key: "n", value: 0 }] }, opts("create"));
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          (both[i % 2] as HashedIdStorage).apply(
+            id,
+            {
+              ops: [
+                { type: "increment", key: "n", delta: 1 },
+                { type: "set", key: `k${i}`, value: i },
+              ],
+            },
+            opts("existing"),
+          ),
+        ),
+      );
+      const seen = results.map((r) => r?.incremented.n).sort((x, y) => (x ?? 0) - (y ?? 0));
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 60 }, (_, i) => i + 1),
+        "each saw its own value",
+      );
+      const record = await both[1]?.read(id, LONG);
+      assert.equal(record?.data.n, 60);
+      assert.equal(record?.version, 61);
+      assert.equal(Object.keys(record?.data ?? {}).length, 61, "no write lost another's key");
+      for (const s of both) await s.close();
+    });
+  }
+});
+
 describe("a sealed value is bound to its session and key", () => {
   test("redis: a document copied to another session fails (internal, a clear log line, nothing else lost)", async () => {
     const at = place("redis");

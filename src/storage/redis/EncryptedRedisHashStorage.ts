@@ -6,6 +6,7 @@ import {
   commitReply,
   EncryptedRedisStorageBase,
   type Loaded,
+  type Lock,
   malformed,
 } from "./EncryptedRedisStorageBase.js";
 
@@ -81,7 +82,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     current: Loaded | undefined,
     data: SessionData,
     version: number,
-    expiry: string[],
+    lock: Lock,
   ): Promise<CommitReply> {
     const before = current?.texts ?? new Map<string, string>();
     const gone: string[] = [];
@@ -94,7 +95,8 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       if (before.get(field) !== text) pairs.push(field, this.seal(text, aad(key, field)));
     }
     const args = [
-      ...expiry,
+      ...lock.expiry,
+      lock.token,
       current?.state ?? "",
       String(version),
       String(bytes),
@@ -102,21 +104,23 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       ...gone,
       ...pairs,
     ];
-    return commitReply(await this.run((c) => c.sessiondEncHashWrite(key, args)));
+    return commitReply(await this.run((c) => c.sessiondEncHashWrite(key, lock.key, args)));
   }
 
   protected async move(
     from: string,
     to: string,
     current: Loaded,
-    expiry: string[],
     keepOld: boolean,
+    lock: Lock,
   ): Promise<CommitReply> {
-    const args = [...expiry, current.state, keepOld ? "1" : ""];
+    const args = [...lock.expiry, lock.token, current.state, keepOld ? "1" : ""];
     for (const [field, text] of current.texts ?? []) {
       args.push(field, this.seal(text, aad(to, field)));
     }
-    return commitReply(await this.run((c) => c.sessiondEncHashRegenerate(from, to, args)));
+    return commitReply(
+      await this.run((c) => c.sessiondEncHashRegenerate(from, to, lock.key, args)),
+    );
   }
 
   #decode(key: string, meta: string, flat: string[]): Loaded {

@@ -6,6 +6,7 @@ import {
   commitReply,
   EncryptedRedisStorageBase,
   type Loaded,
+  type Lock,
   malformed,
 } from "./EncryptedRedisStorageBase.js";
 
@@ -71,23 +72,23 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     current: Loaded | undefined,
     data: SessionData,
     version: number,
-    expiry: string[],
+    lock: Lock,
   ): Promise<CommitReply> {
     const sealed = this.seal(JSON.stringify(data), AAD + key);
-    const args = [...expiry, current?.state ?? "", String(version), sealed];
-    return commitReply(await this.run((c) => c.sessiondEncKvWrite(key, args)));
+    const args = [...lock.expiry, lock.token, current?.state ?? "", String(version), sealed];
+    return commitReply(await this.run((c) => c.sessiondEncKvWrite(key, lock.key, args)));
   }
 
   protected async move(
     from: string,
     to: string,
     current: Loaded,
-    expiry: string[],
     keepOld: boolean,
+    lock: Lock,
   ): Promise<CommitReply> {
     const sealed = this.seal(JSON.stringify(current.data), AAD + to);
-    const args = [...expiry, current.state, sealed, keepOld ? "1" : ""];
-    return commitReply(await this.run((c) => c.sessiondEncKvRegenerate(from, to, args)));
+    const args = [...lock.expiry, lock.token, current.state, sealed, keepOld ? "1" : ""];
+    return commitReply(await this.run((c) => c.sessiondEncKvRegenerate(from, to, lock.key, args)));
   }
 
   #decode(key: string, id: string, raw: string): Loaded {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { SessionData } from "../../common/json.js";
 import { checkOpCount } from "../../common/Limits.js";
 import { jsonLogger, type Logger, redactId } from "../../common/Logger.js";
@@ -46,15 +47,17 @@ export type CommitReply =
   | { tag: "ok"; meta: SessionMeta }
   | { tag: "conflict" | "expired" | "missing" | "taken" };
 
-/** Read-modify-write rounds one write may take when other instances keep winning. */
-const MAX_ATTEMPTS = 8;
+/** Longest pause between two rounds of a write that other instances keep beating. */
+const MAX_PAUSE_MS = 16;
+/** Rounds lost before a writer takes the session's lock. */
+const LOCK_AFTER = 3;
 
 /**
  * What the encrypted Redis storages share: reads are one script each; writes are a
  * read-modify-write in Node committed by a compare-and-set script (see encryptedScripts.ts),
  * serialised per session inside this process (so only writers on other instances ever
- * make a write start over), retried a few times within the call's bound, never after a
- * commit whose outcome is unknown.
+ * make a write start over), started over as often as the call's bound (timeoutMs) allows,
+ * and never after a commit whose outcome is unknown (only after a definite 'conflict').
  */
 export abstract class EncryptedRedisStorageBase implements Storage {
   readonly connection: RedisConnection;
@@ -91,14 +94,14 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     current: Loaded | undefined,
     data: SessionData,
     version: number,
-    expiry: string[],
+    lock: Lock,
   ): Promise<CommitReply>;
   protected abstract move(
     from: string,
     to: string,
     current: Loaded,
-    expiry: string[],
     keepOld: boolean,
+    lock: Lock,
   ): Promise<CommitReply>;
 
   protected run<T>(op: (c: EncryptedCommands) => Promise<T>): Promise<T> {
@@ -121,7 +124,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     }
     const expiry = expiryArgs(options);
     return this.#locks.run(key, () =>
-      this.#retrying(async () => {
+      this.#retrying(key, async (token) => {
         const current = await this.load(key);
         if (current ? options.mode === "create" : options.mode === "existing") {
           return { done: undefined };
@@ -134,7 +137,8 @@ export abstract class EncryptedRedisStorageBase implements Storage {
           );
         }
         const { data, incremented } = applyOps(current?.data ?? {}, delta.ops, options.limits);
-        const reply = await this.commit(key, current, data, version + 1, expiry);
+        const lock = { key: lockOf(key), token, expiry };
+        const reply = await this.commit(key, current, data, version + 1, lock);
         if (reply.tag !== "ok") return undefined;
         return { done: { ...reply.meta, incremented } };
       }),
@@ -154,10 +158,11 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     const [first, second] = from < to ? [from, to] : [to, from];
     return this.#locks.run(first, () =>
       this.#locks.run(second, () =>
-        this.#retrying<RegenerateResult>(async () => {
+        this.#retrying<RegenerateResult>(from, async (token) => {
           const current = await this.load(from);
           if (!current) return { done: "missing" };
-          const reply = await this.move(from, to, current, expiry, options.keepOld);
+          const lock = { key: lockOf(from), token, expiry };
+          const reply = await this.move(from, to, current, options.keepOld, lock);
           if (reply.tag === "ok") return { done: reply.meta };
           if (reply.tag === "missing" || reply.tag === "taken") return { done: reply.tag };
           return undefined;
@@ -210,22 +215,65 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     }
   }
 
-  /** Runs one read-modify-write round until it reports done; undefined means "start over". */
-  async #retrying<T>(round: () => Promise<{ done: T } | undefined>): Promise<T> {
+  /**
+   * Runs read-modify-write rounds on session `key` until one reports done (undefined means
+   * "start over": the commit found the session changed). A writer that lost LOCK_AFTER
+   * rounds takes the session's lock, so that it is not starved by busier instances.
+   */
+  async #retrying<T>(
+    key: string,
+    round: (token: string) => Promise<{ done: T } | undefined>,
+  ): Promise<T> {
     const deadline = Date.now() + this.connection.timeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      const result = await round();
-      if (result) return result.done;
-      if (attempt >= MAX_ATTEMPTS || Date.now() >= deadline) {
-        throw new SessionError(
-          "aborted",
-          `concurrent writes to this session from other instances won ${attempt} times in a row; nothing was applied, retry`,
-        );
+    let token = "";
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const result = await round(token);
+        if (result) return result.done;
+        if (token === "" && attempt >= LOCK_AFTER) token = await this.#lock(key);
+        // Jittered, growing pause: writers on other instances that collided spread out.
+        const pause = Math.random() * Math.min(MAX_PAUSE_MS, 2 ** attempt);
+        if (Date.now() + pause >= deadline) {
+          throw new SessionError(
+            "aborted",
+            `concurrent writes to this session from other instances won ${attempt} times in a row; nothing was applied, retry`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
-      // Jittered, growing pause: writers on other instances that collided spread out.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * attempt));
+    } finally {
+      // A commit that went through freed it; any other way out frees it here.
+      if (token !== "") this.#unlock(key, token);
     }
   }
+
+  /** The lock's token when this writer got it, else "" (another writer holds it). */
+  async #lock(key: string): Promise<string> {
+    const token = randomBytes(9).toString("base64");
+    const got = await this.run((c) =>
+      c.set(lockOf(key), token, "PX", this.connection.timeoutMs, "NX"),
+    );
+    return got === "OK" ? token : "";
+  }
+
+  #unlock(key: string, token: string): void {
+    this.run((c) => c.sessiondEncUnlock(lockOf(key), [token])).catch(() => {
+      // It expires after the call's bound anyway.
+    });
+  }
+}
+
+/** What a commit script needs besides the session: its lock and the expiry arguments. */
+export interface Lock {
+  key: string;
+  /** "" when this writer does not hold the lock. */
+  token: string;
+  expiry: string[];
+}
+
+/** Same hash tag as the session key, so the lock is in its Cluster slot. */
+function lockOf(key: string): string {
+  return `${key}:lock`;
 }
 
 /** A write script's reply array as a CommitReply. */

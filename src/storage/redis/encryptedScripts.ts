@@ -12,9 +12,30 @@ import { LUA_COMMON, LUA_REGENERATE_CHECK } from "./luaCommon.js";
  * luaCommon.ts). Replies of the writes: {'ok', version, createTime, expireTime},
  * {'conflict'}, or {'expired'} (the session's lifetime ran out since it was read).
  *
+ * A writer that keeps losing (writers on other instances keep committing first) takes the
+ * session's write lock (`<session key>:lock`, SET NX PX, same slot): while it is held, only
+ * commits carrying its token (ARGV[3], "" for none) go through, so the writer that waited
+ * longest gets its turn. A commit that goes through frees the lock; an abandoned lock
+ * expires after the call's bound.
+ *
  * A future idempotency record (issue: request_id) belongs in the same write: another
  * KEYS entry in the session's slot, set next to the session in the 'ok' branch.
  */
+
+// Whether the session's lock (KEYS[lock]) lets this commit through, and whether it was held.
+const ENC_LOCK = `
+local function lock_lets(lock)
+  local holder = redis.call('GET', lock)
+  if not holder then return true, false end
+  return holder == ARGV[3], true
+end
+`;
+
+/** KEYS[1] the lock, ARGV[1] the token: frees the lock if this writer still holds it. */
+export const ENC_UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;
 
 // `redis`: one string "<version> <createTime> <base64 of the sealed document>".
 const ENC_KV_HEADER = `
@@ -49,36 +70,44 @@ return {v, fmt_int(create), fmt_int(e)}
 `;
 
 /**
- * KEYS[1]; ARGV[3] the state read ("<version> <createTime>", "" when missing), ARGV[4]
- * the new version, ARGV[5] the sealed document (base64).
+ * KEYS[1] session, KEYS[2] its lock; ARGV[3] lock token, ARGV[4] the state read
+ * ("<version> <createTime>", "" when missing), ARGV[5] the new version, ARGV[6] the sealed
+ * document (base64).
  */
-export const ENC_KV_WRITE = `${LUA_COMMON}${ENC_KV_HEADER}
+export const ENC_KV_WRITE = `${LUA_COMMON}${ENC_KV_HEADER}${ENC_LOCK}
+local lets, held = lock_lets(KEYS[2])
+if not lets then return {'conflict'} end
 local state, create = kv_state(KEYS[1])
-if (state or '') ~= ARGV[3] then return {'conflict'} end
+if (state or '') ~= ARGV[4] then return {'conflict'} end
 local now = now_ms()
 if not state then create = now end
+if held then redis.call('DEL', KEYS[2]) end
 local e = expire_at(now, create)
 if e <= now then
   redis.call('DEL', KEYS[1])
   return {'expired'}
 end
-redis.call('SET', KEYS[1], ARGV[4] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[5], 'PXAT', fmt_int(e))
-return {'ok', ARGV[4], fmt_int(create), fmt_int(e)}
+redis.call('SET', KEYS[1], ARGV[5] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[6], 'PXAT', fmt_int(e))
+return {'ok', ARGV[5], fmt_int(create), fmt_int(e)}
 `;
 
 /**
- * KEYS[1] old, KEYS[2] new (same slot: see idFamily.ts); ARGV[3] the old one's state as
- * read, ARGV[4] its document sealed for the new key, ARGV[5] "1" to keep the old one.
+ * KEYS[1] old, KEYS[2] new (same slot: see idFamily.ts), KEYS[3] the old one's lock;
+ * ARGV[3] lock token, ARGV[4] the old one's state as read, ARGV[5] its document sealed for
+ * the new key, ARGV[6] "1" to keep the old one.
  * Reply: {'missing'}, {'taken'}, {'conflict'} or {'ok', ...}.
  */
-export const ENC_KV_REGENERATE = `${LUA_COMMON}${LUA_REGENERATE_CHECK}${ENC_KV_HEADER}
+export const ENC_KV_REGENERATE = `${LUA_COMMON}${LUA_REGENERATE_CHECK}${ENC_KV_HEADER}${ENC_LOCK}
+local lets, held = lock_lets(KEYS[3])
+if not lets then return {'conflict'} end
 local state, create = kv_state(KEYS[1])
 if not state then return {'missing'} end
-if state ~= ARGV[3] then return {'conflict'} end
+if state ~= ARGV[4] then return {'conflict'} end
+if held then redis.call('DEL', KEYS[3]) end
 local e, refusal = regenerate_check(create)
 if not e then return refusal end
-redis.call('SET', KEYS[2], '1 ' .. fmt_int(create) .. ' ' .. ARGV[4], 'PXAT', fmt_int(e))
-if ARGV[5] ~= '1' then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], '1 ' .. fmt_int(create) .. ' ' .. ARGV[5], 'PXAT', fmt_int(e))
+if ARGV[6] ~= '1' then redis.call('DEL', KEYS[1]) end
 return {'ok', '1', fmt_int(create), fmt_int(e)}
 `;
 
@@ -134,13 +163,17 @@ return {string.match(meta, '^(%d+)'), fmt_int(create), fmt_int(e)}
 `;
 
 /**
- * KEYS[1]; ARGV[3] the metadata as read ("" when missing), ARGV[4] new version, ARGV[5]
- * new byte count, ARGV[6] n, ARGV[7..6+n] fields to delete, then field, sealed pairs.
+ * KEYS[1] session, KEYS[2] its lock; ARGV[3] lock token, ARGV[4] the metadata as read (""
+ * when missing), ARGV[5] new version, ARGV[6] new byte count, ARGV[7] n, ARGV[8..7+n]
+ * fields to delete, then field, sealed pairs.
  */
-export const ENC_HASH_WRITE = `${LUA_COMMON}${ENC_HASH_META}
+export const ENC_HASH_WRITE = `${LUA_COMMON}${ENC_HASH_META}${ENC_LOCK}
 local key = KEYS[1]
+local lets, held = lock_lets(KEYS[2])
+if not lets then return {'conflict'} end
 local meta = redis.call('HGET', key, '')
-if (meta or '') ~= ARGV[3] then return {'conflict'} end
+if (meta or '') ~= ARGV[4] then return {'conflict'} end
+if held then redis.call('DEL', KEYS[2]) end
 local now = now_ms()
 local create = now
 if meta then create = hash_create(meta) end
@@ -149,34 +182,38 @@ if e <= now then
   redis.call('DEL', key)
   return {'expired'}
 end
-local n = tonumber(ARGV[6])
+local n = tonumber(ARGV[7])
 local gone = {}
-for i = 7, 6 + n do table.insert(gone, ARGV[i]) end
+for i = 8, 7 + n do table.insert(gone, ARGV[i]) end
 if #gone > 0 then chunked('HDEL', key, gone) end
-local args = {'', ARGV[4] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[5]}
-for i = 7 + n, #ARGV do table.insert(args, ARGV[i]) end
+local args = {'', ARGV[5] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[6]}
+for i = 8 + n, #ARGV do table.insert(args, ARGV[i]) end
 chunked('HSET', key, args)
 redis.call('PEXPIREAT', key, fmt_int(e))
-return {'ok', ARGV[4], fmt_int(create), fmt_int(e)}
+return {'ok', ARGV[5], fmt_int(create), fmt_int(e)}
 `;
 
 /**
- * KEYS[1] old, KEYS[2] new (same slot); ARGV[3] the old metadata as read, ARGV[4] "1" to
- * keep the old one, ARGV[5..] field, sealed pairs (every value sealed for the new key).
+ * KEYS[1] old, KEYS[2] new (same slot), KEYS[3] the old one's lock; ARGV[3] lock token,
+ * ARGV[4] the old metadata as read, ARGV[5] "1" to keep the old one, ARGV[6..] field,
+ * sealed pairs (every value sealed for the new key).
  */
-export const ENC_HASH_REGENERATE = `${LUA_COMMON}${LUA_REGENERATE_CHECK}${ENC_HASH_META}
+export const ENC_HASH_REGENERATE = `${LUA_COMMON}${LUA_REGENERATE_CHECK}${ENC_HASH_META}${ENC_LOCK}
+local lets, held = lock_lets(KEYS[3])
+if not lets then return {'conflict'} end
 local meta = redis.call('HGET', KEYS[1], '')
 if not meta then return {'missing'} end
-if meta ~= ARGV[3] then return {'conflict'} end
+if meta ~= ARGV[4] then return {'conflict'} end
+if held then redis.call('DEL', KEYS[3]) end
 local create = hash_create(meta)
 local e, refusal = regenerate_check(create)
 if not e then return refusal end
 local bytes = string.match(meta, ' (%d+)$') or '0'
 local args = {'', '1 ' .. fmt_int(create) .. ' ' .. bytes}
-for i = 5, #ARGV do table.insert(args, ARGV[i]) end
+for i = 6, #ARGV do table.insert(args, ARGV[i]) end
 chunked('HSET', KEYS[2], args)
 redis.call('PEXPIREAT', KEYS[2], fmt_int(e))
-if ARGV[4] ~= '1' then redis.call('DEL', KEYS[1]) end
+if ARGV[5] ~= '1' then redis.call('DEL', KEYS[1]) end
 return {'ok', '1', fmt_int(create), fmt_int(e)}
 `;
 
@@ -184,29 +221,23 @@ return {'ok', '1', fmt_int(create), fmt_int(e)}
 export const ENCRYPTED_SCRIPTS = {
   sessiondEncKvRead: { lua: ENC_KV_READ, keys: 1 },
   sessiondEncKvTouch: { lua: ENC_KV_TOUCH, keys: 1 },
-  sessiondEncKvWrite: { lua: ENC_KV_WRITE, keys: 1 },
-  sessiondEncKvRegenerate: { lua: ENC_KV_REGENERATE, keys: 2 },
+  sessiondEncKvWrite: { lua: ENC_KV_WRITE, keys: 2 },
+  sessiondEncKvRegenerate: { lua: ENC_KV_REGENERATE, keys: 3 },
   sessiondEncHashRead: { lua: ENC_HASH_READ, keys: 1 },
   sessiondEncHashReadKey: { lua: ENC_HASH_READ_KEY, keys: 1 },
   sessiondEncHashTouch: { lua: ENC_HASH_TOUCH, keys: 1 },
-  sessiondEncHashWrite: { lua: ENC_HASH_WRITE, keys: 1 },
-  sessiondEncHashRegenerate: { lua: ENC_HASH_REGENERATE, keys: 2 },
+  sessiondEncHashWrite: { lua: ENC_HASH_WRITE, keys: 2 },
+  sessiondEncHashRegenerate: { lua: ENC_HASH_REGENERATE, keys: 3 },
+  sessiondEncUnlock: { lua: ENC_UNLOCK, keys: 1 },
 } as const;
 
-type Name = keyof typeof ENCRYPTED_SCRIPTS;
-type OneKey = { [n in Name]: (typeof ENCRYPTED_SCRIPTS)[n]["keys"] extends 1 ? n : never }[Name];
+type Script = (...keysThenArgs: [...string[], readonly string[]]) => Promise<unknown>;
 
-export type EncryptedCommands = {
-  [n in OneKey]: (key: string, args: readonly string[]) => Promise<unknown>;
-} & {
-  [n in Exclude<Name, OneKey>]: (
-    key: string,
-    other: string,
-    args: readonly string[],
-  ) => Promise<unknown>;
-} & {
+/** The client as seen through defineCommand: keys first, then the arguments as one array. */
+export type EncryptedCommands = { [name in keyof typeof ENCRYPTED_SCRIPTS]: Script } & {
   get(key: string): Promise<string | null>;
+  set(key: string, value: string, px: "PX", ms: number, nx: "NX"): Promise<string | null>;
+  del(key: string): Promise<number>;
   /** Raw replies: HGETALL as a flat array (never an object a "__proto__" field could bend). */
   call(command: string, ...args: string[]): Promise<unknown>;
-  del(key: string): Promise<number>;
 };
