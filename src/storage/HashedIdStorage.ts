@@ -1,18 +1,7 @@
 import { createHmac } from "node:crypto";
 import { SessionError } from "../common/SessionError.js";
 import { ID_FAMILY_LENGTH, idFamily } from "./idFamily.js";
-import type {
-  ApplyOptions,
-  ApplyResult,
-  Delta,
-  Expiry,
-  KeyRead,
-  RegenerateOptions,
-  RegenerateResult,
-  SessionMeta,
-  SessionRecord,
-  Storage,
-} from "./Storage.js";
+import type { KeyRead, SessionRecord, Storage } from "./Storage.js";
 
 /** The only ids hashed; anything else is refused like the storages refuse it. */
 const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
@@ -63,34 +52,34 @@ export class HashedIdStorage implements Storage {
     return this.#hash(id, this.#key ?? (await this.#loadKey()));
   }
 
-  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
-    return this.inner.read(await this.storedId(id), expiry);
+  // Arguments after the id are passed on as they are (options the Storage interface may
+  // grow, e.g. request records, reach the inner storage untouched).
+  async read(...[id, ...rest]: Parameters<Storage["read"]>): Promise<SessionRecord | undefined> {
+    return this.inner.read(await this.storedId(id), ...rest);
   }
 
-  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
-    return this.inner.readKey(await this.storedId(id), key, expiry);
+  async readKey(...[id, ...rest]: Parameters<Storage["readKey"]>): Promise<KeyRead | undefined> {
+    return this.inner.readKey(await this.storedId(id), ...rest);
   }
 
-  async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
-    return this.inner.apply(await this.storedId(id), delta, options);
+  async apply(...[id, ...rest]: Parameters<Storage["apply"]>): ReturnType<Storage["apply"]> {
+    return this.inner.apply(await this.storedId(id), ...rest);
   }
 
   async regenerate(
-    oldId: string,
-    newId: string,
-    options: RegenerateOptions,
-  ): Promise<RegenerateResult> {
+    ...[oldId, newId, ...rest]: Parameters<Storage["regenerate"]>
+  ): ReturnType<Storage["regenerate"]> {
     const from = await this.storedId(oldId);
     const to = await this.storedId(newId);
-    return this.inner.regenerate(from, to, options);
+    return this.inner.regenerate(from, to, ...rest);
   }
 
-  async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
-    return this.inner.touch(await this.storedId(id), expiry);
+  async touch(...[id, ...rest]: Parameters<Storage["touch"]>): ReturnType<Storage["touch"]> {
+    return this.inner.touch(await this.storedId(id), ...rest);
   }
 
-  async destroy(id: string): Promise<void> {
-    await this.inner.destroy(await this.storedId(id));
+  async destroy(...[id, ...rest]: Parameters<Storage["destroy"]>): ReturnType<Storage["destroy"]> {
+    return this.inner.destroy(await this.storedId(id), ...rest);
   }
 
   async ping(): Promise<void> {
