@@ -483,6 +483,8 @@ export class FileStorage implements Storage {
     await handle.close();
     try {
       const session = this.#codec.decode(id, body);
+      if (this.#codec.sealedByOldKey(body))
+        return this.#reseal(id, path, session, expireTime, stats.size);
       this.#cache.set(id, stats, session, now);
       return withExpiry(session, expireTime, stats.size);
     } catch (err) {
@@ -490,6 +492,27 @@ export class FileStorage implements Storage {
         return this.#quarantine(id, path, err.message, stats.size);
       }
       throw err;
+    }
+  }
+
+  /**
+   * Seals a session read under an older key again under the current one (same content,
+   * version and expiry), once: a key rotation then completes as sessions are used. When
+   * that write fails (a full disk) the session is served as read and sealed next time.
+   */
+  async #reseal(
+    id: string,
+    path: string,
+    session: StoredSession,
+    expireTime: number,
+    size: number,
+  ): Promise<Loaded> {
+    try {
+      await this.#write(id, path, session, expireTime, true, size);
+      return withExpiry(session, expireTime, (await lstat(path)).size);
+    } catch {
+      // Left as it was: it still opens, under the old key.
+      return withExpiry(session, expireTime, size);
     }
   }
 

@@ -53,6 +53,11 @@ export class KeyRing {
     return this.#byId.size;
   }
 
+  /** Whether `sealed` (as seal() made it) is under the key that seals now: rotation is done for it. */
+  sealedByPrimary(sealed: Buffer): boolean {
+    return sealed.subarray(0, KEY_ID_BYTES).equals(this.#primary.id);
+  }
+
   seal(plain: Buffer, aad: Buffer): Buffer {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", this.#primary.key, iv);

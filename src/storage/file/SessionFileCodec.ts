@@ -46,6 +46,18 @@ export class SessionFileCodec {
     return Buffer.concat([MAGIC, this.#keys.seal(plain, aad(id))]);
   }
 
+  /**
+   * Whether a file that decodes was sealed under a key that no longer seals (an older key
+   * of the ring, or the layout before key ids): the storage then seals it again, so that
+   * after a rotation the old key is needed only until every session was read once.
+   */
+  sealedByOldKey(file: Buffer): boolean {
+    if (this.#keys === undefined) return false;
+    const head = file.subarray(0, MAGIC.length);
+    if (head.equals(MAGIC_V1)) return true;
+    return head.equals(MAGIC) && !this.#keys.sealedByPrimary(file.subarray(MAGIC.length));
+  }
+
   /** Throws CorruptFileError with a reason fit for a log line. */
   decode(id: string, file: Buffer): StoredSession {
     const head = file.subarray(0, MAGIC.length);

@@ -35,6 +35,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     if (!reply) return undefined;
     const [meta, expireTime, flat] = reply as [string, string, string[]];
     const loaded = this.#decode(key, meta, flat);
+    if (loaded.stale) this.resealLater(key, expiry);
     return {
       version: loaded.version,
       createTime: loaded.createTime,
@@ -52,7 +53,9 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     if (!reply) return undefined;
     const [found, sealed] = reply as [number, string | undefined];
     if (Number(found) !== 1) return { found: false };
-    return { found: true, value: parse(this.#open(hash, field, sealed as string)) };
+    const value = parse(this.#open(hash, field, sealed as string));
+    if (this.sealedByOldKey(sealed as string)) this.resealLater(hash, expiry);
+    return { found: true, value };
   }
 
   async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
@@ -86,7 +89,9 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
   ): Promise<CommitReply> {
     const before = current?.texts ?? new Map<string, string>();
     const gone: string[] = [];
-    for (const field of before.keys()) if (!Object.hasOwn(data, field)) gone.push(field);
+    for (const field of Object.keys(current?.data ?? {})) {
+      if (!Object.hasOwn(data, field)) gone.push(field);
+    }
     const pairs: string[] = [];
     let bytes = 0;
     for (const [field, value] of Object.entries(data)) {
@@ -115,8 +120,8 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     lock: Lock,
   ): Promise<CommitReply> {
     const args = [...lock.expiry, lock.token, current.state, keepOld ? "1" : ""];
-    for (const [field, text] of current.texts ?? []) {
-      args.push(field, this.seal(text, aad(to, field)));
+    for (const [field, value] of Object.entries(current.data)) {
+      args.push(field, this.seal(JSON.stringify(value), aad(to, field)));
     }
     return commitReply(
       await this.run((c) => c.sessiondEncHashRegenerate(from, to, lock.key, args)),
@@ -128,11 +133,15 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     if (!match) throw malformed("an encrypted session's metadata is malformed");
     const data: SessionData = {};
     const texts = new Map<string, string>();
+    let stale = false;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const field = flat[i] as string;
       if (field === "") continue;
-      const text = this.#open(key, field, flat[i + 1] as string);
-      texts.set(field, text);
+      const sealed = flat[i + 1] as string;
+      const text = this.#open(key, field, sealed);
+      // Left out when under an older key: the next write, whatever it changes, seals it anew.
+      if (this.sealedByOldKey(sealed)) stale = true;
+      else texts.set(field, text);
       assignKey(data, field, parse(text));
     }
     return {
@@ -141,6 +150,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       createTime: Number(match[2]),
       data,
       texts,
+      stale,
     };
   }
 

@@ -31,6 +31,7 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     if (!reply) return undefined;
     const [raw, expireTime] = reply as [string, string];
     const loaded = this.#decode(key, id, raw);
+    if (loaded.stale) this.resealLater(key, expiry);
     return {
       version: loaded.version,
       createTime: loaded.createTime,
@@ -110,6 +111,7 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
       version: Number(version),
       createTime: Number(createTime),
       data: data as SessionData,
+      stale: this.sealedByOldKey(sealed),
     };
   }
 }

@@ -38,8 +38,13 @@ export interface Loaded {
   version: number;
   createTime: number;
   data: SessionData;
-  /** redis-hash: each key's value as JSON text, so a write re-seals only what changed. */
+  /**
+   * redis-hash: each key's value as JSON text, so a write re-seals only what changed. Keys
+   * sealed under an older key are left out, so that every write seals them again.
+   */
   texts?: Map<string, string>;
+  /** Some of it is sealed under an older key of the ring (see resealLater). */
+  stale: boolean;
 }
 
 /** A write script's reply, as the loop needs it. */
@@ -65,6 +70,8 @@ export abstract class EncryptedRedisStorageBase implements Storage {
   protected readonly ring: KeyRing;
   protected readonly logger: Logger;
   readonly #locks = new KeyedLock();
+  /** Sessions with a reseal queued, so a burst of reads queues one. */
+  readonly #resealing = new Set<string>();
 
   constructor(client: RedisClient, options: EncryptedRedisStorageOptions) {
     this.keys = new SessionKeys(options.prefix);
@@ -182,6 +189,35 @@ export abstract class EncryptedRedisStorageBase implements Storage {
 
   close(): Promise<void> {
     return this.connection.close();
+  }
+
+  /**
+   * After a read found `key` sealed (partly) under an older key: seals it again under the
+   * current one, in the background, same content and version, so a rotation completes as
+   * sessions are used and the old key can go once every session was read or expired.
+   * A failure leaves it as it was, to be tried at the next read.
+   */
+  protected resealLater(key: string, expiry: Expiry): void {
+    if (this.#resealing.has(key)) return;
+    this.#resealing.add(key);
+    const args = expiryArgs(expiry);
+    this.#locks
+      .run(key, () =>
+        this.#retrying<undefined>(key, async (token) => {
+          const current = await this.load(key);
+          if (!current?.stale) return { done: undefined };
+          const lock = { key: lockOf(key), token, expiry: args };
+          const reply = await this.commit(key, current, current.data, current.version, lock);
+          return reply.tag === "conflict" ? undefined : { done: undefined };
+        }),
+      )
+      .catch(() => {})
+      .finally(() => this.#resealing.delete(key));
+  }
+
+  /** Whether a stored (base64) ciphertext is under an older key of the ring. */
+  protected sealedByOldKey(stored: string): boolean {
+    return !this.ring.sealedByPrimary(Buffer.from(stored, "base64"));
   }
 
   /** Text sealed for `aad`, as stored (base64). */
