@@ -48,6 +48,10 @@ export {
 } from "./storage/applyOps.js";
 export type { FileStorageOptions } from "./storage/FileStorage.js";
 export { FileStorage } from "./storage/FileStorage.js";
+export { fileIdHashKey } from "./storage/file/idHashKeyFile.js";
+export type { IdHashKeyLookup, IdHashKeySource } from "./storage/HashedIdStorage.js";
+export { HashedIdStorage } from "./storage/HashedIdStorage.js";
+export { KeyRing } from "./storage/KeyRing.js";
 export type { MemoryStorageOptions } from "./storage/MemoryStorage.js";
 export { MemoryStorage } from "./storage/MemoryStorage.js";
 export type {
@@ -55,8 +59,12 @@ export type {
   RedisStorageKind,
 } from "./storage/redis/createRedisStorage.js";
 export { createRedisStorage } from "./storage/redis/createRedisStorage.js";
+export { EncryptedRedisHashStorage } from "./storage/redis/EncryptedRedisHashStorage.js";
+export { EncryptedRedisStorage } from "./storage/redis/EncryptedRedisStorage.js";
+export type { EncryptedRedisStorageOptions } from "./storage/redis/EncryptedRedisStorageBase.js";
 export { RedisHashStorage } from "./storage/redis/RedisHashStorage.js";
 export { RedisStorage } from "./storage/redis/RedisStorage.js";
 export type { RedisStorageOptions } from "./storage/redis/RedisStorageBase.js";
+export { redisIdHashKey } from "./storage/redis/redisIdHashKey.js";
 export type * from "./storage/Storage.js";
 export { expireAt } from "./storage/Storage.js";

@@ -16,6 +16,7 @@ import { createStorage } from "../src/server/createStorage.js";
 import { newSessionId } from "../src/session/ids.js";
 import { Manager } from "../src/session/Manager.js";
 import { FileStorage, type FileStorageOptions } from "../src/storage/FileStorage.js";
+import type { HashedIdStorage } from "../src/storage/HashedIdStorage.js";
 import { MemoryStorage } from "../src/storage/MemoryStorage.js";
 import { defaultMemoryBudget } from "../src/storage/memory/defaultMemoryBudget.js";
 import type { ApplyMode, ApplyOptions, Op, Storage } from "../src/storage/Storage.js";
@@ -523,9 +524,13 @@ describe("budget settings of the server", () => {
       { ...parse("--storage", "memory", "--memory-max-bytes", "3MiB") },
       silentLogger,
     );
-    assert.equal((memory as MemoryStorage).budget.maxTotalBytes, 3 * MiB);
+    // The server's storages sit behind hashed ids (issue 10): the budget is the inner one's.
+    assert.equal(
+      ((memory as HashedIdStorage).inner as MemoryStorage).budget.maxTotalBytes,
+      3 * MiB,
+    );
     await memory.close();
-    const file = (await createStorage(
+    const hashed = (await createStorage(
       parse(
         "--file-dir",
         freshDir(),
@@ -537,7 +542,8 @@ describe("budget settings of the server", () => {
         "0",
       ),
       silentLogger,
-    )) as FileStorage;
+    )) as HashedIdStorage;
+    const file = hashed.inner as FileStorage;
     await file.counted();
     assert.deepEqual(
       {

@@ -1,9 +1,15 @@
 // The shared storage conformance suite against both Redis storages, on a redis-server
 // this file starts (and stops) on a free port. Each storage gets its own key prefix.
+import { randomBytes } from "node:crypto";
 import { after } from "node:test";
+import { silentLogger } from "../src/common/Logger.js";
+import { HashedIdStorage } from "../src/storage/HashedIdStorage.js";
+import { createRedisStorage } from "../src/storage/redis/createRedisStorage.js";
+import type { EncryptedRedisStorageBase } from "../src/storage/redis/EncryptedRedisStorageBase.js";
+import { redisIdHashKey } from "../src/storage/redis/redisIdHashKey.js";
 import { describeStorageConformance } from "../src/testing/index.js";
 import { type RedisProcess, startRedis } from "./support/redisServers.js";
-import { createTestRedisStorage, REDIS_KINDS } from "./support/redisStorages.js";
+import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "./support/redisStorages.js";
 
 const redis: RedisProcess = await startRedis();
 after(() => redis.stop());
@@ -12,5 +18,21 @@ for (const kind of REDIS_KINDS) {
   describeStorageConformance({
     name: kind,
     create: () => createTestRedisStorage(kind, { url: redis.url }),
+  });
+  // Encrypted at rest, under hashed ids whose key lives in Redis (the server's default).
+  describeStorageConformance({
+    name: `${kind} (encrypted, hashed ids)`,
+    create: () => {
+      const inner = createRedisStorage(
+        kind,
+        {
+          url: redis.url,
+          prefix: uniquePrefix(),
+          encryptionKeys: [randomBytes(32), randomBytes(32)],
+        },
+        silentLogger,
+      ) as EncryptedRedisStorageBase;
+      return new HashedIdStorage(inner, redisIdHashKey(inner.connection, inner.keys.prefix));
+    },
   });
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../src/common/Logger.js";
 import { FileStorage } from "../src/storage/FileStorage.js";
+import { HashedIdStorage } from "../src/storage/HashedIdStorage.js";
 import { MemoryStorage } from "../src/storage/MemoryStorage.js";
 import { describeStorageConformance } from "../src/testing/index.js";
 
@@ -22,4 +23,17 @@ describeStorageConformance({
       logger: silentLogger,
       encryptionKey: Buffer.alloc(32, 7),
     }),
+});
+
+describeStorageConformance({
+  name: "file (hashed ids, rotated keys)",
+  create: () =>
+    new HashedIdStorage(
+      new FileStorage({
+        dir: mkdtempSync(join(tmpdir(), "sessiond-conf-hashed-")),
+        logger: silentLogger,
+        encryptionKeys: [Buffer.alloc(32, 8), Buffer.alloc(32, 7)],
+      }),
+      Buffer.alloc(32, 9),
+    ),
 });

@@ -5,13 +5,19 @@
  */
 
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { defaultLimits } from "../src/common/Limits.js";
+import { silentLogger } from "../src/common/Logger.js";
 import { SessionError } from "../src/common/SessionError.js";
 import { newSessionId } from "../src/session/ids.js";
-import { idFamily } from "../src/storage/idFamily.js";
+import { HashedIdStorage } from "../src/storage/HashedIdStorage.js";
+import { idFamily, idInFamily } from "../src/storage/idFamily.js";
+import { createRedisStorage } from "../src/storage/redis/createRedisStorage.js";
+import type { EncryptedRedisStorageBase } from "../src/storage/redis/EncryptedRedisStorageBase.js";
+import { redisIdHashKey } from "../src/storage/redis/redisIdHashKey.js";
 import { describeStorageConformance } from "../src/testing/index.js";
 import { type RedisCluster, startCluster } from "./support/redisServers.js";
 import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "./support/redisStorages.js";
@@ -74,6 +80,50 @@ describe("cluster layout", () => {
         assert.equal(holders.size, 3, "30 sessions spread over all three masters");
       } finally {
         for (const a of admins) a.disconnect();
+        await storage.close();
+      }
+    });
+  }
+});
+
+describe("cluster layout, encrypted under hashed ids (issue 10)", () => {
+  for (const kind of REDIS_KINDS) {
+    test(`${kind}: writes, regenerates and their locks stay in the session's slot`, async () => {
+      const inner = createRedisStorage(
+        kind,
+        { clusterNodes: cluster.seeds, prefix: uniquePrefix(), encryptionKeys: [randomBytes(32)] },
+        silentLogger,
+      ) as EncryptedRedisStorageBase;
+      const storage = new HashedIdStorage(
+        inner,
+        redisIdHashKey(inner.connection, inner.keys.prefix),
+      );
+      const options = { mode: "create" as const, ttlMs: 60_000, limits: defaultLimits };
+      try {
+        // Enough sessions to land on every master; each one written, regenerated twice, read.
+        for (let i = 0; i < 12; i++) {
+          const id = newSessionId();
+          await storage.apply(id, { ops: [{ type: "set", key: "a", value: i }] }, options);
+          const kept = idInFamily(id, newSessionId());
+          assert.equal(
+            typeof (await storage.regenerate(id, kept, { ...options, keepOld: true })),
+            "object",
+          );
+          const moved = idInFamily(id, newSessionId());
+          assert.equal(
+            typeof (await storage.regenerate(kept, moved, { ...options, keepOld: false })),
+            "object",
+          );
+          await storage.apply(
+            moved,
+            { ops: [{ type: "increment", key: "n", delta: 1 }] },
+            { ...options, mode: "existing" },
+          );
+          assert.deepEqual((await storage.read(moved, options))?.data, { a: i, n: 1 });
+          assert.deepEqual((await storage.read(id, options))?.data, { a: i });
+          assert.equal(await storage.read(kept, options), undefined);
+        }
+      } finally {
         await storage.close();
       }
     });

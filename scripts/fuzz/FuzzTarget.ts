@@ -8,10 +8,11 @@ export const STORAGES = ["memory", "file", "redis", "redis-hash"] as const;
 export type StorageKind = (typeof STORAGES)[number];
 
 /**
- * A session file as FileStorage names it. Checked between cases, when no write is in
+ * A session file as the server's FileStorage names it (under its hashed id, see
+ * HashedIdStorage), or the id-hash key kept beside them. Checked between cases, when no write is in
  * flight, so a temp file (`.<id>.<hex>.tmp`) left behind counts as stray too.
  */
-const STORE_ENTRY = /^[0-9a-z]{32}\.session$/;
+const STORE_ENTRY = /^(?:[0-9A-Za-z_-]{47}\.session|\.id-hash-key)$/;
 
 /**
  * One sessiond child process (`src/server/main.ts`, as `npm start` runs it) on one storage,

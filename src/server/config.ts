@@ -1,6 +1,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultLimits } from "../common/Limits.js";
+import { parseIdHashKeyFile, parseKeyFile, parseKeyList } from "./keyParsers.js";
 import {
   type HostPort,
   parseBoolean,
@@ -36,6 +37,10 @@ export interface ServerConfig {
   storage: StorageKind;
   fileDir: string;
   fileEncryptionKey?: Buffer;
+  // At rest (docs/at-rest.md): stored names and encryption keys for every storage.
+  idHashKey?: Buffer;
+  encryptionKeys?: Buffer[];
+  encryptionKeyFile?: Buffer[];
   ttlMs: number;
   maxLifetimeMs?: number;
   adoptUnknownIds: boolean;
@@ -146,6 +151,29 @@ export const SETTINGS: readonly AnySetting[] = [
     parse: parseKey32,
     secret: true,
     description: "Encrypts session files with AES-256-GCM: 32 bytes as 64 hex digits or base64.",
+  },
+  // At rest (docs/at-rest.md): what a dump of the storage may reveal.
+  {
+    name: "ID_HASH_KEY_FILE",
+    key: "idHashKey",
+    parse: parseIdHashKeyFile,
+    description:
+      "File holding the secret (32+ bytes, hex or base64) that sessions are stored under an HMAC of, never their ids; every instance needs the same one (default: one generated in the file directory, or in Redis under the prefix).",
+  },
+  {
+    name: "ENCRYPTION_KEYS",
+    key: "encryptionKeys",
+    parse: parseKeyList,
+    secret: true,
+    description:
+      "Encrypts stored sessions (file, redis, redis-hash) with AES-256-GCM: comma-separated 32-byte keys (hex or base64); the first encrypts, all decrypt.",
+  },
+  {
+    name: "ENCRYPTION_KEY_FILE",
+    key: "encryptionKeyFile",
+    parse: parseKeyFile,
+    description:
+      "Like SESSIOND_ENCRYPTION_KEYS, from a file: one key per line, the first encrypts; # starts a comment.",
   },
   {
     name: "TTL",
@@ -536,6 +564,16 @@ export function resolveConfig(overrides: Partial<ServerConfig> = {}): ServerConf
 }
 
 function checkCombinations(config: ServerConfig): void {
+  const keySettings = [
+    config.fileEncryptionKey !== undefined && "SESSIOND_FILE_ENCRYPTION_KEY",
+    config.encryptionKeys !== undefined && "SESSIOND_ENCRYPTION_KEYS",
+    config.encryptionKeyFile !== undefined && "SESSIOND_ENCRYPTION_KEY_FILE",
+  ].filter((name) => name !== false);
+  if (keySettings.length > 1) {
+    throw new ConfigError(
+      `${keySettings.join(" and ")}: expected at most one of them (list an old key after the new one to rotate)`,
+    );
+  }
   if (config.redisSentinels && !config.redisSentinelName) {
     throw new ConfigError(
       "SESSIOND_REDIS_SENTINEL_NAME (--redis-sentinel-name): expected the master name, required when SESSIOND_REDIS_SENTINELS is set",

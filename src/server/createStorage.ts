@@ -1,44 +1,88 @@
+import { randomBytes } from "node:crypto";
 import type { Logger } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import { FileStorage } from "../storage/FileStorage.js";
+import { fileIdHashKey } from "../storage/file/idHashKeyFile.js";
+import { HashedIdStorage, type IdHashKeySource } from "../storage/HashedIdStorage.js";
 import { MemoryStorage } from "../storage/MemoryStorage.js";
 import {
   createRedisStorage,
   type RedisConnectionOptions,
 } from "../storage/redis/createRedisStorage.js";
+import type { EncryptedRedisStorageBase } from "../storage/redis/EncryptedRedisStorageBase.js";
+import type { RedisStorageBase } from "../storage/redis/RedisStorageBase.js";
+import { redisIdHashKey } from "../storage/redis/redisIdHashKey.js";
 import type { Storage } from "../storage/Storage.js";
 import { ConfigError, type ServerConfig } from "./config.js";
 import type { HostPort } from "./parsers.js";
 
-/** The storage the settings ask for. The caller owns it and closes it. */
+/**
+ * The storage the settings ask for, keyed by hashed ids (see HashedIdStorage), so no
+ * stored name is a session id. The caller owns it and closes it.
+ */
 export async function createStorage(config: ServerConfig, logger: Logger): Promise<Storage> {
+  const { storage, idHashKey } = createKeyedStorage(config, logger);
+  return new HashedIdStorage(storage, config.idHashKey ?? idHashKey);
+}
+
+/** The encryption keys of every setting that names some (config.ts allows one of them). */
+function encryptionKeys(config: ServerConfig): Buffer[] | undefined {
+  if (config.fileEncryptionKey !== undefined) return [config.fileEncryptionKey];
+  return config.encryptionKeys ?? config.encryptionKeyFile;
+}
+
+function createKeyedStorage(
+  config: ServerConfig,
+  logger: Logger,
+): { storage: Storage; idHashKey: IdHashKeySource } {
   switch (config.storage) {
-    case "file":
+    case "file": {
+      let storage: FileStorage | undefined;
       try {
-        return new FileStorage({
+        storage = new FileStorage({
           dir: config.fileDir,
           logger,
-          encryptionKey: config.fileEncryptionKey,
+          encryptionKeys: encryptionKeys(config),
           maxTotalBytes: budget(config.fileMaxBytes),
           maxFiles: budget(config.fileMaxFiles),
           minFreeBytes: budget(config.fileMinFreeBytes),
         });
+        return { storage, idHashKey: config.idHashKey ?? fileIdHashKey(storage.dir) };
       } catch (err) {
-        // The key is validated already: what fails here is the directory (create, chmod, probe).
+        storage?.close().catch(() => {});
+        // The keys are validated already: what fails here is the directory (create, chmod,
+        // probe) or the id-hash key file in it.
         if (err instanceof SessionError) {
           throw new ConfigError(`SESSIOND_FILE_DIR (--file-dir): ${err.message}`);
         }
         throw err;
       }
+    }
     case "memory":
-      return new MemoryStorage({
-        maxSessions: config.memoryMaxSessions,
-        maxTotalBytes: budget(config.memoryMaxBytes),
-      });
+      if (encryptionKeys(config) !== undefined) {
+        logger.warn(
+          "memory storage keeps sessions in this process only, unencrypted: the encryption keys apply to the file and redis storages",
+        );
+      }
+      return {
+        storage: new MemoryStorage({
+          maxSessions: config.memoryMaxSessions,
+          maxTotalBytes: budget(config.memoryMaxBytes),
+        }),
+        // Sessions die with the process, so a key of its own is enough.
+        idHashKey: randomBytes(32),
+      };
     case "redis":
     case "redis-hash":
       try {
-        return createRedisStorage(config.storage, redisOptions(config), logger);
+        // Both kinds, plain or encrypted, have a connection and key names.
+        const storage = createRedisStorage(config.storage, redisOptions(config), logger) as
+          | RedisStorageBase
+          | EncryptedRedisStorageBase;
+        return {
+          storage,
+          idHashKey: config.idHashKey ?? redisIdHashKey(storage.connection, storage.keys.prefix),
+        };
       } catch (err) {
         if (err instanceof SessionError && err.code === "invalid_argument") {
           throw new ConfigError(`redis settings: ${err.message}`);
@@ -69,6 +113,8 @@ function redisOptions(config: ServerConfig): RedisConnectionOptions {
     commandTimeoutMs: config.redisTimeoutMs,
     waitReplicas: config.redisWaitReplicas,
     waitTimeoutMs: config.redisWaitTimeoutMs,
+    // SESSIOND_FILE_ENCRYPTION_KEY is the file storage's, as its name says.
+    encryptionKeys: config.encryptionKeys ?? config.encryptionKeyFile,
   };
 }
 

@@ -20,12 +20,12 @@ import { jsonLogger, type Logger, redactId } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "./applyOps.js";
 import { DiskBudget, type DiskBudgetOptions } from "./file/DiskBudget.js";
-import { parseEncryptionKey } from "./file/encryptionKey.js";
 import { errorCode, fsError } from "./file/fsErrors.js";
 import { KeyedLock } from "./file/KeyedLock.js";
 import { prepareDir, TEMP_SUFFIX } from "./file/prepareDir.js";
 import { ReadCache } from "./file/ReadCache.js";
 import { CorruptFileError, SessionFileCodec, type StoredSession } from "./file/SessionFileCodec.js";
+import { KeyRing } from "./KeyRing.js";
 import {
   assertIdempotency,
   isLive,
@@ -67,6 +67,11 @@ export interface FileStorageOptions extends DiskBudgetOptions {
    * 64 hex characters, 44 base64 characters or exactly 32 UTF-8 bytes.
    */
   encryptionKey?: Buffer | Uint8Array | string;
+  /**
+   * Key rotation: the first key seals, every key opens (files sealed under an older key
+   * keep reading). Same forms as encryptionKey; give one of the two, not both.
+   */
+  encryptionKeys?: readonly (Buffer | Uint8Array | string)[];
   /** fsync each file before it replaces the old one, so a crash never loses both. Default true. */
   fsync?: boolean;
   /**
@@ -131,9 +136,7 @@ export class FileStorage implements Storage {
   constructor(options: FileStorageOptions = {}) {
     this.dir = resolve(options.dir ?? join(tmpdir(), "sessiond"));
     this.#logger = options.logger ?? jsonLogger();
-    this.#codec = new SessionFileCodec(
-      options.encryptionKey === undefined ? undefined : parseEncryptionKey(options.encryptionKey),
-    );
+    this.#codec = new SessionFileCodec(keyRing(options));
     this.#fsync = options.fsync ?? true;
     const cacheBytes = options.readCacheBytes ?? 32 * 1024 * 1024;
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
@@ -668,6 +671,8 @@ export class FileStorage implements Storage {
     await handle.close();
     try {
       const session = this.#codec.decode(id, body);
+      if (this.#codec.sealedByOldKey(body))
+        return this.#reseal(id, path, session, expireTime, stats.size);
       this.#cache.set(id, stats, session, now);
       return withExpiry(session, expireTime, stats.size);
     } catch (err) {
@@ -675,6 +680,27 @@ export class FileStorage implements Storage {
         return this.#quarantine(id, path, err.message, stats.size);
       }
       throw err;
+    }
+  }
+
+  /**
+   * Seals a session read under an older key again under the current one (same content,
+   * version and expiry), once: a key rotation then completes as sessions are used. When
+   * that write fails (a full disk) the session is served as read and sealed next time.
+   */
+  async #reseal(
+    id: string,
+    path: string,
+    session: StoredSession,
+    expireTime: number,
+    size: number,
+  ): Promise<Loaded> {
+    try {
+      await this.#write(id, path, session, expireTime, true, size);
+      return withExpiry(session, expireTime, (await lstat(path)).size);
+    } catch {
+      // Left as it was: it still opens, under the old key.
+      return withExpiry(session, expireTime, size);
     }
   }
 
@@ -802,6 +828,18 @@ export class FileStorage implements Storage {
       throw fsError(err, "delete a session file", this.dir);
     }
   }
+}
+
+function keyRing(options: FileStorageOptions): KeyRing | undefined {
+  const { encryptionKey, encryptionKeys } = options;
+  if (encryptionKey !== undefined && encryptionKeys !== undefined) {
+    throw new SessionError(
+      "invalid_argument",
+      "give encryptionKey or encryptionKeys, not both (put the old key after the new one in encryptionKeys)",
+    );
+  }
+  if (encryptionKeys !== undefined) return new KeyRing(encryptionKeys);
+  return encryptionKey === undefined ? undefined : new KeyRing([encryptionKey]);
 }
 
 /** Timestamps read back as floats; the expiry was written in whole milliseconds. */

@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { SessionData } from "../../common/json.js";
+import { type KeyRing, UnsealError } from "../KeyRing.js";
 import { parseRecords, type RequestRecord } from "../requestRecords.js";
 
 /** What a session file holds. Its expiry is not in here: it is the file's mtime. */
@@ -22,22 +22,22 @@ export class CorruptFileError extends Error {
 }
 
 const FORMAT = "sessiond-file/1";
-// Encrypted layout: MAGIC | iv (12) | GCM tag (16) | ciphertext of the plain JSON layout.
-const MAGIC = Buffer.from("SDG1");
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-const HEADER_BYTES = MAGIC.length + IV_BYTES + TAG_BYTES;
+// Sealed layout: MAGIC | KeyRing.seal() (key id | iv | tag | ciphertext of the plain layout).
+const MAGIC = Buffer.from("SDG2");
+// Before key rotation: MAGIC_V1 | iv | tag | ciphertext, opened by trying each key.
+const MAGIC_V1 = Buffer.from("SDG1");
 
 /**
- * Encodes sessions as JSON, optionally sealed with AES-256-GCM. The id is bound into the
- * authenticated data, so a sealed file copied over another session's file fails to open
- * instead of handing one caller another caller's session.
+ * Encodes sessions as JSON, optionally sealed with AES-256-GCM under a KeyRing (the first
+ * key seals, every key opens). The id is bound into the authenticated data, so a sealed
+ * file copied over another session's file fails to open instead of handing one caller
+ * another caller's session.
  */
 export class SessionFileCodec {
-  readonly #key: Buffer | undefined;
+  readonly #keys: KeyRing | undefined;
 
-  constructor(key: Buffer | undefined) {
-    this.#key = key;
+  constructor(keys: KeyRing | undefined) {
+    this.#keys = keys;
   }
 
   encode(id: string, session: StoredSession): Buffer {
@@ -52,35 +52,44 @@ export class SessionFileCodec {
       }),
       "utf8",
     );
-    if (this.#key === undefined) return plain;
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
-    cipher.setAAD(aad(id));
-    const sealed = Buffer.concat([cipher.update(plain), cipher.final()]);
-    return Buffer.concat([MAGIC, iv, cipher.getAuthTag(), sealed]);
+    if (this.#keys === undefined) return plain;
+    return Buffer.concat([MAGIC, this.#keys.seal(plain, aad(id))]);
+  }
+
+  /**
+   * Whether a file that decodes was sealed under a key that no longer seals (an older key
+   * of the ring, or the layout before key ids): the storage then seals it again, so that
+   * after a rotation the old key is needed only until every session was read once.
+   */
+  sealedByOldKey(file: Buffer): boolean {
+    if (this.#keys === undefined) return false;
+    const head = file.subarray(0, MAGIC.length);
+    if (head.equals(MAGIC_V1)) return true;
+    return head.equals(MAGIC) && !this.#keys.sealedByPrimary(file.subarray(MAGIC.length));
   }
 
   /** Throws CorruptFileError with a reason fit for a log line. */
   decode(id: string, file: Buffer): StoredSession {
-    const sealed = file.subarray(0, MAGIC.length).equals(MAGIC);
-    if (this.#key === undefined) {
+    const head = file.subarray(0, MAGIC.length);
+    const sealed = head.equals(MAGIC) || head.equals(MAGIC_V1);
+    if (this.#keys === undefined) {
       if (sealed) throw new CorruptFileError("the file is encrypted but no encryptionKey is set");
       return parse(file);
     }
     if (!sealed)
       throw new CorruptFileError("the file is not encrypted but an encryptionKey is set");
-    if (file.length < HEADER_BYTES) throw new CorruptFileError("the encrypted file is truncated");
-    const iv = file.subarray(MAGIC.length, MAGIC.length + IV_BYTES);
-    const tag = file.subarray(MAGIC.length + IV_BYTES, HEADER_BYTES);
     let plain: Buffer;
     try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#key, iv);
-      decipher.setAAD(aad(id));
-      decipher.setAuthTag(tag);
-      plain = Buffer.concat([decipher.update(file.subarray(HEADER_BYTES)), decipher.final()]);
-    } catch {
+      const body = file.subarray(MAGIC.length);
+      plain = head.equals(MAGIC)
+        ? this.#keys.open(body, aad(id))
+        : this.#keys.openWithAny(body, aad(id));
+    } catch (err) {
+      if (!(err instanceof UnsealError)) throw err;
       throw new CorruptFileError(
-        "the file failed authentication (wrong encryptionKey, or the file was altered)",
+        /truncated/.test(err.message)
+          ? "the encrypted file is truncated"
+          : `the file failed authentication (wrong encryptionKey, or the file was altered): ${err.message}`,
       );
     }
     return parse(plain);

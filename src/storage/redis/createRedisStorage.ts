@@ -2,7 +2,10 @@ import type { ConnectionOptions } from "node:tls";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
+import { KeyRing } from "../KeyRing.js";
 import type { Storage } from "../Storage.js";
+import { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
+import { EncryptedRedisStorage } from "./EncryptedRedisStorage.js";
 import { DEFAULT_WAIT_TIMEOUT_MS } from "./RedisConnection.js";
 import { RedisHashStorage } from "./RedisHashStorage.js";
 import { RedisStorage } from "./RedisStorage.js";
@@ -37,6 +40,11 @@ export interface RedisConnectionOptions {
   waitReplicas?: number;
   /** How long one WAIT may block; must be below commandTimeoutMs. Default 250 ms. */
   waitTimeoutMs?: number;
+  /**
+   * Encrypts every stored session (see EncryptedRedisStorage, EncryptedRedisHashStorage):
+   * AES-256 keys, the first seals and every one opens (rotation).
+   */
+  encryptionKeys?: readonly (Buffer | Uint8Array | string)[];
 }
 
 export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
@@ -87,9 +95,11 @@ export function createRedisStorage(
   }
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   assertValidPrefix(prefix);
+  // Checked before connecting: a bad key must not leave a client reconnecting forever.
+  const keys = options.encryptionKeys;
+  const encryptionKeys = keys === undefined ? undefined : new KeyRing(keys);
   const { client, target } = connect(options, timeoutMs);
-  const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
-  return new Kind(client, {
+  const settings = {
     prefix,
     timeoutMs,
     logger,
@@ -97,7 +107,13 @@ export function createRedisStorage(
     ownsClient: true,
     waitReplicas,
     waitTimeoutMs,
-  });
+  };
+  if (encryptionKeys) {
+    const Sealed = kind === "redis" ? EncryptedRedisStorage : EncryptedRedisHashStorage;
+    return new Sealed(client, { ...settings, encryptionKeys });
+  }
+  const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
+  return new Kind(client, settings);
 }
 
 function connect(
