@@ -37,7 +37,7 @@ export interface ServerConfig {
   storage: StorageKind;
   fileDir: string;
   fileEncryptionKey?: Buffer;
-  // At rest (docs/at-rest.md): stored names and encryption keys for every storage.
+  // At rest (README, Security: Stored data): stored names and encryption keys for every storage.
   idHashKey?: Buffer;
   encryptionKeys?: Buffer[];
   encryptionKeyFile?: Buffer[];
@@ -152,7 +152,7 @@ export const SETTINGS: readonly AnySetting[] = [
     secret: true,
     description: "Encrypts session files with AES-256-GCM: 32 bytes as 64 hex digits or base64.",
   },
-  // At rest (docs/at-rest.md): what a dump of the storage may reveal.
+  // At rest (README, Security: Stored data): what a dump of the storage may reveal.
   {
     name: "ID_HASH_KEY_FILE",
     key: "idHashKey",
