@@ -298,7 +298,7 @@ export const SETTINGS: readonly AnySetting[] = [
     default: "5s",
     parse: (raw) => parseDuration(raw),
     description:
-      "How often the storage is pinged; failure turns health NOT_SERVING until it answers.",
+      "How often the storage is pinged; failure turns health NOT_SERVING until it answers (a Redis Cluster stays SERVING while any master answers, and logs the masters that do not: see Running on Redis).",
   },
   {
     name: "SHUTDOWN_GRACE",
