@@ -75,10 +75,7 @@ interface Lane {
  * the set-up recovered, then a quiet `settleMs`, a write + read through every instance,
  * and every session read back and judged call by call.
  */
-export async function runFailover(
-  scenario: Scenario,
-  o: FailoverOptions,
-): Promise<FailoverResult> {
+export async function runFailover(scenario: Scenario, o: FailoverOptions): Promise<FailoverResult> {
   const began = performance.now();
   const now = () => Math.round(performance.now() - began);
   const result: FailoverResult = { scenario, lanes: [], seconds: 0 };
@@ -300,6 +297,8 @@ async function readSession(
 
 function firstLines(text: string): string {
   const lines = text.split("\n").filter((l) => l.trim() !== "");
-  const useful = lines.find((l) => /unknown option|expected|error/i.test(l) && !l.startsWith("sessiond exited"));
+  const useful = lines.find(
+    (l) => /unknown option|expected|error/i.test(l) && !l.startsWith("sessiond exited"),
+  );
   return (useful ?? lines.slice(0, 3).join(" ")).slice(0, 300);
 }

@@ -22,6 +22,8 @@ export interface Timeline {
   ackedPerSecond: { before: number; during: number; after: number };
 }
 
+const BEFORE_MS = 2000;
+
 export function timeline(
   records: readonly CallRecord[],
   faultAt: number,
@@ -46,13 +48,15 @@ export function timeline(
   };
   let window: Timeline["window"];
   let failedLatencyMs: Timeline["failedLatencyMs"];
-  let ackedPerSecond = { before: rate(start, faultAt), during: 0, after: rate(faultAt, end) };
+  // "Before" is the last stretch before trouble only: a fresh sessiond warms up for a while.
+  const before = (cut: number) => rate(Math.max(start, cut - BEFORE_MS), cut);
+  let ackedPerSecond = { before: before(faultAt), during: 0, after: rate(faultAt, end) };
   if (failed.length > 0) {
     const from = Math.min(...failed.map((r) => r.answeredAt));
     const to = Math.max(...failed.map((r) => r.answeredAt));
     window = { fromMs: from - faultAt, toMs: to - faultAt };
     ackedPerSecond = {
-      before: rate(start, Math.min(faultAt, from)),
+      before: before(Math.min(faultAt, from)),
       during: rate(from, to),
       after: rate(to, end),
     };

@@ -237,7 +237,11 @@ async function startClusterTopology(): Promise<Topology> {
         byPort.get(victim.port)?.pause();
         await sleep(o.pauseMs);
         byPort.get(victim.port)?.resume();
-        return { faultAt, recoveredAt: o.now(), note: `master :${victim.port} SIGSTOP ${o.pauseMs} ms` };
+        return {
+          faultAt,
+          recoveredAt: o.now(),
+          note: `master :${victim.port} SIGSTOP ${o.pauseMs} ms`,
+        };
       }
       throw new Error(`unknown fault ${fault}`);
     },
