@@ -83,11 +83,17 @@ export class CallLedger {
   /**
    * Judges what the sessions hold: `read(id)` is GetData's data (JSON text per key), or
    * undefined for a session that is gone. `exempt` keys (setup markers) are not judged.
+   * Examples give times relative to `origin` (the fault).
    */
   verify(
     read: (id: string) => Map<string, string> | undefined,
     exempt: (key: string) => boolean = () => false,
+    origin = 0,
   ): CallVerdict {
+    const when = (ms: number) =>
+      `${ms - origin < 0 ? "−" : "+"}${(Math.abs(ms - origin) / 1000).toFixed(2)} s`;
+    const answerText = (r: CallRecord) =>
+      `${status[r.code] ?? r.code} "${r.details.slice(0, 80)}" at ${when(r.answeredAt)}`;
     const v: CallVerdict = {
       keys: 0,
       lostAcked: 0,
@@ -127,7 +133,7 @@ export class CallLedger {
       if (remove === undefined || set.answer !== "acked") {
         if (set.answer === "acked" && !present) {
           v.lostAcked++;
-          note(`${id}: acknowledged Set (at ${set.answeredAt} ms) not found`);
+          note(`${id}: acknowledged Set (at ${when(set.answeredAt)}) not found`);
         } else if (set.answer === "notApplied" && present) {
           v.appliedAfterFailure++;
           v.appliedAfterFailureByOp.set++;
@@ -137,7 +143,7 @@ export class CallLedger {
       }
       if (remove.answer === "acked" && present) {
         v.lostAcked++;
-        note(`${id}: acknowledged Remove (at ${remove.answeredAt} ms) undone`);
+        note(`${id}: acknowledged Remove (at ${when(remove.answeredAt)}) undone`);
       } else if (remove.answer === "notApplied" && !present) {
         v.appliedAfterFailure++;
         v.appliedAfterFailureByOp.remove++;
@@ -175,8 +181,4 @@ export class CallLedger {
     }
     return v;
   }
-}
-
-function answerText(r: CallRecord): string {
-  return `${status[r.code] ?? r.code} "${r.details.slice(0, 80)}" at ${r.answeredAt} ms`;
 }

@@ -184,6 +184,7 @@ export async function runFailover(scenario: Scenario, o: FailoverOptions): Promi
       lane.result.verdict = ledger.verify(
         (id) => held.get(id),
         (key) => key === SETUP_KEY,
+        fault.faultAt,
       );
       // The probes are writes too, but not the load's: the window is the load's.
       lane.result.timeline = timeline(

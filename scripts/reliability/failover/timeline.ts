@@ -43,7 +43,7 @@ export function timeline(
   const end = records.reduce((m, r) => Math.max(m, r.answeredAt), 0);
   const rate = (from: number, to: number) => {
     if (!(to > from)) return 0;
-    const n = acked.filter((r) => r.answeredAt >= from && r.answeredAt < to).length;
+    const n = acked.filter((r) => r.answeredAt > from && r.answeredAt <= to).length;
     return Math.round((n * 1000) / (to - from));
   };
   let window: Timeline["window"];
