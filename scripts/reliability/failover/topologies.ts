@@ -183,10 +183,20 @@ async function startClusterTopology(): Promise<Topology> {
         const paused = fault === "lag-then-kill" ? replicas : [];
         let note = `master :${victim.port} (${victim.slots} slots) SIGKILLed`;
         if (paused.length > 0) {
+          // A stopped replica still receives: the kernel buffers megabytes of the
+          // replication stream for it on loopback, and it reads them on SIGCONT. Cutting
+          // its link while it is stopped makes the lag real: what the master writes from
+          // then on reaches no replica, as in a partition.
+          const master = byPort.get(victim.port) as RedisProcess;
           for (const r of paused) byPort.get(r.port)?.pause();
-          o.log(`    replicas ${paused.map((r) => `:${r.port}`).join(", ")} SIGSTOPped`);
+          await master.cliAsync("client", "kill", "type", "replica");
+          const cutAt = await replOffset(master);
+          o.log(
+            `    replica ${paused.map((r) => `:${r.port}`).join(", ")} SIGSTOPped, its link cut`,
+          );
           await sleep(o.lagMs);
-          note = `replica ${paused.map((r) => `:${r.port}`).join(", ")} SIGSTOPped ${o.lagMs} ms, then ${note}, then SIGCONT`;
+          const unreplicated = (await replOffset(master)) - cutAt;
+          note = `replica ${paused.map((r) => `:${r.port}`).join(", ")} SIGSTOPped and its link cut for ${o.lagMs} ms (${unreplicated} bytes written meanwhile), then ${note}, then SIGCONT`;
         }
         const faultAt = o.now();
         await byPort.get(victim.port)?.kill();
@@ -248,6 +258,12 @@ async function startClusterTopology(): Promise<Topology> {
     settled: () => until("cluster_state:ok on every live node", allOk, 60_000),
     stop: () => cluster.stop(),
   };
+}
+
+/** The master's replication offset: bytes of writes it has produced so far. */
+async function replOffset(master: RedisProcess): Promise<number> {
+  const info = await master.cliAsync("info", "replication");
+  return Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? Number.NaN);
 }
 
 /** CLUSTER NODES, one node a line: id addr flags master ping pong epoch link slots... */
