@@ -301,6 +301,22 @@ describe("fail-over report", () => {
     assert.match(failoverSummary([run(contrast, lossy)]), /\| 50 \(contrast\) \|/);
     const late = lane({ verdict: { ...verdict, lostAcked: 50, appliedAfterFailure: 1 } });
     assert.equal(failoverFailures([run(contrast, late)]).length, 1);
+    // A failed Remove whose key is gone: a lost Set explains it too, where Sets are lost.
+    const byOp = { set: 0, remove: 2, increment: 0 };
+    const gone = lane({
+      verdict: { ...verdict, lostAcked: 50, appliedAfterFailure: 2, appliedAfterFailureByOp: byOp },
+    });
+    assert.deepEqual(failoverFailures([run(contrast, gone)]), []);
+    assert.match(failoverMarkdown(run(contrast, gone)), /not counted: 2 Removes answered failed/);
+    assert.equal(
+      failoverFailures([
+        run(kill, {
+          ...gone,
+          verdict: { ...verdict, appliedAfterFailure: 2, appliedAfterFailureByOp: byOp },
+        }),
+      ]).length,
+      1,
+    );
   });
 
   test("a reshard fails on any failed call; a run that could not be made fails with its reason", () => {

@@ -213,7 +213,13 @@ async function startClusterTopology(): Promise<Topology> {
           },
           60_000,
         );
-        return { faultAt, recoveredAt: o.now(), note };
+        const recoveredAt = o.now();
+        // Back as its successor's replica (it resyncs, dropping what it alone held), so
+        // that the shard has a replica again, as an operator would see to; a write that
+        // waits for one replica could not succeed on that shard otherwise.
+        await byPort.get(victim.port)?.restart();
+        dead.delete(victim.port);
+        return { faultAt, recoveredAt, note: `${note}; restarted as a replica once promoted` };
       }
       if (fault === "reshard") {
         const masters = (await view()).filter((n) => n.master && n.slots > 0);
@@ -255,7 +261,19 @@ async function startClusterTopology(): Promise<Topology> {
       }
       throw new Error(`unknown fault ${fault}`);
     },
-    settled: () => until("cluster_state:ok on every live node", allOk, 60_000),
+    settled: () =>
+      until(
+        "cluster_state:ok on every live node and every replica in sync",
+        async () => {
+          if (!(await allOk())) return false;
+          for (const n of (await view()).filter((x) => !x.master && !dead.has(x.port))) {
+            const info = await byPort.get(n.port)?.cliAsync("info", "replication");
+            if (!info?.includes("master_link_status:up")) return false;
+          }
+          return true;
+        },
+        60_000,
+      ),
     stop: () => cluster.stop(),
   };
 }
