@@ -153,7 +153,7 @@ export function failoverMarkdown(r: FailoverResult): string {
         aside > 0
           ? `; not counted: ${n(aside)} Removes answered failed whose key is gone, which a lost Set explains as well`
           : "";
-      return `${n(counted)}${byOp(l)}${note}`;
+      return `${n(counted)}${counted > 0 ? byOp(l) : ""}${note}`;
     }),
     row("**calls past their deadline**", (l) => n(T(l).pastDeadline)),
     row("failure window", windowText),
