@@ -1,12 +1,22 @@
-// `npm run reliability [-- --storage memory,file] [-- --seconds N] [-- --no-write]`
+// `npm run reliability [-- --storage memory,file|none] [-- --seconds N] [-- --no-write]
+//   [-- --failover cluster-failover,replica-lag,sentinel-failover,reshard,sigstop|none] ...`
 //
 // Load, faults and bad inputs against sessiond on each storage, then a check that every
-// acknowledged write is still there. One table per storage on stdout and in
-// docs/reliability/latest.md; a run of every storage also rewrites the README's section.
-// Exits 1 when a write was lost or sessiond crashed.
+// acknowledged write is still there; then the Redis fail-over runs (./failover/). One table
+// per storage and per fail-over scenario on stdout and in docs/reliability/latest.md; a
+// run of everything also rewrites the README's section. Exits 1 when a write was lost,
+// sessiond crashed, or a fail-over check that must be 0 was not.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { failoverFailures, failoverMarkdown, failoverSummary } from "./failover/failoverReport.js";
+import { type FailoverResult, runFailover } from "./failover/runFailover.js";
+import {
+  type RedisStorageKind,
+  SCENARIO_GROUPS,
+  type ScenarioGroup,
+  scenarios,
+} from "./failover/scenarios.js";
 import { withReliabilitySection } from "./readmeSection.js";
 import { failures, type StorageResult, storageMarkdown } from "./report.js";
 import { runStorage, type StorageKind } from "./runStorage.js";
@@ -20,6 +30,14 @@ const { values: flags } = parseArgs({
     seconds: { type: "string" },
     writers: { type: "string" },
     "no-write": { type: "boolean", default: false },
+    failover: { type: "string" },
+    "failover-storage": { type: "string" },
+    "failover-writers": { type: "string" },
+    "failover-instances": { type: "string" },
+    "failover-before": { type: "string" },
+    "failover-after": { type: "string" },
+    "failover-deadline-ms": { type: "string" },
+    "redis-wait-timeout": { type: "string" },
   },
 });
 
@@ -27,6 +45,7 @@ const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 function storages(): StorageKind[] {
   if (flags.storage === undefined) return [...ALL];
+  if (flags.storage === "none") return [];
   const names = flags.storage.split(",").map((s) => s.trim());
   for (const name of names) {
     if (!ALL.includes(name as StorageKind)) {
@@ -34,6 +53,18 @@ function storages(): StorageKind[] {
     }
   }
   return names as StorageKind[];
+}
+
+function list<T extends string>(name: string, raw: string | undefined, all: readonly T[]): T[] {
+  if (raw === undefined) return [...all];
+  if (raw === "none") return [];
+  const names = raw.split(",").map((x) => x.trim());
+  for (const x of names) {
+    if (!all.includes(x as T)) {
+      throw new Error(`--${name}: unknown "${x}" (expected ${all.join(", ")} or none)`);
+    }
+  }
+  return names as T[];
 }
 
 function positive(name: string, raw: string | undefined, fallback: number): number {
@@ -56,7 +87,28 @@ async function main(): Promise<number> {
   const kinds = storages();
   const seconds = positive("seconds", flags.seconds, DEFAULT_SECONDS);
   const writers = positive("writers", flags.writers, 12);
-  if (kinds.some((k) => k.startsWith("redis"))) requireRedis();
+  const groups = list<ScenarioGroup>("failover", flags.failover, SCENARIO_GROUPS);
+  const failoverStorages = list<RedisStorageKind>("failover-storage", flags["failover-storage"], [
+    "redis",
+    "redis-hash",
+  ]);
+  const failover = {
+    instances: positive("failover-instances", flags["failover-instances"], 3),
+    writers: positive("failover-writers", flags["failover-writers"], 40),
+    sessionsPerWriter: 2,
+    beforeMs: positive("failover-before", flags["failover-before"], 4) * 1000,
+    afterMs: positive("failover-after", flags["failover-after"], 3) * 1000,
+    settleMs: 2000,
+    deadlineMs: positive("failover-deadline-ms", flags["failover-deadline-ms"], 3000),
+    lagMs: 2000,
+    pauseMs: 2000,
+    log,
+  };
+  const planned = scenarios(failoverStorages.length > 0 ? groups : [], {
+    storages: failoverStorages,
+    waitTimeout: flags["redis-wait-timeout"] ?? "500ms",
+  });
+  if (kinds.some((k) => k.startsWith("redis")) || planned.length > 0) requireRedis();
   const started = Date.now();
   const results: StorageResult[] = [];
   for (const storage of kinds) {
@@ -64,13 +116,30 @@ async function main(): Promise<number> {
     results.push(await runStorage({ storage, seconds, writers, sessionsPerWriter: 4, log }));
     process.stdout.write(`\n${storageMarkdown(results.at(-1) as StorageResult)}\n`);
   }
+  const failovers: FailoverResult[] = [];
+  for (const scenario of planned) {
+    log(`fail-over: ${scenario.title} (${scenario.storages.join(", ")})`);
+    const r = await runFailover(scenario, failover);
+    if (r.error) log(`  could not run: ${r.error}`);
+    failovers.push(r);
+    process.stdout.write(`\n${failoverMarkdown(r)}\n`);
+  }
   const elapsed = Math.round((Date.now() - started) / 1000);
-  const failed = failures(results);
+  const failed = [...failures(results), ...failoverFailures(failovers)];
+  const failoverSection =
+    failovers.length === 0
+      ? []
+      : [
+          `### Fail-over runs\n\n${failover.instances} sessiond instances per storage, ${failover.writers} writers per storage, ${failover.beforeMs / 1000} s of load before the fault and ${failover.afterMs / 1000} s after the set-up recovered, call deadline ${failover.deadlineMs} ms.`,
+          failoverSummary(failovers),
+          ...failovers.map(failoverMarkdown),
+        ];
   const markdown = [
     `npm run reliability: ${new Date().toISOString()}, node ${process.version}, ${seconds} s of load per storage, run took ${elapsed} s.`,
     ...results.map(storageMarkdown),
+    ...failoverSection,
     failed.length === 0
-      ? "Result: no acknowledged write lost, no crash."
+      ? "Result: no acknowledged write lost, no crash, every fail-over check held."
       : `Result: FAILED: ${failed.join("; ")}.`,
   ].join("\n\n");
   if (!flags["no-write"]) {
@@ -80,7 +149,7 @@ async function main(): Promise<number> {
       `<!-- generated by npm run reliability; do not edit -->\n\n${markdown}\n`,
     );
     log("wrote docs/reliability/latest.md");
-    if (flags.storage === undefined) {
+    if (flags.storage === undefined && flags.failover === undefined) {
       writeFileSync(
         "README.md",
         withReliabilitySection(readFileSync("README.md", "utf8"), markdown),
@@ -92,7 +161,9 @@ async function main(): Promise<number> {
     log(`\nreliability FAILED:\n${failed.map((f) => `- ${f}`).join("\n")}`);
     return 1;
   }
-  log(`\nreliability passed in ${elapsed} s: no acknowledged write lost, no crash`);
+  log(
+    `\nreliability passed in ${elapsed} s: no acknowledged write lost, no crash, fail-over checks held`,
+  );
   return 0;
 }
 

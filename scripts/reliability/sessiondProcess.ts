@@ -36,6 +36,8 @@ export class SessiondProcess {
   constructor(
     readonly port: number,
     private readonly env: Record<string, string>,
+    /** Command-line flags after src/server/main.ts. */
+    private readonly args: readonly string[] = [],
   ) {}
 
   get address(): string {
@@ -62,7 +64,7 @@ export class SessiondProcess {
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SESSIOND_")) env[k] = v;
     const child = spawn(
       process.execPath,
-      [...SERVER_NODE_FLAGS, "--import", "tsx", "src/server/main.ts"],
+      [...SERVER_NODE_FLAGS, "--import", "tsx", "src/server/main.ts", ...this.args],
       {
         cwd: REPO_ROOT,
         env: {

@@ -1,6 +1,7 @@
 /**
  * Starts real redis-server processes on free loopback ports for one test, and stops them.
- * Single node (optionally with AOF), a 3-master Cluster, and master + replica + Sentinel.
+ * Single node (optionally with AOF), a Cluster (masters, optionally with replicas), and a
+ * master with replicas watched by one or more Sentinels.
  * Every process started here is killed when the test process exits, even on a crash.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -98,6 +99,8 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** One command through redis-cli; returns its trimmed output. */
   cli(...args: string[]): string;
+  /** The same without blocking the event loop (for use while load is running). */
+  cliAsync(...args: string[]): Promise<string>;
 }
 
 export interface RedisServerOptions {
@@ -134,6 +137,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
         "no",
         "--loglevel",
         "warning",
+        // A replica's first sync would otherwise wait 5 s for others to join it.
+        "--repl-diskless-sync-delay",
+        "0",
         ...(options.args ?? []),
       ];
   let child: ChildProcess | undefined;
@@ -189,7 +195,35 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       if (out.error) throw new Error(`redis-cli failed: ${out.error.message}; ${INSTALL_HINT}`);
       return out.stdout.trim();
     },
+    cliAsync: (...cliArgs: string[]) => redisCliAsync(["-p", String(port), ...cliArgs]),
   };
+}
+
+/**
+ * redis-cli in a child process, awaited without blocking the event loop; rejects with its
+ * output when it exits non-zero.
+ */
+export function redisCliAsync(args: string[], timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("redis-cli", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    proc.stdout?.on("data", (d) => {
+      out += d.toString();
+    });
+    proc.stderr?.on("data", (d) => {
+      out += d.toString();
+    });
+    const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+    proc.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-cli failed: ${err.message}; ${INSTALL_HINT}`));
+    });
+    proc.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out.trim());
+      else reject(new Error(`redis-cli ${args.join(" ")} exited ${code ?? signal}: ${out.trim()}`));
+    });
+  });
 }
 
 function sentinelArgs(dir: string, port: number, monitor: string[]): string[] {
@@ -210,52 +244,74 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
+export interface ClusterOptions {
+  /** appendonly yes + appendfsync always on every node. */
+  aof?: boolean;
+  /** Replicas per master (default 0); nodes[0..masters-1] start as the masters. */
+  replicas?: number;
+  /** cluster-node-timeout in ms (default 2000). */
+  nodeTimeoutMs?: number;
+}
+
 /**
- * Three masters, no replicas, all 16384 slots assigned, cluster_state:ok on every node.
- * With `aof`, every node runs appendonly + appendfsync always, so a killed and restarted
- * node comes back with its data.
+ * `masters` masters (with `replicas` replicas each), all 16384 slots assigned,
+ * cluster_state:ok on every node and every replica in sync. With `aof`, every node runs
+ * appendonly + appendfsync always, so a killed and restarted node comes back with its data.
  */
 export async function startCluster(
   masters = 3,
-  options: { aof?: boolean } = {},
+  options: ClusterOptions = {},
 ): Promise<RedisCluster> {
   requireBinary("redis-cli");
+  const replicas = options.replicas ?? 0;
   const nodes: RedisProcess[] = [];
   try {
-    for (let i = 0; i < masters; i++) {
-      const port = await freePort();
-      nodes.push(
-        await startRedis({
-          port,
-          aof: options.aof,
-          args: [
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            `nodes-${port}.conf`,
-            "--cluster-node-timeout",
-            "2000",
-          ],
-        }),
-      );
-    }
+    const ports: number[] = [];
+    for (let i = 0; i < masters * (1 + replicas); i++) ports.push(await freePort());
+    nodes.push(
+      ...(await Promise.all(
+        ports.map((port) =>
+          startRedis({
+            port,
+            aof: options.aof,
+            args: [
+              "--cluster-enabled",
+              "yes",
+              "--cluster-config-file",
+              `nodes-${port}.conf`,
+              "--cluster-node-timeout",
+              String(options.nodeTimeoutMs ?? 2000),
+            ],
+          }),
+        ),
+      )),
+    );
     const seeds = nodes.map((n) => `127.0.0.1:${n.port}`);
     const created = spawnSync(
       "redis-cli",
-      ["--cluster", "create", ...seeds, "--cluster-replicas", "0", "--cluster-yes"],
+      ["--cluster", "create", ...seeds, "--cluster-replicas", String(replicas), "--cluster-yes"],
       { encoding: "utf8" },
     );
     if (created.status !== 0) {
       throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
     }
     for (const node of nodes) {
-      await waitFor(`cluster_state:ok on ${node.port}`, async () =>
-        node.cli("cluster", "info").includes("cluster_state:ok"),
+      await waitFor(
+        `cluster_state:ok on ${node.port}`,
+        async () => node.cli("cluster", "info").includes("cluster_state:ok"),
+        20_000,
+      );
+    }
+    for (const node of nodes.slice(masters)) {
+      await waitFor(
+        `replica ${node.port} in sync`,
+        async () => node.cli("info", "replication").includes("master_link_status:up"),
+        20_000,
       );
     }
     return {
       nodes,
-      seeds,
+      seeds: seeds.slice(0, masters),
       async stop() {
         await Promise.all(nodes.map((n) => n.stop()));
       },
@@ -268,65 +324,107 @@ export async function startCluster(
 
 export interface SentinelGroup {
   readonly master: RedisProcess;
+  /** The first replica, if any. */
   readonly replica: RedisProcess | undefined;
+  readonly replicas: RedisProcess[];
+  /** The first Sentinel. */
   readonly sentinel: RedisProcess;
+  readonly sentinelNodes: RedisProcess[];
   readonly name: string;
-  /** "host:port" of the Sentinel, as SESSIOND_REDIS_SENTINELS takes it. */
+  /** "host:port" of every Sentinel, as SESSIOND_REDIS_SENTINELS takes them. */
   readonly sentinels: string[];
-  /** The master's port as the Sentinel currently reports it. */
+  /** The master's port as the first Sentinel currently reports it. */
   masterPort(): number;
   stop(): Promise<void>;
 }
 
+export interface SentinelGroupOptions {
+  /** One replica (same as replicas: 1). */
+  replica?: boolean;
+  /** Replicas of the master, each attached and in sync before the Sentinels start. */
+  replicas?: number;
+  /** Sentinels (default 1); the quorum is a majority of them. */
+  sentinels?: number;
+  /** down-after-milliseconds (default 500). */
+  downAfterMs?: number;
+  /** appendonly yes + appendfsync always on the master and the replicas. */
+  aof?: boolean;
+  name?: string;
+}
+
 /**
- * A master, optionally one replica (attached and in sync before the Sentinel starts, so
- * the Sentinel sees it at once), and one Sentinel with quorum 1 and a fast failure
- * detector (down-after-milliseconds 500).
+ * A master, its replicas (attached and in sync before the Sentinels start, so that they
+ * see them at once), and Sentinels with a majority quorum and a fast failure detector
+ * (down-after-milliseconds 500 unless told). With several Sentinels it returns once each
+ * sees all the others, so that a fail-over can be agreed at once.
  */
 export async function startSentinelGroup(
-  options: { replica?: boolean; name?: string } = {},
+  options: SentinelGroupOptions = {},
 ): Promise<SentinelGroup> {
   const name = options.name ?? "sessiond-master";
+  const replicaCount = options.replicas ?? (options.replica ? 1 : 0);
+  const sentinelCount = options.sentinels ?? 1;
+  const quorum = Math.floor(sentinelCount / 2) + 1;
   const started: RedisProcess[] = [];
   try {
-    const master = await startRedis();
+    const master = await startRedis({ aof: options.aof });
     started.push(master);
-    let replica: RedisProcess | undefined;
-    if (options.replica) {
-      replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(master.port)] });
-      started.push(replica);
-      const r = replica;
+    const replicas = await Promise.all(
+      Array.from({ length: replicaCount }, () =>
+        startRedis({ aof: options.aof, args: ["--replicaof", "127.0.0.1", String(master.port)] }),
+      ),
+    );
+    started.push(...replicas);
+    for (const r of replicas) {
       await waitFor("replica in sync", async () =>
         r.cli("info", "replication").includes("master_link_status:up"),
       );
     }
-    const sentinel = await startRedis({
-      sentinel: true,
-      args: [
-        `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
-        `sentinel down-after-milliseconds ${name} 500`,
-        `sentinel failover-timeout ${name} 5000`,
-        `sentinel parallel-syncs ${name} 1`,
-      ],
-    });
-    started.push(sentinel);
-    await waitFor("sentinel sees the master", async () =>
-      sentinel.cli("sentinel", "get-master-addr-by-name", name).includes(String(master.port)),
-    );
-    if (replica) {
-      const r = replica;
-      await waitFor("sentinel sees the replica", async () =>
-        sentinel.cli("sentinel", "replicas", name).includes(String(r.port)),
-      );
+    const sentinelNodes: RedisProcess[] = [];
+    for (let i = 0; i < sentinelCount; i++) {
+      const sentinel: RedisProcess = await startRedis({
+        sentinel: true,
+        args: [
+          `sentinel monitor ${name} 127.0.0.1 ${master.port} ${quorum}`,
+          `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 500}`,
+          `sentinel failover-timeout ${name} 5000`,
+          `sentinel parallel-syncs ${name} 1`,
+        ],
+      });
+      started.push(sentinel);
+      sentinelNodes.push(sentinel);
     }
+    for (const sentinel of sentinelNodes) {
+      await waitFor("sentinel sees the master", async () =>
+        sentinel.cli("sentinel", "get-master-addr-by-name", name).includes(String(master.port)),
+      );
+      for (const r of replicas) {
+        await waitFor("sentinel sees the replica", async () =>
+          sentinel.cli("sentinel", "replicas", name).includes(String(r.port)),
+        );
+      }
+      if (sentinelCount > 1) {
+        // Sentinels find each other through hello messages on the master (every 2 s).
+        await waitFor(
+          "sentinel sees the other sentinels",
+          async () =>
+            (sentinel.cli("sentinel", "sentinels", name).match(/^name$/gm) ?? []).length >=
+            sentinelCount - 1,
+          20_000,
+        );
+      }
+    }
+    const first = sentinelNodes[0] as RedisProcess;
     return {
       master,
-      replica,
-      sentinel,
+      replica: replicas[0],
+      replicas,
+      sentinel: first,
+      sentinelNodes,
       name,
-      sentinels: [`127.0.0.1:${sentinel.port}`],
+      sentinels: sentinelNodes.map((s) => `127.0.0.1:${s.port}`),
       masterPort() {
-        const out = sentinel.cli("sentinel", "get-master-addr-by-name", name).split("\n");
+        const out = first.cli("sentinel", "get-master-addr-by-name", name).split("\n");
         return Number(out[1]);
       },
       async stop() {
