@@ -97,13 +97,17 @@ export class RedisConnection {
     const deadline = Date.now() + this.timeoutMs;
     const write = options.write ?? false;
     let asking: RedisNode | undefined;
+    // Where the last MOVED pointed: the next attempt goes there even if the call named no
+    // key (routing it by slot 0 again would only earn the same MOVED until the deadline).
+    let movedTo: RedisNode | undefined;
     let redirects = 0;
     for (;;) {
       let node: RedisNode | undefined;
       try {
-        node = asking ?? (await this.#route(options.key, deadline));
+        node = asking ?? movedTo ?? (await this.#route(options.key, deadline));
         const commands = asking ? askingCommands(asking) : node.commands;
         asking = undefined;
+        movedTo = undefined;
         return await node.send(op, deadline, write, commands);
       } catch (err) {
         const failure = classify(err);
@@ -111,8 +115,10 @@ export class RedisConnection {
         if (this.#router && left > 0 && (failure.kind === "moved" || failure.kind === "ask")) {
           // A ping-pong of redirects during a re-shard must not spin: pause after a few.
           if (++redirects > 3) await sleep(Math.min(RETRY_PAUSE_MS, left));
-          if (failure.kind === "moved") this.#router.moved(failure.slot, failure.address);
-          else asking = this.#router.nodeAt(failure.address);
+          if (failure.kind === "moved") {
+            this.#router.moved(failure.slot, failure.address);
+            movedTo = this.#router.nodeAt(failure.address);
+          } else asking = this.#router.nodeAt(failure.address);
           continue;
         }
         if (failure.kind === "retry" && left > RETRY_PAUSE_MS && !this.#closed) {
