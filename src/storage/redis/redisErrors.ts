@@ -95,7 +95,7 @@ export function toSessionError(err: unknown, where = "", write = false): Session
     case "bug":
       return new SessionError("internal", "internal error", { cause: e });
     case "unknown": {
-      const error = unavailable(`${on}${e.message}`, "maybe", write);
+      const error = unavailable(`${on}${describe(e)}`, "maybe", write);
       return new SessionError(error.code, error.message, { cause: e });
     }
     default: {
@@ -103,4 +103,16 @@ export function toSessionError(err: unknown, where = "", write = false): Session
       return new SessionError(error.code, error.message, { cause: e });
     }
   }
+}
+
+/**
+ * ioredis' own words where they would mislead an operator: with retries off (sessiond
+ * retries itself), a connection that closes under in-flight commands rejects them with
+ * "Reached the max retries per request limit", which reads like a setting to raise.
+ */
+function describe(e: Error): string {
+  if (e.name === "MaxRetriesPerRequestError") {
+    return "the connection closed while the command awaited its reply";
+  }
+  return e.message;
 }
