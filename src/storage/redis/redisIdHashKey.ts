@@ -26,8 +26,9 @@ export function redisIdHashKey(connection: RedisConnection, prefix: string): IdH
   const name = `${prefix}${ID_HASH_KEY_NAME}`;
   const commands = (c: unknown) => c as KeyCommands;
   const fetch = async (candidate: string): Promise<string> => {
-    const [, stored] = await connection.run((c) =>
-      Promise.all([commands(c).set(name, candidate, "NX"), commands(c).get(name)]),
+    const [, stored] = await connection.run(
+      (c) => Promise.all([commands(c).set(name, candidate, "NX"), commands(c).get(name)]),
+      { key: name, write: true },
     );
     if (typeof stored !== "string") {
       throw new SessionError("unavailable", `redis lost ${name} as soon as it was written`);
