@@ -3,7 +3,7 @@ import type { SessionData } from "../../common/json.js";
 import { checkOpCount } from "../../common/Limits.js";
 import { jsonLogger, type Logger, redactId } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
-import { applyOps, assertExpectedVersion, assertExpiry } from "../applyOps.js";
+import { type Applied, applyOps, assertExpectedVersion, assertExpiry } from "../applyOps.js";
 import { KeyedLock } from "../file/KeyedLock.js";
 import { KeyRing, UnsealError } from "../KeyRing.js";
 import { refusalRecord } from "../requestRecords.js";
@@ -169,9 +169,9 @@ export abstract class EncryptedRedisStorageBase implements Storage {
         if (current ? options.mode === "create" : options.mode === "existing") {
           return { done: answer(await this.#settle(records, args, idem, ["skip"])) };
         }
-        let applied: ReturnType<typeof applyOps>;
+        const version = current?.version ?? 0;
+        let applied: Applied;
         try {
-          const version = current?.version ?? 0;
           if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
             throw new SessionError(
               "aborted",
@@ -180,25 +180,19 @@ export abstract class EncryptedRedisStorageBase implements Storage {
           }
           applied = applyOps(current?.data ?? {}, delta.ops, options.limits);
         } catch (err) {
+          // A refusal of the state read is recorded as the plain scripts record theirs.
           const refusal = idem && refusalRecord(idem, 0, err)?.err;
           if (!refusal) throw err;
           return { done: answer(await this.#settle(records, args, idem, ["refused", ...refusal])) };
         }
         const lock = { key: lockOf(key), token, args, records };
-        const version = (current?.version ?? 0) + 1;
-        const raw = await this.commit(
-          key,
-          current,
-          applied.data,
-          version,
-          lock,
-          applied.incremented,
-        );
+        const { data, incremented } = applied;
+        const raw = await this.commit(key, current, data, version + 1, lock, incremented);
         const [reply, replay] = unwrapReplay(raw);
         if (replay !== undefined) return { done: answer(raw) };
         const committed = commitReply(reply);
         if (committed.tag !== "ok") return undefined;
-        return { done: { ...committed.meta, incremented: applied.incremented } };
+        return { done: { ...committed.meta, incremented } };
       }),
     );
   }
