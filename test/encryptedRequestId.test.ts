@@ -164,5 +164,28 @@ for (const [kind, Hooked, Plain] of KINDS) {
       });
       assert.deepEqual((await a.read(id, LONG))?.data, { n: 0 });
     });
+
+    test("records keep no key name or message in clear, and replay from their seal", async () => {
+      const id = newSessionId();
+      const seed = { ...LONG, limits, mode: "create" as const };
+      await b.apply(id, { ops: [{ type: "set", key: "secret-text", value: "x" }] }, seed);
+      const counted = idem();
+      const refused = idem();
+      const first = await b.apply(id, { ops: [inc("secret-count")] }, options(counted));
+      const refuse = () => a.apply(id, { ops: [inc("secret-text")] }, options(refused));
+      await assert.rejects(refuse(), /cannot increment key "secret-text"/);
+      const admin = new Redis(redis.url);
+      try {
+        const stored = await admin.hgetall(b.keys.requests(id));
+        assert.equal(Object.keys(stored).length, 2, "both outcomes recorded");
+        assert.doesNotMatch(JSON.stringify(stored), /secret/);
+      } finally {
+        admin.disconnect();
+      }
+      const again = await a.apply(id, { ops: [inc("secret-count")] }, options(counted));
+      assert.deepEqual(again?.incremented, first?.incremented);
+      assert.equal(again?.replayed, true);
+      await assert.rejects(refuse(), /cannot increment key "secret-text"/);
+    });
   });
 }

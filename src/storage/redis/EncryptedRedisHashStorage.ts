@@ -3,7 +3,6 @@ import type { Expiry, KeyRead, SessionRecord } from "../Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   EncryptedRedisStorageBase,
-  incrementArgs,
   type Loaded,
   type Lock,
   malformed,
@@ -74,7 +73,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     data: SessionData,
     version: number,
     lock: Lock,
-    incremented?: Record<string, number>,
+    tail: readonly string[] = [],
   ): Promise<unknown> {
     const before = current?.texts ?? new Map<string, string>();
     const gone: string[] = [];
@@ -88,15 +87,14 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       bytes += Buffer.byteLength(field, "utf8") + Buffer.byteLength(text, "utf8");
       if (before.get(field) !== text) pairs.push(field, this.seal(text, aad(key, field)));
     }
-    const increments = incrementArgs(incremented);
     const args = [
       ...lock.args,
       lock.token,
       current?.state ?? "",
       String(version),
       String(bytes),
-      String(increments.length),
-      ...increments,
+      String(tail.length),
+      ...tail,
       String(gone.length),
       ...gone,
       ...pairs,

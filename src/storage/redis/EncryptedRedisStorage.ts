@@ -3,7 +3,6 @@ import type { Expiry, KeyRead, SessionRecord } from "../Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   EncryptedRedisStorageBase,
-  incrementArgs,
   type Loaded,
   type Lock,
   malformed,
@@ -62,11 +61,11 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     data: SessionData,
     version: number,
     lock: Lock,
-    incremented?: Record<string, number>,
+    tail: readonly string[] = [],
   ): Promise<unknown> {
     const sealed = this.seal(JSON.stringify(data), AAD + key);
     const args = [...lock.args, lock.token, current?.state ?? "", String(version), sealed];
-    args.push(...incrementArgs(incremented));
+    args.push(...tail);
     return this.run((c) => c.sessiondEncKvWrite(key, lock.key, lock.records, args), key, true);
   }
 

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import type { SessionData } from "../../common/json.js";
+import { assignKey, type SessionData } from "../../common/json.js";
 import { checkOpCount } from "../../common/Limits.js";
 import { jsonLogger, type Logger, redactId } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
 import { type Applied, applyOps, assertExpectedVersion, assertExpiry } from "../applyOps.js";
 import { KeyedLock } from "../file/KeyedLock.js";
 import { KeyRing, UnsealError } from "../KeyRing.js";
-import { refusalRecord } from "../requestRecords.js";
+import { isRecordedCode, refusalRecord } from "../requestRecords.js";
 import type {
   ApplyOptions,
   ApplyResult,
@@ -24,7 +24,7 @@ import type {
   TouchOptions,
 } from "../Storage.js";
 import { checkKey, writeArgs } from "./applyArgs.js";
-import { applyReply, unwrapReplay } from "./applyReply.js";
+import { unwrapReplay } from "./applyReply.js";
 import type { EncryptedCommands } from "./encryptedScripts.js";
 import { type RedisClient, RedisConnection } from "./RedisConnection.js";
 import type { RedisStorageOptions } from "./RedisStorageBase.js";
@@ -59,6 +59,8 @@ export type CommitReply =
   | { tag: "ok"; meta: SessionMeta }
   | { tag: "conflict" | "expired" | "missing" | "taken" };
 
+/** Associated data of what a request record keeps sealed (see #sealRecord). */
+const RECORD_AAD = "sessiond-redis/1 request ";
 /** Longest pause between two rounds of a write that other instances keep beating. */
 const MAX_PAUSE_MS = 16;
 /** Rounds lost before a writer takes the session's lock. */
@@ -110,8 +112,8 @@ export abstract class EncryptedRedisStorageBase implements Storage {
   /** The session for a write (no slide: the commit sets the expiry), or undefined. */
   protected abstract load(key: string): Promise<Loaded | undefined>;
   /**
-   * The commit script's raw reply: a CommitReply's array with the increments after it, or
-   * a request record's replay (see unwrapReplay).
+   * The commit script's raw reply: a CommitReply's array with `tail` after it (what a
+   * request record keeps beyond the meta), or a request record's replay (see unwrapReplay).
    */
   protected abstract commit(
     key: string,
@@ -119,7 +121,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     data: SessionData,
     version: number,
     lock: Lock,
-    incremented?: Record<string, number>,
+    tail?: readonly string[],
   ): Promise<unknown>;
   /** The regenerate script's raw reply (as commit's). */
   protected abstract move(
@@ -162,12 +164,12 @@ export abstract class EncryptedRedisStorageBase implements Storage {
         : options.mode === "create"
           ? this.keys.createRecord(id, idem.key)
           : this.keys.requests(id);
-    const answer = (reply: unknown) => applyReply(reply, delta.expectedVersion, options.limits);
+    const replayed = (raw: unknown) => this.#applyReplay(raw, records, idem);
     return this.#locks.run(key, () =>
       this.#retrying(key, async (token) => {
         const current = await this.load(key);
         if (current ? options.mode === "create" : options.mode === "existing") {
-          return { done: answer(await this.#settle(records, args, idem, ["skip"])) };
+          return { done: replayed(await this.#settle(records, args, idem, ["skip"])) };
         }
         const version = current?.version ?? 0;
         let applied: Applied;
@@ -180,17 +182,27 @@ export abstract class EncryptedRedisStorageBase implements Storage {
           }
           applied = applyOps(current?.data ?? {}, delta.ops, options.limits);
         } catch (err) {
-          // A refusal of the state read is recorded as the plain scripts record theirs.
+          // A refusal of the state read is recorded, as the plain scripts record theirs.
           const refusal = idem && refusalRecord(idem, 0, err)?.err;
-          if (!refusal) throw err;
-          return { done: answer(await this.#settle(records, args, idem, ["refused", ...refusal])) };
+          if (!idem || !refusal) throw err;
+          const [code, message] = refusal;
+          const sealed = this.#sealRecord(message, records, idem);
+          const raw = await this.#settle(records, args, idem, ["refused", code, sealed]);
+          const first = replayed(raw);
+          if (first) return { done: first };
+          throw err;
         }
         const lock = { key: lockOf(key), token, args, records };
         const { data, incremented } = applied;
-        const raw = await this.commit(key, current, data, version + 1, lock, incremented);
-        const [reply, replay] = unwrapReplay(raw);
-        if (replay !== undefined) return { done: answer(raw) };
-        const committed = commitReply(reply);
+        // What the record keeps of the increments beyond numbers (key names) is sealed.
+        const tail =
+          idem && Object.keys(incremented).length > 0
+            ? [this.#sealRecord(JSON.stringify(Object.entries(incremented)), records, idem)]
+            : [];
+        const raw = await this.commit(key, current, data, version + 1, lock, tail);
+        const first = replayed(raw);
+        if (first) return { done: first };
+        const committed = commitReply(raw);
         if (committed.tag !== "ok") return undefined;
         return { done: { ...committed.meta, incremented } };
       }),
@@ -369,6 +381,67 @@ export abstract class EncryptedRedisStorageBase implements Storage {
   }
 
   /**
+   * The first attempt's outcome when `raw` (a write or settle script's reply) is a record's
+   * replay: its result marked replayed, or its refusal thrown again; undefined otherwise.
+   */
+  #applyReplay(
+    raw: unknown,
+    records: string,
+    idem: Idempotency | undefined,
+  ): ApplyResult | undefined {
+    const [reply, replay] = unwrapReplay(raw);
+    if (replay === undefined || idem === undefined) return undefined;
+    const [tag, a, b, c, sealed] = reply as unknown[];
+    if (tag === "refused" && isRecordedCode(a) && typeof b === "string") {
+      throw new SessionError(a, this.#openRecord(b, records, idem));
+    }
+    if (tag !== "ok") throw malformed(`unexpected request record ${JSON.stringify(reply)}`);
+    const incremented: Record<string, number> = {};
+    if (typeof sealed === "string") {
+      for (const [k, v] of this.#increments(this.#openRecord(sealed, records, idem))) {
+        assignKey(incremented, k, v);
+      }
+    }
+    return {
+      version: Number(a),
+      createTime: Number(b),
+      expireTime: Number(c),
+      incremented,
+      ...replay,
+    };
+  }
+
+  #increments(text: string): [string, number][] {
+    let pairs: unknown;
+    try {
+      pairs = JSON.parse(text);
+    } catch {
+      pairs = undefined;
+    }
+    const ok =
+      Array.isArray(pairs) &&
+      pairs.every(
+        (p) =>
+          Array.isArray(p) &&
+          p.length === 2 &&
+          typeof p[0] === "string" &&
+          typeof p[1] === "number",
+      );
+    if (!ok) throw malformed("a request record's increments are malformed");
+    return pairs as [string, number][];
+  }
+
+  /** Sealed for one request record: bound to its hash and name, so it opens nowhere else. */
+  #sealRecord(text: string, records: string, idem: Idempotency): string {
+    return this.seal(text, `${RECORD_AAD}${records}\n${idem.key}`);
+  }
+
+  #openRecord(stored: string, records: string, idem: Idempotency): string {
+    const id = records.slice(records.indexOf("}") + 1);
+    return this.open(stored, `${RECORD_AAD}${records}\n${idem.key}`, id);
+  }
+
+  /**
    * An outcome decided in Node without a commit (`reply`, as a script would give it), or,
    * under a request id, the outcome of a live record instead (see ENC_SETTLE).
    */
@@ -412,19 +485,12 @@ export interface Lock {
   records: string;
 }
 
-/** An apply's increments as the script's reply carries them: key, value text pairs. */
-export function incrementArgs(incremented: Record<string, number> | undefined): string[] {
-  const out: string[] = [];
-  for (const [key, value] of Object.entries(incremented ?? {})) out.push(key, String(value));
-  return out;
-}
-
 /** Same hash tag as the session key, so the lock is in its Cluster slot. */
 function lockOf(key: string): string {
   return `${key}:lock`;
 }
 
-/** A write script's reply array (without a replay's wrapping) as a CommitReply. */
+/** A write script's reply array (not a replay) as a CommitReply. */
 export function commitReply(reply: unknown): CommitReply {
   const [tag, version, createTime, expireTime] = Array.isArray(reply) ? reply : [];
   if (tag === "ok") {

@@ -1,7 +1,7 @@
 import { checkSessionSize, type Limits } from "../../common/Limits.js";
 import { SessionError } from "../../common/SessionError.js";
 import { incrementValue } from "../applyOps.js";
-import { isRecordedCode, reusedRequestId } from "../requestRecords.js";
+import { reusedRequestId } from "../requestRecords.js";
 import type { ApplyResult, Replay } from "../Storage.js";
 
 /**
@@ -85,14 +85,6 @@ function resultOf(
     case "bytes":
       checkSessionSize(0, Number(rest[0]), limits);
       break;
-    case "refused": {
-      // Recorded by the encrypted storages, which decide refusals in Node: given again as is.
-      const [code, message] = rest;
-      if (isRecordedCode(code) && typeof message === "string") {
-        throw new SessionError(code, message);
-      }
-      break;
-    }
   }
   throw new SessionError("internal", "internal error", {
     cause: new Error(`unexpected apply reply ${JSON.stringify(reply)}`),
