@@ -1,5 +1,6 @@
-// The shared storage conformance suite against both Redis storages, on a redis-server
-// this file starts (and stops) on a free port. Each storage gets its own key prefix.
+// The shared storage conformance suite (its request-id block included) against both Redis
+// storages, plain and encrypted, on a redis-server this file starts (and stops) on a free
+// port. Each storage gets its own key prefix.
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
 import { silentLogger } from "../src/common/Logger.js";

@@ -6,6 +6,7 @@
  * UNAVAILABLE by itself with one id.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,9 +19,10 @@ import { type RunningServer, startServer } from "../src/server/startServer.js";
 import { newRequestId } from "../src/session/requestId.js";
 import { FileStorage } from "../src/storage/FileStorage.js";
 import { MemoryStorage } from "../src/storage/MemoryStorage.js";
+import { createRedisStorage } from "../src/storage/redis/createRedisStorage.js";
 import type { Storage } from "../src/storage/Storage.js";
 import { startRedis } from "./support/redisServers.js";
-import { createTestRedisStorage } from "./support/redisStorages.js";
+import { createTestRedisStorage, uniquePrefix } from "./support/redisStorages.js";
 import { InstrumentedStorage } from "./support/serviceInstrumentedStorage.js";
 
 function grpcCode(expected: status): (err: unknown) => boolean {
@@ -35,16 +37,31 @@ async function serve(storage: Storage): Promise<{ server: RunningServer; client:
   return { server, client: new SessionClient(server.address, { deadlineMs: 3000 }) };
 }
 
-const inProcess: [string, () => Storage][] = [
+// The encrypted Redis storages decide in Node and commit by compare-and-set: their records
+// must hold through the same service paths (redis-hash here; both layouts share that code,
+// and test/encryptedRequestId.test.ts covers each). Its redis-server is never paused.
+const shared = await startRedis();
+after(() => shared.stop());
+
+const storages: [string, () => Storage][] = [
   ["memory", () => new MemoryStorage()],
   [
     "file",
     () =>
       new FileStorage({ dir: mkdtempSync(join(tmpdir(), "sessiond-rid-")), logger: silentLogger }),
   ],
+  [
+    "redis-hash, encrypted",
+    () =>
+      createRedisStorage(
+        "redis-hash",
+        { url: shared.url, prefix: uniquePrefix(), encryptionKeys: [randomBytes(32)] },
+        silentLogger,
+      ),
+  ],
 ];
 
-for (const [name, create] of inProcess) {
+for (const [name, create] of storages) {
   describe(`request_id through the service (${name})`, { concurrency: true }, () => {
     test("a reply lost to the deadline, retried with the same id, counts once", async () => {
       const storage = new InstrumentedStorage(create());

@@ -24,6 +24,11 @@ const RECORDED: ReadonlySet<ErrorCode> = new Set([
   "failed_precondition",
 ]);
 
+/** Whether a refusal with this code is one a record keeps (and so may replay). */
+export function isRecordedCode(code: unknown): code is ErrorCode {
+  return RECORDED.has(code as ErrorCode);
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
 const SEALED = /^[0-9A-Za-z_-]{1,512}$/;
 

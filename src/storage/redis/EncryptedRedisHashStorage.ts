@@ -1,9 +1,7 @@
 import { assignKey, type JsonValue, type SessionData } from "../../common/json.js";
-import type { Expiry, KeyRead, SessionMeta, SessionRecord } from "../Storage.js";
+import type { Expiry, KeyRead, SessionRecord } from "../Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
-  type CommitReply,
-  commitReply,
   EncryptedRedisStorageBase,
   type Loaded,
   type Lock,
@@ -24,6 +22,8 @@ const META = /^(\d+) (\d+) (\d+)$/;
  * Key names stay readable, as the field names: the values are what is sealed.
  */
 export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
+  protected readonly touchScript = "sessiondEncHashTouch" as const;
+
   keyOf(id: string): string {
     return this.keys.hash(id);
   }
@@ -31,7 +31,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
   async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
     const key = this.keyOf(id);
     const args = expiryArgs(expiry);
-    const reply = await this.run((c) => c.sessiondEncHashRead(key, args));
+    const reply = await this.run((c) => c.sessiondEncHashRead(key, args), key);
     if (!reply) return undefined;
     const [meta, expireTime, flat] = reply as [string, string, string[]];
     const loaded = this.#decode(key, meta, flat);
@@ -49,7 +49,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     const hash = this.keyOf(id);
     const args = expiryArgs(expiry);
     args.push(field);
-    const reply = await this.run((c) => c.sessiondEncHashReadKey(hash, args));
+    const reply = await this.run((c) => c.sessiondEncHashReadKey(hash, args), hash);
     if (!reply) return undefined;
     const [found, sealed] = reply as [number, string | undefined];
     if (Number(found) !== 1) return { found: false };
@@ -58,21 +58,8 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     return { found: true, value };
   }
 
-  async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
-    const key = this.keyOf(id);
-    const args = expiryArgs(expiry);
-    const reply = await this.run((c) => c.sessiondEncHashTouch(key, args));
-    if (!reply) return undefined;
-    const [version, createTime, expireTime] = reply as [string, string, string];
-    return {
-      version: Number(version),
-      createTime: Number(createTime),
-      expireTime: Number(expireTime),
-    };
-  }
-
   protected async load(key: string): Promise<Loaded | undefined> {
-    const flat = (await this.run((c) => c.call("HGETALL", key))) as string[];
+    const flat = (await this.run((c) => c.call("HGETALL", key), key)) as string[];
     let meta: string | undefined;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       if (flat[i] === "") meta = flat[i + 1];
@@ -86,7 +73,8 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     data: SessionData,
     version: number,
     lock: Lock,
-  ): Promise<CommitReply> {
+    tail: readonly string[] = [],
+  ): Promise<unknown> {
     const before = current?.texts ?? new Map<string, string>();
     const gone: string[] = [];
     for (const field of Object.keys(current?.data ?? {})) {
@@ -100,16 +88,18 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       if (before.get(field) !== text) pairs.push(field, this.seal(text, aad(key, field)));
     }
     const args = [
-      ...lock.expiry,
+      ...lock.args,
       lock.token,
       current?.state ?? "",
       String(version),
       String(bytes),
+      String(tail.length),
+      ...tail,
       String(gone.length),
       ...gone,
       ...pairs,
     ];
-    return commitReply(await this.run((c) => c.sessiondEncHashWrite(key, lock.key, args)));
+    return this.run((c) => c.sessiondEncHashWrite(key, lock.key, lock.records, args), key, true);
   }
 
   protected async move(
@@ -118,13 +108,15 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     current: Loaded,
     keepOld: boolean,
     lock: Lock,
-  ): Promise<CommitReply> {
-    const args = [...lock.expiry, lock.token, current.state, keepOld ? "1" : ""];
+  ): Promise<unknown> {
+    const args = [...lock.args, lock.token, current.state, keepOld ? "1" : ""];
     for (const [field, value] of Object.entries(current.data)) {
       args.push(field, this.seal(JSON.stringify(value), aad(to, field)));
     }
-    return commitReply(
-      await this.run((c) => c.sessiondEncHashRegenerate(from, to, lock.key, args)),
+    return this.run(
+      (c) => c.sessiondEncHashRegenerate(from, to, lock.key, lock.records, args),
+      from,
+      true,
     );
   }
 

@@ -1,9 +1,7 @@
 import { cloneJson, type JsonValue, type SessionData } from "../../common/json.js";
-import type { Expiry, KeyRead, SessionMeta, SessionRecord } from "../Storage.js";
+import type { Expiry, KeyRead, SessionRecord } from "../Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
-  type CommitReply,
-  commitReply,
   EncryptedRedisStorageBase,
   type Loaded,
   type Lock,
@@ -20,6 +18,8 @@ const AAD = "sessiond-redis/1 kv ";
  * for the scripts (expiry, compare-and-set); they say nothing about the session's content.
  */
 export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
+  protected readonly touchScript = "sessiondEncKvTouch" as const;
+
   keyOf(id: string): string {
     return this.keys.kv(id);
   }
@@ -27,7 +27,7 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
   async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
     const key = this.keyOf(id);
     const args = expiryArgs(expiry);
-    const reply = await this.run((c) => c.sessiondEncKvRead(key, args));
+    const reply = await this.run((c) => c.sessiondEncKvRead(key, args), key);
     if (!reply) return undefined;
     const [raw, expireTime] = reply as [string, string];
     const loaded = this.#decode(key, id, raw);
@@ -49,21 +49,8 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
       : { found: false };
   }
 
-  async touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined> {
-    const key = this.keyOf(id);
-    const args = expiryArgs(expiry);
-    const reply = await this.run((c) => c.sessiondEncKvTouch(key, args));
-    if (!reply) return undefined;
-    const [version, createTime, expireTime] = reply as [string, string, string];
-    return {
-      version: Number(version),
-      createTime: Number(createTime),
-      expireTime: Number(expireTime),
-    };
-  }
-
   protected async load(key: string): Promise<Loaded | undefined> {
-    const raw = await this.run((c) => c.get(key));
+    const raw = await this.run((c) => c.get(key), key);
     if (typeof raw !== "string") return undefined;
     return this.#decode(key, idOf(key), raw);
   }
@@ -74,10 +61,12 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     data: SessionData,
     version: number,
     lock: Lock,
-  ): Promise<CommitReply> {
+    tail: readonly string[] = [],
+  ): Promise<unknown> {
     const sealed = this.seal(JSON.stringify(data), AAD + key);
-    const args = [...lock.expiry, lock.token, current?.state ?? "", String(version), sealed];
-    return commitReply(await this.run((c) => c.sessiondEncKvWrite(key, lock.key, args)));
+    const args = [...lock.args, lock.token, current?.state ?? "", String(version), sealed];
+    args.push(...tail);
+    return this.run((c) => c.sessiondEncKvWrite(key, lock.key, lock.records, args), key, true);
   }
 
   protected async move(
@@ -86,10 +75,14 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     current: Loaded,
     keepOld: boolean,
     lock: Lock,
-  ): Promise<CommitReply> {
+  ): Promise<unknown> {
     const sealed = this.seal(JSON.stringify(current.data), AAD + to);
-    const args = [...lock.expiry, lock.token, current.state, sealed, keepOld ? "1" : ""];
-    return commitReply(await this.run((c) => c.sessiondEncKvRegenerate(from, to, lock.key, args)));
+    const args = [...lock.args, lock.token, current.state, sealed, keepOld ? "1" : ""];
+    return this.run(
+      (c) => c.sessiondEncKvRegenerate(from, to, lock.key, lock.records, args),
+      from,
+      true,
+    );
   }
 
   #decode(key: string, id: string, raw: string): Loaded {

@@ -1,27 +1,34 @@
 import { randomBytes } from "node:crypto";
-import type { SessionData } from "../../common/json.js";
+import { assignKey, type SessionData } from "../../common/json.js";
 import { checkOpCount } from "../../common/Limits.js";
 import { jsonLogger, type Logger, redactId } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
-import { applyOps, assertExpectedVersion, assertExpiry } from "../applyOps.js";
+import { type Applied, applyOps, assertExpectedVersion, assertExpiry } from "../applyOps.js";
 import { KeyedLock } from "../file/KeyedLock.js";
 import { KeyRing, UnsealError } from "../KeyRing.js";
+import { isRecordedCode, refusalRecord } from "../requestRecords.js";
 import type {
   ApplyOptions,
   ApplyResult,
   Delta,
+  DestroyOptions,
   Expiry,
+  Idempotency,
   KeyRead,
   RegenerateOptions,
   RegenerateResult,
+  Replay,
   SessionMeta,
   SessionRecord,
   Storage,
+  TouchOptions,
 } from "../Storage.js";
-import { checkKey, expiryArgs } from "./applyArgs.js";
-import { ENCRYPTED_SCRIPTS, type EncryptedCommands } from "./encryptedScripts.js";
+import { checkKey, writeArgs } from "./applyArgs.js";
+import { unwrapReplay } from "./applyReply.js";
+import type { EncryptedCommands } from "./encryptedScripts.js";
 import { type RedisClient, RedisConnection } from "./RedisConnection.js";
 import type { RedisStorageOptions } from "./RedisStorageBase.js";
+import type { ScriptCommands } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
 
 export interface EncryptedRedisStorageOptions extends RedisStorageOptions {
@@ -52,6 +59,8 @@ export type CommitReply =
   | { tag: "ok"; meta: SessionMeta }
   | { tag: "conflict" | "expired" | "missing" | "taken" };
 
+/** Associated data of what a request record keeps sealed (see #sealRecord). */
+const RECORD_AAD = "sessiond-redis/1 request ";
 /** Longest pause between two rounds of a write that other instances keep beating. */
 const MAX_PAUSE_MS = 16;
 /** Rounds lost before a writer takes the session's lock. */
@@ -63,6 +72,12 @@ const LOCK_AFTER = 3;
  * serialised per session inside this process (so only writers on other instances ever
  * make a write start over), started over as often as the call's bound (timeoutMs) allows,
  * and never after a commit whose outcome is unknown (only after a definite 'conflict').
+ *
+ * Request ids (see Idempotency in Storage.ts): the records are the plain storages' (same
+ * keys, same format) and are checked by the commit script itself, atomically with its
+ * compare-and-set. An outcome decided in Node without a commit (the session missing or
+ * taken, a refusal) is settled by a script that checks the records first, so a first
+ * attempt that committed meanwhile is replayed; a refusal is recorded in that script.
  */
 export abstract class EncryptedRedisStorageBase implements Storage {
   readonly connection: RedisConnection;
@@ -83,36 +98,47 @@ export abstract class EncryptedRedisStorageBase implements Storage {
       logger: options.logger,
       target: options.target,
       ownsClient: options.ownsClient,
+      waitReplicas: options.waitReplicas,
+      waitTimeoutMs: options.waitTimeoutMs,
     });
-    for (const [name, script] of Object.entries(ENCRYPTED_SCRIPTS)) {
-      client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
-    }
   }
 
   /** The Redis key holding session `id`. */
   abstract keyOf(id: string): string;
   abstract read(id: string, expiry: Expiry): Promise<SessionRecord | undefined>;
   abstract readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined>;
-  abstract touch(id: string, expiry: Expiry): Promise<SessionMeta | undefined>;
+  /** The layout's touch script (KEYS: session, request records; ARGV as writeArgs). */
+  protected abstract readonly touchScript: "sessiondEncKvTouch" | "sessiondEncHashTouch";
   /** The session for a write (no slide: the commit sets the expiry), or undefined. */
   protected abstract load(key: string): Promise<Loaded | undefined>;
+  /**
+   * The commit script's raw reply: a CommitReply's array with `tail` after it (what a
+   * request record keeps beyond the meta), or a request record's replay (see unwrapReplay).
+   */
   protected abstract commit(
     key: string,
     current: Loaded | undefined,
     data: SessionData,
     version: number,
     lock: Lock,
-  ): Promise<CommitReply>;
+    tail?: readonly string[],
+  ): Promise<unknown>;
+  /** The regenerate script's raw reply (as commit's). */
   protected abstract move(
     from: string,
     to: string,
     current: Loaded,
     keepOld: boolean,
     lock: Lock,
-  ): Promise<CommitReply>;
+  ): Promise<unknown>;
 
-  protected run<T>(op: (c: EncryptedCommands) => Promise<T>): Promise<T> {
-    return this.connection.run((c) => op(c as unknown as EncryptedCommands));
+  /** One command on `key`'s node; `write` for what changes a session or its records. */
+  protected run<T>(
+    op: (c: EncryptedCommands) => Promise<T>,
+    key: string,
+    write = false,
+  ): Promise<T> {
+    return this.connection.run((c) => op(c as unknown as EncryptedCommands), { key, write });
   }
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
@@ -129,25 +155,56 @@ export abstract class EncryptedRedisStorageBase implements Storage {
         );
       }
     }
-    const expiry = expiryArgs(options);
+    const idem = options.idempotency;
+    const args = writeArgs(options, idem);
+    // A create's record is found by the request key (a retry creates under another id).
+    const records =
+      idem === undefined
+        ? key
+        : options.mode === "create"
+          ? this.keys.createRecord(id, idem.key)
+          : this.keys.requests(id);
+    const replayed = (raw: unknown) => this.#applyReplay(raw, records, idem);
     return this.#locks.run(key, () =>
       this.#retrying(key, async (token) => {
         const current = await this.load(key);
         if (current ? options.mode === "create" : options.mode === "existing") {
-          return { done: undefined };
+          return { done: replayed(await this.#settle(records, args, idem, ["skip"])) };
         }
         const version = current?.version ?? 0;
-        if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
-          throw new SessionError(
-            "aborted",
-            `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
-          );
+        let applied: Applied;
+        try {
+          if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
+            throw new SessionError(
+              "aborted",
+              `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
+            );
+          }
+          applied = applyOps(current?.data ?? {}, delta.ops, options.limits);
+        } catch (err) {
+          // A refusal of the state read is recorded, as the plain scripts record theirs.
+          const refusal = idem && refusalRecord(idem, 0, err)?.err;
+          if (!idem || !refusal) throw err;
+          const [code, message] = refusal;
+          const sealed = this.#sealRecord(message, records, idem);
+          const raw = await this.#settle(records, args, idem, ["refused", code, sealed]);
+          const first = replayed(raw);
+          if (first) return { done: first };
+          throw err;
         }
-        const { data, incremented } = applyOps(current?.data ?? {}, delta.ops, options.limits);
-        const lock = { key: lockOf(key), token, expiry };
-        const reply = await this.commit(key, current, data, version + 1, lock);
-        if (reply.tag !== "ok") return undefined;
-        return { done: { ...reply.meta, incremented } };
+        const lock = { key: lockOf(key), token, args, records };
+        const { data, incremented } = applied;
+        // What the record keeps of the increments beyond numbers (key names) is sealed.
+        const tail =
+          idem && Object.keys(incremented).length > 0
+            ? [this.#sealRecord(JSON.stringify(Object.entries(incremented)), records, idem)]
+            : [];
+        const raw = await this.commit(key, current, data, version + 1, lock, tail);
+        const first = replayed(raw);
+        if (first) return { done: first };
+        const committed = commitReply(raw);
+        if (committed.tag !== "ok") return undefined;
+        return { done: { ...committed.meta, incremented } };
       }),
     );
   }
@@ -161,26 +218,66 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     const to = this.keyOf(newId);
     assertExpiry(options);
     if (from === to) return "taken";
-    const expiry = expiryArgs(options);
+    const idem = options.idempotency;
+    const args = writeArgs(options, idem);
+    const records = idem === undefined ? from : this.keys.requests(oldId);
     const [first, second] = from < to ? [from, to] : [to, from];
     return this.#locks.run(first, () =>
       this.#locks.run(second, () =>
         this.#retrying<RegenerateResult>(from, async (token) => {
           const current = await this.load(from);
-          if (!current) return { done: "missing" };
-          const lock = { key: lockOf(from), token, expiry };
-          const reply = await this.move(from, to, current, options.keepOld, lock);
-          if (reply.tag === "ok") return { done: reply.meta };
-          if (reply.tag === "missing" || reply.tag === "taken") return { done: reply.tag };
+          const lock = { key: lockOf(from), token, args, records };
+          const raw = current
+            ? await this.move(from, to, current, options.keepOld, lock)
+            : await this.#settle(records, args, idem, ["missing"]);
+          const [reply, replay] = unwrapReplay(raw);
+          const committed = commitReply(reply);
+          if (committed.tag === "ok") return { done: { ...committed.meta, ...replay } };
+          if (committed.tag === "missing" || committed.tag === "taken") {
+            return { done: committed.tag };
+          }
           return undefined;
         }),
       ),
     );
   }
 
-  async destroy(id: string): Promise<void> {
+  async touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
     const key = this.keyOf(id);
-    await this.run((c) => c.del(key));
+    const idem = options.idempotency;
+    const args = writeArgs(options, idem);
+    const records = idem === undefined ? key : this.keys.requests(id);
+    const name = this.touchScript;
+    const [reply, replay] = unwrapReplay(
+      await this.run((c) => c[name](key, records, args), key, idem !== undefined),
+    );
+    if (!reply) return undefined;
+    const [version, createTime, expireTime] = reply as [string, string, string];
+    return {
+      version: Number(version),
+      createTime: Number(createTime),
+      expireTime: Number(expireTime),
+      ...replay,
+    };
+  }
+
+  async destroy(id: string, options: DestroyOptions = {}): Promise<Replay | undefined> {
+    const key = this.keyOf(id);
+    const idem = options.idempotency;
+    if (idem === undefined) {
+      await this.run((c) => c.del(key), key, true);
+      return undefined;
+    }
+    // The plain storages' destroy script: the session is one key in either layout.
+    const args = writeArgs({ ttlMs: 1 }, idem);
+    const records = this.keys.requests(id);
+    const [, replay] = unwrapReplay(
+      await this.connection.run((c: ScriptCommands) => c.sessiondDestroy(key, records, args), {
+        key,
+        write: true,
+      }),
+    );
+    return replay ?? {};
   }
 
   ping(): Promise<void> {
@@ -200,15 +297,15 @@ export abstract class EncryptedRedisStorageBase implements Storage {
   protected resealLater(key: string, expiry: Expiry): void {
     if (this.#resealing.has(key)) return;
     this.#resealing.add(key);
-    const args = expiryArgs(expiry);
+    const args = writeArgs(expiry, undefined);
     this.#locks
       .run(key, () =>
         this.#retrying<undefined>(key, async (token) => {
           const current = await this.load(key);
           if (!current?.stale) return { done: undefined };
-          const lock = { key: lockOf(key), token, expiry: args };
-          const reply = await this.commit(key, current, current.data, current.version, lock);
-          return reply.tag === "conflict" ? undefined : { done: undefined };
+          const lock = { key: lockOf(key), token, args, records: key };
+          const raw = await this.commit(key, current, current.data, current.version, lock);
+          return commitReply(raw).tag === "conflict" ? undefined : { done: undefined };
         }),
       )
       .catch(() => {})
@@ -283,28 +380,109 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     }
   }
 
+  /**
+   * The first attempt's outcome when `raw` (a write or settle script's reply) is a record's
+   * replay: its result marked replayed, or its refusal thrown again; undefined otherwise.
+   */
+  #applyReplay(
+    raw: unknown,
+    records: string,
+    idem: Idempotency | undefined,
+  ): ApplyResult | undefined {
+    const [reply, replay] = unwrapReplay(raw);
+    if (replay === undefined || idem === undefined) return undefined;
+    const [tag, a, b, c, sealed] = reply as unknown[];
+    if (tag === "refused" && isRecordedCode(a) && typeof b === "string") {
+      throw new SessionError(a, this.#openRecord(b, records, idem));
+    }
+    if (tag !== "ok") throw malformed(`unexpected request record ${JSON.stringify(reply)}`);
+    const incremented: Record<string, number> = {};
+    if (typeof sealed === "string") {
+      for (const [k, v] of this.#increments(this.#openRecord(sealed, records, idem))) {
+        assignKey(incremented, k, v);
+      }
+    }
+    return {
+      version: Number(a),
+      createTime: Number(b),
+      expireTime: Number(c),
+      incremented,
+      ...replay,
+    };
+  }
+
+  #increments(text: string): [string, number][] {
+    let pairs: unknown;
+    try {
+      pairs = JSON.parse(text);
+    } catch {
+      pairs = undefined;
+    }
+    const ok =
+      Array.isArray(pairs) &&
+      pairs.every(
+        (p) =>
+          Array.isArray(p) &&
+          p.length === 2 &&
+          typeof p[0] === "string" &&
+          typeof p[1] === "number",
+      );
+    if (!ok) throw malformed("a request record's increments are malformed");
+    return pairs as [string, number][];
+  }
+
+  /** Sealed for one request record: bound to its hash and name, so it opens nowhere else. */
+  #sealRecord(text: string, records: string, idem: Idempotency): string {
+    return this.seal(text, `${RECORD_AAD}${records}\n${idem.key}`);
+  }
+
+  #openRecord(stored: string, records: string, idem: Idempotency): string {
+    const id = records.slice(records.indexOf("}") + 1);
+    return this.open(stored, `${RECORD_AAD}${records}\n${idem.key}`, id);
+  }
+
+  /**
+   * An outcome decided in Node without a commit (`reply`, as a script would give it), or,
+   * under a request id, the outcome of a live record instead (see ENC_SETTLE).
+   */
+  async #settle(
+    records: string,
+    args: string[],
+    idem: Idempotency | undefined,
+    reply: string[],
+  ): Promise<unknown> {
+    if (idem === undefined) return reply;
+    return this.run((c) => c.sessiondEncSettle(records, [...args, ...reply]), records, true);
+  }
+
   /** The lock's token when this writer got it, else "" (another writer holds it). */
   async #lock(key: string): Promise<string> {
     const token = randomBytes(9).toString("base64");
-    const got = await this.run((c) =>
-      c.set(lockOf(key), token, "PX", this.connection.timeoutMs, "NX"),
+    const lock = lockOf(key);
+    const got = await this.run(
+      (c) => c.set(lock, token, "PX", this.connection.timeoutMs, "NX"),
+      lock,
     );
     return got === "OK" ? token : "";
   }
 
   #unlock(key: string, token: string): void {
-    this.run((c) => c.sessiondEncUnlock(lockOf(key), [token])).catch(() => {
+    const lock = lockOf(key);
+    this.run((c) => c.sessiondEncUnlock(lock, [token]), lock).catch(() => {
       // It expires after the call's bound anyway.
     });
   }
 }
 
-/** What a commit script needs besides the session: its lock and the expiry arguments. */
+/** What a commit script needs besides the session: its lock, request records and ARGV[1..6]. */
 export interface Lock {
   key: string;
   /** "" when this writer does not hold the lock. */
   token: string;
-  expiry: string[];
+  /** ARGV[1..6]: the expiry, then the request record (see writeArgs). */
+  args: string[];
+  /** The request records hash (KEYS' last), or the session key again when there is none. */
+  records: string;
 }
 
 /** Same hash tag as the session key, so the lock is in its Cluster slot. */
@@ -312,7 +490,7 @@ function lockOf(key: string): string {
   return `${key}:lock`;
 }
 
-/** A write script's reply array as a CommitReply. */
+/** A write script's reply array (not a replay) as a CommitReply. */
 export function commitReply(reply: unknown): CommitReply {
   const [tag, version, createTime, expireTime] = Array.isArray(reply) ? reply : [];
   if (tag === "ok") {

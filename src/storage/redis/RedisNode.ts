@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../common/Logger.js";
+import { ENCRYPTED_SCRIPTS } from "./encryptedScripts.js";
 import { DeadlineError, NotReplicatedError, NotSentError } from "./redisErrors.js";
 import { SCRIPTS, type ScriptCommands } from "./scripts.js";
 
@@ -63,7 +64,8 @@ export class RedisNode {
     this.client = client;
     this.name = init.name;
     this.#init = init;
-    for (const [name, script] of Object.entries(SCRIPTS)) {
+    // Every node's client gets every script: a Cluster's are made here, not by the storage.
+    for (const [name, script] of Object.entries({ ...SCRIPTS, ...ENCRYPTED_SCRIPTS })) {
       client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
     }
     // Without an 'error' listener ioredis reports "Unhandled error event" on every retry.

@@ -213,13 +213,17 @@ end
  * The script's body runs as main() inside idem_run: a live record with the same
  * fingerprint answers {'replayed', sealed, <the recorded reply>...} without running it,
  * another fingerprint {'reused'}; otherwise main's reply is recorded in the same script,
- * unless it is one that changed nothing (skip, missing, taken, false).
+ * unless it is one that changed nothing (skip, missing, taken, false; conflict and expired,
+ * which only the encrypted storages' scripts give).
  */
 export function luaIdempotency(maxRecords: number): string {
   return `
 local IDEM_KEY = ARGV[3]
 local IDEM_CAP = ${maxRecords}
-local IDEM_UNRECORDED = {skip = true, missing = true, taken = true, badop = true}
+-- conflict, expired: the encrypted storages' compare-and-set lost, Node starts over.
+local IDEM_UNRECORDED = {
+  skip = true, missing = true, taken = true, badop = true, conflict = true, expired = true,
+}
 
 -- Drops expired records, then the oldest beyond the cap.
 local function idem_prune(rk, t)
