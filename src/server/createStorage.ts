@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { Logger } from "../common/Logger.js";
 import { SessionError } from "../common/SessionError.js";
 import { FileStorage } from "../storage/FileStorage.js";
@@ -17,11 +16,15 @@ import { ConfigError, type ServerConfig } from "./config.js";
 import type { HostPort } from "./parsers.js";
 
 /**
- * The storage the settings ask for, keyed by hashed ids (see HashedIdStorage), so no
- * stored name is a session id. The caller owns it and closes it.
+ * The storage the settings ask for. Storages that keep data outside the process (file,
+ * redis) are keyed by hashed ids (see HashedIdStorage), so no stored name is a session id.
+ * The memory storage is not: it keeps nothing at rest, every id passes through the same
+ * process's memory anyway, and hashing would cost every call an HMAC and every session
+ * longer keys. The caller owns it and closes it.
  */
 export async function createStorage(config: ServerConfig, logger: Logger): Promise<Storage> {
   const { storage, idHashKey } = createKeyedStorage(config, logger);
+  if (idHashKey === undefined) return storage;
   return new HashedIdStorage(storage, config.idHashKey ?? idHashKey);
 }
 
@@ -34,7 +37,7 @@ function encryptionKeys(config: ServerConfig): Buffer[] | undefined {
 function createKeyedStorage(
   config: ServerConfig,
   logger: Logger,
-): { storage: Storage; idHashKey: IdHashKeySource } {
+): { storage: Storage; idHashKey: IdHashKeySource | undefined } {
   switch (config.storage) {
     case "file": {
       let storage: FileStorage | undefined;
@@ -69,8 +72,7 @@ function createKeyedStorage(
           maxSessions: config.memoryMaxSessions,
           maxTotalBytes: budget(config.memoryMaxBytes),
         }),
-        // Sessions die with the process, so a key of its own is enough.
-        idHashKey: randomBytes(32),
+        idHashKey: undefined,
       };
     case "redis":
     case "redis-hash":
