@@ -99,7 +99,7 @@ export function toSessionError(err: unknown, where = "", write = false): Session
       return new SessionError(error.code, error.message, { cause: e });
     }
     default: {
-      const error = unavailable(`${on}${e.message}`, "no", write);
+      const error = unavailable(`${on}${describe(e)}`, "no", write);
       return new SessionError(error.code, error.message, { cause: e });
     }
   }
@@ -108,11 +108,14 @@ export function toSessionError(err: unknown, where = "", write = false): Session
 /**
  * ioredis' own words where they would mislead an operator: with retries off (sessiond
  * retries itself), a connection that closes under in-flight commands rejects them with
- * "Reached the max retries per request limit", which reads like a setting to raise.
+ * "Reached the max retries per request limit", which reads like a setting to raise, and
+ * one not open refuses with "Stream isn't writeable and enableOfflineQueue options is
+ * false", which reads like an option to turn on.
  */
 function describe(e: Error): string {
   if (e.name === "MaxRetriesPerRequestError") {
     return "the connection closed while the command awaited its reply";
   }
+  if (/Stream isn't writeable/.test(e.message)) return "the connection is not open";
   return e.message;
 }
