@@ -71,7 +71,13 @@ export function rawCommand(port: number, command: string, timeoutMs = 500): Prom
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 10_000) {
+/** Polls `check` (a throw counts as "not yet") until it holds, or fails naming `what`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 10_000,
+  pollMs = 25,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -80,7 +86,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
       // not up yet
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
+    await sleep(pollMs);
   }
 }
 

@@ -11,6 +11,7 @@ import {
   startCluster,
   startRedis,
   startSentinelGroup,
+  waitFor,
 } from "../../../test/support/redisServers.js";
 
 export type TopologyKind = "cluster" | "sentinel" | "single";
@@ -309,15 +310,6 @@ export function parseClusterNodes(text: string): ClusterNode[] {
     });
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
+  return waitFor(what, check, timeoutMs, 100);
 }
