@@ -8,6 +8,7 @@ import { after, test } from "node:test";
 import { ConfigError, parseConfig } from "../src/server/config.js";
 import { isLoopbackHost } from "../src/server/security/isLoopbackHost.js";
 import { requirementOf } from "../src/server/security/methodScopes.js";
+import { RefusalLog } from "../src/server/security/RefusalLog.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessiond-security-config-"));
 const file = join(dir, "some.pem");
@@ -101,5 +102,30 @@ test("method scopes: reads, writes, admin for anything new, health open unless a
   assert.equal(
     requirementOf("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", false),
     "any-token",
+  );
+});
+
+test("a refusal log writes one line per reason per 10 s and counts the rest", () => {
+  const lines: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
+  const log = new RefusalLog({
+    info() {},
+    warn(msg, fields) {
+      lines.push({ msg, fields });
+    },
+    error() {},
+  });
+  const t = 1_000_000;
+  log.refused("/a", "UNAUTHENTICATED", "unknown or revoked token", t);
+  log.refused("/a", "UNAUTHENTICATED", "unknown or revoked token", t + 1_000);
+  log.refused("/b", "UNAUTHENTICATED", "unknown or revoked token", t + 2_000);
+  log.refused("/a", "PERMISSION_DENIED", "lacks write", t + 3_000);
+  log.refused("/a", "UNAUTHENTICATED", "unknown or revoked token", t + 10_500);
+  assert.deepEqual(
+    lines.map((l) => [l.fields?.reason, l.fields?.refusedSinceLastLine]),
+    [
+      ["unknown or revoked token", 0],
+      ["lacks write", 0],
+      ["unknown or revoked token", 2],
+    ],
   );
 });

@@ -277,6 +277,17 @@ describe("caller tokens", () => {
     for (const t of ALL_TOKENS) assert.ok(!text.includes(t), "a token was logged");
     assert.ok(logs.some((entry) => entry.msg === "auth tokens loaded"));
   });
+
+  test("refused callers are logged with the method, the code and the reason", () => {
+    const refused = logs.filter((entry) => entry.msg === "caller refused");
+    const reasons = refused.map((entry) => String(entry.fields?.reason));
+    assert.ok(reasons.includes("unknown or revoked token"), JSON.stringify(reasons));
+    assert.ok(
+      reasons.some((r) => /lacks the "write" scope/.test(r)),
+      `no scope refusal among ${JSON.stringify(reasons)}`,
+    );
+    assert.ok(refused.every((entry) => /^[A-Z_]+$/.test(String(entry.fields?.code))));
+  });
 });
 
 describe("tokens file at start", () => {

@@ -7,6 +7,7 @@ import { callerInterceptor } from "./callerInterceptor.js";
 import { FileWatcher } from "./FileWatcher.js";
 import { isLoopbackHost } from "./isLoopbackHost.js";
 import { loadTlsFiles, TlsFileError, type TlsFiles } from "./loadTlsFiles.js";
+import { RefusalLog } from "./RefusalLog.js";
 import { ReloadableServerCredentials } from "./ReloadableServerCredentials.js";
 import { TokenFileError, TokenSet } from "./TokenSet.js";
 
@@ -66,6 +67,7 @@ export class CallerSecurity {
     this.#tokens = tokens;
     this.credentials = tls?.creds ?? ServerCredentials.createInsecure();
     const clientNames = config.tlsClientNames && new Set(config.tlsClientNames);
+    const refusals = new RefusalLog(logger);
     this.interceptor =
       tokens === undefined && clientNames === undefined
         ? undefined
@@ -73,6 +75,7 @@ export class CallerSecurity {
             tokens: () => this.#tokens?.set,
             clientNames,
             authHealth: config.authHealth,
+            onRefused: (method, code, reason) => refusals.refused(method, code, reason),
           });
     this.reflection =
       config.reflection === "auto" ? isLoopbackHost(config.host) : config.reflection === "on";

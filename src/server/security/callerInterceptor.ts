@@ -18,6 +18,8 @@ export interface CallerPolicy {
   clientNames?: ReadonlySet<string>;
   /** Health checks need a token and an allowed name like everything else. */
   authHealth: boolean;
+  /** Told of every refused call (for a rate-limited log line). */
+  onRefused?: (method: string, code: string, reason: string) => void;
 }
 
 /**
@@ -39,7 +41,9 @@ export function callerInterceptor(policy: CallerPolicy): ServerInterceptor {
               checkCaller(policy, requirement, method.path, metadata, call);
             } catch (err) {
               // Never passed on: the handler does not start; grpc-js drops the request.
-              call.sendStatus({ ...toStatus(err), metadata: null });
+              const refusal = toStatus(err);
+              policy.onRefused?.(method.path, status[refusal.code], refusal.details);
+              call.sendStatus({ ...refusal, metadata: null });
               return;
             }
             pass(metadata);
