@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
@@ -35,14 +35,22 @@ console.log(JSON.stringify({
 
 describe("the built package", () => {
   const dir = mkdtempSync(join(tmpdir(), "sessiond-consumer-"));
+  // The build runs `rm -rf dist`: it runs in a copy, so the checkout under test is left alone.
+  const pkg = join(dir, "package");
+  const skipped = new Set([".git", "node_modules", "dist"]);
+  cpSync(root, pkg, {
+    recursive: true,
+    filter: (from) => from === root || !skipped.has(basename(from)),
+  });
+  symlinkSync(join(root, "node_modules"), join(pkg, "node_modules"), "dir");
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("builds to dist/ and works from plain Node through its package exports", () => {
-    const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: root, encoding: "utf8" });
+    const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: pkg, encoding: "utf8" });
     assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}\n${build.stderr}`);
 
     mkdirSync(join(dir, "node_modules"));
-    symlinkSync(root, join(dir, "node_modules", "sessiond"), "dir");
+    symlinkSync(pkg, join(dir, "node_modules", "sessiond"), "dir");
     writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
     writeFileSync(join(dir, "consumer.js"), consumer);
     const run = spawnSync(process.execPath, ["consumer.js"], {
@@ -62,7 +70,7 @@ describe("the built package", () => {
 
   it("ships dist/, the protos and the README, and no tests", () => {
     const pack = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
-      cwd: root,
+      cwd: pkg,
       encoding: "utf8",
     });
     assert.equal(pack.status, 0, pack.stderr);

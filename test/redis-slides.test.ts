@@ -13,15 +13,17 @@ import { type RedisProcess, startRedis } from "./support/redisServers.js";
 import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "./support/redisStorages.js";
 
 describe("RecentSlides", () => {
-  test("a mark is trusted within min(1 s, ttl/20) and not after", async () => {
+  test("a mark is trusted within min(1 s, ttl/20) and not after", () => {
+    // The times are the arguments, taken once: how long the lines take cannot move them.
     const slides = new RecentSlides();
     const ttlMs = 600; // window 30 ms
-    assert.equal(slides.fresh("k", ttlMs, Date.now()), false);
-    slides.mark("k", ttlMs, Date.now());
-    assert.equal(slides.fresh("k", ttlMs, Date.now()), true);
-    assert.equal(slides.fresh("other", ttlMs, Date.now()), false);
-    await sleep(45);
-    assert.equal(slides.fresh("k", ttlMs, Date.now()), false);
+    const t0 = Date.now();
+    assert.equal(slides.fresh("k", ttlMs, t0), false);
+    slides.mark("k", ttlMs, t0);
+    assert.equal(slides.fresh("k", ttlMs, t0), true);
+    assert.equal(slides.fresh("k", ttlMs, t0 + 5), true);
+    assert.equal(slides.fresh("other", ttlMs, t0 + 5), false);
+    assert.equal(slides.fresh("k", ttlMs, t0 + 45), false);
   });
 
   test("forget drops a mark; a tiny TTL is never coalesced", () => {
@@ -50,7 +52,7 @@ describe("redis Get path with coalesced slides", () => {
   });
 
   for (const kind of REDIS_KINDS) {
-    test(`${kind}: a second read within the window is one command, no PEXPIRE`, async () => {
+    test(`${kind}: a burst of reads sends one PEXPIRE per window, not one per read`, async () => {
       const s = createTestRedisStorage(kind, { url: redis.url });
       const admin = (s.connection.client as Redis).duplicate();
       const monitor = await admin.monitor();
@@ -61,11 +63,23 @@ describe("redis Get path with coalesced slides", () => {
         monitor.on("monitor", (_t: string, args: string[], source: string) => {
           if (source !== "lua") sent.push(String(args[0]).toLowerCase());
         });
-        assert.deepEqual(await s.readKey(id, "k", { ttlMs: 60_000 }), { found: true, value: "v" });
-        assert.deepEqual(await s.readKey(id, "k", { ttlMs: 60_000 }), { found: true, value: "v" });
+        // A burst of reads; a slow machine may spread it over more than one 1 s window, so
+        // the bound is one PEXPIRE per window the burst spanned, far below one per read.
+        const reads = 20;
+        const started = Date.now();
+        for (let i = 0; i < reads; i++) {
+          assert.deepEqual(await s.readKey(id, "k", { ttlMs: 60_000 }), {
+            found: true,
+            value: "v",
+          });
+        }
+        const windows = 1 + Math.ceil((Date.now() - started) / 1000);
         await sleep(50);
         const pexpires = sent.filter((c) => c === "pexpire").length;
-        assert.equal(pexpires, 1, `sent ${JSON.stringify(sent)}`);
+        assert.ok(
+          pexpires >= 1 && pexpires <= Math.min(windows, reads - 1),
+          `${pexpires} PEXPIRE for ${reads} reads over ${windows} window(s): ${JSON.stringify(sent)}`,
+        );
       } finally {
         monitor.disconnect();
         admin.disconnect();

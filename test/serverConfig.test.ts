@@ -12,8 +12,11 @@ import {
   parseConfig,
   resolveConfig,
   SETTINGS,
+  type ServerConfig,
+  type StorageKind,
 } from "../src/server/config.js";
 import { helpText } from "../src/server/helpText.js";
+import { startServer } from "../src/server/startServer.js";
 
 const fails = (argv: string[], env: Record<string, string>, pattern: RegExp) =>
   assert.throws(
@@ -179,5 +182,34 @@ describe("server config", () => {
     assert.equal(config.storage, "memory");
     assert.equal(config.ttlMs, 86_400_000);
     assert.equal(config.metadataKey, "x-session-id");
+  });
+
+  test("object options are validated like their env vars, before anything starts", async () => {
+    const refuses = (overrides: Record<string, unknown>, pattern: RegExp) =>
+      assert.throws(
+        () => resolveConfig(overrides as Partial<ServerConfig>),
+        (err) => err instanceof ConfigError && pattern.test(err.message),
+      );
+    refuses(
+      { storage: "bogus" },
+      /^option storage \(SESSIOND_STORAGE\): expected one of file, memory, redis, redis-hash; got "bogus"$/,
+    );
+    refuses(
+      { port: 70_000 },
+      /^option port \(SESSIOND_PORT\): expected a whole number from 0 to 65535/,
+    );
+    refuses({ ttlMs: 1.5 }, /^option ttlMs \(SESSIOND_TTL\): expected a duration/);
+    refuses(
+      { ttlMs: "30s" as unknown as number, port: {} },
+      /^option port \(SESSIOND_PORT\): expected a number; got an object$/,
+    );
+    refuses({ storag: "memory" }, /^option storag: unknown setting/);
+    // What the env var accepts, the option accepts, parsed the same way.
+    assert.equal(resolveConfig({ ttlMs: "30s" as unknown as number }).ttlMs, 30_000);
+    // Through startServer: a ConfigError at start, and no storage of another kind behind it.
+    await assert.rejects(
+      startServer({ port: 0, storage: "bogus" as StorageKind }),
+      (err) => err instanceof ConfigError && /SESSIOND_STORAGE/.test(err.message),
+    );
   });
 });

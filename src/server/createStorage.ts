@@ -91,6 +91,11 @@ function createKeyedStorage(
         }
         throw err;
       }
+    default:
+      // resolveConfig refuses any other kind; this keeps a new kind from falling through.
+      throw new ConfigError(
+        `SESSIOND_STORAGE (--storage): no storage of kind ${JSON.stringify(config.storage satisfies never)}`,
+      );
   }
 }
 

@@ -268,7 +268,11 @@ export class Session {
     return this.#create(ops, step);
   }
 
-  /** Alias of commit(), in gsession's words: what a request does when it ends. */
+  /**
+   * Alias of commit(), in gsession's words: what a request does when it ends.
+   * @deprecated Use commit(): every other close() in sessiond releases resources, this one
+   * writes. Kept so existing callers keep working; it does exactly what commit() does.
+   */
   close(): Promise<ApplyResult | undefined> {
     return this.commit();
   }

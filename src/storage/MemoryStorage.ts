@@ -64,7 +64,8 @@ export interface MemoryStorageOptions {
 
 /**
  * One session. Times are milliseconds since the storage's epoch (its creation), not since
- * 1970: such offsets stay small integers for the first ~24 days (V8 Smis, stored inline)
+ * 1970: such offsets stay small integers for the first ~12.4 days (2^30 ms, the Smi range of
+ * every V8 build, see small(); Smis are stored inline)
  * where epoch times would each need a boxed double, 32 bytes a session at a million
  * sessions. Beyond that V8 moves the fields to doubles by itself; nothing else changes.
  */
