@@ -1,8 +1,12 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../../common/Logger.js";
 import { SLOT_COUNT } from "./keySlot.js";
 import { RedisNode } from "./RedisNode.js";
 import { NotSentError } from "./redisErrors.js";
+
+/** Pauses that must not keep the process alive on their own. */
+const UNREF = { ref: false } as const;
 
 export interface ClusterRouterInit {
   seeds: { host: string; port: number }[];
@@ -189,8 +193,9 @@ export class ClusterRouter {
 
   async #firstMap(deadline: number): Promise<void> {
     while (!this.#mapped && !this.#closed && Date.now() < deadline) {
-      await Promise.race([this.refresh(), sleep(Math.min(50, Math.max(0, deadline - Date.now())))]);
-      if (!this.#mapped) await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
+      const pause = () => sleep(Math.min(50, Math.max(0, deadline - Date.now())), undefined, UNREF);
+      await Promise.race([this.refresh(), pause()]);
+      if (!this.#mapped) await pause();
     }
     if (this.#closed) throw new NotSentError("redis storage is closed");
     if (!this.#mapped) throw new NotSentError(`no Cluster slot map yet${this.#why()}`);
@@ -212,8 +217,4 @@ export class ClusterRouter {
   #why(): string {
     return this.#lastError ? ` (${this.#lastError})` : "";
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../../common/Logger.js";
 import { SessionError } from "../../common/SessionError.js";
@@ -252,8 +253,4 @@ function sentinelDescriber(client: Redis, name: string): (lastError: string) => 
     if (last !== undefined) return `no Sentinel answered for master "${name}": ${last}`;
     return `the Sentinels answered, but the master they name for "${name}" is unreachable${masterError ? `: ${masterError}` : ""}; a fail-over may be in progress`;
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import type { Logger } from "../../common/Logger.js";
 import { ENCRYPTED_SCRIPTS } from "./encryptedScripts.js";
@@ -120,7 +121,10 @@ export class RedisNode {
     for (const wake of this.#readyWaiters) wake();
     if (!this.#init.ownsClient) return;
     if (this.client.status === "ready") {
-      await Promise.race([this.client.quit().catch(() => {}), sleepUnref(this.#init.timeoutMs)]);
+      await Promise.race([
+        this.client.quit().catch(() => {}),
+        sleep(this.#init.timeoutMs, undefined, { ref: false }),
+      ]);
     }
     this.client.disconnect();
   }
@@ -243,7 +247,9 @@ export class RedisNode {
     };
     // One timer per batch, not per write: the batch's earliest deadline bounds them all
     // (a WAIT answers within waitTimeoutMs unless the server hangs).
-    const earliest = Math.min(...batch.map((w) => w.deadline));
+    // A loop, not Math.min(...): a batch can hold more writes than a call may take arguments.
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const w of batch) earliest = Math.min(earliest, w.deadline);
     const timer = setTimeout(
       () =>
         settle(
@@ -330,8 +336,4 @@ export class RedisNode {
     this.#errorsLogged.add(err.message);
     this.#init.logger?.warn("redis error", { target: this.name, error: err.message });
   }
-}
-
-function sleepUnref(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
