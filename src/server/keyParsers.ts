@@ -31,14 +31,7 @@ export function parseKeyList(raw: string): Buffer[] {
     .map((item) => item.trim())
     .filter((item) => item !== "");
   if (items.length === 0) throw new ValueError("a comma-separated list of 32-byte keys");
-  return items.map((item, i) => {
-    try {
-      return parseKey32(item);
-    } catch (err) {
-      if (!(err instanceof ValueError)) throw err;
-      throw new ValueError(`${err.message} in every position (key ${i + 1} is not)`);
-    }
-  });
+  return items.map((item, i) => parseKeyAt(item, `in every position (key ${i + 1} is not)`));
 }
 
 /** A file of 32-byte keys, one a line, the one that encrypts first; `#` starts a comment. */
@@ -50,12 +43,15 @@ export function parseKeyFile(raw: string): Buffer[] {
   if (lines.length === 0) {
     throw new ValueError("a file of 32-byte keys, one a line (it holds none)");
   }
-  return lines.map(({ text, line }) => {
-    try {
-      return parseKey32(text);
-    } catch (err) {
-      if (!(err instanceof ValueError)) throw err;
-      throw new ValueError(`${err.message} on every line (line ${line} is not)`);
-    }
-  });
+  return lines.map(({ text, line }) => parseKeyAt(text, `on every line (line ${line} is not)`));
+}
+
+/** One key of a list, its refusal saying which entry failed. */
+function parseKeyAt(text: string, where: string): Buffer {
+  try {
+    return parseKey32(text);
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    throw new ValueError(`${err.message} ${where}`);
+  }
 }
