@@ -53,6 +53,7 @@ import {
   type Storage,
   type TouchOptions,
 } from "./Storage.js";
+import { isSafeId, SAFE_ID } from "./safeId.js";
 
 /** The budgets (maxTotalBytes, maxFiles, minFreeBytes) are described in file/DiskBudget.ts. */
 export interface FileStorageOptions extends DiskBudgetOptions {
@@ -83,8 +84,6 @@ export interface FileStorageOptions extends DiskBudgetOptions {
 }
 
 const SUFFIX = ".session";
-/** Defence in depth: the only ids this storage ever turns into a path. */
-const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
 /** A cached session checked against its file this recently is validated synchronously. */
 const HOT_MS = 2000;
 /** Session files a sweep looks at concurrently. */
@@ -589,7 +588,7 @@ export class FileStorage implements Storage {
 
   #path(id: string): string {
     this.#assertOpen();
-    if (typeof id !== "string" || !SAFE_ID.test(id)) {
+    if (!isSafeId(id)) {
       throw new SessionError(
         "invalid_argument",
         "file storage refuses a session id outside [0-9A-Za-z_-]{1,128}",

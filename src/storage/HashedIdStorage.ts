@@ -2,9 +2,8 @@ import { createHmac } from "node:crypto";
 import { SessionError } from "../common/SessionError.js";
 import { ID_FAMILY_LENGTH, idFamily } from "./idFamily.js";
 import type { KeyRead, SessionRecord, Storage } from "./Storage.js";
+import { isSafeId } from "./safeId.js";
 
-/** The only ids hashed; anything else is refused like the storages refuse it. */
-const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
 /** Keys shorter than this are refused: the hash is only as secret as its key. */
 export const MIN_ID_HASH_KEY_BYTES = 32;
 /** Families seen, with their hashes; bounded (there are 36^4 families). */
@@ -95,7 +94,7 @@ export class HashedIdStorage implements Storage {
   }
 
   #hash(id: string, key: Buffer): string {
-    if (typeof id !== "string" || !SAFE_ID.test(id)) {
+    if (!isSafeId(id)) {
       throw new SessionError("invalid_argument", "malformed session id: refused by the storage");
     }
     const family = idFamily(id);

@@ -37,6 +37,7 @@ import {
   type Storage,
   type TouchOptions,
 } from "./Storage.js";
+import { isSafeId } from "./safeId.js";
 
 /** A request record in memory: kept apart from sessions, so it outlives a destroy. */
 interface HeldRecord extends RequestRecord {
@@ -619,11 +620,8 @@ function compact(data: SessionData): SessionData {
   return JSON.parse(JSON.stringify(data)) as SessionData;
 }
 
-/** The contract's charset rule, kept here too so every storage refuses the same ids. */
-const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
-
 function assertSafeId(id: string): void {
-  if (typeof id !== "string" || !SAFE_ID.test(id)) {
+  if (!isSafeId(id)) {
     throw new SessionError(
       "invalid_argument",
       "memory storage refuses a session id outside [0-9A-Za-z_-]{1,128}",

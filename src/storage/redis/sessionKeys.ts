@@ -1,9 +1,8 @@
 import { SessionError } from "../../common/SessionError.js";
 import { idFamily } from "../idFamily.js";
+import { SAFE_ID } from "../safeId.js";
 
 export const DEFAULT_PREFIX = "sessiond:";
-
-const SAFE_ID = /^[0-9A-Za-z_-]{1,128}$/;
 
 /**
  * Key names. Every key of one session carries its id's family (the first characters, see
