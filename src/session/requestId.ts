@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+import { createHash, hkdfSync, randomBytes } from "node:crypto";
 import { SessionError } from "../common/SessionError.js";
 import { ID_FAMILY_LENGTH } from "../storage/idFamily.js";
+import { openWith, sealWith } from "../storage/KeyRing.js";
 import type { Idempotency } from "../storage/Storage.js";
 import { isValidSessionId } from "./ids.js";
 
@@ -108,22 +109,12 @@ function familyOf(key: string): string {
 
 /** AES-256-GCM, base64url of iv | tag | ciphertext. */
 function seal(key: Buffer, aad: Buffer, sessionId: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv("aes-256-gcm", key, iv);
-  cipher.setAAD(aad);
-  const body = Buffer.concat([cipher.update(sessionId, "utf8"), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");
+  return sealWith(key, Buffer.from(sessionId, "utf8"), aad).toString("base64url");
 }
 
 function unseal(key: Buffer, aad: Buffer, sealed: string): string {
   try {
-    const raw = Buffer.from(sealed, "base64url");
-    const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
-    decipher.setAAD(aad);
-    decipher.setAuthTag(raw.subarray(12, 28));
-    const id = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString(
-      "utf8",
-    );
+    const id = openWith(key, Buffer.from(sealed, "base64url"), aad).toString("utf8");
     if (isValidSessionId(id)) return id;
   } catch {
     // Falls through: a record that does not open is a bug or tampering, not the caller's.

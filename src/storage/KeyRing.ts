@@ -59,11 +59,7 @@ export class KeyRing {
   }
 
   seal(plain: Buffer, aad: Buffer): Buffer {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#primary.key, iv);
-    cipher.setAAD(aad);
-    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-    return Buffer.concat([this.#primary.id, iv, cipher.getAuthTag(), body]);
+    return Buffer.concat([this.#primary.id, sealWith(this.#primary.key, plain, aad)]);
   }
 
   /** Throws UnsealError with a reason fit for a log line. */
@@ -94,7 +90,17 @@ export class KeyRing {
   }
 }
 
-function openWith(key: Buffer, ivTagBody: Buffer, aad: Buffer): Buffer {
+/** AES-256-GCM under one key: iv (12) | GCM tag (16) | ciphertext, bound to `aad`. */
+export function sealWith(key: Buffer, plain: Buffer, aad: Buffer): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(aad);
+  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]);
+}
+
+/** Opens what sealWith() made; throws UnsealError. */
+export function openWith(key: Buffer, ivTagBody: Buffer, aad: Buffer): Buffer {
   if (ivTagBody.length < IV_BYTES + TAG_BYTES) throw new UnsealError("the ciphertext is truncated");
   try {
     const decipher = createDecipheriv("aes-256-gcm", key, ivTagBody.subarray(0, IV_BYTES));
