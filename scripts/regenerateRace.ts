@@ -13,14 +13,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { silentLogger } from "../src/common/Logger.js";
-import { newSessionId } from "../src/session/ids.js";
-import { Manager } from "../src/session/Manager.js";
-import { FileStorage } from "../src/storage/FileStorage.js";
-import { MemoryStorage } from "../src/storage/MemoryStorage.js";
-import { RedisHashStorage } from "../src/storage/redis/RedisHashStorage.js";
-import { RedisStorage } from "../src/storage/redis/RedisStorage.js";
-import type { Op, Storage } from "../src/storage/Storage.js";
+import { silentLogger } from "../src/core/Logger.js";
+import { MemoryStorage } from "../src/core/memory/MemoryStorage.js";
+import { newSessionId } from "../src/core/session/ids.js";
+import { Manager } from "../src/core/session/Manager.js";
+import type { Op, Storage } from "../src/core/storage/Storage.js";
+import { FileStorage } from "../src/file/FileStorage.js";
+import { RedisHashStorage } from "../src/redis/RedisHashStorage.js";
+import { RedisStorage } from "../src/redis/RedisStorage.js";
 
 const { values } = parseArgs({
   options: {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { newSessionId } from "../../src/session/ids.js";
+import { newSessionId } from "../../src/core/session/ids.js";
 import { type ChildServer, startPinned } from "./childServer.js";
 import { call, connect } from "./grpcClient.js";
 import { encodeGrpcFrame } from "./grpcFrame.js";

@@ -39,10 +39,10 @@ async function interceptors(): Promise<ServerInterceptor[]> {
   const which = process.env.BENCH_INTERCEPTOR;
   if (which === "passthrough") return [(_method, call) => new ServerInterceptingCall(call)];
   if (which === "session") {
-    const { Manager } = await import("../../src/session/Manager.js");
-    const { MemoryStorage } = await import("../../src/storage/MemoryStorage.js");
-    const { sessionInterceptor } = await import("../../src/interceptor/sessionInterceptor.js");
-    const { silentLogger } = await import("../../src/common/Logger.js");
+    const { Manager } = await import("../../src/core/session/Manager.js");
+    const { MemoryStorage } = await import("../../src/core/memory/MemoryStorage.js");
+    const { sessionInterceptor } = await import("../../src/grpc/sessionInterceptor.js");
+    const { silentLogger } = await import("../../src/core/Logger.js");
     const manager = new Manager({ storage: new MemoryStorage(), logger: silentLogger });
     return [sessionInterceptor(manager, { logger: silentLogger })];
   }
@@ -65,15 +65,15 @@ if (process.env.BENCH_RAW_REDIS) {
 // BENCH_STORAGE_REDIS (bench --breakdown only): Get answers from sessiond's redis-hash
 // storage.readKey directly: no interceptor, Session or handler wrapper.
 if (process.env.BENCH_STORAGE_REDIS) {
-  const { createRedisStorage } = await import("../../src/storage/redis/createRedisStorage.js");
-  const { silentLogger } = await import("../../src/common/Logger.js");
+  const { createRedisStorage } = await import("../../src/redis/createRedisStorage.js");
+  const { silentLogger } = await import("../../src/core/Logger.js");
   const storage = createRedisStorage(
     "redis-hash",
     { url: process.env.BENCH_STORAGE_REDIS, prefix: "rawstorage:" },
     silentLogger,
   );
   const id = "0123456789abcdefghijklmnopqrstuv";
-  const { resolveLimits } = await import("../../src/common/Limits.js");
+  const { resolveLimits } = await import("../../src/core/Limits.js");
   await storage.apply(
     id,
     { ops: [{ type: "set", key: "k2", value: "x".repeat(36) }] },

@@ -1,6 +1,6 @@
 // The sessions every bench server is filled with, computed the same way in the server
 // (to write them) and in the orchestrator (to know what a correct answer is).
-import type { SessionData } from "../../src/common/json.js";
+import type { SessionData } from "../../src/core/json.js";
 
 export type Shape = "small" | "large";
 

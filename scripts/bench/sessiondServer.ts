@@ -3,12 +3,12 @@
 // wiring; the product code knows nothing of it.
 // Env: BENCH_STORAGE (memory|file|redis|redis-hash), BENCH_SESSIONS, BENCH_REDIS_URL,
 // BENCH_FILE_DIR, BENCH_REDIS_WAIT_REPLICAS. Run with --expose-gc to get the memory figures.
-import { silentLogger } from "../../src/common/Logger.js";
+import { silentLogger } from "../../src/core/Logger.js";
+import { Manager } from "../../src/core/session/Manager.js";
+import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
 import { resolveConfig, type StorageKind } from "../../src/server/config.js";
 import { createStorage } from "../../src/server/createStorage.js";
 import { startServer } from "../../src/server/startServer.js";
-import { Manager } from "../../src/session/Manager.js";
-import { createRedisStorage } from "../../src/storage/redis/createRedisStorage.js";
 import {
   payloadBytes,
   SAMPLES_PER_SHAPE,

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { defaultLimits } from "../../src/common/Limits.js";
+import { defaultLimits } from "../../src/core/Limits.js";
 import { input, type Leeway, type Problem, wire } from "./expectation.js";
 import { fuzzString } from "./fuzzStrings.js";
 import { emptyObject, type Json, setOwn } from "./jsonModel.js";

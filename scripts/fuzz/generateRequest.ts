@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { defaultLimits } from "../../src/common/Limits.js";
+import { defaultLimits } from "../../src/core/Limits.js";
 import { input, type Leeway, type Problem, state, wire } from "./expectation.js";
 import { type FuzzString, fuzzString, plainKey } from "./fuzzStrings.js";
 import { genStruct, genValue } from "./fuzzValues.js";

@@ -1,5 +1,5 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import type { JsonValue, SessionData } from "../../src/common/json.js";
+import type { JsonValue, SessionData } from "../../src/core/json.js";
 
 /**
  * The fuzzer's own view of JSON values: what a request should store, and what a response

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { isValidSessionId } from "../../src/session/ids.js";
+import { isValidSessionId } from "../../src/core/session/ids.js";
 import { codeName, RESET } from "./expectation.js";
 import type { Expect } from "./generateCase.js";
 import { describeOutcome, type Outcome } from "./h2Call.js";

@@ -1,5 +1,5 @@
 import { Metadata, status } from "@grpc/grpc-js";
-import { defaultLimits } from "../../src/common/Limits.js";
+import { defaultLimits } from "../../src/core/Limits.js";
 import { double, ld, stringValue, struct, varint } from "./protoBytes.js";
 
 /** The kinds of caller mistakes the run sends, as the table counts them. */

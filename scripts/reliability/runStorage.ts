@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { status } from "@grpc/grpc-js";
-import { defaultLimits } from "../../src/common/Limits.js";
+import { defaultLimits } from "../../src/core/Limits.js";
 import { freePort } from "../bench/freePort.js";
 import {
   type BadInput,

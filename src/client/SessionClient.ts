@@ -1,7 +1,7 @@
 import type { ChannelCredentials, ClientOptions } from "@grpc/grpc-js";
-import { SessionError } from "../common/SessionError.js";
+import { SessionError } from "../core/SessionError.js";
 import type { SessionServiceClient } from "../gen/sessiond/v1/session.js";
-import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../interceptor/metadataKey.js";
+import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
 import { type ClientTlsOptions, connectionOptions, type TokenOption } from "./connectionOptions.js";
 import { ExactSessionServiceClient } from "./exactSessionServiceClient.js";
 import { SessionHandle } from "./SessionHandle.js";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type ClientUnaryCall, Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import type { JsonValue, SessionData } from "../common/json.js";
+import type { JsonValue, SessionData } from "../core/json.js";
 import { assertSendableData, assertSendableKey, assertSendableValue } from "./assertSendable.js";
 import type { SessionClient } from "./SessionClient.js";
 

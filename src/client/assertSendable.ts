@@ -1,5 +1,5 @@
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { isWellFormed, jsonValueProblem } from "../session/validate.js";
+import { isWellFormed, jsonValueProblem } from "../core/session/validate.js";
 
 /*
  * What the SDK refuses before sending, because it would not arrive as written: protobuf

@@ -6,7 +6,7 @@ import {
   InterceptingCall,
   type Interceptor,
 } from "@grpc/grpc-js";
-import { SessionError } from "../common/SessionError.js";
+import { SessionError } from "../core/SessionError.js";
 
 /** PEM bytes, or the path of a PEM file (read when the client is built). */
 export type Pem = Buffer | string;

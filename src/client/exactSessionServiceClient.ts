@@ -1,6 +1,6 @@
 import { makeGenericClientConstructor } from "@grpc/grpc-js";
 import type { SessionServiceClient } from "../gen/sessiond/v1/session.js";
-import { sessionServiceDefinition } from "../service/sessionServiceDefinition.js";
+import { sessionServiceDefinition } from "../protocol/sessionServiceDefinition.js";
 
 /**
  * The generated client, built from the exact definition the server serves: Value and

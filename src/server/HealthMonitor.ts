@@ -1,6 +1,6 @@
 import type { HealthImplementation, ServingStatus } from "grpc-health-check";
-import type { Logger } from "../common/Logger.js";
-import type { Storage } from "../storage/Storage.js";
+import type { Logger } from "../core/Logger.js";
+import type { Storage } from "../core/storage/Storage.js";
 
 export interface HealthMonitorOptions {
   storage: Storage;

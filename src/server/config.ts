@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defaultLimits } from "../common/Limits.js";
+import { defaultLimits } from "../core/Limits.js";
 import { parseIdHashKeyFile, parseKeyFile, parseKeyList } from "./keyParsers.js";
 import {
   type HostPort,

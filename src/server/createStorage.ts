@@ -1,17 +1,14 @@
-import type { Logger } from "../common/Logger.js";
-import { SessionError } from "../common/SessionError.js";
-import { FileStorage } from "../storage/FileStorage.js";
-import { fileIdHashKey } from "../storage/file/idHashKeyFile.js";
-import { HashedIdStorage, type IdHashKeySource } from "../storage/HashedIdStorage.js";
-import { MemoryStorage } from "../storage/MemoryStorage.js";
-import {
-  createRedisStorage,
-  type RedisConnectionOptions,
-} from "../storage/redis/createRedisStorage.js";
-import type { EncryptedRedisStorageBase } from "../storage/redis/EncryptedRedisStorageBase.js";
-import type { RedisStorageBase } from "../storage/redis/RedisStorageBase.js";
-import { redisIdHashKey } from "../storage/redis/redisIdHashKey.js";
-import type { Storage } from "../storage/Storage.js";
+import type { Logger } from "../core/Logger.js";
+import { MemoryStorage } from "../core/memory/MemoryStorage.js";
+import { SessionError } from "../core/SessionError.js";
+import { HashedIdStorage, type IdHashKeySource } from "../core/storage/HashedIdStorage.js";
+import type { Storage } from "../core/storage/Storage.js";
+import { FileStorage } from "../file/FileStorage.js";
+import { fileIdHashKey } from "../file/idHashKeyFile.js";
+import { createRedisStorage, type RedisConnectionOptions } from "../redis/createRedisStorage.js";
+import type { EncryptedRedisStorageBase } from "../redis/EncryptedRedisStorageBase.js";
+import type { RedisStorageBase } from "../redis/RedisStorageBase.js";
+import { redisIdHashKey } from "../redis/redisIdHashKey.js";
 import { ConfigError, type ServerConfig } from "./config.js";
 import type { HostPort } from "./parsers.js";
 

@@ -1,6 +1,6 @@
 /** Parsers of the at-rest secrets: the id-hash key file and the encryption keys. */
 import { readFileSync } from "node:fs";
-import { parseIdHashKeyText } from "../storage/idHashKeyText.js";
+import { parseIdHashKeyText } from "../core/storage/idHashKeyText.js";
 import { parseKey32, ValueError } from "./parsers.js";
 
 function readSecretFile(raw: string, what: string): string {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The sessiond process (`npm start`). Everything reusable lives in startServer.ts; this file
 // only reads the settings, logs, and turns signals into a graceful shutdown.
-import { jsonLogger } from "../common/Logger.js";
+import { jsonLogger } from "../core/Logger.js";
 import { ConfigError, parseConfig, wantsHelp } from "./config.js";
 import { helpText } from "./helpText.js";
 

@@ -1,11 +1,11 @@
 import { Server, type ServerCredentials } from "@grpc/grpc-js";
 import type { HealthImplementation } from "grpc-health-check";
-import { type Logger, silentLogger } from "../common/Logger.js";
-import { sessionInterceptor } from "../interceptor/sessionInterceptor.js";
+import { type Logger, silentLogger } from "../core/Logger.js";
+import { Manager } from "../core/session/Manager.js";
+import type { Storage } from "../core/storage/Storage.js";
+import { sessionInterceptor } from "../grpc/sessionInterceptor.js";
+import { sessionServiceDefinition } from "../protocol/sessionServiceDefinition.js";
 import { sessionServiceImplementation } from "../service/sessionService.js";
-import { sessionServiceDefinition } from "../service/sessionServiceDefinition.js";
-import { Manager } from "../session/Manager.js";
-import type { Storage } from "../storage/Storage.js";
 import { addHealth } from "./addHealth.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import { createStorage } from "./createStorage.js";

@@ -1,12 +1,12 @@
 import type { ServerUnaryCall } from "@grpc/grpc-js";
-import { type JsonValue, ownValue, type SessionData } from "../common/json.js";
-import { jsonLogger, type Logger } from "../common/Logger.js";
-import { SessionError } from "../common/SessionError.js";
+import { type JsonValue, ownValue, type SessionData } from "../core/json.js";
+import { jsonLogger, type Logger } from "../core/Logger.js";
+import { SessionError } from "../core/SessionError.js";
+import type { Session } from "../core/session/Session.js";
 import type { SessionServiceServer } from "../gen/sessiond/v1/session.js";
-import { getSession } from "../interceptor/getSession.js";
-import type { Session } from "../session/Session.js";
-import { assertWellFormedRequest } from "./strictDeserialize.js";
-import { unaryHandler } from "./unaryHandler.js";
+import { getSession } from "../grpc/getSession.js";
+import { unaryHandler } from "../grpc/unaryHandler.js";
+import { assertWellFormedRequest } from "../protocol/strictDeserialize.js";
 
 export interface SessionServiceOptions {
   /** Where unexpected errors are logged with their stack. Default: JSON lines on stderr. */

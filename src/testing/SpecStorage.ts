@@ -1,7 +1,7 @@
-import { cloneJson, type JsonValue, ownValue, type SessionData } from "../common/json.js";
-import { checkOpCount } from "../common/Limits.js";
-import { SessionError } from "../common/SessionError.js";
-import { applyOps, assertExpectedVersion, assertExpiry } from "../storage/applyOps.js";
+import { cloneJson, type JsonValue, ownValue, type SessionData } from "../core/json.js";
+import { checkOpCount } from "../core/Limits.js";
+import { SessionError } from "../core/SessionError.js";
+import { applyOps, assertExpectedVersion, assertExpiry } from "../core/storage/applyOps.js";
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -16,7 +16,7 @@ import {
   type SessionRecord,
   type Storage,
   type TouchOptions,
-} from "../storage/Storage.js";
+} from "../core/storage/Storage.js";
 
 interface SpecSession {
   data: SessionData;

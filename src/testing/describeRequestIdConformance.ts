@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { resolveLimits } from "../common/Limits.js";
-import { silentLogger } from "../common/Logger.js";
-import { SessionError } from "../common/SessionError.js";
-import { Manager } from "../session/Manager.js";
-import { newRequestId } from "../session/requestId.js";
-import type { Session } from "../session/Session.js";
+import { resolveLimits } from "../core/Limits.js";
+import { silentLogger } from "../core/Logger.js";
+import { SessionError } from "../core/SessionError.js";
+import { Manager } from "../core/session/Manager.js";
+import { newRequestId } from "../core/session/requestId.js";
+import type { Session } from "../core/session/Session.js";
 import {
   type ApplyOptions,
   type Idempotency,
   MAX_REQUEST_RECORDS,
   type Storage,
-} from "../storage/Storage.js";
+} from "../core/storage/Storage.js";
 import { retryOnStall, sleep, within } from "./timing.js";
 
 const LONG = { ttlMs: 60_000 };

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { JsonValue } from "../common/json.js";
-import { type Limits, resolveLimits } from "../common/Limits.js";
-import { silentLogger } from "../common/Logger.js";
-import { SessionError } from "../common/SessionError.js";
-import { newSessionId } from "../session/ids.js";
-import { Manager, type ManagerOptions } from "../session/Manager.js";
-import { idInFamily } from "../storage/idFamily.js";
-import type { ApplyMode, ApplyOptions, Expiry, Op, Storage } from "../storage/Storage.js";
+import type { JsonValue } from "../core/json.js";
+import { type Limits, resolveLimits } from "../core/Limits.js";
+import { silentLogger } from "../core/Logger.js";
+import { SessionError } from "../core/SessionError.js";
+import { newSessionId } from "../core/session/ids.js";
+import { Manager, type ManagerOptions } from "../core/session/Manager.js";
+import { idInFamily } from "../core/storage/idFamily.js";
+import type { ApplyMode, ApplyOptions, Expiry, Op, Storage } from "../core/storage/Storage.js";
 import { describeRequestIdConformance } from "./describeRequestIdConformance.js";
 import { retryOnStall, sleep, within } from "./timing.js";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { JsonValue } from "../common/json.js";
-import type { Limits } from "../common/Limits.js";
-import { SessionError } from "../common/SessionError.js";
-import type { ApplyMode, Expiry, Op, Storage } from "../storage/Storage.js";
+import type { JsonValue } from "../core/json.js";
+import type { Limits } from "../core/Limits.js";
+import { SessionError } from "../core/SessionError.js";
+import type { ApplyMode, Expiry, Op, Storage } from "../core/storage/Storage.js";
 import { SpecStorage } from "./SpecStorage.js";
 import { Stall, sleep } from "./timing.js";
 

@@ -1,4 +1,4 @@
-import type { Expiry, KeyRead, SessionRecord, Storage } from "../../src/storage/Storage.js";
+import type { Expiry, KeyRead, SessionRecord, Storage } from "../../src/core/storage/Storage.js";
 
 /**
  * A real storage whose reads can be held at a gate, so that a test can keep calls in

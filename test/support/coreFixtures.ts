@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import type { Logger } from "../../src/common/Logger.js";
+import type { Logger } from "../../src/core/Logger.js";
 
 export interface LogLine {
   level: "info" | "warn" | "error";

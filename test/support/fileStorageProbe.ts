@@ -1,10 +1,10 @@
 // Run as a child process (possibly under another uid): opens a FileStorage on argv[2],
 // writes one session, and prints the outcome as one JSON line.
 
-import { resolveLimits } from "../../src/common/Limits.js";
-import { silentLogger } from "../../src/common/Logger.js";
-import { SessionError } from "../../src/common/SessionError.js";
-import { FileStorage } from "../../src/storage/FileStorage.js";
+import { resolveLimits } from "../../src/core/Limits.js";
+import { silentLogger } from "../../src/core/Logger.js";
+import { SessionError } from "../../src/core/SessionError.js";
+import { FileStorage } from "../../src/file/FileStorage.js";
 
 const dir = process.argv[2] as string;
 try {

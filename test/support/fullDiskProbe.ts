@@ -4,11 +4,11 @@
 // the outcome as one JSON line.
 
 import { readdirSync } from "node:fs";
-import { resolveLimits } from "../../src/common/Limits.js";
-import { silentLogger } from "../../src/common/Logger.js";
-import { SessionError } from "../../src/common/SessionError.js";
-import { FileStorage } from "../../src/storage/FileStorage.js";
-import type { ApplyMode } from "../../src/storage/Storage.js";
+import { resolveLimits } from "../../src/core/Limits.js";
+import { silentLogger } from "../../src/core/Logger.js";
+import { SessionError } from "../../src/core/SessionError.js";
+import type { ApplyMode } from "../../src/core/storage/Storage.js";
+import { FileStorage } from "../../src/file/FileStorage.js";
 
 const dir = process.argv[2] as string;
 const options = JSON.parse(process.argv[3] ?? "{}") as Record<string, number | null>;

@@ -2,9 +2,9 @@
 // shape in a MemoryStorage and prints, as one JSON line, the heap they really take (after a
 // full GC) and what the storage charged its budget for them.
 
-import { resolveLimits } from "../../src/common/Limits.js";
-import { newSessionId } from "../../src/session/ids.js";
-import { MemoryStorage } from "../../src/storage/MemoryStorage.js";
+import { resolveLimits } from "../../src/core/Limits.js";
+import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
+import { newSessionId } from "../../src/core/session/ids.js";
 import { SHAPES } from "./heapShapes.js";
 
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -1,5 +1,5 @@
 // Session shapes for heapCostProbe.ts: expensive ones per JSON byte, and ordinary ones.
-import type { JsonValue } from "../../src/common/json.js";
+import type { JsonValue } from "../../src/core/json.js";
 
 type Data = Record<string, JsonValue>;
 const unique = (i: number, k: number) => `${i.toString(36)}_${k}`;

@@ -1,12 +1,12 @@
 /** Builds fresh, isolated Redis storages for tests: each gets its own key prefix. */
 import { randomBytes } from "node:crypto";
-import { type Logger, silentLogger } from "../../src/common/Logger.js";
+import { type Logger, silentLogger } from "../../src/core/Logger.js";
 import {
   createRedisStorage,
   type RedisConnectionOptions,
   type RedisStorageKind,
-} from "../../src/storage/redis/createRedisStorage.js";
-import type { RedisStorageBase } from "../../src/storage/redis/RedisStorageBase.js";
+} from "../../src/redis/createRedisStorage.js";
+import type { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
 
 export const REDIS_KINDS: readonly RedisStorageKind[] = ["redis", "redis-hash"];
 

@@ -6,7 +6,7 @@ import {
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
-import { sessionServiceDefinition } from "../../src/service/sessionServiceDefinition.js";
+import { sessionServiceDefinition } from "../../src/protocol/sessionServiceDefinition.js";
 
 /** A valid request for every SessionService method, by method name. */
 export const REQUESTS: Record<string, object> = {

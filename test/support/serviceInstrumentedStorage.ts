@@ -12,7 +12,7 @@ import type {
   SessionRecord,
   Storage,
   TouchOptions,
-} from "../../src/storage/Storage.js";
+} from "../../src/core/storage/Storage.js";
 
 export type StorageMethod =
   | "read"

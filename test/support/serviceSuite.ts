@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { credentials, status } from "@grpc/grpc-js";
-import { SessionError } from "../../src/common/SessionError.js";
+import { SessionError } from "../../src/core/SessionError.js";
+import type { Storage } from "../../src/core/storage/Storage.js";
 import { Value } from "../../src/gen/google/protobuf/struct.js";
 import {
   type DescribeResponse,
@@ -17,7 +18,6 @@ import {
   type SizeResponse,
   type TouchResponse,
 } from "../../src/gen/sessiond/v1/session.js";
-import type { Storage } from "../../src/storage/Storage.js";
 import { failed, ok, rawBytesClient, rawCall, returnedId } from "./serviceRawCall.js";
 import { type ServiceTestServer, startServiceTestServer } from "./serviceTestServer.js";
 

@@ -1,10 +1,10 @@
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
-import type { Logger } from "../../src/common/Logger.js";
-import { sessionInterceptor } from "../../src/interceptor/sessionInterceptor.js";
+import type { Logger } from "../../src/core/Logger.js";
+import { Manager, type ManagerOptions } from "../../src/core/session/Manager.js";
+import type { Storage } from "../../src/core/storage/Storage.js";
+import { sessionInterceptor } from "../../src/grpc/sessionInterceptor.js";
+import { sessionServiceDefinition } from "../../src/protocol/sessionServiceDefinition.js";
 import { sessionServiceImplementation } from "../../src/service/sessionService.js";
-import { sessionServiceDefinition } from "../../src/service/sessionServiceDefinition.js";
-import { Manager, type ManagerOptions } from "../../src/session/Manager.js";
-import type { Storage } from "../../src/storage/Storage.js";
 import { capturingLogger, type LogLine } from "./coreFixtures.js";
 import { InstrumentedStorage } from "./serviceInstrumentedStorage.js";
 

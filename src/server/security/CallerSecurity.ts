@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import type { SecureContextOptions } from "node:tls";
 import { ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
-import type { Logger } from "../../common/Logger.js";
+import type { Logger } from "../../core/Logger.js";
 import { ConfigError, type ServerConfig } from "../config.js";
 import { callerInterceptor } from "./callerInterceptor.js";
 import { FileWatcher } from "./FileWatcher.js";

@@ -1,4 +1,4 @@
-import type { Logger } from "../../common/Logger.js";
+import type { Logger } from "../../core/Logger.js";
 
 /** At most one line per reason in this window; the lines in between are counted. */
 const WINDOW_MS = 10_000;

@@ -6,8 +6,8 @@ import {
   type ServerInterceptor,
   status,
 } from "@grpc/grpc-js";
-import { ServerError } from "../../service/ServerError.js";
-import { toStatus } from "../../service/toStatus.js";
+import { ServerError } from "../../grpc/ServerError.js";
+import { toStatus } from "../../grpc/toStatus.js";
 import { type Requirement, requirementOf } from "./methodScopes.js";
 import type { TokenSet } from "./TokenSet.js";
 

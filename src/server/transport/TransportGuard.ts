@@ -7,7 +7,7 @@ import {
 } from "node:http2";
 import type { Socket } from "node:net";
 import { type Server, ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
-import type { Logger } from "../../common/Logger.js";
+import type { Logger } from "../../core/Logger.js";
 import { grpcHttp2Servers } from "./grpcHttp2Servers.js";
 import { connectionsWithinFdLimit, openFileLimit } from "./openFileLimit.js";
 

@@ -1,0 +1,642 @@
+import { assignKey, cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../json.js";
+import { checkOpCount, checkSessionSize, type Limits } from "../Limits.js";
+import { SessionError } from "../SessionError.js";
+import {
+  type Applied,
+  assertExpectedVersion,
+  assertExpiry,
+  incrementValue,
+} from "../storage/applyOps.js";
+import {
+  assertIdempotency,
+  isLive,
+  type RequestRecord,
+  recordOf,
+  refusalRecord,
+  replay,
+} from "../storage/requestRecords.js";
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  type Delta,
+  type DestroyOptions,
+  type Expiry,
+  expireAt,
+  type Idempotency,
+  type KeyRead,
+  MAX_REQUEST_RECORDS,
+  type Op,
+  type RegenerateOptions,
+  type RegenerateResult,
+  type Replay,
+  type SessionMeta,
+  type SessionRecord,
+  type Storage,
+  type TouchOptions,
+} from "../storage/Storage.js";
+import { isSafeId } from "../storage/safeId.js";
+import { defaultMemoryBudget } from "./defaultMemoryBudget.js";
+import { keyCost, sessionCost } from "./heapCost.js";
+
+/** A request record in memory: kept apart from sessions, so it outlives a destroy. */
+interface HeldRecord extends RequestRecord {
+  /** The session it was written for (the per-session cap counts by it). */
+  owner: string;
+  /** What it is charged against maxTotalBytes. */
+  cost: number;
+}
+
+export interface MemoryStorageOptions {
+  /** Refuse to create sessions beyond this many live ones (resource_exhausted). Default: no bound. */
+  maxSessions?: number;
+  /**
+   * Most heap, in bytes, all sessions together may take, as estimated by memory/heapCost.ts
+   * (about what V8 uses, never much less). A write that would go beyond it fails with
+   * resource_exhausted and changes nothing. Default: half the old generation's limit
+   * (see defaultMemoryBudget); Infinity lifts it.
+   */
+  maxTotalBytes?: number;
+  /** How often expired sessions are looked for. Default 1 s. */
+  sweepIntervalMs?: number;
+  /** Most entries one sweep tick inspects, so a tick stays short however many sessions live. */
+  sweepBatch?: number;
+}
+
+/**
+ * One session. Times are milliseconds since the storage's epoch (its creation), not since
+ * 1970: such offsets stay small integers for the first ~12.4 days (2^30 ms, the Smi range of
+ * every V8 build, see small(); Smis are stored inline)
+ * where epoch times would each need a boxed double, 32 bytes a session at a million
+ * sessions. Beyond that V8 moves the fields to doubles by itself; nothing else changes.
+ */
+interface Entry {
+  data: SessionData;
+  version: number;
+  created: number;
+  expires: number;
+  /** sessionBytes(data), kept so a write costs what it changes, not the session's size. */
+  bytes: number;
+  /** What the entry is charged against maxTotalBytes (sessionCost + keyCost of each key). */
+  cost: number;
+}
+
+/**
+ * The same number, as a small integer when it is one: arithmetic on Date.now() yields a
+ * double even when the result is whole, and a double stored in a field is boxed.
+ */
+function small(n: number): number {
+  return n >= 0 && n <= 0x3fff_ffff ? n | 0 : n;
+}
+
+/** What a request record is charged (keys, fingerprint, result and Map entry, roughly). */
+const RECORD_COST = 400;
+
+/** Sessions up to this many keys are re-laid out after growing (see compact()). */
+const COMPACT_KEYS = 32;
+
+/** Single process, fastest, not persistent. Values are copied in and out, never shared. */
+export class MemoryStorage implements Storage {
+  readonly #entries = new Map<string, Entry>();
+  /** Request records by Idempotency.key, in the order written. */
+  readonly #requests = new Map<string, HeldRecord>();
+  /** Each session's request record keys, oldest first (for MAX_REQUEST_RECORDS). */
+  readonly #owners = new Map<string, string[]>();
+  readonly #maxSessions: number;
+  readonly #budget: HeapBudget;
+  readonly #sweepBatch: number;
+  readonly #timer: NodeJS.Timeout;
+  readonly #epoch = Date.now();
+  #cursor: Iterator<[string, Entry]> | undefined;
+  /** No entry expires before this (ms since the epoch): a full sweep before it frees nothing. */
+  #earliestExpiry = Number.POSITIVE_INFINITY;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    this.#maxSessions = positive("maxSessions", options.maxSessions) ?? Number.POSITIVE_INFINITY;
+    this.#budget = {
+      max: positive("maxTotalBytes", options.maxTotalBytes, true) ?? defaultMemoryBudget(),
+      used: 0,
+    };
+    this.#sweepBatch = positive("sweepBatch", options.sweepBatch) ?? 10_000;
+    const interval = positive("sweepIntervalMs", options.sweepIntervalMs) ?? 1000;
+    this.#timer = setInterval(() => this.sweep(), interval);
+    this.#timer.unref();
+  }
+
+  /** Live sessions held (expired ones not yet swept included). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** What the sessions held are charged against maxTotalBytes, and that budget. */
+  get budget(): { usedBytes: number; maxTotalBytes: number } {
+    return { usedBytes: this.#budget.used, maxTotalBytes: this.#budget.max };
+  }
+
+  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+    assertSafeId(id);
+    assertExpiry(expiry);
+    const entry = this.#live(id, Date.now());
+    if (!entry) return undefined;
+    this.#slide(entry, expiry);
+    const { version, createTime, expireTime } = this.#meta(entry);
+    return { version, createTime, expireTime, data: cloneJson(entry.data) };
+  }
+
+  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+    assertSafeId(id);
+    assertExpiry(expiry);
+    const entry = this.#live(id, Date.now());
+    if (!entry) return undefined;
+    this.#slide(entry, expiry);
+    return Object.hasOwn(entry.data, key)
+      ? { found: true, value: cloneJson(entry.data[key]) }
+      : { found: false };
+  }
+
+  async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
+    assertSafeId(id);
+    assertExpiry(options);
+    assertExpectedVersion(delta.expectedVersion);
+    checkOpCount(0, delta.ops.length, options.limits);
+    const idem = options.idempotency;
+    if (idem === undefined) return this.#apply(id, delta, options, Date.now());
+    return this.#idempotent(idem, id, (now) => this.#apply(id, delta, options, now));
+  }
+
+  #apply(id: string, delta: Delta, options: ApplyOptions, now: number): ApplyResult | undefined {
+    const entry = this.#live(id, now);
+    if (entry ? options.mode === "create" : options.mode === "existing") return undefined;
+    const version = entry?.version ?? 0;
+    if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
+      throw new SessionError(
+        "aborted",
+        `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
+      );
+    }
+    if (!entry) this.#assertRoomForOne(now);
+    const { data, bytes, cost, incremented } = this.#counted(id, entry, delta.ops, options, now);
+    this.#budget.used += cost - (entry?.cost ?? 0);
+    const created = entry?.created ?? small(now - this.#epoch);
+    const expires = small(expireAt(now, created + this.#epoch, options) - this.#epoch);
+    if (expires < this.#earliestExpiry) this.#earliestExpiry = expires;
+    if (entry) {
+      // Updated in place: at a million sessions, a new entry per write is old-generation
+      // garbage that every major GC then has to deal with.
+      entry.data = data;
+      entry.version = version + 1;
+      entry.expires = expires;
+      entry.bytes = bytes;
+      entry.cost = cost;
+      return this.#result(entry, incremented);
+    }
+    const next: Entry = { data, version: version + 1, created, expires, bytes, cost };
+    this.#entries.set(id, next);
+    return this.#result(next, incremented);
+  }
+
+  async regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+  ): Promise<RegenerateResult> {
+    assertSafeId(oldId);
+    assertSafeId(newId);
+    assertExpiry(options);
+    const idem = options.idempotency;
+    if (idem === undefined) return this.#regenerate(oldId, newId, options, Date.now());
+    return this.#idempotent(idem, oldId, (now) => {
+      const result = this.#regenerate(oldId, newId, options, now);
+      return typeof result === "string" ? undefined : result;
+    }) as Promise<RegenerateResult>;
+  }
+
+  /** One synchronous step: no other call can run between the checks and the move. */
+  #regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+    now: number,
+  ): RegenerateResult {
+    const entry = this.#live(oldId, now);
+    if (!entry) return "missing";
+    if (this.#live(newId, now)) return "taken";
+    const expires = small(expireAt(now, entry.created + this.#epoch, options) - this.#epoch);
+    if (expires <= now - this.#epoch) {
+      this.#drop(oldId);
+      return "missing";
+    }
+    // The id is part of what a session costs; a copy (keepOld) is charged whole.
+    const cost = entry.cost - sessionCost(oldId) + sessionCost(newId);
+    if (options.keepOld) {
+      this.#assertRoomForOne(now);
+      this.#assertBudgetFor(cost, now);
+    }
+    const moved: Entry = options.keepOld
+      ? {
+          data: cloneJson(entry.data),
+          version: 1,
+          created: entry.created,
+          expires,
+          bytes: entry.bytes,
+          cost,
+        }
+      : entry;
+    if (!options.keepOld) this.#drop(oldId);
+    moved.version = 1;
+    moved.expires = expires;
+    moved.cost = cost;
+    if (expires < this.#earliestExpiry) this.#earliestExpiry = expires;
+    this.#entries.set(newId, moved);
+    this.#budget.used += cost;
+    return this.#meta(moved);
+  }
+
+  async touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
+    assertSafeId(id);
+    assertExpiry(options);
+    const touch = (now: number) => {
+      const entry = this.#live(id, now);
+      if (!entry) return undefined;
+      this.#slide(entry, options);
+      return this.#meta(entry);
+    };
+    const idem = options.idempotency;
+    return idem === undefined ? touch(Date.now()) : this.#idempotent(idem, id, touch);
+  }
+
+  async destroy(id: string, options: DestroyOptions = {}): Promise<Replay | undefined> {
+    assertSafeId(id);
+    const idem = options.idempotency;
+    if (idem === undefined) {
+      this.#drop(id);
+      return undefined;
+    }
+    return this.#idempotent(idem, id, () => {
+      this.#drop(id);
+      return {};
+    });
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#entries.clear();
+    this.#requests.clear();
+    this.#owners.clear();
+    this.#budget.used = 0;
+  }
+
+  /** Live request records held (expired ones not yet swept included). */
+  get requestRecords(): number {
+    return this.#requests.size;
+  }
+
+  /**
+   * `write` (synchronous, so the look-up, the write and the record are one step) under a
+   * request record; see Idempotency. An undefined result is not recorded.
+   */
+  #idempotent<T extends object>(
+    idem: Idempotency,
+    owner: string,
+    write: (now: number) => T | undefined,
+  ): Promise<(T & Replay) | undefined> {
+    assertIdempotency(idem);
+    const now = Date.now();
+    const held = this.#requests.get(idem.key);
+    if (held !== undefined) {
+      if (isLive(held, now)) return Promise.resolve(replay<T>(held, idem));
+      this.#dropRecord(idem.key);
+    }
+    let result: T | undefined;
+    try {
+      result = write(now);
+    } catch (err) {
+      const refusal = refusalRecord(idem, now, err);
+      if (refusal !== undefined) this.#keepRecord(idem.key, owner, refusal);
+      throw err;
+    }
+    if (result !== undefined) this.#keepRecord(idem.key, owner, recordOf(idem, now, result));
+    return Promise.resolve(result);
+  }
+
+  #keepRecord(key: string, owner: string, record: RequestRecord): void {
+    const cost =
+      RECORD_COST + (record.s?.length ?? 0) + (record.err?.[1].length ?? 0) + owner.length;
+    this.#requests.set(key, { ...record, owner, cost });
+    this.#budget.used += cost;
+    let keys = this.#owners.get(owner);
+    if (keys === undefined) {
+      keys = [];
+      this.#owners.set(owner, keys);
+    }
+    keys.push(key);
+    // The oldest go first: a caller writing faster than the window cannot grow them.
+    while (keys.length > MAX_REQUEST_RECORDS) this.#dropRecord(keys[0] as string);
+  }
+
+  #dropRecord(key: string): void {
+    const held = this.#requests.get(key);
+    if (held === undefined) return;
+    this.#requests.delete(key);
+    this.#budget.used -= held.cost;
+    const keys = this.#owners.get(held.owner);
+    if (keys === undefined) return;
+    const at = keys.indexOf(key);
+    if (at >= 0) keys.splice(at, 1);
+    if (keys.length === 0) this.#owners.delete(held.owner);
+  }
+
+  /** Records are held in the order written; with one window, that is expiry order. */
+  #sweepRecords(budget: number): void {
+    const now = Date.now();
+    let seen = 0;
+    for (const [key, held] of this.#requests) {
+      if (held.e > now || seen++ >= budget) break;
+      this.#dropRecord(key);
+    }
+  }
+
+  /**
+   * Frees expired sessions. Each call resumes where the last stopped and inspects at most
+   * `budget` entries, so the cost of a tick does not grow with the number of sessions.
+   * With an infinite budget it inspects every entry once. Returns how many it freed.
+   */
+  sweep(budget = this.#sweepBatch): number {
+    this.#sweepRecords(budget);
+    const now = Date.now() - this.#epoch;
+    const full = budget === Number.POSITIVE_INFINITY;
+    if (full) this.#cursor = undefined;
+    let earliest = Number.POSITIVE_INFINITY;
+    // Deleting shrinks the map, so the bound is fixed before the loop starts.
+    const limit = Math.min(budget, this.#entries.size);
+    let freed = 0;
+    let wrapped = false;
+    for (let seen = 0; seen < limit; seen++) {
+      this.#cursor ??= this.#entries.entries();
+      let next = this.#cursor.next();
+      if (next.done) {
+        // The end of a pass: start the next one from the beginning, once per call.
+        if (wrapped) break;
+        wrapped = true;
+        this.#cursor = this.#entries.entries();
+        next = this.#cursor.next();
+        if (next.done) break;
+      }
+      const [id, entry] = next.value;
+      if (entry.expires <= now) {
+        this.#drop(id);
+        freed++;
+      } else if (entry.expires < earliest) earliest = entry.expires;
+    }
+    if (full) this.#earliestExpiry = earliest;
+    return freed;
+  }
+
+  /** applyCounted within the budget, freeing expired sessions first if that is what it takes. */
+  #counted(
+    id: string,
+    entry: Entry | undefined,
+    ops: readonly Op[],
+    options: ApplyOptions,
+    now: number,
+  ): Counted {
+    try {
+      return applyCounted(id, entry, ops, options.limits, this.#budget);
+    } catch (err) {
+      // The entry itself may have just expired and been freed: then refuse, as before.
+      if (!(err instanceof BudgetError) || !this.#reclaim(now) || this.#entries.get(id) !== entry) {
+        throw budgetRefusal(err);
+      }
+    }
+    try {
+      return applyCounted(id, entry, ops, options.limits, this.#budget);
+    } catch (err) {
+      throw budgetRefusal(err);
+    }
+  }
+
+  /**
+   * A full sweep when it can free something: at most one per expiry, so a client hammering
+   * a full storage does not turn every refused write into a walk over every session.
+   * True when it freed any.
+   */
+  #reclaim(now: number): boolean {
+    if (now - this.#epoch < this.#earliestExpiry) return false;
+    return this.sweep(Number.POSITIVE_INFINITY) > 0;
+  }
+
+  /** maxTotalBytes for a session added whole (a regenerate's copy). */
+  #assertBudgetFor(cost: number, now: number): void {
+    if (this.#budget.used + cost <= this.#budget.max) return;
+    this.#reclaim(now);
+    if (this.#budget.used + cost > this.#budget.max) {
+      throw budgetRefusal(new BudgetError(cost, this.#budget));
+    }
+  }
+
+  /** Every removal goes through here, so that the budget gets the bytes back. */
+  #drop(id: string): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#entries.delete(id);
+    this.#budget.used -= entry.cost;
+  }
+
+  /** maxSessions, checked before a session is added. */
+  #assertRoomForOne(now: number): void {
+    if (this.#entries.size < this.#maxSessions) return;
+    this.#reclaim(now);
+    if (this.#entries.size >= this.#maxSessions) {
+      throw new SessionError(
+        "resource_exhausted",
+        `memory storage holds ${this.#entries.size} sessions, the limit maxSessions=${this.#maxSessions}`,
+      );
+    }
+  }
+
+  #live(id: string, now: number): Entry | undefined {
+    const entry = this.#entries.get(id);
+    if (entry && entry.expires <= now - this.#epoch) {
+      this.#drop(id);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #slide(entry: Entry, expiry: Expiry): void {
+    entry.expires = small(expireAt(Date.now(), entry.created + this.#epoch, expiry) - this.#epoch);
+  }
+
+  /** Spelled out, not `{ ...meta, incremented }`: see withExpiry in FileStorage. */
+  #result(entry: Entry, incremented: Record<string, number>): ApplyResult {
+    const epoch = this.#epoch;
+    return {
+      version: entry.version,
+      createTime: entry.created + epoch,
+      expireTime: entry.expires + epoch,
+      incremented,
+    };
+  }
+
+  #meta(entry: Entry): SessionMeta {
+    return {
+      version: entry.version,
+      createTime: entry.created + this.#epoch,
+      expireTime: entry.expires + this.#epoch,
+    };
+  }
+}
+
+interface Counted extends Applied {
+  bytes: number;
+  cost: number;
+}
+
+/** The storage-wide byte budget; applyCounted refuses a delta that would take it past max. */
+interface HeapBudget {
+  max: number;
+  used: number;
+}
+
+/** A delta refused by the budget (turned into a SessionError once reclaiming did not help). */
+class BudgetError extends Error {
+  constructor(
+    readonly growth: number,
+    readonly budget: HeapBudget,
+  ) {
+    super("memory storage budget exceeded");
+  }
+}
+
+function budgetRefusal(err: unknown): unknown {
+  if (!(err instanceof BudgetError)) return err;
+  const { growth, budget } = err;
+  return new SessionError(
+    "resource_exhausted",
+    `memory storage is full: this write needs ${growth} more bytes and ${budget.used} of the budget maxTotalBytes=${budget.max} are taken (server setting SESSIOND_MEMORY_MAX_BYTES)`,
+  );
+}
+
+/**
+ * applyOps for one stored entry, keeping its byte size up to date by what each op changes
+ * (sizing only the values it touches), so a write to a large session does not re-measure
+ * every value; keys are counted only when some were added. Its cost against the budget is
+ * kept up to date the same way.
+ * Checks the limits and the budget on the result before returning; values are copied in.
+ *
+ * The entry's data object is changed in place (copying it cost 17 us per write to a
+ * 200-key session, a third of a whole gRPC call): nothing outside holds it, since reads
+ * hand out copies, and this runs synchronously, so no reader sees a half-applied delta.
+ * Every change to it is logged first and undone when an op or a limit refuses the delta,
+ * so a refused delta leaves the entry exactly as it was.
+ */
+function applyCounted(
+  id: string,
+  entry: Entry | undefined,
+  ops: readonly Op[],
+  limits: Limits,
+  budget: HeapBudget,
+): Counted {
+  // No closures in here: tsx compiles with keepNames, which re-names every closure each
+  // time it is created, and this runs on every write.
+  const original = entry?.data;
+  let data: SessionData = original ?? {};
+  let bytes = entry?.bytes ?? 0;
+  const before = entry?.cost ?? 0;
+  let cost = entry?.cost ?? sessionCost(id);
+  let grew = false;
+  /** (key, its value before, or undefined when it was absent), for changes to `original`. */
+  const undo: [string, JsonValue | undefined][] = [];
+  const incremented: Record<string, number> = {};
+  try {
+    for (const op of ops) {
+      if (op.type === "clear") {
+        // The original stays untouched from here on: later ops go to the new object.
+        data = {};
+        bytes = 0;
+        cost = sessionCost(id);
+        continue;
+      }
+      const key = op.key;
+      const had = Object.hasOwn(data, key);
+      let value: JsonValue | undefined;
+      if (op.type === "set") value = cloneJson(op.value);
+      else if (op.type === "increment") {
+        const next = incrementValue(had ? data[key] : undefined, key, op.delta);
+        assignKey(incremented, key, next);
+        value = next;
+      }
+      if (!had && value === undefined) continue;
+      if (data === original) undo.push([key, had ? data[key] : undefined]);
+      const keyBytes = Buffer.byteLength(key, "utf8");
+      if (had) {
+        const old = data[key] as JsonValue;
+        const oldBytes = jsonByteLength(old);
+        bytes -= keyBytes + oldBytes;
+        cost -= keyCost(key, keyBytes, old, oldBytes);
+      }
+      if (value === undefined) {
+        delete data[key];
+        continue;
+      }
+      if (!had) grew = true;
+      const valueBytes = jsonByteLength(value);
+      bytes += keyBytes + valueBytes;
+      cost += keyCost(key, keyBytes, value, valueBytes);
+      assignKey(data, key, value);
+    }
+    // Without added keys the count cannot have grown past a limit it was already within.
+    const keys = grew ? Object.keys(data).length : 0;
+    checkSessionSize(keys, bytes, limits);
+    // Only growth is refused: a write that keeps or shrinks a session always fits.
+    if (cost > before && cost - before > budget.max - budget.used) {
+      throw new BudgetError(cost - before, budget);
+    }
+    return { data: grew && keys <= COMPACT_KEYS ? compact(data) : data, bytes, cost, incremented };
+  } catch (err) {
+    if (original !== undefined) undoChanges(original, undo);
+    throw err;
+  }
+}
+
+function undoChanges(data: SessionData, undo: [string, JsonValue | undefined][]): void {
+  for (let i = undo.length - 1; i >= 0; i--) {
+    const [key, before] = undo[i] as [string, JsonValue | undefined];
+    if (before === undefined) delete data[key];
+    else assignKey(data, key, before);
+  }
+}
+
+/**
+ * The same data in fresh objects. Keys added one by one to an object spill into a separate
+ * property array (a spread copy keeps that layout); objects built by JSON.parse hold their
+ * properties inline, 32 bytes less for a typical session. Values are JSON already (the
+ * storage contract), so the text round trip changes nothing. Only done when a small
+ * session gained keys.
+ */
+function compact(data: SessionData): SessionData {
+  return JSON.parse(JSON.stringify(data)) as SessionData;
+}
+
+function assertSafeId(id: string): void {
+  if (!isSafeId(id)) {
+    throw new SessionError(
+      "invalid_argument",
+      "memory storage refuses a session id outside [0-9A-Za-z_-]{1,128}",
+    );
+  }
+}
+
+function positive(name: string, value: number | undefined, infinite = false): number | undefined {
+  if (value === undefined) return undefined;
+  if (infinite && value === Number.POSITIVE_INFINITY) return value;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    const or = infinite ? " (or Infinity)" : "";
+    throw new SessionError(
+      "invalid_argument",
+      `${name} must be a positive integer${or}, got ${value}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,117 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileStorage } from "../../file/FileStorage.js";
+import { type Limits, resolveLimits } from "../Limits.js";
+import { jsonLogger, type Logger } from "../Logger.js";
+import { SessionError } from "../SessionError.js";
+import type { ApplyMode, ApplyOptions, Expiry, Storage } from "../storage/Storage.js";
+import { assertValidSessionId, newSessionId } from "./ids.js";
+import { DEFAULT_REQUEST_ID_WINDOW_MS } from "./requestId.js";
+import { Session } from "./Session.js";
+
+export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface ManagerOptions {
+  /** Where sessions live. Default: a FileStorage under `<os tmpdir>/sessiond`. */
+  storage?: Storage;
+  /** Idle time to live, slid by every access. Default 24 h. */
+  ttlMs?: number;
+  /** Optional absolute lifetime from creation, whatever the activity. */
+  maxLifetimeMs?: number;
+  /**
+   * Adopt an unknown client-supplied id on first write instead of issuing a fresh one.
+   * Off by default: adopting lets an attacker plant a known id (session fixation).
+   */
+  adoptUnknownIds?: boolean;
+  /** Custom id generator; its ids must still be 32 characters of [0-9a-z]. */
+  generateId?: () => string;
+  limits?: Partial<Limits>;
+  logger?: Logger;
+  /**
+   * How long a request id (Session#setRequestId) answers retries with the first outcome.
+   * Default 10 minutes.
+   */
+  requestIdWindowMs?: number;
+}
+
+/** What every Session of one Manager shares. */
+export interface SessionContext {
+  readonly storage: Storage;
+  readonly expiry: Expiry;
+  readonly limits: Limits;
+  readonly adoptUnknownIds: boolean;
+  readonly logger: Logger;
+  readonly requestIdWindowMs: number;
+  /** The storage's apply options for each mode, built once rather than on every commit. */
+  readonly applyOptions: Readonly<Record<ApplyMode, Readonly<ApplyOptions>>>;
+  generateId(): string;
+}
+
+/** Creates request-scoped Sessions over one Storage. Cheap to call per request: no I/O. */
+export class Manager {
+  readonly context: SessionContext;
+  readonly #ownsStorage: boolean;
+
+  constructor(options: ManagerOptions = {}) {
+    const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+    assertPositiveMs("ttlMs", ttlMs);
+    if (options.maxLifetimeMs !== undefined)
+      assertPositiveMs("maxLifetimeMs", options.maxLifetimeMs);
+    const logger = options.logger ?? jsonLogger();
+    const requestIdWindowMs = options.requestIdWindowMs ?? DEFAULT_REQUEST_ID_WINDOW_MS;
+    assertPositiveMs("requestIdWindowMs", requestIdWindowMs);
+    const custom = options.generateId;
+    this.#ownsStorage = options.storage === undefined;
+    const expiry: Expiry = { ttlMs, maxLifetimeMs: options.maxLifetimeMs };
+    const limits = resolveLimits(options.limits);
+    const applyOptions = (mode: ApplyMode) => Object.freeze({ ...expiry, limits, mode });
+    this.context = {
+      storage: options.storage ?? new FileStorage({ dir: join(tmpdir(), "sessiond"), logger }),
+      expiry,
+      limits,
+      applyOptions: {
+        existing: applyOptions("existing"),
+        create: applyOptions("create"),
+        upsert: applyOptions("upsert"),
+      },
+      adoptUnknownIds: options.adoptUnknownIds ?? false,
+      logger,
+      requestIdWindowMs,
+      generateId: custom
+        ? () => {
+            const id = custom();
+            assertValidSessionId(id);
+            return id;
+          }
+        : newSessionId,
+    };
+  }
+
+  get storage(): Storage {
+    return this.context.storage;
+  }
+
+  /**
+   * The session named by `id` (undefined = the caller has none yet). A malformed id throws
+   * invalid_argument here, before any storage sees it. The empty string is malformed: a
+   * caller that has no session sends no id.
+   */
+  session(id?: string): Session {
+    if (id !== undefined) assertValidSessionId(id);
+    return new Session(this.context, id);
+  }
+
+  /** Closes the storage if the Manager created it (a storage passed in belongs to the caller). */
+  async close(): Promise<void> {
+    if (this.#ownsStorage) await this.context.storage.close();
+  }
+}
+
+function assertPositiveMs(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new SessionError(
+      "invalid_argument",
+      `${name} must be a positive whole number of milliseconds, got ${value}`,
+    );
+  }
+}

@@ -1,0 +1,108 @@
+import type { JsonValue } from "../json.js";
+import type { Limits } from "../Limits.js";
+import { SessionError } from "../SessionError.js";
+
+/**
+ * Keys are non-empty, well-formed UTF-16 strings within maxKeyBytes. Any such string will
+ * do, "__proto__" included (see assignKey in common/json.ts for how it is kept).
+ */
+export function assertValidKey(key: unknown, limits: Limits): asserts key is string {
+  if (typeof key !== "string" || key.length === 0) {
+    throw new SessionError("invalid_argument", "key must be a non-empty string");
+  }
+  // A lone surrogate has no UTF-8 form: Redis and the wire would turn it into U+FFFD, so
+  // the key read back would differ from the one written.
+  if (!isWellFormed(key)) {
+    throw new SessionError("invalid_argument", "key contains a lone UTF-16 surrogate");
+  }
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short keys need no count (every call has one).
+  if (key.length * 3 <= limits.maxKeyBytes) return;
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > limits.maxKeyBytes) {
+    throw new SessionError(
+      "invalid_argument",
+      `key is ${bytes} bytes, over the limit maxKeyBytes=${limits.maxKeyBytes}`,
+    );
+  }
+}
+
+/** Values must be plain JSON: finite numbers, plain objects, arrays, strings, booleans, null. */
+export function assertValidValue(
+  value: unknown,
+  key: string,
+  limits: Limits,
+): asserts value is JsonValue {
+  storedValue(value, key, limits);
+}
+
+/**
+ * Validates a value and returns the copy a storage should hold: the value as its JSON text
+ * reads back (so -0 becomes 0 and non-JSON extras vanish), which is what every storage,
+ * memory included, then returns. Values therefore read back equal on every storage.
+ */
+export function storedValue(value: unknown, key: string, limits: Limits): JsonValue {
+  const problem = jsonValueProblem(value);
+  if (problem) throw new SessionError("invalid_argument", `value of key "${key}" ${problem}`);
+  const json = JSON.stringify(value);
+  const bytes = Buffer.byteLength(json, "utf8");
+  if (bytes > limits.maxValueBytes) {
+    throw new SessionError(
+      "resource_exhausted",
+      `value of key "${key}" is ${bytes} bytes, over the limit maxValueBytes=${limits.maxValueBytes}`,
+    );
+  }
+  // A well-formed string or a boolean reads back from its JSON text unchanged (strings are
+  // immutable, so no copy is needed either); everything else takes the round trip, which
+  // also turns -0 into 0.
+  if (typeof value === "string" || typeof value === "boolean") return value;
+  return JSON.parse(json) as JsonValue;
+}
+
+/** How deep a value may nest (the value itself is level 0). The wire decoder stops there too. */
+export const MAX_JSON_DEPTH = 64;
+
+// With the u flag a surrogate pair is one code point, so only lone surrogates match.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** False when `text` holds a lone UTF-16 surrogate, which has no UTF-8 form. */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * Why `value` is not a JSON value a session can hold ("is not a finite number", …), or
+ * undefined. The Node SDK asks too, before it sends: a lone surrogate would reach the wire
+ * as U+FFFD, and a Date or an undefined would not reach it at all.
+ */
+export function jsonValueProblem(value: unknown): string | undefined {
+  return jsonProblem(value, 0);
+}
+
+function jsonProblem(value: unknown, depth: number): string | undefined {
+  if (depth > MAX_JSON_DEPTH) return `is nested deeper than ${MAX_JSON_DEPTH} levels`;
+  if (value === null || typeof value === "boolean") return undefined;
+  if (typeof value === "string") {
+    return isWellFormed(value) ? undefined : "contains a lone UTF-16 surrogate";
+  }
+  if (typeof value === "number")
+    return Number.isFinite(value) ? undefined : "is not a finite number";
+  if (Array.isArray(value)) {
+    // for..of (not forEach) so that holes show up as undefined and are refused.
+    for (const item of value) {
+      const p = jsonProblem(item, depth + 1);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  if (typeof value === "object") {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return "is not a plain JSON object";
+    for (const [name, item] of Object.entries(value)) {
+      if (!isWellFormed(name)) return "holds a key with a lone UTF-16 surrogate";
+      const p = jsonProblem(item, depth + 1);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  return `is a ${typeof value}, not a JSON value`;
+}

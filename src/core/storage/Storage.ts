@@ -1,0 +1,183 @@
+import type { JsonValue, SessionData } from "../json.js";
+import type { Limits } from "../Limits.js";
+
+/**
+ * One change to a session. A request's changes travel to the storage as one list of ops
+ * (a Delta) and are applied atomically, in order: concurrent requests that touch
+ * different keys never lose each other's writes.
+ */
+export type Op =
+  | { type: "set"; key: string; value: JsonValue }
+  | { type: "remove"; key: string }
+  /** Absent keys count as 0; a non-number value fails the whole delta (failed_precondition). */
+  | { type: "increment"; key: string; delta: number }
+  /** Removes every key; ops after it in the same delta still apply. */
+  | { type: "clear" };
+
+export interface Delta {
+  ops: readonly Op[];
+  /** Apply only if the session is at this version (a missing session is at 0); else `aborted`. */
+  expectedVersion?: number;
+}
+
+/** How long a session lives. Every storage computes expiry the same way; see expireAt(). */
+export interface Expiry {
+  /** Idle time to live, slid by every read and write. */
+  ttlMs: number;
+  /** Optional absolute lifetime counted from creation; sliding never passes it. */
+  maxLifetimeMs?: number;
+}
+
+/**
+ * - `existing`: apply only to a live session; a missing one is left missing and apply
+ *   returns undefined.
+ * - `create`: the id must be free; a fresh session is created. If the id is taken
+ *   (a collision) nothing is written and apply returns undefined.
+ * - `upsert`: create when missing (gsession's adopt-any-id behaviour, opt-in).
+ */
+export type ApplyMode = "existing" | "create" | "upsert";
+
+export interface ApplyOptions extends Expiry {
+  mode: ApplyMode;
+  /** maxKeys and maxSessionBytes are checked on the merged result, before writing. */
+  limits: Limits;
+  idempotency?: Idempotency;
+}
+
+/**
+ * Makes one write idempotent (a caller's `request_id`). Before writing, the storage looks
+ * for a live record named `key`:
+ * - found, same `fingerprint`: nothing is written; the recorded outcome is returned again
+ *   (with `replayed: true` and the record's `sealedId`), or the recorded refusal thrown again;
+ * - found, other fingerprint: nothing is written; throws `already_exists`;
+ * - none: the write runs and its outcome (a result, or a refusal: `aborted`,
+ *   `resource_exhausted`, `failed_precondition`) is recorded in the SAME atomic step as the
+ *   write. A write that changes nothing and returns undefined / "missing" / "taken" records
+ *   nothing: the caller tries again (another mode, another id) under the same key.
+ * A record lives `windowMs`, then behaves as absent. It is stored where the write's session
+ * lives (same file, same Redis Cluster slot) and survives the session's destroy or
+ * regenerate for its window. A storage keeps at most MAX_REQUEST_RECORDS records per
+ * session, dropping the oldest first, so no caller grows them without bound.
+ * A storage never sees the request id itself, only values derived from it, and stores no
+ * session id in a record except sealed (`sealedId`, opaque to the storage).
+ */
+export interface Idempotency {
+  /** 64 hex chars: SHA-256 derived from the request id. The record's name. */
+  key: string;
+  /** 64 hex chars: SHA-256 of what was asked (operation, session, body). */
+  fingerprint: string;
+  /** How long the record answers retries, in ms. */
+  windowMs: number;
+  /**
+   * Opaque text stored with the record and handed back on replay: the id a create or
+   * regenerate issued, encrypted under a key only the request id's holder can derive.
+   */
+  sealedId?: string;
+}
+
+/** At most this many live request records per session; the oldest is dropped first. */
+export const MAX_REQUEST_RECORDS = 64;
+
+/** Marks a result answered from a request record instead of a write. */
+export interface Replay {
+  /** True when nothing was written: this is the outcome recorded by the first attempt. */
+  replayed?: boolean;
+  /** The first attempt's Idempotency.sealedId, when it had one. */
+  sealedId?: string;
+}
+
+export interface TouchOptions extends Expiry {
+  idempotency?: Idempotency;
+}
+
+export interface DestroyOptions {
+  idempotency?: Idempotency;
+}
+
+export interface SessionMeta {
+  /** Grows by one with every applied delta; 1 after creation. */
+  version: number;
+  /** Milliseconds since the epoch. */
+  createTime: number;
+  expireTime: number;
+}
+
+export interface SessionRecord extends SessionMeta {
+  data: SessionData;
+}
+
+export interface ApplyResult extends SessionMeta, Replay {
+  /** The value each incremented key holds after the delta. */
+  incremented: Record<string, number>;
+}
+
+export interface RegenerateOptions extends Expiry {
+  /** Leave the old session in place (a copy) instead of destroying it. */
+  keepOld: boolean;
+  /** The record lives with the OLD session (its file / slot), and survives its destroy. */
+  idempotency?: Idempotency;
+}
+
+/**
+ * What regenerate() did: the new session's meta, or why nothing changed — `missing` (no
+ * live session under the old id) or `taken` (the new id is in use: pick another).
+ */
+export type RegenerateResult = (SessionMeta & Replay) | "missing" | "taken";
+
+/** One key read from a live session. */
+export interface KeyRead {
+  found: boolean;
+  value?: JsonValue;
+}
+
+/**
+ * Where sessions live. A handful of methods; everything else (laziness, ids, fixation
+ * safety, limits on single inputs) is built above it by Session and Manager.
+ *
+ * Rules every implementation follows (the conformance suite in `sessiond/testing`
+ * checks them):
+ * - Ids arrive validated, but a storage that builds paths or keys from them must still
+ *   refuse anything outside [0-9A-Za-z_-] (defence in depth).
+ * - Reads of a live session slide its expiry without rewriting its data.
+ * - An expired session behaves exactly like a missing one, and is eventually freed
+ *   even if never read again.
+ * - Values go in and come out as copies; a caller can never mutate stored state.
+ * - Failures to reach the backing store throw SessionError("unavailable") promptly.
+ */
+export interface Storage {
+  /** The whole session (sliding its expiry), or undefined when missing or expired. */
+  read(id: string, expiry: Expiry): Promise<SessionRecord | undefined>;
+  /** One key (sliding the session's expiry), or undefined when the session is missing. */
+  readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined>;
+  /** Applies a delta atomically; see ApplyMode for when it returns undefined. */
+  apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined>;
+  /**
+   * Moves a live session to `newId` in one atomic step: its data, at version 1, keeping
+   * its creation time (so an absolute lifetime is never renewed), expiry recomputed. The
+   * old id is destroyed in the same step unless keepOld. A write to the old id either
+   * lands before the move (and moves with it) or finds the old id missing; of concurrent
+   * regenerates of one session exactly one moves it. `newId` shares the old id's family
+   * (see idFamily.ts), so both keys of a Redis Cluster live in one slot.
+   */
+  regenerate(oldId: string, newId: string, options: RegenerateOptions): Promise<RegenerateResult>;
+  /** Slides the expiry; undefined when the session is missing. */
+  touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined>;
+  /**
+   * Hard delete. Idempotent. With `idempotency`, the record outlives the session (a
+   * tombstone) for its window; the result says whether it was a replay.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: storages written before request ids return void
+  destroy(id: string, options?: DestroyOptions): Promise<Replay | undefined | void>;
+  /** Resolves when the backing store answers; rejects with `unavailable` when it does not. */
+  ping(): Promise<void>;
+  /** Stops timers and connections. The storage is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** When a session touched at `now` expires. */
+export function expireAt(now: number, createTime: number, expiry: Expiry): number {
+  const idle = now + expiry.ttlMs;
+  return expiry.maxLifetimeMs === undefined
+    ? idle
+    : Math.min(idle, createTime + expiry.maxLifetimeMs);
+}

@@ -1,0 +1,44 @@
+import type { Metadata } from "@grpc/grpc-js";
+import { SessionError } from "../core/SessionError.js";
+import { assertValidSessionId } from "../core/session/ids.js";
+
+/**
+ * The caller's session id: the metadata entry `key`, or when that is absent, the cookie
+ * named `key` in a `cookie` entry. undefined = the caller has no session yet. A malformed
+ * id throws invalid_argument. An empty cookie counts as absent, because that is how HTTP
+ * clears a cookie; an empty metadata entry is malformed, as the Manager says.
+ */
+export function readSessionId(metadata: Metadata, key: string): string | undefined {
+  const values = metadata.get(key);
+  if (values.length === 1) {
+    const id = values[0];
+    assertValidSessionId(id);
+    return id;
+  }
+  if (values.length > 1) {
+    throw new SessionError("invalid_argument", `more than one "${key}" metadata entry`);
+  }
+  const cookies = metadata.get("cookie");
+  if (cookies.length === 0) return undefined;
+  const id = cookieValue(cookies, key);
+  if (id === undefined || id === "") return undefined;
+  assertValidSessionId(id);
+  return id;
+}
+
+/** The first cookie named `name` across all `cookie` entries ("a=1; b=2"). */
+function cookieValue(entries: readonly (string | Buffer)[], name: string): string | undefined {
+  for (const entry of entries) {
+    if (typeof entry !== "string") continue;
+    for (const pair of entry.split(";")) {
+      const eq = pair.indexOf("=");
+      if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+      const value = pair.slice(eq + 1).trim();
+      // RFC 6265 allows a cookie value in double quotes.
+      return value.length >= 2 && value.startsWith('"') && value.endsWith('"')
+        ? value.slice(1, -1)
+        : value;
+    }
+  }
+  return undefined;
+}

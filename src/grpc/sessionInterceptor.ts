@@ -1,0 +1,38 @@
+import { ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
+import type { Logger } from "../core/Logger.js";
+import type { Manager } from "../core/session/Manager.js";
+import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
+import { SessionCall } from "./SessionCall.js";
+
+export interface SessionInterceptorOptions {
+  /** Request and response metadata key of the session id. Default "x-session-id". */
+  metadataKey?: string;
+  /** Where failed commits are logged. Default: the Manager's logger. */
+  logger?: Logger;
+  /**
+   * Which methods (by path, "/pkg.Service/Method") get a session. Others pass through
+   * untouched: no id check, no getSession. Default: every method.
+   */
+  methods?: (path: string) => boolean;
+}
+
+/**
+ * A grpc-js server interceptor (grpc-js >= 1.10) that gives every call a lazily loaded
+ * Session, reachable from handlers with getSession(call). See SessionCall for when
+ * changes are committed and where a new id is returned.
+ *
+ *   new Server({ interceptors: [sessionInterceptor(manager)] })
+ */
+export function sessionInterceptor(
+  manager: Manager,
+  options: SessionInterceptorOptions = {},
+): ServerInterceptor {
+  const key = options.metadataKey ?? DEFAULT_METADATA_KEY;
+  assertValidMetadataKey(key);
+  const config = { manager, key, logger: options.logger ?? manager.context.logger };
+  const { methods } = options;
+  return (method, call) =>
+    methods === undefined || methods(method.path)
+      ? new SessionCall(config, method.path, call)
+      : new ServerInterceptingCall(call);
+}

@@ -1,0 +1,50 @@
+import { type Metadata, status } from "@grpc/grpc-js";
+import type { Logger } from "../core/Logger.js";
+import { type ErrorCode, SessionError } from "../core/SessionError.js";
+import { ServerError } from "./ServerError.js";
+
+/** What a failure becomes on the wire: a code and a message, never a stack. */
+export interface WireStatus {
+  code: status;
+  details: string;
+  metadata?: Metadata;
+}
+
+const codes: Record<ErrorCode, status> = {
+  invalid_argument: status.INVALID_ARGUMENT,
+  not_found: status.NOT_FOUND,
+  aborted: status.ABORTED,
+  resource_exhausted: status.RESOURCE_EXHAUSTED,
+  failed_precondition: status.FAILED_PRECONDITION,
+  already_exists: status.ALREADY_EXISTS,
+  unavailable: status.UNAVAILABLE,
+  internal: status.INTERNAL,
+};
+
+/**
+ * THE mapping from anything thrown to a gRPC status; the handler wrappers and the
+ * interceptor all go through it. Typed errors keep their message (it was written for the
+ * caller); anything else is a bug whose details stay in the log, with the stack, and
+ * never reach the client.
+ */
+export function toStatus(err: unknown, logger?: Logger, method?: string): WireStatus {
+  if (err instanceof ServerError) return { code: err.code, details: err.details };
+  if (err instanceof SessionError && err.code !== "internal") {
+    // Operators need to see an unreachable storage; the other codes are the caller's doing.
+    if (err.code === "unavailable")
+      logger?.warn("storage unavailable", { method, err: err.message });
+    return { code: codes[err.code], details: err.message };
+  }
+  logger?.error("internal error", { method, ...describe(err) });
+  return { code: status.INTERNAL, details: "internal error" };
+}
+
+function describe(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { err: String(err) };
+  const fields: Record<string, unknown> = { err: err.message, stack: err.stack };
+  if (err.cause !== undefined) {
+    fields.cause = err.cause instanceof Error ? err.cause.message : String(err.cause);
+    if (err.cause instanceof Error) fields.causeStack = err.cause.stack;
+  }
+  return fields;
+}

@@ -1,0 +1,28 @@
+import type { handleUnaryCall, ServerUnaryCall } from "@grpc/grpc-js";
+import type { Logger } from "../core/Logger.js";
+import { settle } from "./settle.js";
+import { toStatus } from "./toStatus.js";
+
+export interface HandlerOptions {
+  /** Where unexpected errors are logged with their stack. Default: nowhere. */
+  logger?: Logger;
+}
+
+/**
+ * Turns an async function into a grpc-js unary handler. grpc-js ignores the promise an
+ * async handler returns, so without this a throw after an `await` leaves the client
+ * waiting for its deadline; here every outcome becomes exactly one response or status.
+ */
+export function unaryHandler<Req, Res>(
+  fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res,
+  options: HandlerOptions = {},
+): handleUnaryCall<Req, Res> {
+  const { logger } = options;
+  return (call, callback) =>
+    settle(
+      fn,
+      call,
+      (response) => callback(null, response),
+      (err) => callback(toStatus(err, logger, call.getPath()), null),
+    );
+}

@@ -1,0 +1,11 @@
+// `sessiond/redis`: sessions in Redis (standalone, Sentinel or Cluster), as one value per
+// session or as a hash; optionally encrypted. Needs the optional peer dependency ioredis.
+export type { RedisConnectionOptions, RedisStorageKind } from "./createRedisStorage.js";
+export { createRedisStorage } from "./createRedisStorage.js";
+export { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
+export { EncryptedRedisStorage } from "./EncryptedRedisStorage.js";
+export type { EncryptedRedisStorageOptions } from "./EncryptedRedisStorageBase.js";
+export { RedisHashStorage } from "./RedisHashStorage.js";
+export { RedisStorage } from "./RedisStorage.js";
+export type { RedisStorageOptions } from "./RedisStorageBase.js";
+export { redisIdHashKey } from "./redisIdHashKey.js";

@@ -1,0 +1,39 @@
+// The shared storage conformance suite (its request-id block included) against both Redis
+// storages, plain and encrypted, on a redis-server this file starts (and stops) on a free
+// port. Each storage gets its own key prefix.
+import { randomBytes } from "node:crypto";
+import { after } from "node:test";
+import { silentLogger } from "../../src/core/Logger.js";
+import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
+import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
+import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
+import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
+import { describeStorageConformance } from "../../src/testing/index.js";
+import { type RedisProcess, startRedis } from "../support/redisServers.js";
+import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "../support/redisStorages.js";
+
+const redis: RedisProcess = await startRedis();
+after(() => redis.stop());
+
+for (const kind of REDIS_KINDS) {
+  describeStorageConformance({
+    name: kind,
+    create: () => createTestRedisStorage(kind, { url: redis.url }),
+  });
+  // Encrypted at rest, under hashed ids whose key lives in Redis (the server's default).
+  describeStorageConformance({
+    name: `${kind} (encrypted, hashed ids)`,
+    create: () => {
+      const inner = createRedisStorage(
+        kind,
+        {
+          url: redis.url,
+          prefix: uniquePrefix(),
+          encryptionKeys: [randomBytes(32), randomBytes(32)],
+        },
+        silentLogger,
+      ) as EncryptedRedisStorageBase;
+      return new HashedIdStorage(inner, redisIdHashKey(inner.connection, inner.keys.prefix));
+    },
+  });
+}

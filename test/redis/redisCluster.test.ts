@@ -1,0 +1,181 @@
+/**
+ * Both Redis storages on a 3-master Redis Cluster this file creates (three
+ * `redis-server --cluster-enabled yes` + `redis-cli --cluster create`): the shared
+ * conformance suite, unchanged, plus slot co-location and spread across the masters.
+ */
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { defaultLimits } from "../../src/core/Limits.js";
+import { silentLogger } from "../../src/core/Logger.js";
+import { SessionError } from "../../src/core/SessionError.js";
+import { newSessionId } from "../../src/core/session/ids.js";
+import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
+import { idFamily, idInFamily } from "../../src/core/storage/idFamily.js";
+import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
+import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
+import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
+import { describeStorageConformance } from "../../src/testing/index.js";
+import { type RedisCluster, startCluster } from "../support/redisServers.js";
+import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "../support/redisStorages.js";
+
+// AOF so that the master killed by the failure test comes back with its sessions.
+const cluster: RedisCluster = await startCluster(3, { aof: true });
+after(() => cluster.stop());
+
+for (const kind of REDIS_KINDS) {
+  describeStorageConformance({
+    name: `${kind} on a 3-master cluster`,
+    create: () => createTestRedisStorage(kind, { clusterNodes: cluster.seeds }),
+  });
+}
+
+describe("cluster layout", () => {
+  for (const kind of REDIS_KINDS) {
+    test(`${kind}: a session's key lives in its id's slot; sessions spread over every master`, async () => {
+      const prefix = uniquePrefix();
+      const storage = createTestRedisStorage(kind, { clusterNodes: cluster.seeds }, { prefix });
+      const admins = cluster.nodes.map((n) => new Redis(n.port, { lazyConnect: true }));
+      try {
+        for (const a of admins) {
+          a.on("error", () => {});
+          await a.connect();
+        }
+        const ids = Array.from({ length: 30 }, () => newSessionId());
+        const options = { mode: "create" as const, ttlMs: 60_000, limits: defaultLimits };
+        for (const id of ids) {
+          const ops = [
+            { type: "set" as const, key: "a", value: 1 },
+            { type: "increment" as const, key: "n", delta: 2 },
+          ];
+          assert.equal((await storage.apply(id, { ops }, options))?.version, 1);
+          assert.deepStrictEqual(await storage.readKey(id, "n", options), {
+            found: true,
+            value: 2,
+          });
+        }
+        const holders = new Set<number>();
+        for (const id of ids) {
+          const key = storage.keyOf(id);
+          const admin = admins[0] as Redis;
+          const slot = (await admin.call("cluster", "keyslot", key)) as number;
+          assert.equal(
+            slot,
+            await admin.call("cluster", "keyslot", idFamily(id)),
+            `${key} hashed by {family}`,
+          );
+          const found: number[] = [];
+          for (const [i, a] of admins.entries()) {
+            if ((await a.call("cluster", "countkeysinslot", slot)) !== 0) found.push(i);
+          }
+          assert.equal(found.length, 1, `session ${id} lives on exactly one master`);
+          holders.add(found[0] as number);
+          // The node answers for the key directly (no MOVED): expiry set there too.
+          const pttl = await (admins[found[0] as number] as Redis).pttl(key);
+          assert.ok(pttl > 0, `PTTL ${pttl}`);
+        }
+        assert.equal(holders.size, 3, "30 sessions spread over all three masters");
+      } finally {
+        for (const a of admins) a.disconnect();
+        await storage.close();
+      }
+    });
+  }
+});
+
+describe("cluster layout, encrypted under hashed ids (issue 10)", () => {
+  for (const kind of REDIS_KINDS) {
+    test(`${kind}: writes, regenerates and their locks stay in the session's slot`, async () => {
+      const inner = createRedisStorage(
+        kind,
+        { clusterNodes: cluster.seeds, prefix: uniquePrefix(), encryptionKeys: [randomBytes(32)] },
+        silentLogger,
+      ) as EncryptedRedisStorageBase;
+      const storage = new HashedIdStorage(
+        inner,
+        redisIdHashKey(inner.connection, inner.keys.prefix),
+      );
+      const options = { mode: "create" as const, ttlMs: 60_000, limits: defaultLimits };
+      try {
+        // Enough sessions to land on every master; each one written, regenerated twice, read.
+        for (let i = 0; i < 12; i++) {
+          const id = newSessionId();
+          await storage.apply(id, { ops: [{ type: "set", key: "a", value: i }] }, options);
+          const kept = idInFamily(id, newSessionId());
+          assert.equal(
+            typeof (await storage.regenerate(id, kept, { ...options, keepOld: true })),
+            "object",
+          );
+          const moved = idInFamily(id, newSessionId());
+          assert.equal(
+            typeof (await storage.regenerate(kept, moved, { ...options, keepOld: false })),
+            "object",
+          );
+          await storage.apply(
+            moved,
+            { ops: [{ type: "increment", key: "n", delta: 1 }] },
+            { ...options, mode: "existing" },
+          );
+          assert.deepEqual((await storage.read(moved, options))?.data, { a: i, n: 1 });
+          assert.deepEqual((await storage.read(id, options))?.data, { a: i });
+          assert.equal(await storage.read(kept, options), undefined);
+        }
+      } finally {
+        await storage.close();
+      }
+    });
+  }
+});
+
+describe("cluster failure", () => {
+  test("a master killed: calls end within the bound (ok or unavailable); restarted, every session is back", async () => {
+    const timeoutMs = 500;
+    const storage = createTestRedisStorage("redis-hash", {
+      clusterNodes: cluster.seeds,
+      commandTimeoutMs: timeoutMs,
+    });
+    const options = { mode: "upsert" as const, ttlMs: 60_000, limits: defaultLimits };
+    try {
+      const ids = Array.from({ length: 12 }, () => newSessionId());
+      for (const [i, id] of ids.entries()) {
+        await storage.apply(id, { ops: [{ type: "set", key: "k", value: i }] }, options);
+      }
+      const victim = cluster.nodes[1];
+      assert.ok(victim);
+      await victim.kill();
+      let failures = 0;
+      for (let round = 0; round < 4; round++) {
+        await Promise.all(
+          ids.map(async (id) => {
+            const start = performance.now();
+            try {
+              await storage.readKey(id, "k", options);
+            } catch (err) {
+              assert.ok(err instanceof SessionError && err.code === "unavailable", String(err));
+              failures++;
+            }
+            const took = performance.now() - start;
+            assert.ok(took < timeoutMs + 1000, `a call took ${took.toFixed(0)} ms`);
+          }),
+        );
+        await sleep(200);
+      }
+      assert.ok(failures > 0, "sessions on the dead master were unavailable");
+      await victim.restart();
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const reads = await Promise.all(
+          ids.map((id) => storage.readKey(id, "k", options).catch(() => undefined)),
+        );
+        if (reads.every((r, i) => r?.found && r.value === i)) break;
+        assert.ok(Date.now() < deadline, "the cluster did not come back within 20 s");
+        await sleep(200);
+      }
+    } finally {
+      await storage.close();
+    }
+  });
+});

@@ -1,0 +1,215 @@
+// parseConfig in-process: precedence, every value syntax, and the error text's shape.
+// (test/server.test.ts checks the same errors end to end through the real process.)
+import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { defaultLimits } from "../../src/core/Limits.js";
+import {
+  ConfigError,
+  envName,
+  flagName,
+  parseConfig,
+  resolveConfig,
+  SETTINGS,
+  type ServerConfig,
+  type StorageKind,
+} from "../../src/server/config.js";
+import { helpText } from "../../src/server/helpText.js";
+import { startServer } from "../../src/server/startServer.js";
+
+const fails = (argv: string[], env: Record<string, string>, pattern: RegExp) =>
+  assert.throws(
+    () => parseConfig(argv, env),
+    (err) => err instanceof ConfigError && pattern.test(err.message) && !err.message.includes("\n"),
+  );
+
+describe("server config", () => {
+  test("defaults match the documented ones", () => {
+    const { config, warnings } = parseConfig([], {});
+    assert.deepEqual(warnings, []);
+    assert.equal(config.host, "127.0.0.1");
+    assert.equal(config.port, 50051);
+    assert.equal(config.storage, "file");
+    assert.equal(config.fileDir, join(tmpdir(), "sessiond"));
+    assert.equal(config.fileEncryptionKey, undefined);
+    assert.equal(config.ttlMs, 24 * 3600 * 1000);
+    assert.equal(config.maxLifetimeMs, undefined);
+    assert.equal(config.adoptUnknownIds, false);
+    assert.equal(config.metadataKey, "x-session-id");
+    assert.equal(config.maxKeyBytes, defaultLimits.maxKeyBytes);
+    assert.equal(config.maxValueBytes, defaultLimits.maxValueBytes);
+    assert.equal(config.maxKeys, defaultLimits.maxKeys);
+    assert.equal(config.maxSessionBytes, defaultLimits.maxSessionBytes);
+    assert.equal(config.redisPrefix, "sessiond:");
+    assert.equal(config.redisTimeoutMs, 1000);
+    assert.equal(config.shutdownGraceMs, 10_000);
+    assert.equal(config.healthCheckIntervalMs, 5000);
+  });
+
+  test("flags win over environment variables, which win over defaults", () => {
+    const env = { SESSIOND_PORT: "7000", SESSIOND_HOST: "::1" };
+    assert.equal(parseConfig([], env).config.port, 7000);
+    assert.equal(parseConfig(["--port", "7001"], env).config.port, 7001);
+    assert.equal(parseConfig(["--port=7002"], env).config.port, 7002);
+    assert.equal(parseConfig(["--port=7002"], env).config.host, "::1");
+  });
+
+  test("every setting has a distinct env var and flag, derived from one name", () => {
+    const envs = new Set(SETTINGS.map(envName));
+    const flags = new Set(SETTINGS.map(flagName));
+    assert.equal(envs.size, SETTINGS.length);
+    assert.equal(flags.size, SETTINGS.length);
+    for (const setting of SETTINGS) {
+      assert.match(envName(setting), /^SESSIOND_[A-Z0-9_]+$/);
+      assert.ok(helpText().includes(envName(setting)));
+      assert.ok(setting.description.length > 0);
+    }
+    for (const name of [
+      "SESSIOND_REDIS_URL",
+      "SESSIOND_REDIS_CLUSTER_NODES",
+      "SESSIOND_REDIS_SENTINELS",
+      "SESSIOND_REDIS_SENTINEL_NAME",
+      "SESSIOND_REDIS_PREFIX",
+      "SESSIOND_REDIS_TIMEOUT_MS",
+    ]) {
+      assert.ok(envs.has(name), name);
+    }
+  });
+
+  test("durations: milliseconds, units and compounds", () => {
+    const ttl = (raw: string) => parseConfig(["--ttl", raw], {}).config.ttlMs;
+    assert.equal(ttl("1500"), 1500);
+    assert.equal(ttl("500ms"), 500);
+    assert.equal(ttl("30s"), 30_000);
+    assert.equal(ttl("15m"), 900_000);
+    assert.equal(ttl("24h"), 86_400_000);
+    assert.equal(ttl("7d"), 604_800_000);
+    assert.equal(ttl("1h30m"), 5_400_000);
+    assert.equal(ttl("1.5s"), 1500);
+    for (const bad of ["0", "0s", "-1", "1x", "s", "", "1 h", "1e3"]) {
+      fails(["--ttl", bad], {}, /^--ttl \(SESSIOND_TTL\): expected a duration/);
+    }
+    assert.equal(parseConfig(["--shutdown-grace", "0"], {}).config.shutdownGraceMs, 0);
+  });
+
+  test("booleans, bare boolean flags and choices", () => {
+    assert.equal(parseConfig(["--adopt-unknown-ids"], {}).config.adoptUnknownIds, true);
+    assert.equal(
+      parseConfig(["--adopt-unknown-ids", "--port", "1"], {}).config.adoptUnknownIds,
+      true,
+    );
+    assert.equal(parseConfig(["--adopt-unknown-ids=no"], {}).config.adoptUnknownIds, false);
+    assert.equal(
+      parseConfig([], { SESSIOND_ADOPT_UNKNOWN_IDS: "TRUE" }).config.adoptUnknownIds,
+      true,
+    );
+    fails(["--adopt-unknown-ids=maybe"], {}, /expected true or false; got "maybe"/);
+    for (const kind of ["file", "memory", "redis", "redis-hash"]) {
+      assert.equal(parseConfig(["--storage", kind], {}).config.storage, kind);
+    }
+    fails(["--storage", "disk"], {}, /expected one of file, memory, redis, redis-hash/);
+  });
+
+  test("encryption keys: 64 hex digits or base64 of 32 bytes; never echoed", () => {
+    const key = Buffer.alloc(32, 7);
+    const parse = (raw: string) => parseConfig(["--file-encryption-key", raw], {}).config;
+    assert.deepEqual(parse(key.toString("hex")).fileEncryptionKey, key);
+    assert.deepEqual(parse(key.toString("base64")).fileEncryptionKey, key);
+    assert.deepEqual(parse(key.toString("base64url")).fileEncryptionKey, key);
+    for (const bad of ["abcd", key.toString("hex").slice(2), Buffer.alloc(31).toString("base64")]) {
+      assert.throws(
+        () => parse(bad),
+        (err) =>
+          err instanceof ConfigError &&
+          /SESSIOND_FILE_ENCRYPTION_KEY.*32-byte key.*\(value hidden\)/.test(err.message) &&
+          !err.message.includes(bad),
+      );
+    }
+  });
+
+  test("host:port lists, IPv6 in brackets", () => {
+    const { config } = parseConfig(
+      ["--redis-sentinels", "10.0.0.1:26379, [::1]:26380", "--redis-sentinel-name", "main"],
+      {},
+    );
+    assert.deepEqual(config.redisSentinels, [
+      { host: "10.0.0.1", port: 26379 },
+      { host: "::1", port: 26380 },
+    ]);
+    for (const bad of ["host", "host:0", "host:99999", ":1", ","]) {
+      fails(["--redis-cluster-nodes", bad], {}, /SESSIOND_REDIS_CLUSTER_NODES.*host:port/);
+    }
+    fails(["--redis-sentinels", "s:1"], {}, /SESSIOND_REDIS_SENTINEL_NAME/);
+  });
+
+  test("metadata keys must be valid, non-binary, non-reserved gRPC metadata names", () => {
+    assert.equal(parseConfig(["--metadata-key", "x-sid"], {}).config.metadataKey, "x-sid");
+    for (const bad of ["X-Sid", "x sid", "x-sid-bin", "grpc-session", ""]) {
+      fails(["--metadata-key", bad], {}, /SESSIOND_METADATA_KEY/);
+    }
+  });
+
+  test("limits and ports are whole numbers in range", () => {
+    fails(
+      ["--max-keys", "0"],
+      {},
+      /--max-keys \(SESSIOND_MAX_KEYS\): expected a whole number of at least 1; got "0"/,
+    );
+    fails(["--max-key-bytes", "12.5"], {}, /SESSIOND_MAX_KEY_BYTES/);
+    fails(
+      [],
+      { SESSIOND_PORT: "65536" },
+      /^SESSIOND_PORT \(--port\): expected a whole number from 0 to 65535/,
+    );
+    assert.equal(parseConfig(["--port", "0"], {}).config.port, 0);
+  });
+
+  test("command-line mistakes", () => {
+    fails(["--port"], {}, /^--port \(SESSIOND_PORT\): expected a value after it$/);
+    fails(["--nope"], {}, /unknown option "--nope"/);
+    fails(["extra"], {}, /unexpected argument "extra"/);
+  });
+
+  test("an unknown SESSIOND_ variable is a warning, not an error", () => {
+    const { warnings } = parseConfig([], { SESSIOND_PROT: "1", OTHER: "x" });
+    assert.deepEqual(warnings, ["unknown environment variable SESSIOND_PROT ignored (see --help)"]);
+  });
+
+  test("resolveConfig fills what a partial config leaves out", () => {
+    const config = resolveConfig({ port: 0, storage: "memory", maxLifetimeMs: undefined });
+    assert.equal(config.port, 0);
+    assert.equal(config.storage, "memory");
+    assert.equal(config.ttlMs, 86_400_000);
+    assert.equal(config.metadataKey, "x-session-id");
+  });
+
+  test("object options are validated like their env vars, before anything starts", async () => {
+    const refuses = (overrides: Record<string, unknown>, pattern: RegExp) =>
+      assert.throws(
+        () => resolveConfig(overrides as Partial<ServerConfig>),
+        (err) => err instanceof ConfigError && pattern.test(err.message),
+      );
+    refuses(
+      { storage: "bogus" },
+      /^option storage \(SESSIOND_STORAGE\): expected one of file, memory, redis, redis-hash; got "bogus"$/,
+    );
+    refuses(
+      { port: 70_000 },
+      /^option port \(SESSIOND_PORT\): expected a whole number from 0 to 65535/,
+    );
+    refuses({ ttlMs: 1.5 }, /^option ttlMs \(SESSIOND_TTL\): expected a duration/);
+    refuses(
+      { ttlMs: "30s" as unknown as number, port: {} },
+      /^option port \(SESSIOND_PORT\): expected a number; got an object$/,
+    );
+    refuses({ storag: "memory" }, /^option storag: unknown setting/);
+    // What the env var accepts, the option accepts, parsed the same way.
+    assert.equal(resolveConfig({ ttlMs: "30s" as unknown as number }).ttlMs, 30_000);
+    // Through startServer: a ConfigError at start, and no storage of another kind behind it.
+    await assert.rejects(
+      startServer({ port: 0, storage: "bogus" as StorageKind }),
+      (err) => err instanceof ConfigError && /SESSIOND_STORAGE/.test(err.message),
+    );
+  });
+});

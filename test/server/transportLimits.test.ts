@@ -1,0 +1,471 @@
+// The transport limits (README: Limits, Transport limits), each against a real server on
+// 127.0.0.1: an abusive client made of raw sockets, raw HTTP/2 frames or node:http2 is cut,
+// while a grpc-js client on another connection is still served. Limits are set small so
+// that the cut comes soon; the timeouts below are hang guards, never speed requirements.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import http2 from "node:http2";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { status } from "@grpc/grpc-js";
+import type { SessionServiceClient } from "../../src/gen/sessiond/v1/session.js";
+import { ConfigError, parseConfig, type ServerConfig } from "../../src/server/config.js";
+import { type RunningServer, startServer } from "../../src/server/startServer.js";
+import { grpcServerOptions } from "../../src/server/transport/grpcServerOptions.js";
+import { connectionsWithinFdLimit } from "../../src/server/transport/openFileLimit.js";
+import { startUnderFdLimit } from "../support/fdLimitedServer.js";
+import { FRAME, grpcFrameHeader, RawHttp2Connection, SETTING } from "../support/rawHttp2.js";
+import { sessionClient, unary } from "../support/serverClients.js";
+
+const HANG_GUARD_MS = 30_000;
+const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "sessiond-transport-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function withServer(
+  config: Partial<ServerConfig>,
+  body: (server: RunningServer) => Promise<void>,
+): Promise<void> {
+  const server = await startServer({ port: 0, storage: "memory", ...config });
+  try {
+    await body(server);
+  } finally {
+    await server.shutdown(2000);
+  }
+}
+
+/** A grpc-js client on its own connection: a write and a read, both answered correctly. */
+async function bystanderServed(client: SessionServiceClient, n = 0): Promise<void> {
+  const { response } = await unary(client, client.set, { key: "k", value: n });
+  const got = await unary(client, client.get, { key: "k" }, response.sessionId);
+  assert.deepEqual(got.response, { value: n, found: true });
+}
+
+/** bystanderServed over and over until stop(), which rethrows the first failure. */
+function keepServing(client: SessionServiceClient): { stop(): Promise<void> } {
+  let on = true;
+  const loop = (async () => {
+    for (let i = 0; on; i++) await bystanderServed(client, i);
+  })();
+  loop.catch(() => {}); // reported by stop(), not as an unhandled rejection
+  return {
+    stop() {
+      on = false;
+      return loop;
+    },
+  };
+}
+
+/** bystanderServed, retried while the server refuses the connection (all slots taken). */
+async function servedOnceASlotFrees(client: SessionServiceClient): Promise<void> {
+  for (;;) {
+    try {
+      return await bystanderServed(client);
+    } catch (err) {
+      if ((err as { code?: number }).code !== status.UNAVAILABLE) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function withinGuard<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hang guard: ${what}`)), HANG_GUARD_MS);
+  });
+  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
+/** A TCP connection that sends nothing; `read: false` also never reads (not even a FIN). */
+async function bareSocket(port: number, { read = true } = {}): Promise<Socket> {
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  if (read) socket.resume();
+  return socket;
+}
+
+const closed = (socket: Socket) =>
+  socket.destroyed ? Promise.resolve() : new Promise<void>((r) => socket.once("close", () => r()));
+
+interface RawOutcome {
+  grpcStatus?: string;
+  grpcMessage?: string;
+  rstCode: number;
+}
+
+/** A gRPC call over node:http2 that sends `body` (whole, partial or none) and maybe no end. */
+function http2Call(
+  h2: http2.ClientHttp2Session,
+  path: string,
+  { body, end = false, id }: { body?: Buffer; end?: boolean; id?: string } = {},
+): { stream: http2.ClientHttp2Stream; done: Promise<RawOutcome> } {
+  const stream = h2.request(
+    {
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...(id !== undefined && { "x-session-id": id }),
+    },
+    { endStream: false },
+  );
+  stream.on("error", () => {});
+  let headers: http2.IncomingHttpHeaders = {};
+  stream.on("response", (h) => {
+    headers = h;
+  });
+  stream.on("trailers", (t) => {
+    headers = { ...headers, ...t };
+  });
+  if (body !== undefined) stream.write(body);
+  if (end) stream.end();
+  const done = new Promise<RawOutcome>((resolve) =>
+    stream.on("close", () =>
+      resolve({
+        grpcStatus: headers["grpc-status"] as string | undefined,
+        grpcMessage:
+          headers["grpc-message"] === undefined
+            ? undefined
+            : decodeURIComponent(String(headers["grpc-message"])),
+        rstCode: stream.rstCode ?? -1,
+      }),
+    ),
+  );
+  return { stream, done };
+}
+
+async function http2Connect(
+  address: string,
+  settings: http2.Settings = {},
+): Promise<http2.ClientHttp2Session> {
+  const h2 = http2.connect(`http://${address}`, { settings });
+  h2.on("error", () => {});
+  await new Promise((resolve, reject) => h2.once("connect", resolve).once("error", reject));
+  return h2;
+}
+
+describe("transport limits", () => {
+  test("concurrent streams: the limit is advertised; a client flooding past it is refused and cut", async () => {
+    await withServer({ maxConcurrentStreams: 4, requestReceiveTimeoutMs: 60_000 }, async (s) => {
+      const client = sessionClient(s.address);
+      try {
+        await bystanderServed(client);
+        // Before acknowledging the SETTINGS, and after: both ways the flood must not stand.
+        for (const ackSettings of [false, true]) {
+          const raw = await RawHttp2Connection.open(s.port, { ackSettings });
+          assert.equal(raw.serverSettings().get(SETTING.MAX_CONCURRENT_STREAMS), 4);
+          for (let i = 0; i < 2000; i++) raw.openCall("/sessiond.v1.SessionService/Get");
+          await withinGuard(raw.closed, "the flooding connection was not closed");
+          const goaway = raw.goaway();
+          assert.ok(goaway && goaway.errorCode !== NGHTTP2_NO_ERROR, JSON.stringify(goaway));
+          const refused = [...raw.resets().values()].filter((c) => c === NGHTTP2_REFUSED_STREAM);
+          if (!ackSettings) assert.ok(refused.length > 0, "no stream was refused");
+          assert.equal(
+            raw.frames.filter((f) => f.type === FRAME.HEADERS).length,
+            0,
+            "a flooded stream got an answer",
+          );
+          await bystanderServed(client, 1);
+        }
+      } finally {
+        client.close();
+      }
+    });
+  });
+
+  test("connections: past the limit new ones are closed at once, open ones keep being served", async () => {
+    await withServer({ maxConnections: 5, connectionIdleTimeoutMs: 60_000 }, async (s) => {
+      const client = sessionClient(s.address);
+      try {
+        await bystanderServed(client);
+        const sockets = await Promise.all(Array.from({ length: 40 }, () => bareSocket(s.port)));
+        // The bystander holds one of the 5; 4 more are accepted and the other 36 closed.
+        let closedCount = 0;
+        await withinGuard(
+          Promise.all(
+            sockets.map((socket) =>
+              Promise.race([
+                closed(socket).then(() => closedCount++),
+                new Promise((r) => setTimeout(r, 2000)),
+              ]),
+            ),
+          ),
+          "connections",
+        );
+        assert.equal(closedCount, 36);
+        await bystanderServed(client, 1);
+        for (const socket of sockets) socket.destroy();
+      } finally {
+        client.close();
+      }
+    });
+  });
+
+  test("connections: under a 256-descriptor limit, 300 idle connections leave every call served", async () => {
+    const server = await startUnderFdLimit(256, [
+      "--storage",
+      "file",
+      "--file-dir",
+      join(dir, "fd"),
+      "--connection-idle-timeout",
+      "1s",
+    ]);
+    const client = sessionClient(server.address);
+    const sockets: Socket[] = [];
+    try {
+      await bystanderServed(client);
+      const lowered = await server.waitForLog((l) => l.msg.startsWith("max connections lowered"));
+      assert.equal(lowered.maxConnections, connectionsWithinFdLimit(1000, 256));
+      // The old connection, kept busy (so never idle), is served all along: the file
+      // storage still has descriptors.
+      const bystander = keepServing(client);
+      try {
+        for (let i = 0; i < 300; i++) sockets.push(await bareSocket(server.port, { read: false }));
+        for (let i = 0; i < 20; i++) await bystanderServed(client, i);
+      } finally {
+        await bystander.stop();
+      }
+      // Once the idle ones are cut, a new connection is served too.
+      const fresh = sessionClient(server.address);
+      try {
+        await withinGuard(servedOnceASlotFrees(fresh), "a new connection was never served");
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      client.close();
+      assert.deepEqual(await server.stop(), { code: 0, signal: null });
+    }
+  });
+
+  test("idle timeout: connections with no call are closed, the busy one is not", async () => {
+    await withServer({ connectionIdleTimeoutMs: 300 }, async (s) => {
+      const client = sessionClient(s.address);
+      const bystander = keepServing(client);
+      try {
+        const raw = await RawHttp2Connection.open(s.port);
+        const bare = await bareSocket(s.port);
+        await withinGuard(Promise.all([raw.closed, closed(bare)]), "idle connections stayed");
+        assert.equal(raw.goaway()?.errorCode, NGHTTP2_NO_ERROR);
+      } finally {
+        await bystander.stop();
+        client.close();
+      }
+    });
+  });
+
+  test("idle timeout: a client that reads nothing does not keep its connection (and slot)", async () => {
+    await withServer({ connectionIdleTimeoutMs: 300, maxConnections: 3 }, async (s) => {
+      const sockets = await Promise.all(
+        Array.from({ length: 3 }, () => bareSocket(s.port, { read: false })),
+      );
+      const client = sessionClient(s.address);
+      try {
+        // Every slot is held: one more connection is closed at once.
+        const extra = await bareSocket(s.port);
+        await withinGuard(closed(extra), "a connection past the limit was kept");
+        // A new client gets a slot only once the server has really let go of a silent
+        // connection (not just sent its FIN, which this client never reads).
+        await withinGuard(servedOnceASlotFrees(client), "no slot was ever freed");
+      } finally {
+        client.close();
+        for (const socket of sockets) socket.destroy();
+      }
+    });
+  });
+
+  test("keepalive: a connection that stops answering pings is closed, one that answers stays", async () => {
+    await withServer(
+      { keepaliveTimeMs: 300, keepaliveTimeoutMs: 300, connectionIdleTimeoutMs: 60_000 },
+      async (s) => {
+        const client = sessionClient(s.address);
+        try {
+          const silent = await RawHttp2Connection.open(s.port, { answerPings: false });
+          const answering = await RawHttp2Connection.open(s.port);
+          await withinGuard(silent.closed, "the silent connection stayed");
+          assert.ok(
+            silent.frames.some((f) => f.type === FRAME.PING),
+            "no PING was sent",
+          );
+          assert.ok(
+            answering.frames.some((f) => f.type === FRAME.PING),
+            "no PING was sent",
+          );
+          assert.equal(answering.socket.destroyed, false);
+          await bystanderServed(client);
+          answering.close();
+        } finally {
+          client.close();
+        }
+      },
+    );
+  });
+
+  test("max connection age: GOAWAY, then after the grace a held connection is closed; calls go on", async () => {
+    await withServer(
+      { maxConnectionAgeMs: 500, maxConnectionAgeGraceMs: 500, requestReceiveTimeoutMs: 60_000 },
+      async (s) => {
+        const client = sessionClient(s.address);
+        const bystander = keepServing(client);
+        try {
+          const raw = await RawHttp2Connection.open(s.port);
+          raw.openCall("/sessiond.v1.SessionService/Get"); // held open: never ends
+          await withinGuard(raw.closed, "the aged connection stayed");
+          assert.deepEqual(raw.goaway(), { errorCode: NGHTTP2_NO_ERROR, debug: "max_age" });
+        } finally {
+          await bystander.stop();
+          client.close();
+        }
+      },
+    );
+  });
+
+  test("request receive timeout: header-only and half-sent requests end with RESOURCE_EXHAUSTED", async () => {
+    await withServer({ requestReceiveTimeoutMs: 500 }, async (s) => {
+      const client = sessionClient(s.address);
+      const h2 = await http2Connect(s.address);
+      try {
+        const headerOnly = Array.from({ length: 50 }, () =>
+          http2Call(h2, "/sessiond.v1.SessionService/Get"),
+        );
+        // A SetMap announcing a 4 MiB message and sending a quarter of it.
+        const partial = Buffer.concat([grpcFrameHeader(4 * 2 ** 20 - 1024), Buffer.alloc(2 ** 20)]);
+        const halfSent = http2Call(h2, "/sessiond.v1.SessionService/SetMap", { body: partial });
+        await bystanderServed(client);
+        const outcomes = await withinGuard(
+          Promise.all([...headerOnly, halfSent].map((call) => call.done)),
+          "held requests were never ended",
+        );
+        for (const outcome of outcomes) {
+          assert.equal(outcome.grpcStatus, "8", JSON.stringify(outcome));
+          assert.match(outcome.grpcMessage ?? "", /SESSIOND_REQUEST_RECEIVE_TIMEOUT/);
+          assert.equal(outcome.rstCode, NGHTTP2_NO_ERROR);
+        }
+        await bystanderServed(client, 1);
+      } finally {
+        h2.destroy();
+        client.close();
+      }
+    });
+  });
+
+  test("request receive timeout: a reflection stream (a streaming request) may stay open", async () => {
+    await withServer({ requestReceiveTimeoutMs: 300 }, async (s) => {
+      const h2 = await http2Connect(s.address);
+      try {
+        const call = http2Call(h2, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
+        await new Promise((r) => setTimeout(r, 900));
+        // ServerReflectionRequest { list_services: "" } is field 7, an empty string.
+        const answered = new Promise<Buffer>((resolve) => call.stream.once("data", resolve));
+        call.stream.write(Buffer.concat([grpcFrameHeader(2), Buffer.from([0x3a, 0x00])]));
+        const answer = await withinGuard(answered, "reflection did not answer");
+        assert.ok(answer.toString("latin1").includes("sessiond.v1.SessionService"));
+        call.stream.end();
+        assert.equal((await call.done).grpcStatus, "0");
+      } finally {
+        h2.destroy();
+      }
+    });
+  });
+
+  test("outbound bytes: a client that never takes its responses is reset and disconnected", async () => {
+    await withServer({ maxConnectionOutboundBytes: 2 ** 20 }, async (s) => {
+      const client = sessionClient(s.address);
+      const h2 = await http2Connect(s.address, { initialWindowSize: 0 });
+      try {
+        // About 200 KiB per GetData response.
+        const data = Object.fromEntries(
+          Array.from({ length: 4 }, (_, i) => [`k${i}`, "x".repeat(50_000)]),
+        );
+        const { response } = await unary(client, client.setMap, { data });
+        const id = response.sessionId;
+        const empty = grpcFrameHeader(0);
+        const unread = Array.from({ length: 30 }, () =>
+          http2Call(h2, "/sessiond.v1.SessionService/GetData", { body: empty, end: true, id }),
+        );
+        const closedSession = new Promise<void>((r) => h2.once("close", () => r()));
+        const outcomes = await withinGuard(
+          Promise.all(unread.map((call) => call.done)),
+          "unread responses were held",
+        );
+        const calmed = outcomes.filter((o) => o.rstCode === NGHTTP2_ENHANCE_YOUR_CALM);
+        assert.ok(calmed.length > 0, JSON.stringify(outcomes.slice(0, 3)));
+        await withinGuard(closedSession, "the connection stayed open");
+        const got = await unary(client, client.getData, {}, id);
+        assert.deepEqual(got.response.data, data);
+      } finally {
+        h2.destroy();
+        client.close();
+      }
+    });
+  });
+});
+
+describe("transport settings", () => {
+  test("defaults are safe, and grpc-js gets the limits it enforces itself", () => {
+    const { config } = parseConfig([], {});
+    assert.equal(config.maxConcurrentStreams, 100);
+    assert.equal(config.maxConnections, 1000);
+    assert.equal(config.connectionIdleTimeoutMs, 5 * 60_000);
+    assert.equal(config.keepaliveTimeMs, 2 * 3_600_000);
+    assert.equal(config.keepaliveTimeoutMs, 20_000);
+    assert.equal(config.maxConnectionAgeMs, undefined);
+    assert.equal(config.maxConnectionAgeGraceMs, 30_000);
+    assert.equal(config.requestReceiveTimeoutMs, 10_000);
+    assert.equal(config.maxConnectionOutboundBytes, 16 * 2 ** 20);
+    assert.deepEqual(grpcServerOptions(config), {
+      "grpc.max_concurrent_streams": 100,
+      "grpc.keepalive_time_ms": 2 * 3_600_000,
+      "grpc.keepalive_timeout_ms": 20_000,
+      "grpc-node.max_session_memory": 17,
+    });
+  });
+
+  test("each is a flag and a variable, checked at start", () => {
+    const { config } = parseConfig(["--max-concurrent-streams", "8", "--max-connection-age=1h"], {
+      SESSIOND_REQUEST_RECEIVE_TIMEOUT: "2s",
+      SESSIOND_MAX_CONNECTIONS: "50",
+    });
+    assert.equal(config.maxConcurrentStreams, 8);
+    assert.equal(config.maxConnectionAgeMs, 3_600_000);
+    assert.equal(config.requestReceiveTimeoutMs, 2000);
+    assert.equal(config.maxConnections, 50);
+    const bad: Array<[string[], RegExp]> = [
+      [["--max-concurrent-streams", "0"], /SESSIOND_MAX_CONCURRENT_STREAMS/],
+      [["--keepalive-time", "25d"], /SESSIOND_KEEPALIVE_TIME\b.*at most 24d/],
+      [["--connection-idle-timeout", "0"], /SESSIOND_CONNECTION_IDLE_TIMEOUT/],
+      [["--request-receive-timeout", "soon"], /SESSIOND_REQUEST_RECEIVE_TIMEOUT/],
+      [["--max-connection-outbound-bytes", "1000"], /at least 65536/],
+      [["--max-connections", "-1"], /SESSIOND_MAX_CONNECTIONS/],
+    ];
+    for (const [argv, pattern] of bad) {
+      assert.throws(
+        () => parseConfig(argv, {}),
+        (err) => err instanceof ConfigError && pattern.test(err.message),
+        argv.join(" "),
+      );
+    }
+  });
+
+  test("connections leave 128 descriptors free, or half of a small limit", () => {
+    assert.equal(connectionsWithinFdLimit(1000, undefined), 1000);
+    assert.equal(connectionsWithinFdLimit(1000, 1_048_576), 1000);
+    assert.equal(connectionsWithinFdLimit(1000, 1024), 896);
+    assert.equal(connectionsWithinFdLimit(1000, 256), 128);
+    assert.equal(connectionsWithinFdLimit(1000, 100), 50);
+    assert.equal(connectionsWithinFdLimit(10, 256), 10);
+  });
+});
