@@ -1,3 +1,4 @@
+import { integerOption } from "./integerOption.js";
 import { SessionError } from "./SessionError.js";
 
 /** Bounds on what one session may hold, and on what one commit may ask of the storage. Sizes are UTF-8 bytes of the JSON text. */
@@ -29,12 +30,7 @@ export const defaultLimits: Limits = Object.freeze({
 export function resolveLimits(partial?: Partial<Limits>): Limits {
   const limits = { ...defaultLimits, ...partial };
   for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new SessionError(
-        "invalid_argument",
-        `limit ${name} must be a positive integer, got ${value}`,
-      );
-    }
+    integerOption(`limits.${name}`, value, { min: 1, fallback: 0 });
   }
   return limits;
 }

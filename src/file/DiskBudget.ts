@@ -1,6 +1,8 @@
-import { type StatsFs, statfsSync } from "node:fs";
+import type { StatsFs } from "node:fs";
 import { statfs } from "node:fs/promises";
+import { integerOption } from "../core/integerOption.js";
 import { SessionError } from "../core/SessionError.js";
+import { type SettingNames, settingHint } from "../core/settingNames.js";
 import { DiskUsage } from "./DiskUsage.js";
 
 export interface DiskBudgetOptions {
@@ -10,6 +12,26 @@ export interface DiskBudgetOptions {
   maxFiles?: number;
   /** Free space a write must leave on the filesystem. Default: see DiskBudget. 0 lifts it. */
   minFreeBytes?: number;
+  /** Named in refusals next to the budget (see core/settingNames.ts). */
+  settingNames?: SettingNames;
+}
+
+/** The options, checked: undefined where the default (which needs the filesystem) applies. */
+export interface DiskBudgetSettings {
+  maxTotalBytes: number | undefined;
+  maxFiles: number;
+  minFreeBytes: number | undefined;
+  settingNames: SettingNames | undefined;
+}
+
+/** Checks the options without touching the disk (a ConfigError naming the bad one). */
+export function diskBudgetSettings(options: DiskBudgetOptions): DiskBudgetSettings {
+  return {
+    maxTotalBytes: limit("maxTotalBytes", options.maxTotalBytes, 1),
+    maxFiles: limit("maxFiles", options.maxFiles, 1) ?? DEFAULT_MAX_FILES,
+    minFreeBytes: limit("minFreeBytes", options.minFreeBytes, 0),
+    settingNames: options.settingNames,
+  };
 }
 
 const GiB = 1024 ** 3;
@@ -44,20 +66,22 @@ export class DiskBudget {
   readonly #freeAtStart: number;
   /** The setting, or undefined for the default (which depends on the first count). */
   readonly #maxBytesSetting: number | undefined;
+  readonly #names: SettingNames | undefined;
   /** The filesystem's free space and inodes at the last statfs, and the usage then. */
   #free: { bytes: number; inodes: number | undefined; usedBytes: number; usedFiles: number };
   #checkedAt = Date.now();
   #checking = false;
 
-  constructor(dir: string, options: DiskBudgetOptions) {
+  /** The filesystem's figures `fs` (statfs of `dir`) size the defaults. */
+  constructor(dir: string, settings: DiskBudgetSettings, fs: StatsFs) {
     this.#dir = dir;
-    const fs = statfsSync(dir);
     this.usage = new DiskUsage(fs.bsize > 0 ? fs.bsize : 4096);
     this.#freeAtStart = fs.bavail * fs.bsize;
     this.#free = { bytes: this.#freeAtStart, inodes: inodes(fs), usedBytes: 0, usedFiles: 0 };
-    this.#maxBytesSetting = limit("maxTotalBytes", options.maxTotalBytes, 1);
-    this.#maxFiles = limit("maxFiles", options.maxFiles, 1) ?? DEFAULT_MAX_FILES;
-    const floor = limit("minFreeBytes", options.minFreeBytes, 0);
+    this.#maxBytesSetting = settings.maxTotalBytes;
+    this.#maxFiles = settings.maxFiles;
+    this.#names = settings.settingNames;
+    const floor = settings.minFreeBytes;
     const share = Math.floor(FREE_SHARE * fs.blocks * fs.bsize);
     this.#minFreeBytes = floor ?? Math.min(DEFAULT_MIN_FREE_BYTES, share);
     this.#minFreeInodes =
@@ -109,12 +133,12 @@ export class DiskBudget {
       const max = this.#maxBytes;
       if (growth > 0 && usage.bytes + growth > max) {
         throw full(
-          `file storage is full: this write needs ${growth} more bytes of disk and session files take ${usage.bytes} of the budget maxTotalBytes=${max} (server setting SESSIOND_FILE_MAX_BYTES)`,
+          `file storage is full: this write needs ${growth} more bytes of disk and session files take ${usage.bytes} of the budget maxTotalBytes=${max}${settingHint(this.#names, "maxTotalBytes")}`,
         );
       }
       if (newFile && usage.files + 1 > this.#maxFiles) {
         throw full(
-          `file storage is full: it holds ${usage.files} session files, the budget maxFiles=${this.#maxFiles} (server setting SESSIOND_FILE_MAX_FILES)`,
+          `file storage is full: it holds ${usage.files} session files, the budget maxFiles=${this.#maxFiles}${settingHint(this.#names, "maxFiles")}`,
         );
       }
       // Since the last statfs, what this process's files grew by is gone from the free
@@ -123,7 +147,7 @@ export class DiskBudget {
       const free = last.bytes - (usage.bytes - last.usedBytes) - usage.cost(after);
       if (this.#minFreeBytes > 0 && free < this.#minFreeBytes) {
         throw full(
-          `the filesystem of ${this.#dir} is nearly full: this write would leave ${Math.max(0, free)} bytes free, under the floor minFreeBytes=${this.#minFreeBytes} (server setting SESSIOND_FILE_MIN_FREE_BYTES)`,
+          `the filesystem of ${this.#dir} is nearly full: this write would leave ${Math.max(0, free)} bytes free, under the floor minFreeBytes=${this.#minFreeBytes}${settingHint(this.#names, "minFreeBytes")}`,
         );
       }
       const inodesLeft =
@@ -135,7 +159,7 @@ export class DiskBudget {
         inodesLeft < this.#minFreeInodes
       ) {
         throw full(
-          `the filesystem of ${this.#dir} is nearly out of inodes: ${Math.max(0, inodesLeft)} would be left, under the floor of ${this.#minFreeInodes} kept with minFreeBytes (server setting SESSIOND_FILE_MIN_FREE_BYTES)`,
+          `the filesystem of ${this.#dir} is nearly out of inodes: ${Math.max(0, inodesLeft)} would be left, under the floor of ${this.#minFreeInodes} kept with minFreeBytes${settingHint(this.#names, "minFreeBytes")}`,
         );
       }
     }
@@ -169,13 +193,7 @@ function full(message: string): SessionError {
   return new SessionError("resource_exhausted", message);
 }
 
-function limit(name: string, value: number | undefined, min: number): number | undefined {
-  if (value === undefined || value === Number.POSITIVE_INFINITY) return value;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new SessionError(
-      "invalid_argument",
-      `${name} must be a whole number of at least ${min} (or Infinity), got ${value}`,
-    );
-  }
-  return value;
+function limit(option: string, value: number | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  return integerOption(option, value, { min, fallback: 0, infinite: true });
 }

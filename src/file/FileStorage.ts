@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants, lstatSync, type Stats } from "node:fs";
+import { constants, lstatSync, type Stats, type StatsFs } from "node:fs";
 import {
   access,
   type FileHandle,
@@ -9,16 +9,19 @@ import {
   open,
   opendir,
   rename,
+  statfs,
   unlink,
   utimes,
 } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ConfigError } from "../core/ConfigError.js";
+import { integerOption } from "../core/integerOption.js";
 import { cloneJson, type JsonValue } from "../core/json.js";
 import { checkOpCount } from "../core/Limits.js";
-import { jsonLogger, type Logger, redactId } from "../core/Logger.js";
+import { type Logger, redactId, silentLogger } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "../core/storage/applyOps.js";
+import { encryptionKeyBytes } from "../core/storage/encryptionKey.js";
 import { KeyedLock } from "../core/storage/KeyedLock.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
 import {
@@ -49,7 +52,12 @@ import {
   type TouchOptions,
 } from "../core/storage/Storage.js";
 import { isSafeId, SAFE_ID } from "../core/storage/safeId.js";
-import { DiskBudget, type DiskBudgetOptions } from "./DiskBudget.js";
+import {
+  DiskBudget,
+  type DiskBudgetOptions,
+  type DiskBudgetSettings,
+  diskBudgetSettings,
+} from "./DiskBudget.js";
 import { errorCode, fsError } from "./fsErrors.js";
 import { prepareDir, TEMP_SUFFIX } from "./prepareDir.js";
 import { ReadCache } from "./ReadCache.js";
@@ -57,22 +65,22 @@ import { CorruptFileError, SessionFileCodec, type StoredSession } from "./Sessio
 
 /** The budgets (maxTotalBytes, maxFiles, minFreeBytes) are described in file/DiskBudget.ts. */
 export interface FileStorageOptions extends DiskBudgetOptions {
-  /** Where session files live. Default `<os tmpdir>/sessiond`. Created 0700 if missing. */
-  dir?: string;
-  /** Warnings (corrupt files) and sweep problems go here. Default: JSON lines on stderr. */
+  /**
+   * Where session files live; required (one directory per app: nothing else may write
+   * there). Created 0700 by open() if missing.
+   */
+  dir: string;
+  /** Warnings (corrupt files) and sweep problems go here. Default: nowhere. */
   logger?: Logger;
   /** How often expired files are deleted. Default 60 s. */
   sweepIntervalMs?: number;
-  /**
-   * Seals every file with AES-256-GCM under this key: a 32-byte Buffer, or a string of
-   * 64 hex characters, 44 base64 characters or exactly 32 UTF-8 bytes.
-   */
-  encryptionKey?: Buffer | Uint8Array | string;
+  /** Seals every file with AES-256-GCM under this key of 32 bytes. */
+  encryptionKey?: Uint8Array;
   /**
    * Key rotation: the first key seals, every key opens (files sealed under an older key
-   * keep reading). Same forms as encryptionKey; give one of the two, not both.
+   * keep reading). 32 bytes each; give this or encryptionKey, not both.
    */
-  encryptionKeys?: readonly (Buffer | Uint8Array | string)[];
+  encryptionKeys?: readonly Uint8Array[];
   /** fsync each file before it replaces the old one, so a crash never loses both. Default true. */
   fsync?: boolean;
   /**
@@ -84,6 +92,8 @@ export interface FileStorageOptions extends DiskBudgetOptions {
 }
 
 const SUFFIX = ".session";
+const DEFAULT_READ_CACHE_BYTES = 32 * 1024 * 1024;
+const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** A cached session checked against its file this recently is validated synchronously. */
 const HOT_MS = 2000;
 /** Session files a sweep looks at concurrently. */
@@ -125,39 +135,68 @@ export class FileStorage implements Storage {
   readonly #fsync: boolean;
   readonly #locks = new KeyedLock();
   readonly #cache: ReadCache;
-  readonly #timer: NodeJS.Timeout;
-  readonly #budget: DiskBudget;
+  readonly #sweepIntervalMs: number;
+  readonly #budgetSettings: DiskBudgetSettings;
+  /** Set by open(), like everything below: the constructor does no I/O. */
+  #opening: Promise<void> | undefined;
+  #budget: DiskBudget | undefined;
+  #timer: NodeJS.Timeout | undefined;
   /** The first count of the directory (see counted()). */
-  readonly #counted: Promise<void>;
+  #counted: Promise<void> = Promise.resolve();
   #sweeping: Promise<number> | undefined;
   #closed = false;
 
-  constructor(options: FileStorageOptions = {}) {
-    this.dir = resolve(options.dir ?? join(tmpdir(), "sessiond"));
-    this.#logger = options.logger ?? jsonLogger();
+  constructor(options: FileStorageOptions) {
+    if (typeof options?.dir !== "string" || options.dir === "") {
+      // No default: a directory every app on the host would share is a surprise, not a default.
+      throw new ConfigError(
+        "is required: the directory this app's session files live in (created 0700 if missing)",
+        "dir",
+      );
+    }
+    this.dir = resolve(options.dir);
+    this.#logger = options.logger ?? silentLogger;
     this.#codec = new SessionFileCodec(keyRing(options));
     this.#fsync = options.fsync ?? true;
-    const cacheBytes = options.readCacheBytes ?? 32 * 1024 * 1024;
-    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
-      throw new SessionError(
-        "invalid_argument",
-        `readCacheBytes must be a non-negative integer, got ${cacheBytes}`,
-      );
-    }
+    const cacheBytes = integerOption("readCacheBytes", options.readCacheBytes, {
+      min: 0,
+      fallback: DEFAULT_READ_CACHE_BYTES,
+      unit: "bytes",
+    });
     this.#cache = new ReadCache(cacheBytes);
-    const interval = options.sweepIntervalMs ?? 60_000;
-    if (!Number.isSafeInteger(interval) || interval <= 0) {
-      throw new SessionError(
-        "invalid_argument",
-        `sweepIntervalMs must be a positive integer, got ${interval}`,
-      );
-    }
+    this.#sweepIntervalMs = integerOption("sweepIntervalMs", options.sweepIntervalMs, {
+      min: 1,
+      fallback: DEFAULT_SWEEP_INTERVAL_MS,
+      unit: "milliseconds",
+    });
+    this.#budgetSettings = diskBudgetSettings(options);
+  }
+
+  /**
+   * Prepares the directory (creates it 0700, refuses one planted by another user, checks
+   * the filesystem's timestamps), reads the free space and starts counting and sweeping.
+   * The first operation does this by itself; call it to fail fast at start-up. A failed
+   * open is tried again by the next call.
+   */
+  open(): Promise<void> {
+    this.#opening ??= this.#open().catch((err) => {
+      this.#opening = undefined;
+      throw err;
+    });
+    return this.#opening;
+  }
+
+  async #open(): Promise<void> {
+    this.#assertOpen();
     prepareDir(this.dir, this.#logger);
+    let fs: StatsFs;
     try {
-      this.#budget = new DiskBudget(this.dir, options);
+      fs = await statfs(this.dir);
     } catch (err) {
       throw fsError(err, "read the free space of the filesystem", this.dir);
     }
+    this.#assertOpen();
+    this.#budget = new DiskBudget(this.dir, this.#budgetSettings, fs);
     // The first sweep counts what is there, in the background: a million files take many
     // seconds, for which nothing waits; the budget meanwhile goes by what it counted so far.
     const started = Date.now();
@@ -171,7 +210,7 @@ export class FileStorage implements Storage {
         (err) => this.#logger.warn("file storage: counting the session files failed", failure(err)),
       )
       .then(() => {
-        const over = this.#budget.overBudget();
+        const over = this.#budget?.overBudget();
         if (over)
           this.#logger.warn(
             `file storage: ${over}; writes that add to it are refused`,
@@ -180,14 +219,20 @@ export class FileStorage implements Storage {
       });
     this.#timer = setInterval(() => {
       this.sweep().catch((err) => this.#logger.warn("file storage sweep failed", failure(err)));
-    }, interval);
+    }, this.#sweepIntervalMs);
     this.#timer.unref();
+  }
+
+  /** Runs `fn` under the lock of `id`, once the storage is open. */
+  #run<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#budget !== undefined) return this.#locks.run(id, fn);
+    return this.open().then(() => this.#locks.run(id, fn));
   }
 
   async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
     const path = this.#path(id);
     assertExpiry(expiry);
-    return this.#locks.run(id, async () => {
+    return this.#run(id, async () => {
       const loaded = await this.#load(id, path, Date.now());
       if (!loaded) return undefined;
       const expireTime = await this.#slide(path, loaded, expiry, false);
@@ -203,7 +248,7 @@ export class FileStorage implements Storage {
   async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
     const path = this.#path(id);
     assertExpiry(expiry);
-    return this.#locks.run(id, async () => {
+    return this.#run(id, async () => {
       const loaded = await this.#load(id, path, Date.now());
       if (!loaded) return undefined;
       await this.#slide(path, loaded, expiry, false);
@@ -223,10 +268,10 @@ export class FileStorage implements Storage {
     if (idem !== undefined && options.mode === "create") {
       // The record goes in its own file; the session's lock is taken inside its lock.
       return this.#underCreateRecord(idem, () =>
-        this.#locks.run(id, () => this.#apply(id, path, delta, options, undefined)),
+        this.#run(id, () => this.#apply(id, path, delta, options, undefined)),
       );
     }
-    return this.#locks.run(id, () => this.#apply(id, path, delta, options, idem));
+    return this.#run(id, () => this.#apply(id, path, delta, options, idem));
   }
 
   /** Under the session's lock. With `idem`, its record lands in the same file replace. */
@@ -331,7 +376,7 @@ export class FileStorage implements Storage {
   ): Promise<(T & Replay) | undefined> {
     const id = CREATE_RECORD + idem.key;
     const path = this.#path(id);
-    return this.#locks.run(id, async () => {
+    return this.#run(id, async () => {
       const now = Date.now();
       const stored = await this.#loadAny(id, path, now);
       const record = stored?.requests?.[idem.key];
@@ -361,8 +406,8 @@ export class FileStorage implements Storage {
     if (oldId === newId) return "taken";
     // Both ids locked, always in the same order, so two regenerates cannot deadlock.
     const [first, second] = oldId < newId ? [oldId, newId] : [newId, oldId];
-    return this.#locks.run(first, () =>
-      this.#locks.run(second, async () => {
+    return this.#run(first, () =>
+      this.#run(second, async () => {
         const now = Date.now();
         const idem = options.idempotency;
         assertIdempotency(idem);
@@ -414,7 +459,7 @@ export class FileStorage implements Storage {
     assertExpiry(options);
     const idem = options.idempotency;
     assertIdempotency(idem);
-    return this.#locks.run(id, async () => {
+    return this.#run(id, async () => {
       const now = Date.now();
       if (idem === undefined) {
         const loaded = await this.#load(id, path, now);
@@ -442,7 +487,7 @@ export class FileStorage implements Storage {
     const idem = options.idempotency;
     assertIdempotency(idem);
     this.#cache.delete(id);
-    return this.#locks.run(id, async () => {
+    return this.#run(id, async () => {
       if (idem === undefined) {
         const stats = await lstat(path).catch(() => undefined);
         if (stats) await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
@@ -467,20 +512,22 @@ export class FileStorage implements Storage {
     maxFiles: number;
     minFreeBytes: number;
   } {
-    const { files, bytes } = this.#budget.usage;
-    return { files, bytes, ...this.#budget.limits };
+    const budget = this.#opened();
+    const { files, bytes } = budget.usage;
+    return { files, bytes, ...budget.limits };
   }
 
   /**
    * Resolves once the directory has been counted at start. Until then the budgets are
    * checked against what the count found so far plus what was written since.
    */
-  counted(): Promise<void> {
-    return this.#counted;
+  async counted(): Promise<void> {
+    await this.open();
+    await this.#counted;
   }
 
   async ping(): Promise<void> {
-    this.#assertOpen();
+    await this.open();
     try {
       await access(this.dir, constants.W_OK | constants.X_OK);
     } catch (err) {
@@ -491,6 +538,7 @@ export class FileStorage implements Storage {
   /** Stops the sweeper and waits for operations in flight. Later calls fail with unavailable. */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#opening?.catch(() => {});
     clearInterval(this.#timer);
     this.#cache.clear();
     await this.#sweeping?.catch(() => {});
@@ -502,6 +550,7 @@ export class FileStorage implements Storage {
    * callable directly. Concurrent calls share one pass. Resolves to the number deleted.
    */
   sweep(): Promise<number> {
+    if (this.#budget === undefined) return this.open().then(() => this.sweep());
     this.#sweeping ??= this.#sweepOnce().finally(() => {
       this.#sweeping = undefined;
     });
@@ -516,7 +565,7 @@ export class FileStorage implements Storage {
     let freed = 0;
     let failed: { err: unknown } | undefined;
     const inFlight = new Set<Promise<void>>();
-    const usage = this.#budget.usage;
+    const usage = this.#opened().usage;
     usage.beginCount();
     try {
       const dir = await opendir(this.dir, { bufferSize: 256 }).catch((err) => {
@@ -561,14 +610,14 @@ export class FileStorage implements Storage {
 
   /** Deletes the file if expired; tells the count what it found (sizes of regular files only). */
   async #sweepSession(id: string, path: string): Promise<number> {
-    const usage = this.#budget.usage;
+    const usage = this.#opened().usage;
     const before = await lstat(path).catch(() => undefined);
     if (!before || mtime(before.mtimeMs) > Date.now()) {
       usage.saw(id, before?.isFile() ? before.size : undefined);
       return 0;
     }
     // Look again under the lock: a write may have replaced the file since.
-    return this.#locks.run(id, async () => {
+    return this.#run(id, async () => {
       const stats = await lstat(path).catch(() => undefined);
       if (!stats || mtime(stats.mtimeMs) > Date.now()) {
         usage.saw(id, stats?.isFile() ? stats.size : undefined);
@@ -582,8 +631,9 @@ export class FileStorage implements Storage {
   }
 
   #usage(): Record<string, unknown> {
-    const { files, bytes } = this.#budget.usage;
-    return { dir: this.dir, files, bytes, ...this.#budget.limits };
+    const budget = this.#opened();
+    const { files, bytes } = budget.usage;
+    return { dir: this.dir, files, bytes, ...budget.limits };
   }
 
   #path(id: string): string {
@@ -595,6 +645,12 @@ export class FileStorage implements Storage {
       );
     }
     return join(this.dir, `${id}${SUFFIX}`);
+  }
+
+  /** The budget, which exists once open() has run (every operation goes through #run). */
+  #opened(): DiskBudget {
+    if (this.#budget === undefined) throw new Error("file storage: call open() first");
+    return this.#budget;
   }
 
   #assertOpen(): void {
@@ -713,7 +769,7 @@ export class FileStorage implements Storage {
       movedTo: `${redactId(id)}.<epoch ms>.corrupt`,
     });
     // Moved aside, it is no longer a session file: the budget no longer counts it.
-    const usage = this.#budget.usage;
+    const usage = this.#opened().usage;
     if (size !== undefined) usage.change(id, size, undefined);
     try {
       await rename(path, aside);
@@ -765,7 +821,7 @@ export class FileStorage implements Storage {
   ): Promise<boolean> {
     this.#cache.delete(id);
     const body = this.#codec.encode(id, session);
-    this.#budget.admit(id, before, body.length);
+    this.#opened().admit(id, before, body.length);
     const temp = join(this.dir, `.${id}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
     try {
       await this.#writeTemp(temp, body, expireTime);
@@ -778,7 +834,7 @@ export class FileStorage implements Storage {
       } catch (err) {
         const code = errorCode(err);
         if (code === "EEXIST") {
-          this.#budget.usage.change(id, body.length, before);
+          this.#opened().usage.change(id, body.length, before);
           await unlinkQuietly(temp);
           return false;
         }
@@ -790,7 +846,7 @@ export class FileStorage implements Storage {
       await unlinkQuietly(temp);
       return true;
     } catch (err) {
-      this.#budget.usage.change(id, body.length, before);
+      this.#opened().usage.change(id, body.length, before);
       await unlinkQuietly(temp);
       throw fsError(err, "write a session file", this.dir);
     }
@@ -817,7 +873,7 @@ export class FileStorage implements Storage {
 
   /** Every delete goes through here; `size` (a regular file's) goes back to the budget. */
   async #unlink(id: string, path: string, size: number | undefined): Promise<void> {
-    const usage = this.#budget.usage;
+    const usage = this.#opened().usage;
     if (size !== undefined) usage.change(id, size, undefined);
     try {
       await unlink(path);
@@ -832,13 +888,13 @@ export class FileStorage implements Storage {
 function keyRing(options: FileStorageOptions): KeyRing | undefined {
   const { encryptionKey, encryptionKeys } = options;
   if (encryptionKey !== undefined && encryptionKeys !== undefined) {
-    throw new SessionError(
-      "invalid_argument",
+    throw new ConfigError(
       "give encryptionKey or encryptionKeys, not both (put the old key after the new one in encryptionKeys)",
     );
   }
   if (encryptionKeys !== undefined) return new KeyRing(encryptionKeys);
-  return encryptionKey === undefined ? undefined : new KeyRing([encryptionKey]);
+  if (encryptionKey === undefined) return undefined;
+  return new KeyRing([encryptionKeyBytes(encryptionKey)]);
 }
 
 /** Timestamps read back as floats; the expiry was written in whole milliseconds. */

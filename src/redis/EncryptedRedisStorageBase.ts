@@ -41,7 +41,7 @@ export interface EncryptedRedisStorageOptions extends RedisStorageOptions {
    * AES-256 keys (32-byte Buffers, or 64 hex / 44 base64 characters): the first seals,
    * every one opens, so a key is rotated by putting the new one first.
    */
-  encryptionKeys: readonly (Buffer | Uint8Array | string)[] | KeyRing;
+  encryptionKeys: readonly Uint8Array[] | KeyRing;
 }
 
 /** A session as read for a write: its state token (what the commit script compares) and data. */

@@ -1,7 +1,8 @@
 import type { ConnectionOptions } from "node:tls";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { ConfigError } from "../core/ConfigError.js";
+import { integerOption } from "../core/integerOption.js";
 import type { Logger } from "../core/Logger.js";
-import { SessionError } from "../core/SessionError.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
 import type { Storage } from "../core/storage/Storage.js";
 import { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
@@ -23,10 +24,10 @@ export interface RedisConnectionOptions {
    * server whose certificate a private CA signed. Without it the system's CAs are trusted.
    */
   tls?: ConnectionOptions;
-  /** Redis Cluster seed nodes, "host:port". */
-  clusterNodes?: string[];
-  /** Sentinels, "host:port"; needs sentinelName. */
-  sentinels?: string[];
+  /** Redis Cluster seed nodes. */
+  clusterNodes?: readonly RedisAddress[];
+  /** Sentinels; needs sentinelName. */
+  sentinels?: readonly RedisAddress[];
   /** The master group name the Sentinels watch. */
   sentinelName?: string;
   /** Prepended to every key. Default "sessiond:". */
@@ -44,7 +45,13 @@ export interface RedisConnectionOptions {
    * Encrypts every stored session (see EncryptedRedisStorage, EncryptedRedisHashStorage):
    * AES-256 keys, the first seals and every one opens (rotation).
    */
-  encryptionKeys?: readonly (Buffer | Uint8Array | string)[];
+  encryptionKeys?: readonly Uint8Array[];
+}
+
+/** A Redis node or Sentinel. Text forms ("host:port") are parsed by the caller (the server). */
+export interface RedisAddress {
+  host: string;
+  port: number;
 }
 
 export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
@@ -61,36 +68,30 @@ export function createRedisStorage(
   logger: Logger,
 ): Storage {
   if (kind !== "redis" && kind !== "redis-hash") {
-    throw new SessionError(
-      "invalid_argument",
-      `redis storage kind must be "redis" or "redis-hash", got ${JSON.stringify(kind)}`,
+    throw new ConfigError(
+      `must be "redis" or "redis-hash", got ${JSON.stringify(kind)}`,
+      "redis storage kind",
     );
   }
-  const timeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new SessionError(
-      "invalid_argument",
-      `redis commandTimeoutMs must be a positive integer, got ${timeoutMs}`,
-    );
-  }
-  const waitReplicas = options.waitReplicas ?? 0;
-  if (!Number.isSafeInteger(waitReplicas) || waitReplicas < 0) {
-    throw new SessionError(
-      "invalid_argument",
-      `redis waitReplicas must be a whole number of replicas (0 for none), got ${waitReplicas}`,
-    );
-  }
-  const waitTimeoutMs =
-    options.waitTimeoutMs ??
-    Math.max(1, Math.min(DEFAULT_WAIT_TIMEOUT_MS, Math.floor(timeoutMs / 2)));
-  if (
-    !Number.isSafeInteger(waitTimeoutMs) ||
-    waitTimeoutMs <= 0 ||
-    (waitReplicas > 0 && waitTimeoutMs >= timeoutMs)
-  ) {
-    throw new SessionError(
-      "invalid_argument",
-      `redis waitTimeoutMs must be a positive integer below commandTimeoutMs (${timeoutMs}), got ${waitTimeoutMs}`,
+  const timeoutMs = integerOption("commandTimeoutMs", options.commandTimeoutMs, {
+    min: 1,
+    fallback: DEFAULT_REDIS_TIMEOUT_MS,
+    unit: "milliseconds",
+  });
+  const waitReplicas = integerOption("waitReplicas", options.waitReplicas, {
+    min: 0,
+    fallback: 0,
+    unit: "replicas",
+  });
+  const waitTimeoutMs = integerOption("waitTimeoutMs", options.waitTimeoutMs, {
+    min: 1,
+    fallback: Math.max(1, Math.min(DEFAULT_WAIT_TIMEOUT_MS, Math.floor(timeoutMs / 2))),
+    unit: "milliseconds",
+  });
+  if (waitReplicas > 0 && waitTimeoutMs >= timeoutMs) {
+    throw new ConfigError(
+      `must be below commandTimeoutMs (${timeoutMs}), got ${waitTimeoutMs}`,
+      "waitTimeoutMs",
     );
   }
   const prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -126,9 +127,8 @@ function connect(
     options.sentinels !== undefined && "sentinels",
   ].filter(Boolean);
   if (given.length !== 1) {
-    throw new SessionError(
-      "invalid_argument",
-      `redis storage needs exactly one of url (SESSIOND_REDIS_URL), clusterNodes (SESSIOND_REDIS_CLUSTER_NODES) or sentinels + sentinelName (SESSIOND_REDIS_SENTINELS, SESSIOND_REDIS_SENTINEL_NAME); got ${given.length === 0 ? "none" : given.join(" and ")}`,
+    throw new ConfigError(
+      `redis storage needs exactly one of url, clusterNodes or sentinels + sentinelName; got ${given.length === 0 ? "none" : given.join(" and ")}`,
     );
   }
   // No ioredis commandTimeout: RedisConnection.run already bounds every call, and a second
@@ -149,10 +149,7 @@ function connect(
   };
 
   if (options.tls !== undefined && !/^rediss:\/\//i.test(options.url ?? "")) {
-    throw new SessionError(
-      "invalid_argument",
-      "redis tls settings apply to a rediss:// url only (SESSIOND_REDIS_URL)",
-    );
+    throw new ConfigError("applies to a rediss:// url only", "tls");
   }
   if (options.url !== undefined) {
     const url = parseUrl(options.url);
@@ -160,19 +157,16 @@ function connect(
     return { client: new Redis(url, { ...single, ...tls }), target: redactUrl(url) };
   }
   if (options.clusterNodes !== undefined) {
-    const nodes = parseHostPorts(options.clusterNodes, "clusterNodes");
+    const nodes = addresses(options.clusterNodes, "clusterNodes");
     // Never connected: RedisConnection routes commands itself, one connection per master
     // (ClusterRouter), and takes only the seeds and node options from it.
     const client = new Cluster(nodes, { lazyConnect: true, redisOptions: perNode });
     return { client, target: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(",")}` };
   }
-  const sentinels = parseHostPorts(options.sentinels ?? [], "sentinels");
+  const sentinels = addresses(options.sentinels ?? [], "sentinels");
   const name = options.sentinelName;
   if (typeof name !== "string" || name.length === 0) {
-    throw new SessionError(
-      "invalid_argument",
-      "redis sentinels need sentinelName (SESSIOND_REDIS_SENTINEL_NAME): the master group name",
-    );
+    throw new ConfigError("is required with sentinels: the master group name", "sentinelName");
   }
   const client = new Redis({
     ...single,
@@ -194,30 +188,30 @@ function parseUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new SessionError("invalid_argument", "redis url (SESSIOND_REDIS_URL) is not a URL");
+    throw new ConfigError("is not a URL", "url");
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new SessionError(
-      "invalid_argument",
-      `redis url (SESSIOND_REDIS_URL) must start with redis:// or rediss://, got ${parsed.protocol}//`,
-    );
+    throw new ConfigError(`must start with redis:// or rediss://, got ${parsed.protocol}//`, "url");
   }
   return url;
 }
 
-function parseHostPorts(list: string[], what: string): { host: string; port: number }[] {
+function addresses(list: readonly RedisAddress[], option: string): RedisAddress[] {
   if (!Array.isArray(list) || list.length === 0) {
-    throw new SessionError("invalid_argument", `redis ${what} must list at least one host:port`);
+    throw new ConfigError("must list at least one { host, port }", option);
   }
-  return list.map((entry) => {
-    const match = /^\[?([^\]\s]+?)\]?:(\d{1,5})$/.exec(String(entry).trim());
-    const port = Number(match?.[2]);
-    if (!match || port < 1 || port > 65535) {
-      throw new SessionError(
-        "invalid_argument",
-        `redis ${what} entry ${JSON.stringify(entry)} is not host:port`,
+  return list.map((entry, i) => {
+    const { host, port } = (entry ?? {}) as Partial<RedisAddress>;
+    if (typeof host !== "string" || host === "" || !Number.isInteger(port)) {
+      throw new ConfigError(
+        `must be { host, port }, got ${JSON.stringify(entry)}`,
+        `${option}[${i}]`,
       );
     }
-    return { host: match[1] as string, port };
+    integerOption(`${option}[${i}].port`, port, { min: 1, fallback: 0 });
+    if ((port as number) > 65_535) {
+      throw new ConfigError(`must be a TCP port (1-65535), got ${port}`, `${option}[${i}].port`);
+    }
+    return { host, port: port as number };
   });
 }

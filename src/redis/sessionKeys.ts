@@ -1,3 +1,4 @@
+import { ConfigError } from "../core/ConfigError.js";
 import { SessionError } from "../core/SessionError.js";
 import { idFamily } from "../core/storage/idFamily.js";
 import { SAFE_ID } from "../core/storage/safeId.js";
@@ -47,9 +48,9 @@ export class SessionKeys {
 /** A brace in the prefix would move the hash tag off the id and pile sessions onto one slot. */
 export function assertValidPrefix(prefix: unknown): asserts prefix is string {
   if (typeof prefix !== "string" || /[{}\s]/.test(prefix) || prefix.length > 64) {
-    throw new SessionError(
-      "invalid_argument",
-      `redis prefix must be a string of at most 64 characters without braces or spaces, got ${JSON.stringify(prefix)}`,
+    throw new ConfigError(
+      `must be a string of at most 64 characters without braces or spaces, got ${JSON.stringify(prefix)}`,
+      "prefix",
     );
   }
 }

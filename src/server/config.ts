@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ConfigError } from "../core/ConfigError.js";
 import { defaultLimits } from "../core/Limits.js";
 import { parseIdHashKeyFile, parseKeyFile, parseKeyList } from "./keyParsers.js";
 import {
@@ -91,10 +92,9 @@ export interface ServerConfig {
   allowInsecure: boolean;
 }
 
-/** A bad setting. The message is one line that names the setting and what it expects. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+// A bad setting: one line that names the setting and what it expects. The same class
+// the library's constructors throw, so one `instanceof` catches both.
+export { ConfigError };
 
 interface Setting<K extends keyof ServerConfig> {
   /** SESSIOND_<name> is the env var; --<name in kebab case> is the flag. */

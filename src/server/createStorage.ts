@@ -1,29 +1,49 @@
+import { ConfigError } from "../core/ConfigError.js";
 import type { Logger } from "../core/Logger.js";
 import { MemoryStorage } from "../core/memory/MemoryStorage.js";
-import { SessionError } from "../core/SessionError.js";
+import type { SettingNames } from "../core/settingNames.js";
 import { HashedIdStorage, type IdHashKeySource } from "../core/storage/HashedIdStorage.js";
 import type { Storage } from "../core/storage/Storage.js";
 import { FileStorage } from "../file/FileStorage.js";
 import { fileIdHashKey } from "../file/idHashKeyFile.js";
-import { createRedisStorage, type RedisConnectionOptions } from "../redis/createRedisStorage.js";
+import type { RedisConnectionOptions } from "../redis/createRedisStorage.js";
 import type { EncryptedRedisStorageBase } from "../redis/EncryptedRedisStorageBase.js";
 import type { RedisStorageBase } from "../redis/RedisStorageBase.js";
-import { redisIdHashKey } from "../redis/redisIdHashKey.js";
-import { ConfigError, type ServerConfig } from "./config.js";
-import type { HostPort } from "./parsers.js";
+import type { ServerConfig } from "./config.js";
 
 /**
- * The storage the settings ask for. Storages that keep data outside the process (file,
- * redis) are keyed by hashed ids (see HashedIdStorage), so no stored name is a session id.
- * The memory storage is not: it keeps nothing at rest, every id passes through the same
+ * The storage the settings ask for, open (a file storage's directory is prepared here, so
+ * a bad one stops the start). Storages that keep data outside the process (file, redis)
+ * are keyed by hashed ids (see HashedIdStorage), so no stored name is a session id. The
+ * memory storage is not: it keeps nothing at rest, every id passes through the same
  * process's memory anyway, and hashing would cost every call an HMAC and every session
  * longer keys. The caller owns it and closes it.
  */
 export async function createStorage(config: ServerConfig, logger: Logger): Promise<Storage> {
-  const { storage, idHashKey } = createKeyedStorage(config, logger);
+  const { storage, idHashKey } = await createKeyedStorage(config, logger);
   if (idHashKey === undefined) return storage;
   return new HashedIdStorage(storage, config.idHashKey ?? idHashKey);
 }
+
+/** How the server's settings are named in the library's refusals (see core/settingNames.ts). */
+const MEMORY_SETTINGS: SettingNames = { maxTotalBytes: "server setting SESSIOND_MEMORY_MAX_BYTES" };
+const FILE_SETTINGS: SettingNames = {
+  maxTotalBytes: "server setting SESSIOND_FILE_MAX_BYTES",
+  maxFiles: "server setting SESSIOND_FILE_MAX_FILES",
+  minFreeBytes: "server setting SESSIOND_FILE_MIN_FREE_BYTES",
+};
+/** A library option of the redis storage, as the server's settings name it. */
+const REDIS_SETTINGS: SettingNames = {
+  url: "SESSIOND_REDIS_URL (--redis-url)",
+  tls: "SESSIOND_REDIS_TLS_CA_FILE (--redis-tls-ca-file)",
+  clusterNodes: "SESSIOND_REDIS_CLUSTER_NODES (--redis-cluster-nodes)",
+  sentinels: "SESSIOND_REDIS_SENTINELS (--redis-sentinels)",
+  sentinelName: "SESSIOND_REDIS_SENTINEL_NAME (--redis-sentinel-name)",
+  prefix: "SESSIOND_REDIS_PREFIX (--redis-prefix)",
+  commandTimeoutMs: "SESSIOND_REDIS_TIMEOUT_MS (--redis-timeout-ms)",
+  waitReplicas: "SESSIOND_REDIS_WAIT_REPLICAS (--redis-wait-replicas)",
+  waitTimeoutMs: "SESSIOND_REDIS_WAIT_TIMEOUT (--redis-wait-timeout)",
+};
 
 /** The encryption keys of every setting that names some (config.ts allows one of them). */
 function encryptionKeys(config: ServerConfig): Buffer[] | undefined {
@@ -31,31 +51,29 @@ function encryptionKeys(config: ServerConfig): Buffer[] | undefined {
   return config.encryptionKeys ?? config.encryptionKeyFile;
 }
 
-function createKeyedStorage(
+async function createKeyedStorage(
   config: ServerConfig,
   logger: Logger,
-): { storage: Storage; idHashKey: IdHashKeySource | undefined } {
+): Promise<{ storage: Storage; idHashKey: IdHashKeySource | undefined }> {
   switch (config.storage) {
     case "file": {
-      let storage: FileStorage | undefined;
+      const storage = new FileStorage({
+        dir: config.fileDir,
+        logger,
+        encryptionKeys: encryptionKeys(config),
+        maxTotalBytes: budget(config.fileMaxBytes),
+        maxFiles: budget(config.fileMaxFiles),
+        minFreeBytes: budget(config.fileMinFreeBytes),
+        settingNames: FILE_SETTINGS,
+      });
       try {
-        storage = new FileStorage({
-          dir: config.fileDir,
-          logger,
-          encryptionKeys: encryptionKeys(config),
-          maxTotalBytes: budget(config.fileMaxBytes),
-          maxFiles: budget(config.fileMaxFiles),
-          minFreeBytes: budget(config.fileMinFreeBytes),
-        });
+        await storage.open();
         return { storage, idHashKey: config.idHashKey ?? fileIdHashKey(storage.dir) };
       } catch (err) {
-        storage?.close().catch(() => {});
-        // The keys are validated already: what fails here is the directory (create, chmod,
-        // probe) or the id-hash key file in it.
-        if (err instanceof SessionError) {
-          throw new ConfigError(`SESSIOND_FILE_DIR (--file-dir): ${err.message}`);
-        }
-        throw err;
+        await storage.close().catch(() => {});
+        // The keys and budgets are validated already: what fails here is the directory
+        // (create, chmod, probe) or the id-hash key file in it.
+        throw new ConfigError(`SESSIOND_FILE_DIR (--file-dir): ${(err as Error).message}`);
       }
     }
     case "memory":
@@ -68,31 +86,57 @@ function createKeyedStorage(
         storage: new MemoryStorage({
           maxSessions: config.memoryMaxSessions,
           maxTotalBytes: budget(config.memoryMaxBytes),
+          settingNames: MEMORY_SETTINGS,
         }),
         idHashKey: undefined,
       };
     case "redis":
-    case "redis-hash":
+    case "redis-hash": {
+      // Loaded only when asked for: ioredis is an optional dependency.
+      const redis = await loadRedis();
+      let storage: RedisStorageBase | EncryptedRedisStorageBase;
       try {
         // Both kinds, plain or encrypted, have a connection and key names.
-        const storage = createRedisStorage(config.storage, redisOptions(config), logger) as
-          | RedisStorageBase
-          | EncryptedRedisStorageBase;
-        return {
-          storage,
-          idHashKey: config.idHashKey ?? redisIdHashKey(storage.connection, storage.keys.prefix),
-        };
+        storage = redis.createRedisStorage(
+          config.storage,
+          redisOptions(config),
+          logger,
+        ) as typeof storage;
       } catch (err) {
-        if (err instanceof SessionError && err.code === "invalid_argument") {
-          throw new ConfigError(`redis settings: ${err.message}`);
+        if (err instanceof ConfigError && err.option !== undefined) {
+          // "clusterNodes[2].port" is set by SESSIOND_REDIS_CLUSTER_NODES.
+          const where = REDIS_SETTINGS[err.option.replace(/\[.*$/, "")];
+          if (where !== undefined) throw new ConfigError(`${where}: ${err.reason}`);
         }
         throw err;
       }
+      return {
+        storage,
+        idHashKey:
+          config.idHashKey ?? redis.redisIdHashKey(storage.connection, storage.keys.prefix),
+      };
+    }
     default:
       // resolveConfig refuses any other kind; this keeps a new kind from falling through.
       throw new ConfigError(
         `SESSIOND_STORAGE (--storage): no storage of kind ${JSON.stringify(config.storage satisfies never)}`,
       );
+  }
+}
+
+async function loadRedis(): Promise<typeof import("../redis/index.js")> {
+  try {
+    return await import("../redis/index.js");
+  } catch (err) {
+    if (
+      (err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" &&
+      /ioredis/.test(String(err))
+    ) {
+      throw new ConfigError(
+        "SESSIOND_STORAGE (--storage): the redis storages need the ioredis package: npm install ioredis",
+      );
+    }
+    throw err;
   }
 }
 
@@ -104,8 +148,8 @@ function budget(value: number | "auto"): number | undefined {
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
 function redisOptions(config: ServerConfig): RedisConnectionOptions {
-  const cluster = config.redisClusterNodes?.map(hostPort);
-  const sentinels = config.redisSentinels?.map(hostPort);
+  const cluster = config.redisClusterNodes;
+  const sentinels = config.redisSentinels;
   return {
     // A local single node unless a cluster or sentinels are named.
     url: config.redisUrl ?? (cluster || sentinels ? undefined : DEFAULT_REDIS_URL),
@@ -120,8 +164,4 @@ function redisOptions(config: ServerConfig): RedisConnectionOptions {
     // SESSIOND_FILE_ENCRYPTION_KEY is the file storage's, as its name says.
     encryptionKeys: config.encryptionKeys ?? config.encryptionKeyFile,
   };
-}
-
-function hostPort({ host, port }: HostPort): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -221,7 +221,10 @@ function freshDir(): string {
 }
 
 /** A FileStorage whose first count is done (writes wait for it anyway). */
-async function openFile(dir: string, options: FileStorageOptions = {}): Promise<FileStorage> {
+async function openFile(
+  dir: string,
+  options: Partial<FileStorageOptions> = {},
+): Promise<FileStorage> {
   const storage = new FileStorage({ dir, logger: silentLogger, fsync: false, ...options });
   await storage.counted();
   return storage;

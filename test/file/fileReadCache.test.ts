@@ -21,7 +21,7 @@ after(async () => {
   for (const c of cleanups) c();
 });
 
-function pair(options: FileStorageOptions = {}): [FileStorage, FileStorage, string] {
+function pair(options: Partial<FileStorageOptions> = {}): [FileStorage, FileStorage, string] {
   const { path: dir, cleanup } = tempDir("read-cache");
   cleanups.push(cleanup);
   const make = () => new FileStorage({ dir, logger: silentLogger, fsync: false, ...options });
@@ -112,8 +112,9 @@ describe("file storage read cache", () => {
   });
 
   it("refuses a bad cache size", () => {
-    assert.throws(() => new FileStorage({ readCacheBytes: -1, logger: silentLogger }), {
-      code: "invalid_argument",
+    assert.throws(() => new FileStorage({ dir: "unused", readCacheBytes: -1 }), {
+      name: "ConfigError",
+      option: "readCacheBytes",
     });
   });
 });

@@ -40,7 +40,7 @@ after(() => {
 });
 
 /** A FileStorage in a fresh directory (`<tmp>/sessiond-file-XXX/store`), closed by the test. */
-function fresh(options: FileStorageOptions = {}) {
+function fresh(options: Partial<FileStorageOptions> = {}) {
   const parent = tempDir("file");
   dirs.push(parent.cleanup);
   const dir = join(parent.path, "store");
@@ -92,6 +92,8 @@ describe("FileStorage", () => {
     const old = process.umask(0);
     try {
       const { storage, dir } = fresh();
+      assert.equal(existsSync(dir), false, "the constructor does no I/O");
+      await storage.open();
       assert.equal(statSync(dir).mode & 0o777, 0o700);
       const id = newSessionId();
       await storage.apply(id, { ops: [set("a", 1)] }, opts("create"));
@@ -113,12 +115,13 @@ describe("FileStorage", () => {
     chmodSync(dir, 0o755);
     const logger = capturingLogger();
     const storage = new FileStorage({ dir, logger });
+    await storage.open();
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     assert.ok(logger.lines.some((l) => l.level === "info" && /0700/.test(l.msg)));
     await storage.close();
   });
 
-  it("refuses a directory that another user owns and others can reach", () => {
+  it("refuses a directory that another user owns and others can reach", async () => {
     const parent = tempDir("file-owner");
     dirs.push(parent.cleanup);
     const dir = join(parent.path, "planted");
@@ -127,10 +130,9 @@ describe("FileStorage", () => {
     // Making a directory belong to someone else takes root (the CI runs as root).
     assert.equal(process.getuid?.(), 0, "this test needs root to chown a directory");
     chownSync(dir, 12345, 12345);
-    assert.throws(
-      () => new FileStorage({ dir, logger: silentLogger }),
-      isCode("unavailable", /belongs to another user/),
-    );
+    const storage = new FileStorage({ dir, logger: silentLogger });
+    await assert.rejects(storage.open(), isCode("unavailable", /belongs to another user/));
+    await storage.close();
   });
 
   it("treats a corrupt, truncated or empty file as missing, warns first, then moves it aside", async () => {
@@ -206,7 +208,10 @@ describe("FileStorage", () => {
   });
 
   it("binds each encrypted file to its id: a file copied over another session fails", async () => {
-    const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const key = Buffer.from(
+      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+      "hex",
+    );
     const { storage, dir, logger } = fresh({ encryptionKey: key });
     const victim = newSessionId();
     const attacker = newSessionId();
@@ -240,9 +245,9 @@ describe("FileStorage", () => {
     await unkeyed.close();
   });
 
-  it("accepts a key as Buffer, hex, base64 or 32-byte string; refuses other lengths", async () => {
+  it("accepts a key as 32 bytes (Buffer or Uint8Array); refuses text and other lengths with a ConfigError", async () => {
     const raw = Buffer.from("abcdefghijklmnopqrstuvwxyz012345");
-    const forms = [raw, raw.toString("hex"), raw.toString("base64"), raw.toString("utf8")];
+    const forms = [raw, new Uint8Array(raw)];
     const { dir } = fresh();
     const id = newSessionId();
     for (const [i, encryptionKey] of forms.entries()) {
@@ -251,12 +256,18 @@ describe("FileStorage", () => {
       assert.deepEqual((await storage.read(id, LONG))?.data, { a: 1 }, `key form ${i}`);
       await storage.close();
     }
-    for (const bad of [Buffer.alloc(16), "short", "", "x".repeat(33), Buffer.alloc(33)]) {
-      assert.throws(
-        () => new FileStorage({ dir, logger: silentLogger, encryptionKey: bad }),
-        isCode("invalid_argument", /32 bytes/),
-      );
+    for (const bad of [Buffer.alloc(16), Buffer.alloc(33), new Uint8Array(0)]) {
+      assert.throws(() => new FileStorage({ dir, logger: silentLogger, encryptionKey: bad }), {
+        name: "ConfigError",
+        message: /^encryptionKey: must be 32 bytes, got \d+ bytes$/,
+      });
     }
+    // Text is decoded by the caller: one parser (the server's) decides what text is a key.
+    const hex = raw.toString("hex") as unknown as Uint8Array;
+    assert.throws(() => new FileStorage({ dir, logger: silentLogger, encryptionKey: hex }), {
+      name: "ConfigError",
+      message: /encryptionKey: must be a 32-byte Buffer \(decode text first/,
+    });
   });
 
   it("slides expiry on reads by moving the mtime, without rewriting the file", async () => {
@@ -327,10 +338,14 @@ describe("FileStorage", () => {
     dirs.push(parent.cleanup);
     const blocker = join(parent.path, "a-file");
     writeFileSync(blocker, "x");
-    assert.throws(
-      () => new FileStorage({ dir: join(blocker, "store"), logger: silentLogger }),
+    const blocked = new FileStorage({ dir: join(blocker, "store"), logger: silentLogger });
+    await assert.rejects(blocked.open(), isCode("unavailable", /not a directory \(ENOTDIR\)/));
+    // Every operation opens first, and fails the same way.
+    await assert.rejects(
+      blocked.read(newSessionId(), LONG),
       isCode("unavailable", /not a directory \(ENOTDIR\)/),
     );
+    await blocked.close();
 
     // The directory replaced by a file while running: reads and writes fail cleanly.
     const { storage, dir } = fresh();
@@ -434,23 +449,23 @@ describe("FileStorage", () => {
     assert.equal(s.isDirty, true, "changes stay queued after an unavailable storage");
   });
 
-  it("is the Manager's default storage, under <os tmpdir>/sessiond", async () => {
-    const tmp = tempDir("default");
-    dirs.push(tmp.cleanup);
-    const saved = process.env.TMPDIR;
-    process.env.TMPDIR = tmp.path;
-    try {
-      const m = new Manager({ logger: silentLogger });
-      assert.ok(m.storage instanceof FileStorage);
-      assert.equal(m.storage.dir, join(tmp.path, "sessiond"));
-      const s = m.session();
-      s.set("a", 1);
-      await s.commit();
-      assert.deepEqual(readdirSync(join(tmp.path, "sessiond")), [`${s.id}.session`]);
-      await m.close();
-    } finally {
-      if (saved === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = saved;
-    }
+  it("needs a dir, and touches nothing until its first operation (or open)", async () => {
+    assert.throws(() => new FileStorage({} as FileStorageOptions), {
+      name: "ConfigError",
+      option: "dir",
+      message: /^dir: is required/,
+    });
+    const parent = tempDir("file-lazy");
+    dirs.push(parent.cleanup);
+    const dir = join(parent.path, "store");
+    const storage = new FileStorage({ dir, logger: silentLogger });
+    assert.equal(existsSync(dir), false, "no directory made by the constructor");
+    const id = newSessionId();
+    assert.equal(await storage.read(id, LONG), undefined, "the first read opens it");
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    await storage.open();
+    await storage.open();
+    assert.deepEqual(readdirSync(dir), [], "opening twice is one open");
+    await storage.close();
   });
 });

@@ -29,7 +29,7 @@ after(() => cluster.stop());
 for (const kind of REDIS_KINDS) {
   describeStorageConformance({
     name: `${kind} on a 3-master cluster`,
-    create: () => createTestRedisStorage(kind, { clusterNodes: cluster.seeds }),
+    create: () => createTestRedisStorage(kind, { clusterNodes: cluster.seedAddresses }),
   });
 }
 
@@ -37,7 +37,11 @@ describe("cluster layout", () => {
   for (const kind of REDIS_KINDS) {
     test(`${kind}: a session's key lives in its id's slot; sessions spread over every master`, async () => {
       const prefix = uniquePrefix();
-      const storage = createTestRedisStorage(kind, { clusterNodes: cluster.seeds }, { prefix });
+      const storage = createTestRedisStorage(
+        kind,
+        { clusterNodes: cluster.seedAddresses },
+        { prefix },
+      );
       const admins = cluster.nodes.map((n) => new Redis(n.port, { lazyConnect: true }));
       try {
         for (const a of admins) {
@@ -91,7 +95,11 @@ describe("cluster layout, encrypted under hashed ids (issue 10)", () => {
     test(`${kind}: writes, regenerates and their locks stay in the session's slot`, async () => {
       const inner = createRedisStorage(
         kind,
-        { clusterNodes: cluster.seeds, prefix: uniquePrefix(), encryptionKeys: [randomBytes(32)] },
+        {
+          clusterNodes: cluster.seedAddresses,
+          prefix: uniquePrefix(),
+          encryptionKeys: [randomBytes(32)],
+        },
         silentLogger,
       ) as EncryptedRedisStorageBase;
       const storage = new HashedIdStorage(
@@ -134,7 +142,7 @@ describe("cluster failure", () => {
   test("a master killed: calls end within the bound (ok or unavailable); restarted, every session is back", async () => {
     const timeoutMs = 500;
     const storage = createTestRedisStorage("redis-hash", {
-      clusterNodes: cluster.seeds,
+      clusterNodes: cluster.seedAddresses,
       commandTimeoutMs: timeoutMs,
     });
     const options = { mode: "upsert" as const, ttlMs: 60_000, limits: defaultLimits };

@@ -101,7 +101,7 @@ describe("Cluster", () => {
 
   test("one master hung: its calls fail fast once known, the other shards are unaffected", async () => {
     const s = createTestRedisStorage("redis", {
-      clusterNodes: cluster.seeds,
+      clusterNodes: cluster.seedAddresses,
       commandTimeoutMs: 300,
     });
     const victim = cluster.nodes[0];
@@ -163,7 +163,7 @@ describe("Cluster", () => {
 
   test("MOVED and ASK are followed while a slot migrates between masters", async () => {
     for (const kind of ["redis", "redis-hash"] as const) {
-      const s = createTestRedisStorage(kind, { clusterNodes: cluster.seeds });
+      const s = createTestRedisStorage(kind, { clusterNodes: cluster.seedAddresses });
       try {
         const sid = newSessionId();
         const sibling = `${sid.slice(0, 4)}${"y".repeat(sid.length - 4)}`;
@@ -256,7 +256,7 @@ test("WAIT: a write its replica did not confirm is UNAVAILABLE, saying it may ex
 test("Sentinel, master down: messages say the master is unreachable, not that the Sentinels are", async () => {
   const group = await startSentinelGroup();
   const s = createTestRedisStorage("redis", {
-    sentinels: group.sentinels,
+    sentinels: group.sentinelAddresses,
     sentinelName: group.name,
     commandTimeoutMs: 300,
   });

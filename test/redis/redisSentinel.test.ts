@@ -19,7 +19,7 @@ import { createTestRedisStorage, memoryLogger, REDIS_KINDS } from "../support/re
 const group: SentinelGroup = await startSentinelGroup({ replica: true });
 after(() => group.stop());
 
-const viaSentinel = { sentinels: group.sentinels, sentinelName: group.name };
+const viaSentinel = { sentinels: group.sentinelAddresses, sentinelName: group.name };
 
 for (const kind of REDIS_KINDS) {
   describeStorageConformance({

@@ -8,11 +8,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import { defaultLimits, type Limits } from "../../src/core/Limits.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import { idFamily } from "../../src/core/storage/idFamily.js";
 import type { ApplyOptions, Op } from "../../src/core/storage/Storage.js";
-import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
+import {
+  createRedisStorage,
+  type RedisConnectionOptions,
+} from "../../src/redis/createRedisStorage.js";
 import type { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
 import {
@@ -570,56 +574,61 @@ for (const kind of REDIS_KINDS) {
 }
 
 describe("createRedisStorage", () => {
-  const invalid = (e: unknown, re: RegExp) => {
-    assert.ok(e instanceof SessionError && e.code === "invalid_argument", String(e));
+  /** A ConfigError (a configuration mistake, not a request's outcome) naming `option`. */
+  const config = (option: string | undefined, re: RegExp) => (e: unknown) => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.equal(e.option, option);
     assert.match(e.message, re);
     return true;
   };
+  const at = (port: number) => ({ host: "127.0.0.1", port });
 
-  test("exactly one of url, clusterNodes, sentinels is required", () => {
-    const names =
-      /url \(SESSIOND_REDIS_URL\), clusterNodes \(SESSIOND_REDIS_CLUSTER_NODES\) or sentinels/;
+  test("refuses bad options with a ConfigError naming the option, before connecting", () => {
+    const log = memoryLogger();
+    const cases: Array<[RedisConnectionOptions, string | undefined, RegExp]> = [
+      [{}, undefined, /exactly one of url, clusterNodes or sentinels \+ sentinelName; got none/],
+      [{ url: server.url, clusterNodes: [at(1)] }, undefined, /got url and clusterNodes/],
+      [{ sentinels: [at(26379)] }, "sentinelName", /^sentinelName: is required with sentinels/],
+      [{ url: "http://x" }, "url", /^url: must start with redis:\/\/ or rediss:\/\//],
+      [{ url: "not a url" }, "url", /^url: is not a URL$/],
+      [{ url: server.url, tls: {} }, "tls", /rediss:\/\/ url only/],
+      [
+        { clusterNodes: ["nohost:1" as never] },
+        "clusterNodes[0]",
+        /must be \{ host, port \}, got "nohost:1"/,
+      ],
+      [{ clusterNodes: [at(70000)] }, "clusterNodes[0].port", /TCP port/],
+      [{ clusterNodes: [] }, "clusterNodes", /at least one \{ host, port \}/],
+      [
+        { url: server.url, commandTimeoutMs: 0 },
+        "commandTimeoutMs",
+        /whole number of milliseconds of at least 1, got 0/,
+      ],
+      [{ url: server.url, waitReplicas: -1 }, "waitReplicas", /at least 0/],
+      [
+        { url: server.url, waitReplicas: 1, waitTimeoutMs: 5000 },
+        "waitTimeoutMs",
+        /below commandTimeoutMs/,
+      ],
+      [{ url: server.url, prefix: "a b" }, "prefix", /without braces or spaces/],
+      [
+        { url: server.url, encryptionKeys: [Buffer.alloc(5)] },
+        "encryptionKeys[0]",
+        /32 bytes, got 5/,
+      ],
+    ];
+    for (const [options, option, re] of cases) {
+      assert.throws(
+        () => createRedisStorage("redis", options, log),
+        config(option, re),
+        JSON.stringify(options),
+      );
+    }
     assert.throws(
-      () => createRedisStorage("redis", {}, memoryLogger()),
-      (e) => invalid(e, names),
+      () => createRedisStorage("memcached" as "redis", { url: server.url }, log),
+      config("redis storage kind", /must be "redis" or "redis-hash"/),
     );
-    assert.throws(
-      () =>
-        createRedisStorage(
-          "redis",
-          { url: server.url, clusterNodes: ["127.0.0.1:1"] },
-          memoryLogger(),
-        ),
-      (e) => invalid(e, /got url and clusterNodes/),
-    );
-    assert.throws(
-      () => createRedisStorage("redis", { sentinels: ["127.0.0.1:26379"] }, memoryLogger()),
-      (e) => invalid(e, /sentinelName \(SESSIOND_REDIS_SENTINEL_NAME\)/),
-    );
-    assert.throws(
-      () => createRedisStorage("redis", { url: "http://x" }, memoryLogger()),
-      (e) => invalid(e, /redis:\/\/ or rediss:\/\//),
-    );
-    assert.throws(
-      () => createRedisStorage("redis", { url: "not a url" }, memoryLogger()),
-      (e) => invalid(e, /not a URL/),
-    );
-    assert.throws(
-      () => createRedisStorage("redis", { clusterNodes: ["nohost"] }, memoryLogger()),
-      (e) => invalid(e, /"nohost" is not host:port/),
-    );
-    assert.throws(
-      () => createRedisStorage("redis", { clusterNodes: [] }, memoryLogger()),
-      (e) => invalid(e, /at least one host:port/),
-    );
-    assert.throws(
-      () => createRedisStorage("redis", { url: server.url, commandTimeoutMs: 0 }, memoryLogger()),
-      (e) => invalid(e, /commandTimeoutMs must be a positive integer/),
-    );
-    assert.throws(
-      () => createRedisStorage("memcached" as "redis", { url: server.url }, memoryLogger()),
-      (e) => invalid(e, /must be "redis" or "redis-hash"/),
-    );
+    assert.deepEqual(log.lines, [], "nothing connected, nothing logged");
   });
 
   test("password URLs work and the password never reaches the logs", async () => {

@@ -247,6 +247,8 @@ export interface RedisCluster {
   readonly nodes: RedisProcess[];
   /** "host:port" seeds, as SESSIOND_REDIS_CLUSTER_NODES takes them. */
   readonly seeds: string[];
+  /** The same seeds as the library takes them. */
+  readonly seedAddresses: { host: string; port: number }[];
   stop(): Promise<void>;
 }
 
@@ -318,6 +320,7 @@ export async function startCluster(
     return {
       nodes,
       seeds: seeds.slice(0, masters),
+      seedAddresses: nodes.slice(0, masters).map((n) => ({ host: "127.0.0.1", port: n.port })),
       async stop() {
         await Promise.all(nodes.map((n) => n.stop()));
       },
@@ -339,6 +342,8 @@ export interface SentinelGroup {
   readonly name: string;
   /** "host:port" of every Sentinel, as SESSIOND_REDIS_SENTINELS takes them. */
   readonly sentinels: string[];
+  /** The same Sentinels as the library takes them. */
+  readonly sentinelAddresses: { host: string; port: number }[];
   /** The master's port as the first Sentinel currently reports it. */
   masterPort(): number;
   stop(): Promise<void>;
@@ -429,6 +434,7 @@ export async function startSentinelGroup(
       sentinelNodes,
       name,
       sentinels: sentinelNodes.map((s) => `127.0.0.1:${s.port}`),
+      sentinelAddresses: sentinelNodes.map((s) => ({ host: "127.0.0.1", port: s.port })),
       masterPort() {
         const out = first.cli("sentinel", "get-master-addr-by-name", name).split("\n");
         return Number(out[1]);

@@ -1,6 +1,8 @@
+import { integerOption } from "../integerOption.js";
 import { assignKey, cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../json.js";
 import { checkOpCount, checkSessionSize, type Limits } from "../Limits.js";
 import { SessionError } from "../SessionError.js";
+import { type SettingNames, settingHint } from "../settingNames.js";
 import {
   type Applied,
   assertExpectedVersion,
@@ -60,6 +62,8 @@ export interface MemoryStorageOptions {
   sweepIntervalMs?: number;
   /** Most entries one sweep tick inspects, so a tick stays short however many sessions live. */
   sweepBatch?: number;
+  /** Named in refusals next to the budget (see core/settingNames.ts). */
+  settingNames?: SettingNames;
 }
 
 /**
@@ -115,6 +119,7 @@ export class MemoryStorage implements Storage {
     this.#budget = {
       max: positive("maxTotalBytes", options.maxTotalBytes, true) ?? defaultMemoryBudget(),
       used: 0,
+      names: options.settingNames,
     };
     this.#sweepBatch = positive("sweepBatch", options.sweepBatch) ?? 10_000;
     const interval = positive("sweepIntervalMs", options.sweepIntervalMs) ?? 1000;
@@ -497,6 +502,7 @@ interface Counted extends Applied {
 interface HeapBudget {
   max: number;
   used: number;
+  readonly names: SettingNames | undefined;
 }
 
 /** A delta refused by the budget (turned into a SessionError once reclaiming did not help). */
@@ -514,7 +520,7 @@ function budgetRefusal(err: unknown): unknown {
   const { growth, budget } = err;
   return new SessionError(
     "resource_exhausted",
-    `memory storage is full: this write needs ${growth} more bytes and ${budget.used} of the budget maxTotalBytes=${budget.max} are taken (server setting SESSIOND_MEMORY_MAX_BYTES)`,
+    `memory storage is full: this write needs ${growth} more bytes and ${budget.used} of the budget maxTotalBytes=${budget.max} are taken${settingHint(budget.names, "maxTotalBytes")}`,
   );
 }
 
@@ -628,15 +634,7 @@ function assertSafeId(id: string): void {
   }
 }
 
-function positive(name: string, value: number | undefined, infinite = false): number | undefined {
+function positive(option: string, value: number | undefined, infinite = false): number | undefined {
   if (value === undefined) return undefined;
-  if (infinite && value === Number.POSITIVE_INFINITY) return value;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    const or = infinite ? " (or Infinity)" : "";
-    throw new SessionError(
-      "invalid_argument",
-      `${name} must be a positive integer${or}, got ${value}`,
-    );
-  }
-  return value;
+  return integerOption(option, value, { min: 1, fallback: 0, infinite });
 }

@@ -1,9 +1,7 @@
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { FileStorage } from "../../file/FileStorage.js";
+import { integerOption } from "../integerOption.js";
 import { type Limits, resolveLimits } from "../Limits.js";
-import { jsonLogger, type Logger } from "../Logger.js";
-import { SessionError } from "../SessionError.js";
+import { type Logger, silentLogger } from "../Logger.js";
+import { MemoryStorage } from "../memory/MemoryStorage.js";
 import type { ApplyMode, ApplyOptions, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
 import { DEFAULT_REQUEST_ID_WINDOW_MS } from "./requestId.js";
@@ -12,7 +10,11 @@ import { Session } from "./Session.js";
 export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface ManagerOptions {
-  /** Where sessions live. Default: a FileStorage under `<os tmpdir>/sessiond`. */
+  /**
+   * Where sessions live. Default: a MemoryStorage of this Manager's own — no I/O and nothing
+   * shared with other apps on the host; pass a FileStorage or a Redis storage to keep
+   * sessions across restarts or processes.
+   */
   storage?: Storage;
   /** Idle time to live, slid by every access. Default 24 h. */
   ttlMs?: number;
@@ -26,6 +28,7 @@ export interface ManagerOptions {
   /** Custom id generator; its ids must still be 32 characters of [0-9a-z]. */
   generateId?: () => string;
   limits?: Partial<Limits>;
+  /** Where the library's warnings go. Default: nowhere (the server passes its logger). */
   logger?: Logger;
   /**
    * How long a request id (Session#setRequestId) answers retries with the first outcome.
@@ -53,20 +56,24 @@ export class Manager {
   readonly #ownsStorage: boolean;
 
   constructor(options: ManagerOptions = {}) {
-    const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
-    assertPositiveMs("ttlMs", ttlMs);
-    if (options.maxLifetimeMs !== undefined)
-      assertPositiveMs("maxLifetimeMs", options.maxLifetimeMs);
-    const logger = options.logger ?? jsonLogger();
-    const requestIdWindowMs = options.requestIdWindowMs ?? DEFAULT_REQUEST_ID_WINDOW_MS;
-    assertPositiveMs("requestIdWindowMs", requestIdWindowMs);
+    const ttlMs = positiveMs("ttlMs", options.ttlMs, DEFAULT_TTL_MS);
+    const maxLifetimeMs =
+      options.maxLifetimeMs === undefined
+        ? undefined
+        : positiveMs("maxLifetimeMs", options.maxLifetimeMs, 0);
+    const logger = options.logger ?? silentLogger;
+    const requestIdWindowMs = positiveMs(
+      "requestIdWindowMs",
+      options.requestIdWindowMs,
+      DEFAULT_REQUEST_ID_WINDOW_MS,
+    );
     const custom = options.generateId;
     this.#ownsStorage = options.storage === undefined;
-    const expiry: Expiry = { ttlMs, maxLifetimeMs: options.maxLifetimeMs };
+    const expiry: Expiry = { ttlMs, maxLifetimeMs };
     const limits = resolveLimits(options.limits);
     const applyOptions = (mode: ApplyMode) => Object.freeze({ ...expiry, limits, mode });
     this.context = {
-      storage: options.storage ?? new FileStorage({ dir: join(tmpdir(), "sessiond"), logger }),
+      storage: options.storage ?? new MemoryStorage(),
       expiry,
       limits,
       applyOptions: {
@@ -107,11 +114,6 @@ export class Manager {
   }
 }
 
-function assertPositiveMs(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new SessionError(
-      "invalid_argument",
-      `${name} must be a positive whole number of milliseconds, got ${value}`,
-    );
-  }
+function positiveMs(option: string, value: number | undefined, fallback: number): number {
+  return integerOption(option, value, { min: 1, fallback, unit: "milliseconds" });
 }

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { SessionError } from "../SessionError.js";
-import { parseEncryptionKey } from "./encryptionKey.js";
+import { ConfigError } from "../ConfigError.js";
+import { encryptionKeyBytes } from "./encryptionKey.js";
 
 const KEY_ID_BYTES = 4;
 const IV_BYTES = 12;
@@ -25,18 +25,18 @@ export class KeyRing {
   readonly #primary: { id: Buffer; key: Buffer };
   readonly #byId = new Map<string, Buffer>();
 
-  constructor(keys: readonly (Buffer | Uint8Array | string)[]) {
+  constructor(keys: readonly Uint8Array[]) {
     if (!Array.isArray(keys) || keys.length === 0) {
-      throw new SessionError("invalid_argument", "encryption keys: at least one key is needed");
+      throw new ConfigError("at least one key is needed", "encryptionKeys");
     }
-    const parsed = keys.map((key) => parseEncryptionKey(key));
+    const parsed = keys.map((key, i) => encryptionKeyBytes(key, `encryptionKeys[${i}]`));
     for (const key of parsed) {
       const id = keyId(key);
       const hex = id.toString("hex");
       const seen = this.#byId.get(hex);
       if (seen && !seen.equals(key)) {
         // 1 in 4 billion for two random keys; refuse rather than try both.
-        throw new SessionError("invalid_argument", "encryption keys: two keys share a key id");
+        throw new ConfigError("two keys share a key id", "encryptionKeys");
       }
       this.#byId.set(hex, key);
     }

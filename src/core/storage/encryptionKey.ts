@@ -1,28 +1,19 @@
-import { SessionError } from "../SessionError.js";
-
-const HEX_KEY = /^[0-9a-fA-F]{64}$/;
-const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
+import { ConfigError } from "../ConfigError.js";
 
 /**
- * An AES-256 key: a 32-byte Buffer, or a string holding 64 hex characters, 44 base64
- * characters, or exactly 32 bytes of UTF-8 text (in that order of preference).
+ * An AES-256 key: exactly 32 bytes. Text forms (hex, base64) are the caller's to decode —
+ * `Buffer.from(hex, "hex")` — so that one parser decides what text is a key (the server's,
+ * in server/parsers.ts), and a key that works in one place works in every other.
  */
-export function parseEncryptionKey(key: Buffer | Uint8Array | string): Buffer {
-  let bytes: Buffer;
-  if (typeof key === "string") {
-    if (HEX_KEY.test(key)) bytes = Buffer.from(key, "hex");
-    else if (BASE64_KEY.test(key)) bytes = Buffer.from(key, "base64");
-    else bytes = Buffer.from(key, "utf8");
-  } else if (key instanceof Uint8Array) {
-    bytes = Buffer.from(key);
-  } else {
-    throw new SessionError("invalid_argument", "encryptionKey must be a Buffer or a string");
-  }
-  if (bytes.length !== 32) {
-    throw new SessionError(
-      "invalid_argument",
-      `encryptionKey must be 32 bytes (a 32-byte Buffer, 64 hex characters, 44 base64 characters or a 32-byte string), got ${bytes.length} bytes`,
+export function encryptionKeyBytes(key: Uint8Array, option = "encryptionKey"): Buffer {
+  if (!(key instanceof Uint8Array)) {
+    throw new ConfigError(
+      `must be a 32-byte Buffer (decode text first, e.g. Buffer.from(hex, "hex")), got ${typeof key}`,
+      option,
     );
   }
-  return bytes;
+  if (key.length !== 32) {
+    throw new ConfigError(`must be 32 bytes, got ${key.length} bytes`, option);
+  }
+  return Buffer.from(key);
 }
