@@ -1,14 +1,21 @@
 // Rule: a session expires after its TTL unless slid by access, never outlives its maximum
-// lifetime, and once expired acts exactly like a missing one.
+// lifetime, once expired acts exactly like a missing one, and is eventually freed even if
+// never read again.
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { newSessionId } from "../../core/session/ids.js";
 import type { Expiry } from "../../core/storage/Storage.js";
 import { sleep, within } from "../timing.js";
-import { type ConformanceSuite, options, set } from "./helpers.js";
+import { type ConformanceSuite, LONG, options, set } from "./helpers.js";
+
+/**
+ * How long a storage may take to free an expired session on its own. Generous: a sweep on
+ * an interval (memory: 1 s; file: what its test sets) on a machine busy with other tests.
+ */
+const FREED_WITHIN_MS = 20_000;
 
 /** Expiry, sliding and the maximum lifetime, through the Storage interface. */
-export function expiry({ timed, alive }: ConformanceSuite): void {
+export function expiry({ target, timed, alive }: ConformanceSuite): void {
   it(
     "expires a session after its sub-second TTL: it then acts exactly like a missing one",
     timed(async (storage) => {
@@ -98,6 +105,36 @@ export function expiry({ timed, alive }: ConformanceSuite): void {
       if (updated) assert.equal(updated.expireTime, made.createTime + 400);
       await sleep(Math.max(0, made.createTime + 400 - Date.now()) + 150);
       assert.equal(await storage.read(id, expiry), undefined, "gone after its lifetime");
+    }),
+  );
+
+  const count = target.countStored;
+  if (count === undefined) return;
+  it(
+    "frees an expired session that is never read again, on its own",
+    timed(async (storage) => {
+      // A live session first: whatever a storage sets up once (a key, a file) is then in
+      // the baseline, and freeing must spare it.
+      const live = newSessionId();
+      await storage.apply(live, { ops: [set("a", 1)] }, options("create"));
+      const baseline = await count(storage);
+      const id = newSessionId();
+      const ttl: Expiry = { ttlMs: 300 };
+      const start = Date.now();
+      await storage.apply(id, { ops: [set("b", 2)] }, options("create", ttl));
+      await within(start, alive(300), "count while alive", async () => {
+        const held = await count(storage);
+        assert.ok(held > baseline, `the new session is counted (${held} > ${baseline})`);
+      });
+      // Nothing touches `id` again: only the storage itself can free it.
+      const deadline = Date.now() + FREED_WITHIN_MS;
+      let held = await count(storage);
+      while (held > baseline && Date.now() < deadline) {
+        await sleep(50);
+        held = await count(storage);
+      }
+      assert.equal(held, baseline, `still held ${FREED_WITHIN_MS} ms after it was written`);
+      assert.deepEqual((await storage.read(live, LONG))?.data, { a: 1 }, "the live one is kept");
     }),
   );
 }
