@@ -29,7 +29,7 @@ export interface MethodFields {
   readonly response: MessageFields;
 }
 
-/** What is read here of a ts-proto `protoMetadata` (buf.gen.yaml: outputSchema=const). */
+/** What is read here of a ts-proto `protoMetadata` (buf.gen.yaml: outputSchema=true). */
 export interface ProtoSchema {
   fileDescriptor: {
     package: string;

@@ -652,7 +652,7 @@ export interface ProtoMetadata {
   };
 }
 
-export const protoMetadata = {
+export const protoMetadata: ProtoMetadata = {
   fileDescriptor: {
     "name": "google/protobuf/struct.proto",
     "package": "google.protobuf",
@@ -972,7 +972,7 @@ export const protoMetadata = {
     ".google.protobuf.ListValue": ListValue,
   },
   dependencies: [],
-} as const satisfies ProtoMetadata;
+};
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

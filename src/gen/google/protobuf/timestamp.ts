@@ -228,7 +228,7 @@ export interface ProtoMetadata {
   };
 }
 
-export const protoMetadata = {
+export const protoMetadata: ProtoMetadata = {
   fileDescriptor: {
     "name": "google/protobuf/timestamp.proto",
     "package": "google.protobuf",
@@ -328,7 +328,7 @@ export const protoMetadata = {
   },
   references: { ".google.protobuf.Timestamp": Timestamp },
   dependencies: [],
-} as const satisfies ProtoMetadata;
+};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

@@ -2634,7 +2634,7 @@ export interface ProtoMetadata {
   };
 }
 
-export const protoMetadata = {
+export const protoMetadata: ProtoMetadata = {
   fileDescriptor: {
     "name": "sessiond/v1/session.proto",
     "package": "sessiond.v1",
@@ -3720,7 +3720,7 @@ export const protoMetadata = {
     ".sessiond.v1.SessionService": SessionServiceClient,
   },
   dependencies: [protoMetadata1, protoMetadata2],
-} as const satisfies ProtoMetadata;
+};
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
