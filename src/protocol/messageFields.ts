@@ -1,13 +1,5 @@
-import { readFileSync } from "node:fs";
-import { fromBinary } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
-import {
-  type DescriptorProto,
-  type FieldDescriptorProto,
-  FieldDescriptorProto_Label,
-  FileDescriptorSetSchema,
-  FieldDescriptorProto_Type as T,
-} from "@bufbuild/protobuf/wkt";
+import { FieldDescriptorProto_Label, FieldDescriptorProto_Type as T } from "@bufbuild/protobuf/wkt";
 
 /** One field of a message, as the decoders need it. */
 export interface MessageField {
@@ -37,33 +29,46 @@ export interface MethodFields {
   readonly response: MessageFields;
 }
 
-const DESCRIPTORS_URL = new URL("../gen/descriptors.binpb", import.meta.url);
+/** What is read here of a ts-proto `protoMetadata` (buf.gen.yaml: outputSchema=true). */
+export interface ProtoSchema {
+  fileDescriptor: {
+    package: string;
+    messageType: readonly { name: string; field: readonly Field[] }[];
+    service: readonly { name: string; method: readonly Method[] }[];
+  };
+  dependencies?: readonly ProtoSchema[];
+}
+type Field = Record<"name" | "typeName" | "jsonName", string> &
+  Record<"number" | "label" | "type", number>;
+type Method = Record<"name" | "inputType" | "outputType", string>;
 
 /**
  * The request and response fields of every method of `service`, keyed by the method's
- * path ("/sessiond.v1.SessionService/Set"), read from the `buf build` descriptor set that
- * `npm run gen` writes next to the generated code. The generated decoder skips fields it
- * does not know without a word and lets a bad UTF-8 string through as U+FFFD; this is
- * what lets the strict definition refuse both, and find the google.protobuf.Value and
- * Struct fields that are coded exactly (see jsonFieldCodec.ts).
+ * path ("/sessiond.v1.SessionService/Set"), from the descriptors ts-proto writes into the
+ * generated code (`schema` is the service's file's protoMetadata): no file is read. The
+ * generated decoder skips fields it does not know without a word and lets a bad UTF-8
+ * string through as U+FFFD; this is what lets the strict definition refuse both, and find
+ * the google.protobuf.Value and Struct fields that are coded exactly (see jsonFields.ts).
  */
 export function methodFieldsByPath(
   service: string,
-  descriptorSet: Uint8Array = readFileSync(DESCRIPTORS_URL),
+  schema: ProtoSchema,
 ): Map<string, MethodFields> {
-  const messages = new Map<string, DescriptorProto>();
-  let methods: { name: string; inputType: string; outputType: string }[] | undefined;
-  for (const file of fromBinary(FileDescriptorSetSchema, descriptorSet).file) {
+  const messages = new Map<string, readonly Field[]>();
+  let methods: readonly Method[] | undefined;
+  const add = ({ fileDescriptor: file, dependencies = [] }: ProtoSchema) => {
     const prefix = file.package ? `${file.package}.` : "";
-    for (const m of file.messageType) messages.set(prefix + m.name, m);
+    for (const m of file.messageType) messages.set(prefix + m.name, m.field);
     for (const s of file.service) if (prefix + s.name === service) methods = s.method;
-  }
+    for (const d of dependencies) add(d);
+  };
+  add(schema);
   if (methods === undefined) throw new Error(`descriptor set does not describe ${service}`);
   const fieldsOf = (type: string): MessageFields => {
     const typeName = type.replace(/^\./, "");
-    const message = messages.get(typeName);
-    if (message === undefined) throw new Error(`descriptor set lacks ${typeName}`);
-    return { typeName, fields: new Map(message.field.map((f) => [f.number, fieldOf(f)])) };
+    const fields = messages.get(typeName);
+    if (fields === undefined) throw new Error(`descriptor set lacks ${typeName}`);
+    return { typeName, fields: new Map(fields.map((f) => [f.number, fieldOf(f)])) };
   };
   const out = new Map<string, MethodFields>();
   for (const method of methods) {
@@ -75,7 +80,7 @@ export function methodFieldsByPath(
   return out;
 }
 
-function fieldOf(f: FieldDescriptorProto): MessageField {
+function fieldOf(f: Field): MessageField {
   const repeated = f.label === FieldDescriptorProto_Label.REPEATED;
   return {
     name: f.name,

@@ -1,4 +1,4 @@
-import { SessionServiceService } from "../gen/sessiond/v1/session.js";
+import { protoMetadata, SessionServiceService } from "../gen/sessiond/v1/session.js";
 import { exactDeserialize, exactSerialize } from "./jsonFields.js";
 import { methodFieldsByPath } from "./messageFields.js";
 import { strictDeserialize } from "./strictDeserialize.js";
@@ -29,7 +29,7 @@ interface Method {
 }
 
 function exactDefinition(service: typeof SessionServiceService): typeof SessionServiceService {
-  const fieldsByPath = methodFieldsByPath("sessiond.v1.SessionService");
+  const fieldsByPath = methodFieldsByPath("sessiond.v1.SessionService", protoMetadata);
   const out: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(service as Record<string, Method>)) {
     const fields = fieldsByPath.get(method.path);
