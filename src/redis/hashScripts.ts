@@ -1,5 +1,11 @@
 import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
-import { LUA_APPLY_OPS, LUA_COMMON, LUA_REGENERATE_CHECK, luaIdempotency } from "./luaCommon.js";
+import {
+  LUA_APPLY_OPS,
+  LUA_CHUNKED,
+  LUA_COMMON,
+  LUA_REGENERATE_CHECK,
+  luaIdempotency,
+} from "./luaCommon.js";
 
 const IDEM = luaIdempotency(MAX_REQUEST_RECORDS);
 
@@ -65,7 +71,7 @@ return idem_run(main)
 `;
 
 /** KEYS[1] hash, KEYS[2] its request records; ARGV as in LUA_APPLY_OPS. Reply: see applyReply.ts. */
-export const HASH_APPLY = `${LUA_COMMON}${IDEM}${HASH_META}
+export const HASH_APPLY = `${LUA_COMMON}${IDEM}${HASH_META}${LUA_CHUNKED}
 local function main()
   local key = KEYS[1]
   local now = now_ms()
@@ -91,45 +97,23 @@ local function main()
     return redis.call('HSTRLEN', key, field)
   end
   ${LUA_APPLY_OPS}
-  if exists then
-    if MODE == 'create' then return {'skip'} end
-  elseif MODE == 'existing' then
-    return {'skip'}
-  end
-  if EXPECTED and EXPECTED ~= version then return {'aborted', fmt_int(version)} end
-  local err = apply_ops()
-  if err then return err end
+  local refused = apply_delta(exists, version)
+  if refused then return refused end
   version = version + 1
   local e = expire_at(now, create)
-  -- unpack() is bounded by Lua's C stack, so long argument lists go out in chunks.
-  local CHUNK = 500
-  if cleared then
-    redis.call('DEL', key)
-  else
-    local gone = {}
-    for field, text in pairs(changed) do
-      if not text then
-        table.insert(gone, field)
-        if #gone == CHUNK then
-          redis.call('HDEL', key, unpack(gone))
-          gone = {}
-        end
-      end
-    end
-    if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
-  end
+  if cleared then redis.call('DEL', key) end
+  local gone = {}
   local args = {'', fmt_int(version) .. ' ' .. fmt_int(create) .. ' ' .. fmt_int(bytes)}
   for field, text in pairs(changed) do
     if text then
       table.insert(args, field)
       table.insert(args, text)
-      if #args >= 2 * CHUNK then
-        redis.call('HSET', key, unpack(args))
-        args = {}
-      end
+    elseif not cleared then
+      table.insert(gone, field)
     end
   end
-  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+  chunked('HDEL', key, gone)
+  chunked('HSET', key, args)
   redis.call('PEXPIREAT', key, fmt_int(e))
   return ok_reply(version, create, e)
 end
