@@ -44,7 +44,9 @@ end
  * digits, which would corrupt user values. User values therefore travel as the JSON text
  * Node produced and are never re-encoded; the only number Lua writes is the result of an
  * increment, printed by `jsnum` the way JavaScript's Number#toString prints it, so byte
- * counts match the other storages.
+ * counts match the other storages. It cannot move to Node: the script stores that text and
+ * counts its bytes against maxSessionBytes in the same atomic step, before Node sees the
+ * number, and a second round trip would cost every increment a compare-and-set.
  *
  * `apply_delta(exists, version)` checks the mode and the expected version, then runs the
  * ops from ARGV[11..] against an overlay, calling `lookup(field)` (JSON text or false) for

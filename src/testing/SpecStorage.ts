@@ -32,8 +32,9 @@ interface SpecSession {
  * and the place to read a rule when the prose in Storage.ts leaves a doubt.
  *
  * The delta itself (set, remove, increment, clear, and the maxKeys / maxSessionBytes check
- * on the merged result) is applyOps, the helper the file storage and Session already use;
- * everything around it (modes, versions, maxOps, expiry, regenerate) is spelled out here.
+ * on the merged result) is applyOps, the helper Session uses and the file storage reaches
+ * through applyDelta; everything around it (modes, versions, maxOps, expiry, regenerate) is
+ * spelled out here, refusals worded by refusalError like every storage's.
  *
  * Not modelled: request ids (Idempotency, refused with an Error), id charset checks (ids
  * are assumed valid), storage-wide budgets (maxSessions, maxTotalBytes, disk budgets) and
