@@ -1,5 +1,11 @@
 import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
-import { LUA_CHUNKED, LUA_COMMON, LUA_REGENERATE_CHECK, luaIdempotency } from "./luaCommon.js";
+import {
+  LUA_CHUNKED,
+  LUA_COMMON,
+  LUA_HASH_META,
+  LUA_REGENERATE_CHECK,
+  luaIdempotency,
+} from "./luaCommon.js";
 
 const IDEM = luaIdempotency(MAX_REQUEST_RECORDS);
 
@@ -156,9 +162,10 @@ return idem_run(main)
 
 // `redis-hash`: the plain layout's metadata field "" = "<version> <createTime> <bytes>",
 // and one field per key holding the base64 of its sealed value.
-const ENC_HASH_META = `
+const ENC_HASH_META = `${LUA_HASH_META}
 local function hash_create(meta)
-  return tonumber(string.match(meta, '^%d+ (%d+) ') or '0')
+  local _, create = parse_meta(meta)
+  return create or 0
 end
 `;
 

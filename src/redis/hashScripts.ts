@@ -3,6 +3,7 @@ import {
   LUA_APPLY_OPS,
   LUA_CHUNKED,
   LUA_COMMON,
+  LUA_HASH_META,
   LUA_REGENERATE_CHECK,
   luaIdempotency,
 } from "./luaCommon.js";
@@ -11,20 +12,10 @@ const IDEM = luaIdempotency(MAX_REQUEST_RECORDS);
 
 /**
  * Scripts for RedisHashStorage: one hash per session, one field per user key holding the
- * value's JSON text, plus the metadata field "" = "<version> <createTime> <bytes>".
- * User keys are never empty (validated above the storage, and refused again here), so
- * the metadata cannot collide with them; it is one field so a single-key read is one
- * HMGET, and `bytes` lets a write check maxSessionBytes without reading every field.
+ * value's JSON text, plus the metadata field "" (LUA_HASH_META).
  */
-const HASH_META = `
-local function parse_meta(meta)
-  local v, c, b = string.match(meta, '^(%d+) (%d+) (%d+)$')
-  return tonumber(v), tonumber(c), tonumber(b)
-end
-`;
-
 /** KEYS[1] hash. Reply: false when missing, else {version, createTime, expireTime, flat HGETALL}. */
-export const HASH_READ = `${LUA_COMMON}${HASH_META}
+export const HASH_READ = `${LUA_COMMON}${LUA_HASH_META}
 local all = redis.call('HGETALL', KEYS[1])
 local meta = nil
 for i = 1, #all, 2 do
@@ -42,7 +33,7 @@ return {fmt_int(version), fmt_int(create), fmt_int(e), all}
 `;
 
 /** KEYS[1] hash, ARGV[3] user key. Reply: false when missing, {1, json} or {0}. */
-export const HASH_READ_KEY = `${LUA_COMMON}${HASH_META}
+export const HASH_READ_KEY = `${LUA_COMMON}${LUA_HASH_META}
 local r = redis.call('HMGET', KEYS[1], '', ARGV[3])
 if not r[1] then return false end
 local now = now_ms()
@@ -57,7 +48,7 @@ return {0}
  * KEYS[1] hash, KEYS[2] its request records (ARGV[3..6], see LUA_IDEM). Reply: false when
  * missing, else {version, createTime, expireTime}.
  */
-export const HASH_TOUCH = `${LUA_COMMON}${IDEM}${HASH_META}
+export const HASH_TOUCH = `${LUA_COMMON}${IDEM}${LUA_HASH_META}
 local function main()
   local meta = redis.call('HGET', KEYS[1], '')
   if not meta then return false end
@@ -71,7 +62,7 @@ return idem_run(main)
 `;
 
 /** KEYS[1] hash, KEYS[2] its request records; ARGV as in LUA_APPLY_OPS. Reply: see applyReply.ts. */
-export const HASH_APPLY = `${LUA_COMMON}${IDEM}${HASH_META}${LUA_CHUNKED}
+export const HASH_APPLY = `${LUA_COMMON}${IDEM}${LUA_HASH_META}${LUA_CHUNKED}
 local function main()
   local key = KEYS[1]
   local now = now_ms()
@@ -124,7 +115,7 @@ return idem_run(main)
  * KEYS[1] old hash, KEYS[2] new one (same slot: see idFamily.ts), KEYS[3] the old
  * one's request records; ARGV[7] "1" to keep the old one. Reply: {'missing'}, {'taken'} or {'ok', version, createTime, expireTime}.
  */
-export const HASH_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${HASH_META}
+export const HASH_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${LUA_HASH_META}
 local function main()
   local meta = redis.call('HGET', KEYS[1], '')
   if not meta then return {'missing'} end

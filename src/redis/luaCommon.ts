@@ -211,6 +211,19 @@ local function ok_reply(version, create, expire)
 end
 `;
 
+/**
+ * The hash layouts' metadata field "" = "<version> <createTime> <bytes>", plain and
+ * encrypted alike. User keys are never empty (validated above the storage, and refused
+ * again by applyArgs), so it cannot collide with them; it is one field so a single-key read
+ * is one HMGET, and `bytes` lets a write check maxSessionBytes without reading every field.
+ */
+export const LUA_HASH_META = `
+local function parse_meta(meta)
+  local v, c, b = string.match(meta, '^(%d+) (%d+) (%d+)$')
+  return tonumber(v), tonumber(c), tonumber(b)
+end
+`;
+
 /** Commands over long lists: unpack() is bounded by Lua's C stack, so they go out in chunks. */
 export const LUA_CHUNKED = `
 local CHUNK = 500
