@@ -1,3 +1,4 @@
+import { assignKey } from "../core/json.js";
 import type { Limits } from "../core/Limits.js";
 import { SessionError } from "../core/SessionError.js";
 import { type Refusal, refusalError, type ValueKind } from "../core/storage/Refusal.js";
@@ -43,16 +44,14 @@ function resultOf(
   if (!Array.isArray(reply) || typeof reply[0] !== "string") throw unexpected(reply);
   const [tag, ...rest] = reply as [string, ...string[]];
   if (tag === "skip") return undefined;
-  if (tag !== "ok") throw refusalError(refusalOf(tag, rest, expected, limits) ?? unexpected(reply));
+  if (tag !== "ok") {
+    const refusal = refusalOf(tag, rest, expected, limits);
+    throw refusal === undefined ? unexpected(reply) : refusalError(refusal);
+  }
   const [version, createTime, expireTime, ...inc] = rest;
   const incremented: Record<string, number> = {};
   for (let i = 0; i + 1 < inc.length; i += 2) {
-    Object.defineProperty(incremented, inc[i] as string, {
-      value: Number(inc[i + 1]),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    assignKey(incremented, inc[i] as string, Number(inc[i + 1]));
   }
   return {
     version: Number(version),
@@ -121,8 +120,8 @@ function kindOfText(text: string): ValueKind {
   return "object";
 }
 
-function unexpected(reply: unknown): never {
-  throw new SessionError("internal", "internal error", {
+function unexpected(reply: unknown): SessionError {
+  return new SessionError("internal", "internal error", {
     cause: new Error(`unexpected apply reply ${JSON.stringify(reply)}`),
   });
 }
