@@ -19,8 +19,8 @@ export function accepted<T extends object>(outcome: Outcome<T>): T {
 }
 
 /**
- * A delta against a session held as one value (memory's copy, a file, a decrypted
- * document): the expected-version check, then the ops on a copy of `data`, then the
+ * A delta against a session held as one value (a file, an encrypted Redis storage's
+ * decrypted document): the expected-version check, then the ops on a copy of `data`, then the
  * limits on the result, so a caller that writes only what this accepts never writes a
  * partial or oversize session. A missing session is `{}` at version 0.
  */
@@ -37,8 +37,7 @@ export function applyDelta(
 
 /**
  * Applies ops to a copy of `data`, in order; with `limits`, the result is checked
- * against them too. Session uses it without limits to show a request its own pending
- * changes.
+ * against them too.
  */
 export function tryApplyOps(
   data: SessionData,
@@ -72,7 +71,10 @@ export function tryApplyOps(
   return { ok: true, data: out, incremented };
 }
 
-/** tryApplyOps with the refusal thrown (the form storage authors and Session call). */
+/**
+ * tryApplyOps with the refusal thrown: the exported form for storage authors, and what
+ * Session calls without limits to show a request its own pending changes.
+ */
 export function applyOps(data: SessionData, ops: readonly Op[], limits?: Limits): Applied {
   const { data: out, incremented } = accepted(tryApplyOps(data, ops, limits));
   return { data: out, incremented };
