@@ -224,7 +224,10 @@ local function parse_meta(meta)
 end
 `;
 
-/** Commands over long lists: unpack() is bounded by Lua's C stack, so they go out in chunks. */
+/**
+ * Commands over long lists: unpack() is bounded by Lua's C stack, so they go out in chunks.
+ * CHUNK is even, so an HSET list of field/value pairs is never split inside a pair.
+ */
 export const LUA_CHUNKED = `
 local CHUNK = 500
 local function chunked(cmd, key, list)
