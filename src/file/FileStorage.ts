@@ -20,7 +20,12 @@ import { cloneJson, type JsonValue } from "../core/json.js";
 import { checkOpCount } from "../core/Limits.js";
 import { type Logger, redactId, silentLogger } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
-import { applyOps, assertExpectedVersion, assertExpiry } from "../core/storage/applyOps.js";
+import {
+  accepted,
+  applyDelta,
+  assertExpectedVersion,
+  assertExpiry,
+} from "../core/storage/applyOps.js";
 import { encryptionKeyBytes } from "../core/storage/encryptionKey.js";
 import { KeyedLock } from "../core/storage/KeyedLock.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
@@ -292,13 +297,8 @@ export class FileStorage implements Storage {
     if (current ? options.mode === "create" : options.mode === "existing") return undefined;
     try {
       const version = current?.version ?? 0;
-      if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
-        throw new SessionError(
-          "aborted",
-          `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
-        );
-      }
-      const { data, incremented } = applyOps(current?.data ?? {}, delta.ops, options.limits);
+      const applied = applyDelta(current?.data ?? {}, version, delta, options.limits);
+      const { data, incremented } = accepted(applied);
       const createTime = current?.createTime ?? now;
       const expireTime = expireAt(now, createTime, options);
       const result: ApplyResult = { version: version + 1, createTime, expireTime, incremented };

@@ -5,7 +5,8 @@ import { jsonLogger, type Logger, redactId } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
 import {
   type Applied,
-  applyOps,
+  accepted,
+  applyDelta,
   assertExpectedVersion,
   assertExpiry,
 } from "../core/storage/applyOps.js";
@@ -179,13 +180,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
         const version = current?.version ?? 0;
         let applied: Applied;
         try {
-          if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
-            throw new SessionError(
-              "aborted",
-              `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
-            );
-          }
-          applied = applyOps(current?.data ?? {}, delta.ops, options.limits);
+          applied = accepted(applyDelta(current?.data ?? {}, version, delta, options.limits));
         } catch (err) {
           // A refusal of the state read is recorded, as the plain scripts record theirs.
           const refusal = idem && refusalRecord(idem, 0, err)?.err;

@@ -1,6 +1,7 @@
-import { checkSessionSize, type Limits } from "../core/Limits.js";
+import { assignKey } from "../core/json.js";
+import type { Limits } from "../core/Limits.js";
 import { SessionError } from "../core/SessionError.js";
-import { incrementValue } from "../core/storage/applyOps.js";
+import { type Refusal, refusalError, type ValueKind } from "../core/storage/Refusal.js";
 import { reusedRequestId } from "../core/storage/requestRecords.js";
 import type { ApplyResult, Replay } from "../core/storage/Storage.js";
 
@@ -20,9 +21,9 @@ export function unwrapReplay(reply: unknown): [unknown, Replay | undefined] {
 }
 
 /**
- * Turns an apply script's reply into the result, or the same error (code and wording)
- * the in-process storages raise: the script returns a tag and the numbers, and the
- * message is built here from the shared helpers so every storage words it alike.
+ * Turns an apply script's reply into the result, or throws the refusal it reports: the
+ * script replies a tag and numbers or keys (see LUA_APPLY_OPS), never a message, and
+ * refusalOf reads them into the same Refusal the in-process storages decide.
  */
 export function applyReply(
   wrapped: unknown,
@@ -40,53 +41,87 @@ function resultOf(
   expected: number | undefined,
   limits: Limits,
 ): ApplyResult | undefined {
-  if (!Array.isArray(reply) || typeof reply[0] !== "string") {
-    throw new SessionError("internal", "internal error", {
-      cause: new Error(`unexpected apply reply ${JSON.stringify(reply)}`),
-    });
-  }
+  if (!Array.isArray(reply) || typeof reply[0] !== "string") throw unexpected(reply);
   const [tag, ...rest] = reply as [string, ...string[]];
-  switch (tag) {
-    case "ok": {
-      const [version, createTime, expireTime, ...inc] = rest;
-      const incremented: Record<string, number> = {};
-      for (let i = 0; i + 1 < inc.length; i += 2) {
-        Object.defineProperty(incremented, inc[i] as string, {
-          value: Number(inc[i + 1]),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      }
-      return {
-        version: Number(version),
-        createTime: Number(createTime),
-        expireTime: Number(expireTime),
-        incremented,
-      };
-    }
-    case "skip":
-      return undefined;
-    case "aborted":
-      throw new SessionError(
-        "aborted",
-        `version mismatch: expected ${expected}, session is at ${rest[0]}`,
-      );
-    case "notnumber": {
-      const [key, text] = rest as [string, string];
-      incrementValue(JSON.parse(text), key, 0);
-      break;
-    }
-    case "overflow":
-      throw new SessionError("failed_precondition", `incrementing key "${rest[0]}" would overflow`);
-    case "keys":
-      checkSessionSize(Number(rest[0]), 0, limits);
-      break;
-    case "bytes":
-      checkSessionSize(0, Number(rest[0]), limits);
-      break;
+  if (tag === "skip") return undefined;
+  if (tag !== "ok") {
+    const refusal = refusalOf(tag, rest, expected, limits);
+    throw refusal === undefined ? unexpected(reply) : refusalError(refusal);
   }
-  throw new SessionError("internal", "internal error", {
+  const [version, createTime, expireTime, ...inc] = rest;
+  const incremented: Record<string, number> = {};
+  for (let i = 0; i + 1 < inc.length; i += 2) {
+    assignKey(incremented, inc[i] as string, Number(inc[i + 1]));
+  }
+  return {
+    version: Number(version),
+    createTime: Number(createTime),
+    expireTime: Number(expireTime),
+    incremented,
+  };
+}
+
+/**
+ * A refusal tag and its data. The limits and the expected version are the request's own:
+ * a request record replays only for the same request, so they are the ones it was refused by.
+ */
+function refusalOf(
+  tag: string,
+  [a, b]: string[],
+  expected: number | undefined,
+  limits: Limits,
+): Refusal | undefined {
+  switch (tag) {
+    case "aborted":
+      return expected === undefined ? undefined : { kind: "version", expected, actual: Number(a) };
+    case "notnumber":
+      return a === undefined || b === undefined
+        ? undefined
+        : { kind: "notNumber", key: a, holds: kindOfText(b) };
+    case "overflow":
+      return a === undefined ? undefined : { kind: "overflow", key: a };
+    case "keys":
+      return { kind: "tooManyKeys", keys: Number(a), maxKeys: limits.maxKeys };
+    case "bytes":
+      return {
+        kind: "tooManyBytes",
+        bytes: Number(a),
+        maxSessionBytes: limits.maxSessionBytes,
+      };
+  }
+  return undefined;
+}
+
+const KINDS: ReadonlySet<string> = new Set<ValueKind>([
+  "string",
+  "boolean",
+  "object",
+  "array",
+  "null",
+]);
+
+/**
+ * The script names the kind; a request record written before it did holds the value's
+ * JSON text instead, whose first character tells the kind just as well.
+ */
+function kindOfText(text: string): ValueKind {
+  if (KINDS.has(text)) return text as ValueKind;
+  switch (text[0]) {
+    case '"':
+      return "string";
+    case "t":
+    case "f":
+      return "boolean";
+    case "[":
+      return "array";
+    case "n":
+      return "null";
+  }
+  return "object";
+}
+
+function unexpected(reply: unknown): SessionError {
+  return new SessionError("internal", "internal error", {
     cause: new Error(`unexpected apply reply ${JSON.stringify(reply)}`),
   });
 }

@@ -1,5 +1,11 @@
 import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
-import { LUA_COMMON, LUA_REGENERATE_CHECK, luaIdempotency } from "./luaCommon.js";
+import {
+  LUA_CHUNKED,
+  LUA_COMMON,
+  LUA_HASH_META,
+  LUA_REGENERATE_CHECK,
+  luaIdempotency,
+} from "./luaCommon.js";
 
 const IDEM = luaIdempotency(MAX_REQUEST_RECORDS);
 
@@ -156,16 +162,10 @@ return idem_run(main)
 
 // `redis-hash`: the plain layout's metadata field "" = "<version> <createTime> <bytes>",
 // and one field per key holding the base64 of its sealed value.
-const ENC_HASH_META = `
+const ENC_HASH_META = `${LUA_HASH_META}
 local function hash_create(meta)
-  return tonumber(string.match(meta, '^%d+ (%d+) ') or '0')
-end
--- unpack() is bounded by Lua's C stack, so long lists go out in chunks.
-local CHUNK = 500
-local function chunked(cmd, key, list)
-  for i = 1, #list, CHUNK do
-    redis.call(cmd, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
-  end
+  local _, create = parse_meta(meta)
+  return create or 0
 end
 `;
 
@@ -217,7 +217,7 @@ return idem_run(main)
  * count, ARGV[11] k, ARGV[12..11+k] the increments, ARGV[12+k] n, then n fields to delete,
  * then field, sealed pairs.
  */
-export const ENC_HASH_WRITE = `${LUA_COMMON}${IDEM}${ENC_HASH_META}${ENC_LOCK}
+export const ENC_HASH_WRITE = `${LUA_COMMON}${IDEM}${ENC_HASH_META}${LUA_CHUNKED}${ENC_LOCK}
 local function main()
   local key = KEYS[1]
   local lets, held = lock_lets(KEYS[2])
@@ -238,7 +238,7 @@ local function main()
   local n = tonumber(ARGV[at])
   local gone = {}
   for i = at + 1, at + n do table.insert(gone, ARGV[i]) end
-  if #gone > 0 then chunked('HDEL', key, gone) end
+  chunked('HDEL', key, gone)
   local args = {'', ARGV[9] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[10]}
   for i = at + n + 1, #ARGV do table.insert(args, ARGV[i]) end
   chunked('HSET', key, args)
@@ -253,7 +253,7 @@ return idem_run(main)
  * request records; ARGV[7] lock token, ARGV[8] the old metadata as read, ARGV[9] "1" to
  * keep the old one, ARGV[10..] field, sealed pairs (every value sealed for the new key).
  */
-export const ENC_HASH_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${ENC_HASH_META}${ENC_LOCK}
+export const ENC_HASH_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${ENC_HASH_META}${LUA_CHUNKED}${ENC_LOCK}
 local function main()
   local lets, held = lock_lets(KEYS[3])
   if not lets then return {'conflict'} end

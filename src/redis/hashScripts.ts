@@ -1,24 +1,21 @@
 import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
-import { LUA_APPLY_OPS, LUA_COMMON, LUA_REGENERATE_CHECK, luaIdempotency } from "./luaCommon.js";
+import {
+  LUA_APPLY_OPS,
+  LUA_CHUNKED,
+  LUA_COMMON,
+  LUA_HASH_META,
+  LUA_REGENERATE_CHECK,
+  luaIdempotency,
+} from "./luaCommon.js";
 
 const IDEM = luaIdempotency(MAX_REQUEST_RECORDS);
 
 /**
  * Scripts for RedisHashStorage: one hash per session, one field per user key holding the
- * value's JSON text, plus the metadata field "" = "<version> <createTime> <bytes>".
- * User keys are never empty (validated above the storage, and refused again here), so
- * the metadata cannot collide with them; it is one field so a single-key read is one
- * HMGET, and `bytes` lets a write check maxSessionBytes without reading every field.
+ * value's JSON text, plus the metadata field "" (LUA_HASH_META).
  */
-const HASH_META = `
-local function parse_meta(meta)
-  local v, c, b = string.match(meta, '^(%d+) (%d+) (%d+)$')
-  return tonumber(v), tonumber(c), tonumber(b)
-end
-`;
-
 /** KEYS[1] hash. Reply: false when missing, else {version, createTime, expireTime, flat HGETALL}. */
-export const HASH_READ = `${LUA_COMMON}${HASH_META}
+export const HASH_READ = `${LUA_COMMON}${LUA_HASH_META}
 local all = redis.call('HGETALL', KEYS[1])
 local meta = nil
 for i = 1, #all, 2 do
@@ -36,7 +33,7 @@ return {fmt_int(version), fmt_int(create), fmt_int(e), all}
 `;
 
 /** KEYS[1] hash, ARGV[3] user key. Reply: false when missing, {1, json} or {0}. */
-export const HASH_READ_KEY = `${LUA_COMMON}${HASH_META}
+export const HASH_READ_KEY = `${LUA_COMMON}${LUA_HASH_META}
 local r = redis.call('HMGET', KEYS[1], '', ARGV[3])
 if not r[1] then return false end
 local now = now_ms()
@@ -51,7 +48,7 @@ return {0}
  * KEYS[1] hash, KEYS[2] its request records (ARGV[3..6], see LUA_IDEM). Reply: false when
  * missing, else {version, createTime, expireTime}.
  */
-export const HASH_TOUCH = `${LUA_COMMON}${IDEM}${HASH_META}
+export const HASH_TOUCH = `${LUA_COMMON}${IDEM}${LUA_HASH_META}
 local function main()
   local meta = redis.call('HGET', KEYS[1], '')
   if not meta then return false end
@@ -65,7 +62,7 @@ return idem_run(main)
 `;
 
 /** KEYS[1] hash, KEYS[2] its request records; ARGV as in LUA_APPLY_OPS. Reply: see applyReply.ts. */
-export const HASH_APPLY = `${LUA_COMMON}${IDEM}${HASH_META}
+export const HASH_APPLY = `${LUA_COMMON}${IDEM}${LUA_HASH_META}${LUA_CHUNKED}
 local function main()
   local key = KEYS[1]
   local now = now_ms()
@@ -91,45 +88,23 @@ local function main()
     return redis.call('HSTRLEN', key, field)
   end
   ${LUA_APPLY_OPS}
-  if exists then
-    if MODE == 'create' then return {'skip'} end
-  elseif MODE == 'existing' then
-    return {'skip'}
-  end
-  if EXPECTED and EXPECTED ~= version then return {'aborted', fmt_int(version)} end
-  local err = apply_ops()
-  if err then return err end
+  local refused = apply_delta(exists, version)
+  if refused then return refused end
   version = version + 1
   local e = expire_at(now, create)
-  -- unpack() is bounded by Lua's C stack, so long argument lists go out in chunks.
-  local CHUNK = 500
-  if cleared then
-    redis.call('DEL', key)
-  else
-    local gone = {}
-    for field, text in pairs(changed) do
-      if not text then
-        table.insert(gone, field)
-        if #gone == CHUNK then
-          redis.call('HDEL', key, unpack(gone))
-          gone = {}
-        end
-      end
-    end
-    if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
-  end
+  if cleared then redis.call('DEL', key) end
+  local gone = {}
   local args = {'', fmt_int(version) .. ' ' .. fmt_int(create) .. ' ' .. fmt_int(bytes)}
   for field, text in pairs(changed) do
     if text then
       table.insert(args, field)
       table.insert(args, text)
-      if #args >= 2 * CHUNK then
-        redis.call('HSET', key, unpack(args))
-        args = {}
-      end
+    elseif not cleared then
+      table.insert(gone, field)
     end
   end
-  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+  chunked('HDEL', key, gone)
+  chunked('HSET', key, args)
   redis.call('PEXPIREAT', key, fmt_int(e))
   return ok_reply(version, create, e)
 end
@@ -140,7 +115,7 @@ return idem_run(main)
  * KEYS[1] old hash, KEYS[2] new one (same slot: see idFamily.ts), KEYS[3] the old
  * one's request records; ARGV[7] "1" to keep the old one. Reply: {'missing'}, {'taken'} or {'ok', version, createTime, expireTime}.
  */
-export const HASH_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${HASH_META}
+export const HASH_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${LUA_HASH_META}
 local function main()
   local meta = redis.call('HGET', KEYS[1], '')
   if not meta then return {'missing'} end

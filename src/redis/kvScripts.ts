@@ -87,14 +87,8 @@ local function main()
     return 0
   end
   ${LUA_APPLY_OPS}
-  if exists then
-    if MODE == 'create' then return {'skip'} end
-  elseif MODE == 'existing' then
-    return {'skip'}
-  end
-  if EXPECTED and EXPECTED ~= version then return {'aborted', fmt_int(version)} end
-  local err = apply_ops()
-  if err then return err end
+  local refused = apply_delta(exists, version)
+  if refused then return refused end
   if cleared then d = {} end
   for field, text in pairs(changed) do
     if text then d[field] = text else d[field] = nil end

@@ -44,13 +44,19 @@ end
  * digits, which would corrupt user values. User values therefore travel as the JSON text
  * Node produced and are never re-encoded; the only number Lua writes is the result of an
  * increment, printed by `jsnum` the way JavaScript's Number#toString prints it, so byte
- * counts match the other storages.
+ * counts match the other storages. It cannot move to Node: the script stores that text and
+ * counts its bytes against maxSessionBytes in the same atomic step, before Node sees the
+ * number, and a second round trip would cost every increment a compare-and-set.
  *
- * It reads the ops from ARGV[11..] and runs them against an overlay, calling `lookup(field)` (JSON text or false) for keys the delta has not touched
- * yet. It leaves `changed` (field -> text, or false for removed), `cleared`, `count`,
- * `bytes` and `inc` (incremented keys and their final text, in first-increment order),
- * or returns early with an error reply. The caller sets `count`/`bytes` for the stored
- * session and defines `lookup` and `stored_len` first.
+ * `apply_delta(exists, version)` checks the mode and the expected version, then runs the
+ * ops from ARGV[11..] against an overlay, calling `lookup(field)` (JSON text or false) for
+ * keys the delta has not touched yet. It leaves `changed` (field -> text, or false for
+ * removed), `cleared`, `count`, `bytes` and `inc` (incremented keys and their final text,
+ * in first-increment order), or returns the reply to give instead: {'skip'}, or a
+ * refusal as a tag and its data, which applyReply.ts reads into a Refusal (the wording is
+ * refusalError's alone): {'aborted', version}, {'notnumber', key, kind},
+ * {'overflow', key}, {'keys', count}, {'bytes', bytes}. The caller sets `count`/`bytes`
+ * for the stored session and defines `lookup` and `stored_len` first.
  *
  * ARGV: [3..6] request record (see LUA_IDEM), [7] mode, [8] expected version or "",
  * [9] maxKeys, [10] maxSessionBytes, [11..] ops: "s" key json | "r" key | "i" key delta | "c".
@@ -59,6 +65,12 @@ export const LUA_APPLY_OPS = `
 local function is_json_number(text)
   local c = string.sub(text, 1, 1)
   return c == '-' or (c >= '0' and c <= '9')
+end
+
+-- The kind a refused increment reports (see Refusal.ts): the JSON text's first character tells it.
+local JSON_KINDS = {['"'] = 'string', t = 'boolean', f = 'boolean', n = 'null', ['['] = 'array'}
+local function json_kind(text)
+  return JSON_KINDS[string.sub(text, 1, 1)] or 'object'
 end
 
 local function finite(n)
@@ -152,7 +164,7 @@ local function apply_ops()
       local cur = current(field)
       local base = 0
       if cur then
-        if not is_json_number(cur) then return {'notnumber', field, cur} end
+        if not is_json_number(cur) then return {'notnumber', field, json_kind(cur)} end
         base = tonumber(cur)
       end
       local nxt = base + tonumber(ARGV[i + 2])
@@ -177,6 +189,18 @@ local function apply_ops()
   return nil
 end
 
+-- The whole decision on the session as found (exists, at version): nil when the delta
+-- was applied to the overlay, else the reply: {'skip'} for the mode, or a refusal.
+local function apply_delta(exists, version)
+  if exists then
+    if MODE == 'create' then return {'skip'} end
+  elseif MODE == 'existing' then
+    return {'skip'}
+  end
+  if EXPECTED and EXPECTED ~= version then return {'aborted', fmt_int(version)} end
+  return apply_ops()
+end
+
 local function ok_reply(version, create, expire)
   local out = {'ok', fmt_int(version), fmt_int(create), fmt_int(expire)}
   for _, field in ipairs(inc_order) do
@@ -184,6 +208,32 @@ local function ok_reply(version, create, expire)
     table.insert(out, inc[field])
   end
   return out
+end
+`;
+
+/**
+ * The hash layouts' metadata field "" = "<version> <createTime> <bytes>", plain and
+ * encrypted alike. User keys are never empty (validated above the storage, and refused
+ * again by applyArgs), so it cannot collide with them; it is one field so a single-key read
+ * is one HMGET, and `bytes` lets a write check maxSessionBytes without reading every field.
+ */
+export const LUA_HASH_META = `
+local function parse_meta(meta)
+  local v, c, b = string.match(meta, '^(%d+) (%d+) (%d+)$')
+  return tonumber(v), tonumber(c), tonumber(b)
+end
+`;
+
+/**
+ * Commands over long lists: unpack() is bounded by Lua's C stack, so they go out in chunks.
+ * CHUNK is even, so an HSET list of field/value pairs is never split inside a pair.
+ */
+export const LUA_CHUNKED = `
+local CHUNK = 500
+local function chunked(cmd, key, list)
+  for i = 1, #list, CHUNK do
+    redis.call(cmd, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
+  end
 end
 `;
 

@@ -1,7 +1,7 @@
 import { cloneJson, type JsonValue, ownValue, type SessionData } from "../core/json.js";
 import { checkOpCount } from "../core/Limits.js";
-import { SessionError } from "../core/SessionError.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "../core/storage/applyOps.js";
+import { refusalError } from "../core/storage/Refusal.js";
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -32,8 +32,9 @@ interface SpecSession {
  * and the place to read a rule when the prose in Storage.ts leaves a doubt.
  *
  * The delta itself (set, remove, increment, clear, and the maxKeys / maxSessionBytes check
- * on the merged result) is applyOps, the helper the file storage and Session already use;
- * everything around it (modes, versions, maxOps, expiry, regenerate) is spelled out here.
+ * on the merged result) is applyOps, the helper Session uses and the file storage reaches
+ * through applyDelta; everything around it (modes, versions, maxOps, expiry, regenerate) is
+ * spelled out here, refusals worded by refusalError like every storage's.
  *
  * Not modelled: request ids (Idempotency, refused with an Error), id charset checks (ids
  * are assumed valid), storage-wide budgets (maxSessions, maxTotalBytes, disk budgets) and
@@ -81,12 +82,9 @@ export class SpecStorage implements Storage {
     // A missing session is at version 0, so expectedVersion 0 means "only if it is new".
     const version = session?.version ?? 0;
     if (delta.expectedVersion !== undefined && delta.expectedVersion !== version) {
-      throw new SessionError(
-        "aborted",
-        `version mismatch: expected ${delta.expectedVersion}, session is at ${version}`,
-      );
+      throw refusalError({ kind: "version", expected: delta.expectedVersion, actual: version });
     }
-    // Throws (failed_precondition, resource_exhausted) before anything is stored.
+    // Refused (failed_precondition, resource_exhausted) before anything is stored.
     const { data, incremented } = applyOps(session?.data ?? {}, delta.ops, options.limits);
     const createTime = session?.createTime ?? now;
     const next: SpecSession = {

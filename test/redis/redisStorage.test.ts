@@ -354,6 +354,27 @@ for (const kind of REDIS_KINDS) {
       }
     });
 
+    test("deltas longer than one chunk of script arguments set and remove every key", async () => {
+      const s = make();
+      try {
+        const limits: Limits = { ...defaultLimits, maxKeys: 2000, maxOps: 2000 };
+        const keys = Array.from({ length: 1200 }, (_, i) => `k${i}`);
+        const sets: Op[] = keys.map((key, i) => ({ type: "set", key, value: i }));
+        await s.apply(ID, { ops: sets }, opts({ limits }));
+        // 1100 removes (more than two chunks of HDEL), then sets beside them.
+        const removes: Op[] = keys.slice(100).map((key) => ({ type: "remove", key }));
+        const more: Op[] = ["x", "y"].map((key) => ({ type: "set", key, value: key }));
+        await s.apply(ID, { ops: [...removes, ...more] }, opts({ limits }));
+        const expected: Record<string, unknown> = { x: "x", y: "y" };
+        for (const [i, key] of keys.slice(0, 100).entries()) expected[key] = i;
+        assert.deepStrictEqual((await s.read(ID, opts()))?.data, expected);
+        const raw = await rawOf(s, ID);
+        if (typeof raw !== "string") assert.equal(Object.keys(raw as object).length, 103);
+      } finally {
+        await s.close();
+      }
+    });
+
     test("modes, versions and refused deltas leave nothing partial", async () => {
       const s = make();
       try {

@@ -1,20 +1,49 @@
 import { assignKey, type JsonValue, jsonByteLength, ownValue, type SessionData } from "../json.js";
-import { checkSessionSize, type Limits } from "../Limits.js";
+import type { Limits } from "../Limits.js";
 import { SessionError } from "../SessionError.js";
-import type { Expiry, Op } from "./Storage.js";
+import { type Refusal, refusalError, type ValueKind } from "./Refusal.js";
+import type { Delta, Expiry, Op } from "./Storage.js";
 
 export interface Applied {
   data: SessionData;
   incremented: Record<string, number>;
 }
 
+/** What a write decides: its result, or the refusal (thrown by the caller as refusalError). */
+export type Outcome<T> = ({ ok: true } & T) | { ok: false; refusal: Refusal };
+
+/** The outcome's result, or its refusal thrown: the one place a refusal becomes an error. */
+export function accepted<T extends object>(outcome: Outcome<T>): T {
+  if (!outcome.ok) throw refusalError(outcome.refusal);
+  return outcome;
+}
+
 /**
- * Applies ops to a copy of `data`, in order. Storages that hold a session as one value
- * (memory, file) use this under their per-session lock; Session uses it to show a request
- * its own pending changes. With `limits`, the result is checked before it is returned, so
- * a caller that writes only what this returns never writes a partial or oversize session.
+ * A delta against a session held as one value (a file, an encrypted Redis storage's
+ * decrypted document): the expected-version check, then the ops on a copy of `data`, then the
+ * limits on the result, so a caller that writes only what this accepts never writes a
+ * partial or oversize session. A missing session is `{}` at version 0.
  */
-export function applyOps(data: SessionData, ops: readonly Op[], limits?: Limits): Applied {
+export function applyDelta(
+  data: SessionData,
+  version: number,
+  delta: Delta,
+  limits: Limits,
+): Outcome<Applied> {
+  const conflict = versionRefusal(delta.expectedVersion, version);
+  if (conflict) return { ok: false, refusal: conflict };
+  return tryApplyOps(data, delta.ops, limits);
+}
+
+/**
+ * Applies ops to a copy of `data`, in order; with `limits`, the result is checked
+ * against them too.
+ */
+export function tryApplyOps(
+  data: SessionData,
+  ops: readonly Op[],
+  limits?: Limits,
+): Outcome<Applied> {
   const out: SessionData = { ...data };
   const incremented: Record<string, number> = {};
   for (const op of ops) {
@@ -29,30 +58,60 @@ export function applyOps(data: SessionData, ops: readonly Op[], limits?: Limits)
         for (const key of Object.keys(out)) delete out[key];
         break;
       case "increment": {
-        const next = incrementValue(ownValue(out, op.key), op.key, op.delta);
+        const next = increment(ownValue(out, op.key), op.key, op.delta);
+        if (typeof next !== "number") return { ok: false, refusal: next };
         assignKey(out, op.key, next);
         assignKey(incremented, op.key, next);
         break;
       }
     }
   }
-  if (limits) checkSessionSize(Object.keys(out).length, sessionBytes(out), limits);
+  const refusal = limits && sizeRefusal(Object.keys(out).length, sessionBytes(out), limits);
+  if (refusal) return { ok: false, refusal };
+  return { ok: true, data: out, incremented };
+}
+
+/**
+ * tryApplyOps with the refusal thrown: the exported form for storage authors, and what
+ * Session calls without limits to show a request its own pending changes.
+ */
+export function applyOps(data: SessionData, ops: readonly Op[], limits?: Limits): Applied {
+  const { data: out, incremented } = accepted(tryApplyOps(data, ops, limits));
   return { data: out, incremented };
 }
 
-export function incrementValue(current: JsonValue | undefined, key: string, delta: number): number {
+/** The refusal of a delta expecting `expected` by a session at `actual`, if it is one. */
+export function versionRefusal(expected: number | undefined, actual: number): Refusal | undefined {
+  if (expected === undefined || expected === actual) return undefined;
+  return { kind: "version", expected, actual };
+}
+
+/** An increment's result: the new number, or why it is refused. Absent counts as 0. */
+export function increment(
+  current: JsonValue | undefined,
+  key: string,
+  delta: number,
+): number | Refusal {
   const base = current === undefined ? 0 : current;
-  if (typeof base !== "number") {
-    throw new SessionError(
-      "failed_precondition",
-      `cannot increment key "${key}": it holds a ${Array.isArray(base) ? "array" : base === null ? "null" : typeof base}, not a number`,
-    );
-  }
+  if (typeof base !== "number") return { kind: "notNumber", key, holds: kindOf(base) };
   const next = base + delta;
-  if (!Number.isFinite(next)) {
-    throw new SessionError("failed_precondition", `incrementing key "${key}" would overflow`);
-  }
+  if (!Number.isFinite(next)) return { kind: "overflow", key };
   return next;
+}
+
+function kindOf(value: JsonValue): ValueKind {
+  if (Array.isArray(value)) return "array";
+  if (value === null) return "null";
+  return typeof value as ValueKind;
+}
+
+/** maxKeys and maxSessionBytes on a would-be session, keys first. */
+export function sizeRefusal(keys: number, bytes: number, limits: Limits): Refusal | undefined {
+  if (keys > limits.maxKeys) return { kind: "tooManyKeys", keys, maxKeys: limits.maxKeys };
+  if (bytes > limits.maxSessionBytes) {
+    return { kind: "tooManyBytes", bytes, maxSessionBytes: limits.maxSessionBytes };
+  }
+  return undefined;
 }
 
 /** The size the maxSessionBytes limit counts: key bytes plus value JSON bytes. */
