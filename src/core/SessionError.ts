@@ -1,7 +1,7 @@
 /**
  * Why an operation failed, in words the transport can map to a status code.
  * The session and storage layers never import gRPC; the service layer maps these
- * one-to-one onto grpc status codes (see src/service/toStatus.ts).
+ * one-to-one onto grpc status codes (see src/grpc/toStatus.ts).
  */
 export type ErrorCode =
   | "invalid_argument" // malformed id, key or value; a limit on the shape of one input
@@ -11,6 +11,8 @@ export type ErrorCode =
   | "failed_precondition" // the operation does not fit the stored data (increment of a string)
   | "already_exists" // a request_id reused for a different request; nothing was applied
   | "unavailable" // the storage cannot be reached right now; safe to retry
+  | "cancelled" // the caller gave up (see core/storage/cancellation.ts)
+  | "deadline_exceeded" // the caller's deadline passed
   | "internal"; // a bug or an unexpected failure; the message is generic
 
 export class SessionError extends Error {

@@ -26,6 +26,7 @@ import {
   assertExpectedVersion,
   assertExpiry,
 } from "../core/storage/applyOps.js";
+import { throwIfCancelled } from "../core/storage/cancellation.js";
 import { encryptionKeyBytes } from "../core/storage/encryptionKey.js";
 import { KeyedLock } from "../core/storage/KeyedLock.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
@@ -48,6 +49,7 @@ import {
   type Idempotency,
   type KeyRead,
   MAX_REQUEST_RECORDS,
+  type ReadOptions,
   type RegenerateOptions,
   type RegenerateResult,
   type Replay,
@@ -228,16 +230,26 @@ export class FileStorage implements Storage {
     this.#timer.unref();
   }
 
-  /** Runs `fn` under the lock of `id`, once the storage is open. */
-  #run<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    if (this.#budget !== undefined) return this.#locks.run(id, fn);
-    return this.open().then(() => this.#locks.run(id, fn));
+  /**
+   * Runs `fn` under the lock of `id`, once the storage is open, unless `signal` was
+   * aborted meanwhile (waiting for the lock can take a while): then nothing is touched.
+   */
+  #run<T>(id: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const locked =
+      signal === undefined
+        ? fn
+        : () => {
+            throwIfCancelled(signal);
+            return fn();
+          };
+    if (this.#budget !== undefined) return this.#locks.run(id, locked);
+    return this.open().then(() => this.#locks.run(id, locked));
   }
 
-  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+  async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
     const path = this.#path(id);
     assertExpiry(expiry);
-    return this.#run(id, async () => {
+    return this.#run(id, expiry.signal, async () => {
       const loaded = await this.#load(id, path, Date.now());
       if (!loaded) return undefined;
       const expireTime = await this.#slide(path, loaded, expiry, false);
@@ -250,10 +262,10 @@ export class FileStorage implements Storage {
     });
   }
 
-  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
     const path = this.#path(id);
     assertExpiry(expiry);
-    return this.#run(id, async () => {
+    return this.#run(id, expiry.signal, async () => {
       const loaded = await this.#load(id, path, Date.now());
       if (!loaded) return undefined;
       await this.#slide(path, loaded, expiry, false);
@@ -272,11 +284,11 @@ export class FileStorage implements Storage {
     assertIdempotency(idem);
     if (idem !== undefined && options.mode === "create") {
       // The record goes in its own file; the session's lock is taken inside its lock.
-      return this.#underCreateRecord(idem, () =>
-        this.#run(id, () => this.#apply(id, path, delta, options, undefined)),
+      return this.#underCreateRecord(idem, options.signal, () =>
+        this.#run(id, options.signal, () => this.#apply(id, path, delta, options, undefined)),
       );
     }
-    return this.#run(id, () => this.#apply(id, path, delta, options, idem));
+    return this.#run(id, options.signal, () => this.#apply(id, path, delta, options, idem));
   }
 
   /** Under the session's lock. With `idem`, its record lands in the same file replace. */
@@ -372,11 +384,12 @@ export class FileStorage implements Storage {
    */
   #underCreateRecord<T extends object>(
     idem: Idempotency,
+    signal: AbortSignal | undefined,
     create: () => Promise<T | undefined>,
   ): Promise<(T & Replay) | undefined> {
     const id = CREATE_RECORD + idem.key;
     const path = this.#path(id);
-    return this.#run(id, async () => {
+    return this.#run(id, signal, async () => {
       const now = Date.now();
       const stored = await this.#loadAny(id, path, now);
       const record = stored?.requests?.[idem.key];
@@ -406,8 +419,8 @@ export class FileStorage implements Storage {
     if (oldId === newId) return "taken";
     // Both ids locked, always in the same order, so two regenerates cannot deadlock.
     const [first, second] = oldId < newId ? [oldId, newId] : [newId, oldId];
-    return this.#run(first, () =>
-      this.#run(second, async () => {
+    return this.#run(first, options.signal, () =>
+      this.#run(second, options.signal, async () => {
         const now = Date.now();
         const idem = options.idempotency;
         assertIdempotency(idem);
@@ -459,7 +472,7 @@ export class FileStorage implements Storage {
     assertExpiry(options);
     const idem = options.idempotency;
     assertIdempotency(idem);
-    return this.#run(id, async () => {
+    return this.#run(id, options.signal, async () => {
       const now = Date.now();
       if (idem === undefined) {
         const loaded = await this.#load(id, path, now);
@@ -487,7 +500,7 @@ export class FileStorage implements Storage {
     const idem = options.idempotency;
     assertIdempotency(idem);
     this.#cache.delete(id);
-    return this.#run(id, async () => {
+    return this.#run(id, options.signal, async () => {
       if (idem === undefined) {
         const stats = await lstat(path).catch(() => undefined);
         if (stats) await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
@@ -617,7 +630,7 @@ export class FileStorage implements Storage {
       return 0;
     }
     // Look again under the lock: a write may have replaced the file since.
-    return this.#run(id, async () => {
+    return this.#run(id, undefined, async () => {
       const stats = await lstat(path).catch(() => undefined);
       if (!stats || mtime(stats.mtimeMs) > Date.now()) {
         usage.saw(id, stats?.isFile() ? stats.size : undefined);

@@ -8,6 +8,7 @@ import {
 import type { Logger } from "../core/Logger.js";
 import type { Manager } from "../core/session/Manager.js";
 import type { Session } from "../core/session/Session.js";
+import { callAborted } from "../core/storage/cancellation.js";
 import { bindSessionCall } from "./getSession.js";
 import { readSessionId } from "./readSessionId.js";
 import { toStatus } from "./toStatus.js";
@@ -59,6 +60,10 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   #chain: Promise<void> | undefined;
   /** Set while a held-back message is released, so its implicit headers pass straight on. */
   #releasing = false;
+  /** Aborted when the call is cancelled or its deadline passes; made with the Session. */
+  #abort: AbortController | undefined;
+  /** grpc-js answers a call past its deadline itself, without telling this object. */
+  #deadlineTimer: NodeJS.Timeout | undefined;
 
   constructor(config: SessionCallConfig, path: string, inner: ServerInterceptingCallInterface) {
     super(inner);
@@ -66,10 +71,33 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     this.#path = path;
   }
 
-  /** The call's Session, created on first use. */
+  /**
+   * The call's Session, created on first use, with a signal aborted when the call ends
+   * early: a cancelled call, or one past its deadline, starts no further storage command.
+   */
   open(): Session {
-    this.#session ??= this.#config.manager.session(this.#id);
+    if (this.#session === undefined) {
+      const abort = new AbortController();
+      this.#abort = abort;
+      const left = Number(this.getDeadline()) - Date.now();
+      if (Number.isFinite(left)) {
+        this.#deadlineTimer = setTimeout(() => abort.abort(callAborted("deadline_exceeded")), left);
+        this.#deadlineTimer.unref();
+      }
+      this.#session = this.#config.manager.session(this.#id, { signal: abort.signal });
+    }
     return this.#session;
+  }
+
+  /** The call is over: nothing will abort it any more. */
+  #settled(): void {
+    clearTimeout(this.#deadlineTimer);
+  }
+
+  /** Every status leaves through here. */
+  #end(st: PartialStatus): void {
+    this.#settled();
+    super.sendStatus(st);
   }
 
   // --- incoming: this object listens to the call below ---
@@ -85,7 +113,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     } catch (err) {
       // Refused before the handler or any storage sees the id; the handler never starts.
       this.#over = true;
-      super.sendStatus(toStatus(err, this.#config.logger, this.#path));
+      this.#end(toStatus(err, this.#config.logger, this.#path));
       return;
     }
     bindSessionCall(metadata, this);
@@ -101,6 +129,10 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   }
 
   onCancel(): void {
+    this.#settled();
+    const deadline = Number(this.getDeadline());
+    const code = Date.now() >= deadline ? "deadline_exceeded" : "cancelled";
+    this.#abort?.abort(callAborted(code));
     this.#listener?.onCancel();
   }
 
@@ -149,12 +181,12 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     if (this.#over) return;
     const session = this.#session;
     if (session === undefined) {
-      super.sendStatus(st);
+      this.#end(st);
       return;
     }
     const commit = st.code === status.OK && session.isDirty;
     if (!commit && this.#chain === undefined && !this.#idUndelivered(session)) {
-      super.sendStatus(st);
+      this.#end(st);
       return;
     }
     this.#enqueue(async () => {
@@ -167,7 +199,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
         }
       }
       this.#over = true;
-      super.sendStatus(this.#withId(session, out));
+      this.#end(this.#withId(session, out));
     });
   }
 
@@ -212,6 +244,6 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     const st = toStatus(err, this.#config.logger, this.#path);
     const session = this.#session;
     // The handler hears 'cancelled' when the stream closes, as after any status.
-    super.sendStatus(session === undefined ? st : this.#withId(session, st));
+    this.#end(session === undefined ? st : this.#withId(session, st));
   }
 }

@@ -18,6 +18,8 @@ const codes: Record<ErrorCode, status> = {
   failed_precondition: status.FAILED_PRECONDITION,
   already_exists: status.ALREADY_EXISTS,
   unavailable: status.UNAVAILABLE,
+  cancelled: status.CANCELLED,
+  deadline_exceeded: status.DEADLINE_EXCEEDED,
   internal: status.INTERNAL,
 };
 

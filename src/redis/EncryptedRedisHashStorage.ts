@@ -1,5 +1,5 @@
 import { assignKey, type JsonValue, type SessionData } from "../core/json.js";
-import type { Expiry, KeyRead, SessionRecord } from "../core/storage/Storage.js";
+import type { Expiry, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   EncryptedRedisStorageBase,
@@ -28,10 +28,15 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     return this.keys.hash(id);
   }
 
-  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+  async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
     const key = this.keyOf(id);
     const args = expiryArgs(expiry);
-    const reply = await this.run((c) => c.sessiondEncHashRead(key, args), key);
+    const reply = await this.run(
+      (c) => c.sessiondEncHashRead(key, args),
+      key,
+      false,
+      expiry.signal,
+    );
     if (!reply) return undefined;
     const [meta, expireTime, flat] = reply as [string, string, string[]];
     const loaded = this.#decode(key, meta, flat);
@@ -44,12 +49,17 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     };
   }
 
-  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
     const field = checkKey(key);
     const hash = this.keyOf(id);
     const args = expiryArgs(expiry);
     args.push(field);
-    const reply = await this.run((c) => c.sessiondEncHashReadKey(hash, args), hash);
+    const reply = await this.run(
+      (c) => c.sessiondEncHashReadKey(hash, args),
+      hash,
+      false,
+      expiry.signal,
+    );
     if (!reply) return undefined;
     const [found, sealed] = reply as [number, string | undefined];
     if (Number(found) !== 1) return { found: false };

@@ -1,5 +1,5 @@
 import { cloneJson, type JsonValue, type SessionData } from "../core/json.js";
-import type { Expiry, KeyRead, SessionRecord } from "../core/storage/Storage.js";
+import type { Expiry, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   EncryptedRedisStorageBase,
@@ -24,10 +24,10 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     return this.keys.kv(id);
   }
 
-  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+  async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
     const key = this.keyOf(id);
     const args = expiryArgs(expiry);
-    const reply = await this.run((c) => c.sessiondEncKvRead(key, args), key);
+    const reply = await this.run((c) => c.sessiondEncKvRead(key, args), key, false, expiry.signal);
     if (!reply) return undefined;
     const [raw, expireTime] = reply as [string, string];
     const loaded = this.#decode(key, id, raw);
@@ -40,7 +40,7 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     };
   }
 
-  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
     checkKey(key);
     const record = await this.read(id, expiry);
     if (!record) return undefined;

@@ -10,6 +10,7 @@ import {
   assertExpectedVersion,
   assertExpiry,
 } from "../core/storage/applyOps.js";
+import { throwIfCancelled } from "../core/storage/cancellation.js";
 import { KeyedLock } from "../core/storage/KeyedLock.js";
 import { KeyRing, UnsealError } from "../core/storage/KeyRing.js";
 import { isRecordedCode, refusalRecord } from "../core/storage/requestRecords.js";
@@ -143,8 +144,13 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     op: (c: EncryptedCommands) => Promise<T>,
     key: string,
     write = false,
+    signal?: AbortSignal,
   ): Promise<T> {
-    return this.connection.run((c) => op(c as unknown as EncryptedCommands), { key, write });
+    return this.connection.run((c) => op(c as unknown as EncryptedCommands), {
+      key,
+      write,
+      signal,
+    });
   }
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
@@ -172,7 +178,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
           : this.keys.requests(id);
     const replayed = (raw: unknown) => this.#applyReplay(raw, records, idem);
     return this.#locks.run(key, () =>
-      this.#retrying(key, async (token) => {
+      this.#retrying(key, options.signal, async (token) => {
         const current = await this.load(key);
         if (current ? options.mode === "create" : options.mode === "existing") {
           return { done: replayed(await this.#settle(records, args, idem, ["skip"])) };
@@ -224,7 +230,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     const [first, second] = from < to ? [from, to] : [to, from];
     return this.#locks.run(first, () =>
       this.#locks.run(second, () =>
-        this.#retrying<RegenerateResult>(from, async (token) => {
+        this.#retrying<RegenerateResult>(from, options.signal, async (token) => {
           const current = await this.load(from);
           const lock = { key: lockOf(from), token, args, records };
           const raw = current
@@ -249,7 +255,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     const records = idem === undefined ? key : this.keys.requests(id);
     const name = this.touchScript;
     const [reply, replay] = unwrapReplay(
-      await this.run((c) => c[name](key, records, args), key, idem !== undefined),
+      await this.run((c) => c[name](key, records, args), key, idem !== undefined, options.signal),
     );
     if (!reply) return undefined;
     const [version, createTime, expireTime] = reply as [string, string, string];
@@ -265,7 +271,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     const key = this.keyOf(id);
     const idem = options.idempotency;
     if (idem === undefined) {
-      await this.run((c) => c.del(key), key, true);
+      await this.run((c) => c.del(key), key, true, options.signal);
       return undefined;
     }
     // The plain storages' destroy script: the session is one key in either layout.
@@ -275,6 +281,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
       await this.connection.run((c: ScriptCommands) => c.sessiondDestroy(key, records, args), {
         key,
         write: true,
+        signal: options.signal,
       }),
     );
     return replay ?? {};
@@ -300,7 +307,8 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     const args = writeArgs(expiry, undefined);
     this.#locks
       .run(key, () =>
-        this.#retrying<undefined>(key, async (token) => {
+        // A background task of its own: no caller's signal applies.
+        this.#retrying<undefined>(key, undefined, async (token) => {
           const current = await this.load(key);
           if (!current?.stale) return { done: undefined };
           const lock = { key: lockOf(key), token, args, records: key };
@@ -355,12 +363,15 @@ export abstract class EncryptedRedisStorageBase implements Storage {
    */
   async #retrying<T>(
     key: string,
+    signal: AbortSignal | undefined,
     round: (token: string) => Promise<{ done: T } | undefined>,
   ): Promise<T> {
     const deadline = Date.now() + this.connection.timeoutMs;
     let token = "";
     try {
       for (let attempt = 1; ; attempt++) {
+        // Each round reads and then commits: a cancelled call starts no further round.
+        throwIfCancelled(signal);
         const result = await round(token);
         if (result) return result.done;
         if (token === "" && attempt >= LOCK_AFTER) token = await this.#lock(key);

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
+import { abortable, throwIfCancelled } from "../core/storage/cancellation.js";
 import { ClusterRouter } from "./ClusterRouter.js";
 import { keySlot } from "./keySlot.js";
 import { RedisNode } from "./RedisNode.js";
@@ -29,6 +30,11 @@ export interface RunOptions {
   key?: string;
   /** A write: confirmed by WAIT when configured; its failure says whether it was applied. */
   write?: boolean;
+  /**
+   * The caller's cancellation: no attempt starts once it is aborted, and a call waiting
+   * for a connection or an answer rejects at once (saying whether the command was sent).
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 250;
@@ -102,14 +108,18 @@ export class RedisConnection {
     // key (routing it by slot 0 again would only earn the same MOVED until the deadline).
     let movedTo: RedisNode | undefined;
     let redirects = 0;
+    const signal = options.signal;
     for (;;) {
       let node: RedisNode | undefined;
       try {
-        node = asking ?? movedTo ?? (await this.#route(options.key, deadline));
+        // Every attempt after the first follows a reply proving the last did not run.
+        throwIfCancelled(signal);
+        node =
+          asking ?? movedTo ?? (await abortable(this.#route(options.key, deadline), signal, false));
         const commands = asking ? askingCommands(asking) : node.commands;
         asking = undefined;
         movedTo = undefined;
-        return await node.send(op, deadline, write, commands);
+        return await node.send(op, deadline, write, commands, signal);
       } catch (err) {
         const failure = classify(err);
         const left = deadline - Date.now();

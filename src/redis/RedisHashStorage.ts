@@ -1,5 +1,5 @@
 import type { JsonValue } from "../core/json.js";
-import type { Expiry, KeyRead, SessionRecord } from "../core/storage/Storage.js";
+import type { Expiry, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import type { RedisClient } from "./RedisConnection.js";
 import {
@@ -36,7 +36,11 @@ export class RedisHashStorage extends RedisStorageBase {
    * coalescing window (RecentSlides) is read with one HMGET and not slid again. With a
    * lifetime, the script caps the expiry.
    */
-  override async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  override async readKey(
+    id: string,
+    key: string,
+    expiry: ReadOptions,
+  ): Promise<KeyRead | undefined> {
     if (expiry.maxLifetimeMs !== undefined) return super.readKey(id, key, expiry);
     const [ttl] = expiryArgs(expiry) as [string];
     const field = checkKey(key);
@@ -48,6 +52,7 @@ export class RedisHashStorage extends RedisStorageBase {
       // the session still exists.
       const [meta, value] = await this.connection.run((c) => c.hmget(hash, "", field), {
         key: hash,
+        signal: expiry.signal,
       });
       if (meta === null || meta === undefined) {
         this.slides.forget(hash);
@@ -57,7 +62,7 @@ export class RedisHashStorage extends RedisStorageBase {
     } else {
       const [value, slid] = await this.connection.run(
         (c) => Promise.all([c.hget(hash, field), c.pexpire(hash, ttl)]),
-        { key: hash },
+        { key: hash, signal: expiry.signal },
       );
       if (Number(slid) !== 1) return undefined;
       this.slides.mark(hash, expiry.ttlMs, now);

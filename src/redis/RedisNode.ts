@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import type { Logger } from "../core/Logger.js";
+import { abortable, throwIfCancelled } from "../core/storage/cancellation.js";
 import { ENCRYPTED_SCRIPTS } from "./encryptedScripts.js";
 import { DeadlineError, NotReplicatedError, NotSentError } from "./redisErrors.js";
 import { SCRIPTS, type ScriptCommands } from "./scripts.js";
@@ -108,10 +109,16 @@ export class RedisNode {
     deadline: number,
     write: boolean,
     commands: ScriptCommands = this.commands,
+    signal?: AbortSignal,
   ): Promise<T> {
-    await this.#whenUsable(deadline);
-    const result = await this.#bounded(op(commands), deadline);
-    if (write && this.#init.waitReplicas > 0) await this.#confirm(deadline);
+    await abortable(this.#whenUsable(deadline), signal, false);
+    throwIfCancelled(signal);
+    // Once sent, a command cannot be called back: a cancel now only stops the waiting
+    // (ioredis never re-sends it: autoResendUnfulfilledCommands is off).
+    const result = await abortable(this.#bounded(op(commands), deadline), signal, true);
+    if (write && this.#init.waitReplicas > 0) {
+      await abortable(this.#confirm(deadline), signal, true);
+    }
     return result;
   }
 

@@ -1,5 +1,5 @@
 import type { JsonValue } from "../core/json.js";
-import type { Expiry, KeyRead, SessionRecord } from "../core/storage/Storage.js";
+import type { Expiry, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import type { RedisClient } from "./RedisConnection.js";
 import {
@@ -42,7 +42,11 @@ export class RedisStorage extends RedisStorageBase {
    * the document is parsed here rather than by cjson inside Redis, which every sessiond
    * instance shares. With a lifetime, the script caps the expiry.
    */
-  override async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  override async readKey(
+    id: string,
+    key: string,
+    expiry: ReadOptions,
+  ): Promise<KeyRead | undefined> {
     if (expiry.maxLifetimeMs !== undefined) return super.readKey(id, key, expiry);
     const [ttl] = expiryArgs(expiry) as [string];
     checkKey(key);
@@ -51,7 +55,7 @@ export class RedisStorage extends RedisStorageBase {
     let raw: string | null;
     if (this.slides.fresh(kv, expiry.ttlMs, now)) {
       // Slid by this instance moments ago (RecentSlides): one GET.
-      raw = await this.connection.run((c) => c.get(kv), { key: kv });
+      raw = await this.connection.run((c) => c.get(kv), { key: kv, signal: expiry.signal });
       if (typeof raw !== "string") {
         this.slides.forget(kv);
         return undefined;
@@ -59,7 +63,7 @@ export class RedisStorage extends RedisStorageBase {
     } else {
       const [text, slid] = await this.connection.run(
         (c) => Promise.all([c.get(kv), c.pexpire(kv, ttl)]),
-        { key: kv },
+        { key: kv, signal: expiry.signal },
       );
       if (Number(slid) !== 1 || typeof text !== "string") return undefined;
       this.slides.mark(kv, expiry.ttlMs, now);

@@ -9,6 +9,7 @@ import type {
   Expiry,
   Idempotency,
   KeyRead,
+  ReadOptions,
   RegenerateOptions,
   RegenerateResult,
   Replay,
@@ -81,16 +82,21 @@ export abstract class RedisStorageBase implements Storage {
 
   protected abstract decodeRead(reply: unknown[]): SessionRecord;
 
-  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
-    const reply = await this.#script(this.#layout.read, this.keyOf(id), expiryArgs(expiry));
+  async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
+    const reply = await this.#script(
+      this.#layout.read,
+      this.keyOf(id),
+      expiryArgs(expiry),
+      expiry.signal,
+    );
     if (!reply) return undefined;
     return decode(() => this.decodeRead(reply as unknown[]));
   }
 
-  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
     const args = expiryArgs(expiry);
     args.push(checkKey(key));
-    const reply = await this.#script(this.#layout.readKey, this.keyOf(id), args);
+    const reply = await this.#script(this.#layout.readKey, this.keyOf(id), args, expiry.signal);
     if (!reply) return undefined;
     const [found, text] = reply as [number, string | undefined];
     if (Number(found) !== 1) return { found: false };
@@ -112,6 +118,7 @@ export abstract class RedisStorageBase implements Storage {
     const reply = await this.connection.run((c) => c[name](key, records, args), {
       key,
       write: true,
+      signal: options.signal,
     });
     return applyReply(reply, delta.expectedVersion, options.limits);
   }
@@ -134,6 +141,7 @@ export abstract class RedisStorageBase implements Storage {
       await this.connection.run((c) => c[name](from, to, records, args), {
         key: from,
         write: true,
+        signal: options.signal,
       }),
     );
     const [tag, version, createTime, expireTime] = reply as string[];
@@ -160,6 +168,7 @@ export abstract class RedisStorageBase implements Storage {
       await this.connection.run((c) => c[name](key, records, args), {
         key,
         write: options.idempotency !== undefined,
+        signal: options.signal,
       }),
     );
     if (!reply) return undefined;
@@ -177,14 +186,18 @@ export abstract class RedisStorageBase implements Storage {
     this.slides.forget(key);
     const idem: Idempotency | undefined = options.idempotency;
     if (idem === undefined) {
-      await this.connection.run((c) => c.del(key), { key, write: true });
+      await this.connection.run((c) => c.del(key), { key, write: true, signal: options.signal });
       return undefined;
     }
     // Expiry arguments unused by the script, but every script's ARGV starts with them.
     const args = writeArgs({ ttlMs: 1 }, idem);
     const records = this.keys.requests(id);
     const [, replay] = unwrapReplay(
-      await this.connection.run((c) => c.sessiondDestroy(key, records, args), { key, write: true }),
+      await this.connection.run((c) => c.sessiondDestroy(key, records, args), {
+        key,
+        write: true,
+        signal: options.signal,
+      }),
     );
     return replay ?? {};
   }
@@ -202,8 +215,13 @@ export abstract class RedisStorageBase implements Storage {
     return this.connection.close();
   }
 
-  #script(name: OneKeyScriptName, key: string, args: string[], write = false): Promise<unknown> {
-    return this.connection.run((c) => c[name](key, args), { key, write });
+  #script(
+    name: OneKeyScriptName,
+    key: string,
+    args: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    return this.connection.run((c) => c[name](key, args), { key, signal });
   }
 }
 

@@ -26,8 +26,10 @@ export async function createStorage(config: ServerConfig, logger: Logger): Promi
 }
 
 /** How the server's settings are named in the library's refusals (see core/settingNames.ts). */
-const MEMORY_SETTINGS: SettingNames = { maxTotalBytes: "server setting SESSIOND_MEMORY_MAX_BYTES" };
-const FILE_SETTINGS: SettingNames = {
+export const MEMORY_SETTINGS: SettingNames = {
+  maxTotalBytes: "server setting SESSIOND_MEMORY_MAX_BYTES",
+};
+export const FILE_SETTINGS: SettingNames = {
   maxTotalBytes: "server setting SESSIOND_FILE_MAX_BYTES",
   maxFiles: "server setting SESSIOND_FILE_MAX_FILES",
   minFreeBytes: "server setting SESSIOND_FILE_MIN_FREE_BYTES",

@@ -1,6 +1,7 @@
 import { cloneJson, type JsonValue, ownValue, type SessionData } from "../core/json.js";
 import { checkOpCount } from "../core/Limits.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "../core/storage/applyOps.js";
+import { throwIfCancelled } from "../core/storage/cancellation.js";
 import { refusalError } from "../core/storage/Refusal.js";
 import {
   type ApplyOptions,
@@ -10,6 +11,7 @@ import {
   type Expiry,
   expireAt,
   type KeyRead,
+  type ReadOptions,
   type RegenerateOptions,
   type RegenerateResult,
   type SessionMeta,
@@ -49,7 +51,8 @@ export class SpecStorage implements Storage {
     this.#clock = clock;
   }
 
-  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+  async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
+    throwIfCancelled(expiry.signal);
     assertExpiry(expiry);
     const now = this.#clock();
     const session = this.#live(id, now);
@@ -58,7 +61,8 @@ export class SpecStorage implements Storage {
     return { ...meta(session), data: cloneJson(session.data) };
   }
 
-  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
+    throwIfCancelled(expiry.signal);
     assertExpiry(expiry);
     const now = this.#clock();
     const session = this.#live(id, now);
@@ -69,6 +73,7 @@ export class SpecStorage implements Storage {
   }
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
+    throwIfCancelled(options.signal);
     noRequestIds(options);
     // Malformed arguments and maxOps are refused before the session is even looked at:
     // an oversize delta to a missing session is resource_exhausted, not "nothing applied".
@@ -103,6 +108,7 @@ export class SpecStorage implements Storage {
     newId: string,
     options: RegenerateOptions,
   ): Promise<RegenerateResult> {
+    throwIfCancelled(options.signal);
     noRequestIds(options);
     assertExpiry(options);
     const now = this.#clock();
@@ -129,6 +135,7 @@ export class SpecStorage implements Storage {
   }
 
   async touch(id: string, options: TouchOptions): Promise<SessionMeta | undefined> {
+    throwIfCancelled(options.signal);
     noRequestIds(options);
     assertExpiry(options);
     const now = this.#clock();
@@ -139,6 +146,7 @@ export class SpecStorage implements Storage {
   }
 
   async destroy(id: string, options: DestroyOptions = {}): Promise<undefined> {
+    throwIfCancelled(options.signal);
     noRequestIds(options);
     this.#sessions.delete(id);
     return undefined;

@@ -1,5 +1,6 @@
 import { describe } from "node:test";
 import { bounds } from "./conformance/bounds.js";
+import { cancellation } from "./conformance/cancellation.js";
 import { concurrency } from "./conformance/concurrency.js";
 import { deltas } from "./conformance/deltas.js";
 import { destroy } from "./conformance/destroy.js";
@@ -46,6 +47,7 @@ export function describeStorageConformance(target: StorageTarget): void {
       invalidArguments(suite);
       expiry(suite);
       concurrency(suite);
+      cancellation(suite);
     });
     describe("bounds on one request", { concurrency: true }, () => bounds(suite));
     describe("regenerate, one atomic step", { concurrency: true }, () => regenerate(suite));

@@ -19,7 +19,7 @@ import type { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js"
 import type { ApplyMode, ApplyOptions, Op, Storage } from "../../src/core/storage/Storage.js";
 import { FileStorage, type FileStorageOptions } from "../../src/file/FileStorage.js";
 import { ConfigError, parseConfig } from "../../src/server/config.js";
-import { createStorage } from "../../src/server/createStorage.js";
+import { createStorage, FILE_SETTINGS, MEMORY_SETTINGS } from "../../src/server/createStorage.js";
 import { sleep } from "../../src/testing/timing.js";
 import { tempDir } from "../support/coreFixtures.js";
 import { SHAPES } from "../support/heapShapes.js";
@@ -69,7 +69,11 @@ describe("memory storage budget (maxTotalBytes)", () => {
   const MEMORY_FULL = [/maxTotalBytes=20000/, /SESSIOND_MEMORY_MAX_BYTES/];
 
   it("refuses a write beyond it, naming the budget and its setting, and keeps serving", async () => {
-    const storage = new MemoryStorage({ maxTotalBytes: 20_000, sweepIntervalMs: 60_000 });
+    const storage = new MemoryStorage({
+      maxTotalBytes: 20_000,
+      sweepIntervalMs: 60_000,
+      settingNames: MEMORY_SETTINGS,
+    });
     const { ids, refusal } = await fillUntilRefused(storage, text(1000));
     isCode("resource_exhausted", ...MEMORY_FULL)(refusal);
     assert.ok(ids.length >= 5, `only ${ids.length} sessions fitted in 20 000 bytes`);
@@ -89,7 +93,11 @@ describe("memory storage budget (maxTotalBytes)", () => {
   });
 
   it("refuses growth of an existing session as a whole: the session stays as it was", async () => {
-    const storage = new MemoryStorage({ maxTotalBytes: 20_000, sweepIntervalMs: 60_000 });
+    const storage = new MemoryStorage({
+      maxTotalBytes: 20_000,
+      sweepIntervalMs: 60_000,
+      settingNames: MEMORY_SETTINGS,
+    });
     const { ids } = await fillUntilRefused(storage, text(1000));
     const id = ids[0] as string;
     const before = await storage.read(id, LONG);
@@ -124,7 +132,11 @@ describe("memory storage budget (maxTotalBytes)", () => {
   });
 
   it("gets the bytes back from destroy, removed keys and clear, exactly", async () => {
-    const storage = new MemoryStorage({ maxTotalBytes: 20_000, sweepIntervalMs: 60_000 });
+    const storage = new MemoryStorage({
+      maxTotalBytes: 20_000,
+      sweepIntervalMs: 60_000,
+      settingNames: MEMORY_SETTINGS,
+    });
     const empty = storage.budget.usedBytes;
     assert.equal(empty, 0);
     const { ids } = await fillUntilRefused(storage, text(1000));
@@ -154,7 +166,11 @@ describe("memory storage budget (maxTotalBytes)", () => {
   });
 
   it("gets the bytes of expired sessions back: at once when full, and from the sweep", async () => {
-    const storage = new MemoryStorage({ maxTotalBytes: 20_000, sweepIntervalMs: 60_000 });
+    const storage = new MemoryStorage({
+      maxTotalBytes: 20_000,
+      sweepIntervalMs: 60_000,
+      settingNames: MEMORY_SETTINGS,
+    });
     const { ids } = await fillUntilRefused(storage, text(1000), 50);
     await sleep(100); // every one has expired; no sweep tick has run
     const again = await fillUntilRefused(storage, text(1000));
@@ -202,7 +218,7 @@ describe("memory storage budget (maxTotalBytes)", () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       assert.throws(
         () => new MemoryStorage({ maxTotalBytes: bad }),
-        isCode("invalid_argument", /maxTotalBytes/),
+        { name: "ConfigError", option: "maxTotalBytes" },
         String(bad),
       );
     }
@@ -225,7 +241,13 @@ async function openFile(
   dir: string,
   options: Partial<FileStorageOptions> = {},
 ): Promise<FileStorage> {
-  const storage = new FileStorage({ dir, logger: silentLogger, fsync: false, ...options });
+  const storage = new FileStorage({
+    dir,
+    logger: silentLogger,
+    fsync: false,
+    settingNames: FILE_SETTINGS,
+    ...options,
+  });
   await storage.counted();
   return storage;
 }
@@ -413,7 +435,7 @@ describe("file storage budgets (maxTotalBytes, maxFiles, minFreeBytes)", () => {
     await storage.close();
   });
 
-  it("refuses nonsense budgets with invalid_argument", () => {
+  it("refuses nonsense budgets with a ConfigError naming the option", () => {
     for (const bad of [
       { maxFiles: 0 },
       { maxFiles: 1.5 },
@@ -422,7 +444,7 @@ describe("file storage budgets (maxTotalBytes, maxFiles, minFreeBytes)", () => {
     ]) {
       assert.throws(
         () => new FileStorage({ dir: freshDir(), logger: silentLogger, ...bad }),
-        isCode("invalid_argument", new RegExp(Object.keys(bad)[0] as string)),
+        { name: "ConfigError", option: Object.keys(bad)[0] },
         JSON.stringify(bad),
       );
     }
@@ -565,7 +587,10 @@ describe("regenerate keeps the budgets' counts true", () => {
     const one = probe.budget.usedBytes;
     await probe.close();
 
-    const storage = new MemoryStorage({ maxTotalBytes: Math.floor(one * 1.5) });
+    const storage = new MemoryStorage({
+      maxTotalBytes: Math.floor(one * 1.5),
+      settingNames: MEMORY_SETTINGS,
+    });
     const m = new Manager({ storage, logger: silentLogger });
     const s = m.session();
     s.set("v", text(2000));

@@ -94,7 +94,7 @@ describe("MemoryStorage", () => {
     await storage.close();
   });
 
-  it("rejects nonsense options with invalid_argument", () => {
+  it("rejects nonsense options with a ConfigError naming the option", () => {
     for (const bad of [
       { maxSessions: 0 },
       { maxSessions: -1 },
@@ -102,7 +102,11 @@ describe("MemoryStorage", () => {
       { sweepIntervalMs: 0 },
       { sweepBatch: Number.NaN },
     ]) {
-      assert.throws(() => new MemoryStorage(bad), isCode("invalid_argument"), JSON.stringify(bad));
+      assert.throws(
+        () => new MemoryStorage(bad),
+        { name: "ConfigError", option: Object.keys(bad)[0] },
+        JSON.stringify(bad),
+      );
     }
   });
 });

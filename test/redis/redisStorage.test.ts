@@ -584,7 +584,7 @@ for (const kind of REDIS_KINDS) {
         for (const prefix of ["a{b", "x}", "has space"]) {
           assert.throws(
             () => createRedisStorage(kind, { url: server.url, prefix }, memoryLogger()),
-            (e: unknown) => e instanceof SessionError && e.code === "invalid_argument",
+            (e: unknown) => e instanceof ConfigError && e.option === "prefix",
           );
         }
       } finally {

@@ -1,4 +1,9 @@
-import type { Expiry, KeyRead, SessionRecord, Storage } from "../../src/core/storage/Storage.js";
+import type {
+  KeyRead,
+  ReadOptions,
+  SessionRecord,
+  Storage,
+} from "../../src/core/storage/Storage.js";
 
 /**
  * A real storage whose reads can be held at a gate, so that a test can keep calls in
@@ -8,6 +13,8 @@ export class GatedStorage implements Storage {
   /** Reads that are waiting at the gate now. */
   waiting = 0;
   reads = 0;
+  /** The signal the last read came with (see core/storage/cancellation.ts). */
+  lastSignal: AbortSignal | undefined;
   #gate: Promise<void> | undefined;
   #open: (() => void) | undefined;
 
@@ -33,11 +40,13 @@ export class GatedStorage implements Storage {
     this.waiting--;
   }
 
-  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+  async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
+    this.lastSignal = expiry.signal;
     await this.#pass();
     return this.inner.read(id, expiry);
   }
-  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
+    this.lastSignal = expiry.signal;
     await this.#pass();
     return this.inner.readKey(id, key, expiry);
   }

@@ -9,6 +9,7 @@ import { silentLogger } from "../../src/core/Logger.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import type { ApplyMode } from "../../src/core/storage/Storage.js";
 import { FileStorage } from "../../src/file/FileStorage.js";
+import { FILE_SETTINGS } from "../../src/server/createStorage.js";
 
 const dir = process.argv[2] as string;
 const options = JSON.parse(process.argv[3] ?? "{}") as Record<string, number | null>;
@@ -16,7 +17,12 @@ const options = JSON.parse(process.argv[3] ?? "{}") as Record<string, number | n
 for (const [key, value] of Object.entries(options)) {
   if (value === null) options[key] = Number.POSITIVE_INFINITY;
 }
-const storage = new FileStorage({ dir, logger: silentLogger, ...options });
+const storage = new FileStorage({
+  dir,
+  logger: silentLogger,
+  settingNames: FILE_SETTINGS,
+  ...options,
+});
 // (Optional: so that this probe also runs against storages without budgets.)
 await storage.counted?.();
 const opts = (mode: ApplyMode) => ({ ttlMs: 3_600_000, limits: resolveLimits(), mode });

@@ -12,6 +12,7 @@ import {
   sizeRefusal,
   versionRefusal,
 } from "../storage/applyOps.js";
+import { throwIfCancelled } from "../storage/cancellation.js";
 import { type Refusal, refusalError } from "../storage/Refusal.js";
 import {
   assertIdempotency,
@@ -32,6 +33,7 @@ import {
   type KeyRead,
   MAX_REQUEST_RECORDS,
   type Op,
+  type ReadOptions,
   type RegenerateOptions,
   type RegenerateResult,
   type Replay,
@@ -141,7 +143,8 @@ export class MemoryStorage implements Storage {
     return { usedBytes: this.#budget.used, maxTotalBytes: this.#budget.max };
   }
 
-  async read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+  async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
+    throwIfCancelled(expiry.signal);
     assertSafeId(id);
     assertExpiry(expiry);
     const entry = this.#live(id, Date.now());
@@ -151,7 +154,8 @@ export class MemoryStorage implements Storage {
     return { version, createTime, expireTime, data: cloneJson(entry.data) };
   }
 
-  async readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
+    throwIfCancelled(expiry.signal);
     assertSafeId(id);
     assertExpiry(expiry);
     const entry = this.#live(id, Date.now());
@@ -163,6 +167,7 @@ export class MemoryStorage implements Storage {
   }
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
+    throwIfCancelled(options.signal);
     assertSafeId(id);
     assertExpiry(options);
     assertExpectedVersion(delta.expectedVersion);
@@ -206,6 +211,7 @@ export class MemoryStorage implements Storage {
     newId: string,
     options: RegenerateOptions,
   ): Promise<RegenerateResult> {
+    throwIfCancelled(options.signal);
     assertSafeId(oldId);
     assertSafeId(newId);
     assertExpiry(options);
@@ -259,6 +265,7 @@ export class MemoryStorage implements Storage {
   }
 
   async touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
+    throwIfCancelled(options.signal);
     assertSafeId(id);
     assertExpiry(options);
     const touch = (now: number) => {
@@ -272,6 +279,7 @@ export class MemoryStorage implements Storage {
   }
 
   async destroy(id: string, options: DestroyOptions = {}): Promise<Replay | undefined> {
+    throwIfCancelled(options.signal);
     assertSafeId(id);
     const idem = options.idempotency;
     if (idem === undefined) {

@@ -37,6 +37,16 @@ export interface ManagerOptions {
   requestIdWindowMs?: number;
 }
 
+/** What one request's Session is opened with. */
+export interface SessionOptions {
+  /**
+   * The request's cancellation (and deadline): once aborted, the Session starts no further
+   * storage command and its calls reject with SessionError("cancelled" or
+   * "deadline_exceeded"; see core/storage/cancellation.ts). The gRPC interceptor passes one.
+   */
+  signal?: AbortSignal | undefined;
+}
+
 /** What every Session of one Manager shares. */
 export interface SessionContext {
   readonly storage: Storage;
@@ -103,9 +113,9 @@ export class Manager {
    * invalid_argument here, before any storage sees it. The empty string is malformed: a
    * caller that has no session sends no id.
    */
-  session(id?: string): Session {
+  session(id?: string, options: SessionOptions = {}): Session {
     if (id !== undefined) assertValidSessionId(id);
-    return new Session(this.context, id);
+    return new Session(this.context, id, options.signal);
   }
 
   /** Closes the storage if the Manager created it (a storage passed in belongs to the caller). */

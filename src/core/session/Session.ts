@@ -2,6 +2,7 @@ import { cloneJson, type JsonValue, type SessionData } from "../json.js";
 import { checkOpCount } from "../Limits.js";
 import { SessionError } from "../SessionError.js";
 import { applyOps } from "../storage/applyOps.js";
+import { throwIfCancelled } from "../storage/cancellation.js";
 import { idInFamily } from "../storage/idFamily.js";
 import type {
   ApplyOptions,
@@ -9,6 +10,7 @@ import type {
   Idempotency,
   KeyRead,
   Op,
+  ReadOptions,
   Replay,
   SessionMeta,
   SessionRecord,
@@ -79,9 +81,24 @@ export class Session {
   #idIssued = false;
   #requestId: RequestId | undefined;
 
-  constructor(ctx: SessionContext, id: string | undefined) {
+  /** The call's cancellation: once aborted, no further storage command starts. */
+  readonly #signal: AbortSignal | undefined;
+  /** What reads pass the storage: the expiry to slide and the signal. */
+  readonly #readOptions: ReadOptions;
+
+  constructor(ctx: SessionContext, id: string | undefined, signal?: AbortSignal) {
     this.#ctx = ctx;
     this.#id = id;
+    this.#signal = signal;
+    this.#readOptions = signal === undefined ? ctx.expiry : { ...ctx.expiry, signal };
+  }
+
+  /** `options` with this call's signal, after checking it: the one gate before storage. */
+  #call<T extends object>(options: T): T {
+    const signal = this.#signal;
+    if (signal === undefined) return options;
+    throwIfCancelled(signal);
+    return { ...options, signal };
   }
 
   /** The current id: the caller's, or a new one once a write created the session. */
@@ -251,7 +268,7 @@ export class Session {
       const mode = adoptUnknownIds && !removesOnly ? "upsert" : "existing";
       const delta = { ops, expectedVersion };
       const options = withIdempotency(applyOptions[mode], step);
-      const result = await storage.apply(this.#id, delta, options);
+      const result = await storage.apply(this.#id, delta, this.#call(options));
       if (result !== undefined) {
         // A record of this step's create (found where the storage keeps records by key).
         if (step !== undefined) this.#adoptReplayedId(result, step);
@@ -286,7 +303,7 @@ export class Session {
     if (this.#id !== undefined) {
       await this.#ctx.storage.destroy(
         this.#id,
-        step === undefined ? undefined : { idempotency: idempotencyOf(step) },
+        this.#call(step === undefined ? {} : { idempotency: idempotencyOf(step) }),
       );
     }
     this.#exists = false;
@@ -311,12 +328,16 @@ export class Session {
     const { storage, expiry } = this.#ctx;
     for (let attempt = 0; attempt < 3; attempt++) {
       let newId = idInFamily(oldId, this.#ctx.generateId());
-      const result = await storage.regenerate(oldId, newId, {
-        ttlMs: expiry.ttlMs,
-        maxLifetimeMs: expiry.maxLifetimeMs,
-        keepOld,
-        idempotency: step === undefined ? undefined : idempotencyOf(step, step.seal(newId)),
-      });
+      const result = await storage.regenerate(
+        oldId,
+        newId,
+        this.#call({
+          ttlMs: expiry.ttlMs,
+          maxLifetimeMs: expiry.maxLifetimeMs,
+          keepOld,
+          idempotency: step === undefined ? undefined : idempotencyOf(step, step.seal(newId)),
+        }),
+      );
       if (result === "taken") continue;
       if (result === "missing") {
         this.#exists = false;
@@ -348,7 +369,9 @@ export class Session {
         ? undefined
         : await this.#ctx.storage.touch(
             this.#id,
-            step === undefined ? expiry : { ...expiry, idempotency: idempotencyOf(step) },
+            this.#call(
+              step === undefined ? expiry : { ...expiry, idempotency: idempotencyOf(step) },
+            ),
           );
     if (meta === undefined) {
       this.#exists = false;
@@ -407,7 +430,8 @@ export class Session {
   async #load(): Promise<SessionRecord | undefined> {
     if (this.#id === undefined || this.#exists === false) return undefined;
     if (this.#record === undefined) {
-      const record = await this.#ctx.storage.read(this.#id, this.#ctx.expiry);
+      throwIfCancelled(this.#signal);
+      const record = await this.#ctx.storage.read(this.#id, this.#readOptions);
       this.#exists = record !== undefined;
       this.#record = record;
       this.#version = record?.version;
@@ -423,7 +447,8 @@ export class Session {
     }
     let read = this.#keys?.get(key);
     if (read === undefined) {
-      read = await this.#ctx.storage.readKey(this.#id, key, this.#ctx.expiry);
+      throwIfCancelled(this.#signal);
+      read = await this.#ctx.storage.readKey(this.#id, key, this.#readOptions);
       this.#exists = read !== undefined;
       if (read !== undefined) {
         this.#keys ??= new Map();
@@ -445,7 +470,7 @@ export class Session {
         step === undefined
           ? applyOptions.create
           : { ...applyOptions.create, idempotency: idempotencyOf(step, step.seal(id)) };
-      const result = await storage.apply(id, { ops }, options);
+      const result = await storage.apply(id, { ops }, this.#call(options));
       if (result !== undefined) {
         this.#id = id;
         this.#idIssued = true;

@@ -29,6 +29,19 @@ export interface Expiry {
 }
 
 /**
+ * What every storage call may carry. `signal`: the caller's cancellation (its deadline
+ * too); once aborted, the storage starts no further command and rejects with
+ * SessionError("cancelled" | "deadline_exceeded"), saying whether a command had been
+ * sent already (see cancellation.ts).
+ */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** The expiry to slide, and the call's options. */
+export interface ReadOptions extends Expiry, CallOptions {}
+
+/**
  * - `existing`: apply only to a live session; a missing one is left missing and apply
  *   returns undefined.
  * - `create`: the id must be free; a fresh session is created. If the id is taken
@@ -37,7 +50,7 @@ export interface Expiry {
  */
 export type ApplyMode = "existing" | "create" | "upsert";
 
-export interface ApplyOptions extends Expiry {
+export interface ApplyOptions extends Expiry, CallOptions {
   mode: ApplyMode;
   /** maxKeys and maxSessionBytes are checked on the merged result, before writing. */
   limits: Limits;
@@ -86,11 +99,11 @@ export interface Replay {
   sealedId?: string;
 }
 
-export interface TouchOptions extends Expiry {
+export interface TouchOptions extends Expiry, CallOptions {
   idempotency?: Idempotency;
 }
 
-export interface DestroyOptions {
+export interface DestroyOptions extends CallOptions {
   idempotency?: Idempotency;
 }
 
@@ -111,7 +124,7 @@ export interface ApplyResult extends SessionMeta, Replay {
   incremented: Record<string, number>;
 }
 
-export interface RegenerateOptions extends Expiry {
+export interface RegenerateOptions extends Expiry, CallOptions {
   /** Leave the old session in place (a copy) instead of destroying it. */
   keepOld: boolean;
   /** The record lives with the OLD session (its file / slot), and survives its destroy. */
@@ -143,12 +156,13 @@ export interface KeyRead {
  *   even if never read again.
  * - Values go in and come out as copies; a caller can never mutate stored state.
  * - Failures to reach the backing store throw SessionError("unavailable") promptly.
+ * - A call whose signal is aborted sends nothing more to the backing store.
  */
 export interface Storage {
   /** The whole session (sliding its expiry), or undefined when missing or expired. */
-  read(id: string, expiry: Expiry): Promise<SessionRecord | undefined>;
+  read(id: string, options: ReadOptions): Promise<SessionRecord | undefined>;
   /** One key (sliding the session's expiry), or undefined when the session is missing. */
-  readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined>;
+  readKey(id: string, key: string, options: ReadOptions): Promise<KeyRead | undefined>;
   /** Applies a delta atomically; see ApplyMode for when it returns undefined. */
   apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined>;
   /**
