@@ -68,8 +68,8 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     return { found: true, value };
   }
 
-  protected async load(key: string): Promise<Loaded | undefined> {
-    const flat = (await this.run((c) => c.call("HGETALL", key), key)) as string[];
+  protected async load(key: string, signal?: AbortSignal): Promise<Loaded | undefined> {
+    const flat = (await this.run((c) => c.call("HGETALL", key), key, false, signal)) as string[];
     let meta: string | undefined;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       if (flat[i] === "") meta = flat[i + 1];
@@ -109,7 +109,12 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       ...gone,
       ...pairs,
     ];
-    return this.run((c) => c.sessiondEncHashWrite(key, lock.key, lock.records, args), key, true);
+    return this.run(
+      (c) => c.sessiondEncHashWrite(key, lock.key, lock.records, args),
+      key,
+      true,
+      lock.signal,
+    );
   }
 
   protected async move(
@@ -127,6 +132,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       (c) => c.sessiondEncHashRegenerate(from, to, lock.key, lock.records, args),
       from,
       true,
+      lock.signal,
     );
   }
 

@@ -49,8 +49,8 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
       : { found: false };
   }
 
-  protected async load(key: string): Promise<Loaded | undefined> {
-    const raw = await this.run((c) => c.get(key), key);
+  protected async load(key: string, signal?: AbortSignal): Promise<Loaded | undefined> {
+    const raw = await this.run((c) => c.get(key), key, false, signal);
     if (typeof raw !== "string") return undefined;
     return this.#decode(key, idOf(key), raw);
   }
@@ -66,7 +66,12 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     const sealed = this.seal(JSON.stringify(data), AAD + key);
     const args = [...lock.args, lock.token, current?.state ?? "", String(version), sealed];
     args.push(...tail);
-    return this.run((c) => c.sessiondEncKvWrite(key, lock.key, lock.records, args), key, true);
+    return this.run(
+      (c) => c.sessiondEncKvWrite(key, lock.key, lock.records, args),
+      key,
+      true,
+      lock.signal,
+    );
   }
 
   protected async move(
@@ -82,6 +87,7 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
       (c) => c.sessiondEncKvRegenerate(from, to, lock.key, lock.records, args),
       from,
       true,
+      lock.signal,
     );
   }
 

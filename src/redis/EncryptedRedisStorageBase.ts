@@ -117,7 +117,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
   /** The layout's touch script (KEYS: session, request records; ARGV as writeArgs). */
   protected abstract readonly touchScript: "sessiondEncKvTouch" | "sessiondEncHashTouch";
   /** The session for a write (no slide: the commit sets the expiry), or undefined. */
-  protected abstract load(key: string): Promise<Loaded | undefined>;
+  protected abstract load(key: string, signal?: AbortSignal): Promise<Loaded | undefined>;
   /**
    * The commit script's raw reply: a CommitReply's array with `tail` after it (what a
    * request record keeps beyond the meta), or a request record's replay (see unwrapReplay).
@@ -179,9 +179,10 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     const replayed = (raw: unknown) => this.#applyReplay(raw, records, idem);
     return this.#locks.run(key, () =>
       this.#retrying(key, options.signal, async (token) => {
-        const current = await this.load(key);
+        const current = await this.load(key, options.signal);
         if (current ? options.mode === "create" : options.mode === "existing") {
-          return { done: replayed(await this.#settle(records, args, idem, ["skip"])) };
+          const skipped = await this.#settle(records, args, idem, ["skip"], options.signal);
+          return { done: replayed(skipped) };
         }
         const version = current?.version ?? 0;
         let applied: Applied;
@@ -193,12 +194,13 @@ export abstract class EncryptedRedisStorageBase implements Storage {
           if (!idem || !refusal) throw err;
           const [code, message] = refusal;
           const sealed = this.#sealRecord(message, records, idem);
-          const raw = await this.#settle(records, args, idem, ["refused", code, sealed]);
+          const refused = ["refused", code, sealed];
+          const raw = await this.#settle(records, args, idem, refused, options.signal);
           const first = replayed(raw);
           if (first) return { done: first };
           throw err;
         }
-        const lock = { key: lockOf(key), token, args, records };
+        const lock = { key: lockOf(key), token, args, records, signal: options.signal };
         const { data, incremented } = applied;
         // What the record keeps of the increments beyond numbers (key names) is sealed.
         const tail =
@@ -231,11 +233,11 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     return this.#locks.run(first, () =>
       this.#locks.run(second, () =>
         this.#retrying<RegenerateResult>(from, options.signal, async (token) => {
-          const current = await this.load(from);
-          const lock = { key: lockOf(from), token, args, records };
+          const current = await this.load(from, options.signal);
+          const lock = { key: lockOf(from), token, args, records, signal: options.signal };
           const raw = current
             ? await this.move(from, to, current, options.keepOld, lock)
-            : await this.#settle(records, args, idem, ["missing"]);
+            : await this.#settle(records, args, idem, ["missing"], options.signal);
           const [reply, replay] = unwrapReplay(raw);
           const committed = commitReply(reply);
           if (committed.tag === "ok") return { done: { ...committed.meta, ...replay } };
@@ -461,9 +463,15 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     args: string[],
     idem: Idempotency | undefined,
     reply: string[],
+    signal: AbortSignal | undefined,
   ): Promise<unknown> {
     if (idem === undefined) return reply;
-    return this.run((c) => c.sessiondEncSettle(records, [...args, ...reply]), records, true);
+    return this.run(
+      (c) => c.sessiondEncSettle(records, [...args, ...reply]),
+      records,
+      true,
+      signal,
+    );
   }
 
   /** The lock's token when this writer got it, else "" (another writer holds it). */
@@ -494,6 +502,8 @@ export interface Lock {
   args: string[];
   /** The request records hash (KEYS' last), or the session key again when there is none. */
   records: string;
+  /** The caller's cancellation, for the commit's command. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Same hash tag as the session key, so the lock is in its Cluster slot. */

@@ -115,7 +115,9 @@ export class RedisConnection {
         // Every attempt after the first follows a reply proving the last did not run.
         throwIfCancelled(signal);
         node =
-          asking ?? movedTo ?? (await abortable(this.#route(options.key, deadline), signal, false));
+          asking ??
+          movedTo ??
+          (await abortable(this.#route(options.key, deadline), signal, "unsent"));
         const commands = asking ? askingCommands(asking) : node.commands;
         asking = undefined;
         movedTo = undefined;

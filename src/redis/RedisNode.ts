@@ -111,13 +111,14 @@ export class RedisNode {
     commands: ScriptCommands = this.commands,
     signal?: AbortSignal,
   ): Promise<T> {
-    await abortable(this.#whenUsable(deadline), signal, false);
+    await abortable(this.#whenUsable(deadline), signal, "unsent");
     throwIfCancelled(signal);
     // Once sent, a command cannot be called back: a cancel now only stops the waiting
     // (ioredis never re-sends it: autoResendUnfulfilledCommands is off).
-    const result = await abortable(this.#bounded(op(commands), deadline), signal, true);
+    const stage = write ? "writing" : "reading";
+    const result = await abortable(this.#bounded(op(commands), deadline), signal, stage);
     if (write && this.#init.waitReplicas > 0) {
-      await abortable(this.#confirm(deadline), signal, true);
+      await abortable(this.#confirm(deadline), signal, "writing");
     }
     return result;
   }

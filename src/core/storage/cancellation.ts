@@ -16,48 +16,53 @@ export function callAborted(
   return new SessionError(code, why);
 }
 
+/**
+ * How far a call had got when it was cut short: nothing sent yet; a command sent that
+ * only reads (the storage may still slide the expiry, never change data); a write sent,
+ * which the storage may still apply.
+ */
+export type CancelStage = "unsent" | "reading" | "writing";
+
+const AFTER: Record<CancelStage, string> = {
+  unsent: "nothing was sent to the storage",
+  reading: "a read was in flight; nothing was written",
+  writing: "the storage command was already sent: whether it was applied is unknown",
+};
+
 /** Throws when `signal` is aborted: nothing was sent, nothing was applied. */
 export function throwIfCancelled(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw cancelledError(signal, false);
+  if (signal?.aborted) throw cancelledError(signal, "unsent");
 }
 
-/**
- * The error of a call cut short by `signal`. `sent`: a command had gone to the storage
- * already, which may still apply it.
- */
-export function cancelledError(signal: AbortSignal, sent: boolean): SessionError {
+/** The error of a call cut short by `signal` at `stage`. */
+export function cancelledError(signal: AbortSignal, stage: CancelStage): SessionError {
   const reason: unknown = signal.reason;
   const code =
     reason instanceof SessionError && reason.code === "deadline_exceeded"
       ? "deadline_exceeded"
       : "cancelled";
   const why = reason instanceof SessionError ? reason.message : callAborted(code).message;
-  return new SessionError(
-    code,
-    sent
-      ? `${why}; the storage command was already sent: whether it was applied is unknown`
-      : `${why}; nothing was sent to the storage`,
-  );
+  return new SessionError(code, `${why}; ${AFTER[stage]}`);
 }
 
 /**
  * `promise`, or a rejection with cancelledError as soon as `signal` aborts (whatever
- * `promise` does later is ignored). `sent` as for cancelledError.
+ * `promise` does later is ignored).
  */
 export function abortable<T>(
   promise: Promise<T>,
   signal: AbortSignal | undefined,
-  sent: boolean,
+  stage: CancelStage,
 ): Promise<T> {
   if (signal === undefined) return promise;
   if (signal.aborted) {
     promise.catch(() => {});
-    return Promise.reject(cancelledError(signal, sent));
+    return Promise.reject(cancelledError(signal, stage));
   }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
       promise.catch(() => {});
-      reject(cancelledError(signal, sent));
+      reject(cancelledError(signal, stage));
     };
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
