@@ -37,7 +37,7 @@ export function diskBudgetSettings(options: DiskBudgetOptions): DiskBudgetSettin
 const GiB = 1024 ** 3;
 /** Beyond what typical sessions need at maxFiles (a million 4 KiB blocks), with room to spare. */
 const DEFAULT_MAX_BYTES = 8 * GiB;
-const DEFAULT_MAX_FILES = 1_000_000;
+export const DEFAULT_MAX_FILES = 1_000_000;
 const DEFAULT_MIN_FREE_BYTES = GiB;
 /** Share of the filesystem's space (and inodes) kept free when that is less than the above. */
 const FREE_SHARE = 0.05;

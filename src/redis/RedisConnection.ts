@@ -4,6 +4,7 @@ import type { Logger } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
 import { abortable, throwIfCancelled } from "../core/storage/cancellation.js";
 import { ClusterRouter } from "./ClusterRouter.js";
+import { DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "./defaults.js";
 import { keySlot } from "./keySlot.js";
 import { RedisNode } from "./RedisNode.js";
 import { classify, DeadlineError, NotSentError, toSessionError } from "./redisErrors.js";
@@ -37,7 +38,6 @@ export interface RunOptions {
   signal?: AbortSignal | undefined;
 }
 
-export const DEFAULT_WAIT_TIMEOUT_MS = 250;
 /** Pause before retrying a reply that proves the command did not run (CLUSTERDOWN...). */
 const RETRY_PAUSE_MS = 25;
 
@@ -67,7 +67,7 @@ export class RedisConnection {
 
   constructor(client: RedisClient, options: RedisConnectionInit = {}) {
     this.client = client;
-    this.timeoutMs = options.timeoutMs ?? 1000;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
     this.#target = options.target ?? "redis";
     this.#logger = options.logger;
     const waitReplicas = options.waitReplicas ?? 0;

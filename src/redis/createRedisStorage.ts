@@ -5,13 +5,13 @@ import { integerOption } from "../core/integerOption.js";
 import type { Logger } from "../core/Logger.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
 import type { Storage } from "../core/storage/Storage.js";
+import { DEFAULT_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "./defaults.js";
 import { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
 import { EncryptedRedisStorage } from "./EncryptedRedisStorage.js";
-import { DEFAULT_WAIT_TIMEOUT_MS } from "./RedisConnection.js";
 import { RedisHashStorage } from "./RedisHashStorage.js";
 import { RedisStorage } from "./RedisStorage.js";
 import { redactUrl } from "./redactUrl.js";
-import { assertValidPrefix, DEFAULT_PREFIX } from "./sessionKeys.js";
+import { assertValidPrefix } from "./sessionKeys.js";
 
 export type RedisStorageKind = "redis" | "redis-hash";
 
@@ -53,8 +53,6 @@ export interface RedisAddress {
   host: string;
   port: number;
 }
-
-export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
 
 /**
  * Builds a `redis` or `redis-hash` storage with its own client, configured so that a

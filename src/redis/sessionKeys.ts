@@ -2,8 +2,7 @@ import { ConfigError } from "../core/ConfigError.js";
 import { SessionError } from "../core/SessionError.js";
 import { idFamily } from "../core/storage/idFamily.js";
 import { SAFE_ID } from "../core/storage/safeId.js";
-
-export const DEFAULT_PREFIX = "sessiond:";
+import { DEFAULT_PREFIX } from "./defaults.js";
 
 /**
  * Key names. Every key of one session carries its id's family (the first characters, see

@@ -2,8 +2,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../core/ConfigError.js";
 import { defaultLimits } from "../core/Limits.js";
+import { DEFAULT_TTL_MS } from "../core/session/Manager.js";
+import { DEFAULT_REQUEST_ID_WINDOW_MS } from "../core/session/requestId.js";
+import { DEFAULT_MAX_FILES } from "../file/DiskBudget.js";
+import { DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
+import {
+  DEFAULT_PREFIX,
+  DEFAULT_REDIS_TIMEOUT_MS,
+  DEFAULT_WAIT_TIMEOUT_MS,
+} from "../redis/defaults.js";
 import { parseIdHashKeyFile, parseKeyFile, parseKeyList } from "./keyParsers.js";
 import {
+  durationText,
   type HostPort,
   parseBoolean,
   parseBudget,
@@ -178,7 +188,7 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "TTL",
     key: "ttlMs",
-    default: "24h",
+    default: durationText(DEFAULT_TTL_MS),
     parse: (raw) => parseDuration(raw),
     description: "Idle time to live, slid by every access (500ms, 30s, 24h or milliseconds).",
   },
@@ -199,14 +209,14 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "REQUEST_ID_WINDOW",
     key: "requestIdWindowMs",
-    default: "10m",
+    default: durationText(DEFAULT_REQUEST_ID_WINDOW_MS),
     parse: (raw) => parseDuration(raw),
     description: "How long a write's request_id answers retries with its first outcome.",
   },
   {
     name: "METADATA_KEY",
     key: "metadataKey",
-    default: "x-session-id",
+    default: DEFAULT_METADATA_KEY,
     parse: parseMetadataKey,
     description: "Request/response metadata entry that carries the session id.",
   },
@@ -272,7 +282,7 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "FILE_MAX_FILES",
     key: "fileMaxFiles",
-    default: "1000000",
+    default: String(DEFAULT_MAX_FILES),
     parse: (raw) => parseBudget(raw, (text) => parseInteger(text, 0), "a whole number"),
     description: "File storage only: most session files (0 or unlimited: no limit).",
   },
@@ -344,14 +354,14 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "REDIS_PREFIX",
     key: "redisPrefix",
-    default: "sessiond:",
+    default: DEFAULT_PREFIX,
     parse: (raw) => parseNonEmpty(raw, "a key prefix"),
     description: "Redis storages: prefix of every key.",
   },
   {
     name: "REDIS_TIMEOUT_MS",
     key: "redisTimeoutMs",
-    default: "1000",
+    default: String(DEFAULT_REDIS_TIMEOUT_MS),
     parse: (raw) => parseDuration(raw),
     description: "Redis storages: a command not answered in this time fails with UNAVAILABLE.",
   },
@@ -366,7 +376,7 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "REDIS_WAIT_TIMEOUT",
     key: "redisWaitTimeoutMs",
-    default: "250ms",
+    default: durationText(DEFAULT_WAIT_TIMEOUT_MS),
     parse: (raw) => parseDuration(raw),
     description:
       "Redis storages: with SESSIOND_REDIS_WAIT_REPLICAS, how long a write waits for its replicas before failing with UNAVAILABLE (below SESSIOND_REDIS_TIMEOUT_MS).",

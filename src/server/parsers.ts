@@ -9,6 +9,17 @@ export class ValueError extends Error {}
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** Text parseDuration reads back as `ms`, as people write it: 86400000 → "24h", 250 → "250ms". */
+export function durationText(ms: number): string {
+  // Days only from two on: "24h" reads better than "1d".
+  const units = ms >= 2 * 86_400_000 ? (["d", "h", "m", "s"] as const) : (["h", "m", "s"] as const);
+  for (const unit of units) {
+    const size = UNIT_MS[unit] as number;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** Milliseconds from `1500`, `500ms`, `30s`, `24h` or compounds such as `1h30m`. */
 export function parseDuration(raw: string, { allowZero = false } = {}): number {
   const text = raw.trim();

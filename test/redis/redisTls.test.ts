@@ -159,7 +159,10 @@ describe("Redis over TLS (rediss://)", () => {
   test("TLS settings with a plain redis:// url are refused at once", () => {
     assert.throws(
       () => createTestRedisStorage("redis", { url: redis.url, tls: { ca: "x" } }),
-      (err) => err instanceof SessionError && /rediss:\/\/ url only/.test(err.message),
+      (err) =>
+        err instanceof ConfigError &&
+        err.option === "tls" &&
+        /rediss:\/\/ url only/.test(err.message),
     );
   });
 });
