@@ -1,5 +1,6 @@
 import { integerOption } from "./integerOption.js";
 import { SessionError } from "./SessionError.js";
+import { type Refusal, refusalError } from "./storage/Refusal.js";
 
 /** Bounds on what one session may hold, and on what one commit may ask of the storage. Sizes are UTF-8 bytes of the JSON text. */
 export interface Limits {
@@ -41,18 +42,17 @@ export function resolveLimits(partial?: Partial<Limits>): Limits {
  * delta leaves nothing partial behind.
  */
 export function checkSessionSize(keyCount: number, bytes: number, limits: Limits): void {
-  if (keyCount > limits.maxKeys) {
-    throw new SessionError(
-      "resource_exhausted",
-      `session would hold ${keyCount} keys, over the limit maxKeys=${limits.maxKeys}`,
-    );
-  }
+  const refusal = sizeRefusal(keyCount, bytes, limits);
+  if (refusal) throw refusalError(refusal);
+}
+
+/** maxKeys and maxSessionBytes on a would-be session, keys first. */
+export function sizeRefusal(keys: number, bytes: number, limits: Limits): Refusal | undefined {
+  if (keys > limits.maxKeys) return { kind: "tooManyKeys", keys, maxKeys: limits.maxKeys };
   if (bytes > limits.maxSessionBytes) {
-    throw new SessionError(
-      "resource_exhausted",
-      `session would be ${bytes} bytes, over the limit maxSessionBytes=${limits.maxSessionBytes}`,
-    );
+    return { kind: "tooManyBytes", bytes, maxSessionBytes: limits.maxSessionBytes };
   }
+  return undefined;
 }
 
 /** Refuses the op that would take one commit past maxOps, before anything is queued. */

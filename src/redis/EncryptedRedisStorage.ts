@@ -1,5 +1,5 @@
 import { cloneJson, type JsonValue, type SessionData } from "../core/json.js";
-import type { Expiry, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
+import type { KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   EncryptedRedisStorageBase,

@@ -1,5 +1,5 @@
 import type { JsonValue } from "../core/json.js";
-import type { Expiry, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
+import type { KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import type { RedisClient } from "./RedisConnection.js";
 import {

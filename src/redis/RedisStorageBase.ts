@@ -6,7 +6,6 @@ import type {
   ApplyResult,
   Delta,
   DestroyOptions,
-  Expiry,
   Idempotency,
   KeyRead,
   ReadOptions,

@@ -2,13 +2,17 @@
 // it, and the size check Limits.ts still exports for storage authors words it alike.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { checkSessionSize, defaultLimits, type Limits } from "../../src/core/Limits.js";
+import {
+  checkSessionSize,
+  defaultLimits,
+  type Limits,
+  sizeRefusal,
+} from "../../src/core/Limits.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import {
   applyDelta,
   applyOps,
-  sizeRefusal,
   tryApplyOps,
   versionRefusal,
 } from "../../src/core/storage/applyOps.js";

@@ -20,7 +20,12 @@ import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisSt
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
 import { type RedisCluster, startCluster } from "../support/redisServers.js";
-import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "../support/redisStorages.js";
+import {
+  clusterKeysUnderPrefix,
+  createTestRedisStorage,
+  REDIS_KINDS,
+  uniquePrefix,
+} from "../support/redisStorages.js";
 
 // AOF so that the master killed by the failure test comes back with its sessions.
 const cluster: RedisCluster = await startCluster(3, { aof: true });
@@ -30,6 +35,8 @@ for (const kind of REDIS_KINDS) {
   describeStorageConformance({
     name: `${kind} on a 3-master cluster`,
     create: () => createTestRedisStorage(kind, { clusterNodes: cluster.seedAddresses }),
+    // The first nodes are the masters (startCluster makes them so).
+    countStored: clusterKeysUnderPrefix(cluster.nodes.slice(0, 3)),
   });
 }
 

@@ -14,7 +14,12 @@ import { newSessionId } from "../../src/core/session/ids.js";
 import type { ApplyOptions } from "../../src/core/storage/Storage.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
 import { type SentinelGroup, startSentinelGroup } from "../support/redisServers.js";
-import { createTestRedisStorage, memoryLogger, REDIS_KINDS } from "../support/redisStorages.js";
+import {
+  createTestRedisStorage,
+  keysUnderPrefix,
+  memoryLogger,
+  REDIS_KINDS,
+} from "../support/redisStorages.js";
 
 const group: SentinelGroup = await startSentinelGroup({ replica: true });
 after(() => group.stop());
@@ -25,6 +30,7 @@ for (const kind of REDIS_KINDS) {
   describeStorageConformance({
     name: `${kind} through Sentinel`,
     create: () => createTestRedisStorage(kind, viaSentinel),
+    countStored: keysUnderPrefix,
   });
 }
 

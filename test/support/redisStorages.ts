@@ -1,12 +1,17 @@
 /** Builds fresh, isolated Redis storages for tests: each gets its own key prefix. */
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { type Logger, silentLogger } from "../../src/core/Logger.js";
+import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
+import type { Storage } from "../../src/core/storage/Storage.js";
 import {
   createRedisStorage,
   type RedisConnectionOptions,
   type RedisStorageKind,
 } from "../../src/redis/createRedisStorage.js";
-import type { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
+import { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
+import { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
+import type { RedisProcess } from "./redisServers.js";
 
 export const REDIS_KINDS: readonly RedisStorageKind[] = ["redis", "redis-hash"];
 
@@ -37,5 +42,35 @@ export function memoryLogger(): Logger & {
     info: (msg, fields) => lines.push({ level: "info", msg, fields }),
     warn: (msg, fields) => lines.push({ level: "warn", msg, fields }),
     error: (msg, fields) => lines.push({ level: "error", msg, fields }),
+  };
+}
+
+/** The storage behind `storage` (a HashedIdStorage wraps one), with its connection and key names. */
+function redisOf(storage: Storage): RedisStorageBase | EncryptedRedisStorageBase {
+  const inner = storage instanceof HashedIdStorage ? storage.inner : storage;
+  assert.ok(inner instanceof RedisStorageBase || inner instanceof EncryptedRedisStorageBase);
+  return inner;
+}
+
+/**
+ * Keys under the storage's own prefix, through its own client (conformance's countStored).
+ * KEYS, not SCAN: KEYS hides a key past its expiry without deleting it, so only Redis's own
+ * expiry takes it off the count.
+ */
+export async function keysUnderPrefix(storage: Storage): Promise<number> {
+  const inner = redisOf(storage);
+  return (await inner.connection.client.keys(`${inner.keys.prefix}*`)).length;
+}
+
+/** The same on a Cluster: the keys live on its masters, which are asked one by one. */
+export function clusterKeysUnderPrefix(masters: readonly RedisProcess[]) {
+  return async (storage: Storage): Promise<number> => {
+    const prefix = redisOf(storage).keys.prefix;
+    let count = 0;
+    for (const node of masters) {
+      const out = await node.cliAsync("--raw", "keys", `${prefix}*`);
+      count += out.split("\n").filter((line) => line.trim() !== "").length;
+    }
+    return count;
   };
 }

@@ -1,6 +1,6 @@
 import { integerOption } from "../integerOption.js";
 import { assignKey, cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../json.js";
-import { checkOpCount, type Limits } from "../Limits.js";
+import { checkOpCount, type Limits, sizeRefusal } from "../Limits.js";
 import { SessionError } from "../SessionError.js";
 import type { SettingNames } from "../settingNames.js";
 import {
@@ -9,7 +9,6 @@ import {
   assertExpiry,
   increment,
   type Outcome,
-  sizeRefusal,
   versionRefusal,
 } from "../storage/applyOps.js";
 import { throwIfCancelled } from "../storage/cancellation.js";

@@ -1,9 +1,10 @@
 import { cloneJson, type JsonValue, type SessionData } from "../json.js";
 import { checkOpCount } from "../Limits.js";
 import { SessionError } from "../SessionError.js";
-import { applyOps } from "../storage/applyOps.js";
+import { applyOps, versionRefusal } from "../storage/applyOps.js";
 import { throwIfCancelled } from "../storage/cancellation.js";
 import { idInFamily } from "../storage/idFamily.js";
+import { refusalError } from "../storage/Refusal.js";
 import type {
   ApplyOptions,
   ApplyResult,
@@ -275,12 +276,9 @@ export class Session {
         return result;
       }
     }
-    if (expectedVersion !== undefined && expectedVersion !== 0) {
-      throw new SessionError(
-        "aborted",
-        `version mismatch: expected ${expectedVersion}, but the session does not exist`,
-      );
-    }
+    // A missing session is at version 0, as every storage words it.
+    const refusal = versionRefusal(expectedVersion, 0);
+    if (refusal) throw refusalError(refusal);
     if (removesOnly) return undefined;
     return this.#create(ops, step);
   }

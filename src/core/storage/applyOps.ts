@@ -1,5 +1,5 @@
 import { assignKey, type JsonValue, jsonByteLength, ownValue, type SessionData } from "../json.js";
-import type { Limits } from "../Limits.js";
+import { type Limits, sizeRefusal } from "../Limits.js";
 import { SessionError } from "../SessionError.js";
 import { type Refusal, refusalError, type ValueKind } from "./Refusal.js";
 import type { Delta, Expiry, Op } from "./Storage.js";
@@ -103,15 +103,6 @@ function kindOf(value: JsonValue): ValueKind {
   if (Array.isArray(value)) return "array";
   if (value === null) return "null";
   return typeof value as ValueKind;
-}
-
-/** maxKeys and maxSessionBytes on a would-be session, keys first. */
-export function sizeRefusal(keys: number, bytes: number, limits: Limits): Refusal | undefined {
-  if (keys > limits.maxKeys) return { kind: "tooManyKeys", keys, maxKeys: limits.maxKeys };
-  if (bytes > limits.maxSessionBytes) {
-    return { kind: "tooManyBytes", bytes, maxSessionBytes: limits.maxSessionBytes };
-  }
-  return undefined;
 }
 
 /** The size the maxSessionBytes limit counts: key bytes plus value JSON bytes. */
