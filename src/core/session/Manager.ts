@@ -47,8 +47,8 @@ export interface SessionOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** What every Session of one Manager shares. */
-export interface SessionContext {
+/** The Manager's checked configuration, which every Session it opens reads. */
+export interface ManagerConfig {
   readonly storage: Storage;
   readonly expiry: Expiry;
   readonly limits: Limits;
@@ -62,7 +62,7 @@ export interface SessionContext {
 
 /** Creates request-scoped Sessions over one Storage. Cheap to call per request: no I/O. */
 export class Manager {
-  readonly context: SessionContext;
+  readonly context: ManagerConfig;
   readonly #ownsStorage: boolean;
 
   constructor(options: ManagerOptions = {}) {

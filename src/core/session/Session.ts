@@ -16,7 +16,7 @@ import type {
   SessionMeta,
   SessionRecord,
 } from "../storage/Storage.js";
-import type { SessionContext } from "./Manager.js";
+import type { ManagerConfig } from "./Manager.js";
 import { RequestId, type RequestStep } from "./requestId.js";
 import { assertValidKey, storedValue } from "./validate.js";
 
@@ -60,7 +60,7 @@ const NOT_FOUND: KeyRead = Object.freeze({ found: false });
  * committing what is queued).
  */
 export class Session {
-  readonly #ctx: SessionContext;
+  readonly #ctx: ManagerConfig;
   #id: string | undefined;
   /** Whether the session exists in storage; undefined until something asked. */
   #exists: boolean | undefined;
@@ -87,7 +87,7 @@ export class Session {
   /** What reads pass the storage: the expiry to slide and the signal. */
   readonly #readOptions: ReadOptions;
 
-  constructor(ctx: SessionContext, id: string | undefined, signal?: AbortSignal) {
+  constructor(ctx: ManagerConfig, id: string | undefined, signal?: AbortSignal) {
     this.#ctx = ctx;
     this.#id = id;
     this.#signal = signal;
