@@ -276,9 +276,13 @@ export class Session {
         return result;
       }
     }
-    // A missing session is at version 0, as every storage words it.
-    const refusal = versionRefusal(expectedVersion, 0);
-    if (refusal) throw refusalError(refusal);
+    // Worded apart from a storage's mismatch on purpose: clients match "does not exist".
+    if (expectedVersion !== undefined && expectedVersion !== 0) {
+      throw new SessionError(
+        "aborted",
+        `version mismatch: expected ${expectedVersion}, but the session does not exist`,
+      );
+    }
     if (removesOnly) return undefined;
     return this.#create(ops, step);
   }
