@@ -1,10 +1,9 @@
 import { cloneJson, type JsonValue, type SessionData } from "../json.js";
 import { checkOpCount } from "../Limits.js";
 import { SessionError } from "../SessionError.js";
-import { applyOps, versionRefusal } from "../storage/applyOps.js";
+import { applyOps } from "../storage/applyOps.js";
 import { throwIfCancelled } from "../storage/cancellation.js";
 import { idInFamily } from "../storage/idFamily.js";
-import { refusalError } from "../storage/Refusal.js";
 import type {
   ApplyOptions,
   ApplyResult,
