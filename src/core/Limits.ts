@@ -1,6 +1,6 @@
 import { integerOption } from "./integerOption.js";
+import { type Refusal, refusalError } from "./Refusal.js";
 import { SessionError } from "./SessionError.js";
-import { type Refusal, refusalError } from "./storage/Refusal.js";
 
 /** Bounds on what one session may hold, and on what one commit may ask of the storage. Sizes are UTF-8 bytes of the JSON text. */
 export interface Limits {

@@ -1,5 +1,6 @@
 // `sessiond`: sessions without gRPC and without disk. Manager and Session for handlers, the
 // Storage contract and its helpers for storage authors, and the in-memory storage.
+export { ConfigError } from "./ConfigError.js";
 export type { JsonValue, SessionData } from "./json.js";
 export { assignKey, ownValue } from "./json.js";
 export type { Limits } from "./Limits.js";

@@ -2,7 +2,7 @@ import { cloneJson, type JsonValue, ownValue, type SessionData } from "../core/j
 import { checkOpCount } from "../core/Limits.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "../core/storage/applyOps.js";
 import { throwIfCancelled } from "../core/storage/cancellation.js";
-import { refusalError } from "../core/storage/Refusal.js";
+import { refusalError } from "../core/Refusal.js";
 import {
   type ApplyOptions,
   type ApplyResult,

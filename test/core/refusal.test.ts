@@ -16,7 +16,7 @@ import {
   tryApplyOps,
   versionRefusal,
 } from "../../src/core/storage/applyOps.js";
-import { refusalError } from "../../src/core/storage/Refusal.js";
+import { refusalError } from "../../src/core/Refusal.js";
 import type { ApplyOptions } from "../../src/core/storage/Storage.js";
 
 const LIMITS: Limits = { ...defaultLimits, maxKeys: 2, maxSessionBytes: 20 };

@@ -12,7 +12,7 @@ import { defaultLimits, type Limits } from "../../src/core/Limits.js";
 import { silentLogger } from "../../src/core/Logger.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { SessionError } from "../../src/core/SessionError.js";
-import { type Refusal, refusalError } from "../../src/core/storage/Refusal.js";
+import { type Refusal, refusalError } from "../../src/core/Refusal.js";
 import type { ApplyOptions, Delta, Storage } from "../../src/core/storage/Storage.js";
 import { FileStorage } from "../../src/file/FileStorage.js";
 import { applyReply } from "../../src/redis/applyReply.js";

@@ -1,6 +1,7 @@
 import { integerOption } from "../integerOption.js";
 import { assignKey, cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../json.js";
 import { checkOpCount, type Limits, sizeRefusal } from "../Limits.js";
+import { type Refusal, refusalError } from "../Refusal.js";
 import { SessionError } from "../SessionError.js";
 import type { SettingNames } from "../settingNames.js";
 import {
@@ -12,7 +13,6 @@ import {
   versionRefusal,
 } from "../storage/applyOps.js";
 import { throwIfCancelled } from "../storage/cancellation.js";
-import { type Refusal, refusalError } from "../storage/Refusal.js";
 import {
   assertIdempotency,
   isLive,

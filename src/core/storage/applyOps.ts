@@ -1,7 +1,7 @@
 import { assignKey, type JsonValue, jsonByteLength, ownValue, type SessionData } from "../json.js";
 import { type Limits, sizeRefusal } from "../Limits.js";
+import { type Refusal, refusalError, type ValueKind } from "../Refusal.js";
 import { SessionError } from "../SessionError.js";
-import { type Refusal, refusalError, type ValueKind } from "./Refusal.js";
 import type { Delta, Expiry, Op } from "./Storage.js";
 
 export interface Applied {

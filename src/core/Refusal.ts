@@ -1,4 +1,4 @@
-import { SessionError } from "../SessionError.js";
+import { SessionError } from "./SessionError.js";
 
 /** What a value that an increment refuses holds (JSON's kinds, arrays and null apart). */
 export type ValueKind = "string" | "boolean" | "object" | "array" | "null";
