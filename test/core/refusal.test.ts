@@ -9,6 +9,7 @@ import {
   sizeRefusal,
 } from "../../src/core/Limits.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
+import { refusalError } from "../../src/core/Refusal.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import {
   applyDelta,
@@ -16,7 +17,6 @@ import {
   tryApplyOps,
   versionRefusal,
 } from "../../src/core/storage/applyOps.js";
-import { refusalError } from "../../src/core/Refusal.js";
 import type { ApplyOptions } from "../../src/core/storage/Storage.js";
 
 const LIMITS: Limits = { ...defaultLimits, maxKeys: 2, maxSessionBytes: 20 };

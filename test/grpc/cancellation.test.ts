@@ -19,25 +19,12 @@ import { getSession } from "../../src/grpc/getSession.js";
 import { sessionInterceptor } from "../../src/grpc/sessionInterceptor.js";
 import { unaryHandler } from "../../src/grpc/unaryHandler.js";
 import { GatedStorage } from "../support/GatedStorage.js";
+import { unaryMethod } from "../support/jsonService.js";
 import { InstrumentedStorage } from "../support/serviceInstrumentedStorage.js";
 import { rawCall } from "../support/serviceRawCall.js";
 import { bind, shutdown } from "../support/serviceTestServer.js";
 
-type Json = Record<string, unknown>;
-const json = {
-  requestSerialize: (v: Json) => Buffer.from(JSON.stringify(v)),
-  requestDeserialize: (b: Buffer) => JSON.parse(b.toString()) as Json,
-  responseSerialize: (v: Json) => Buffer.from(JSON.stringify(v)),
-  responseDeserialize: (b: Buffer) => JSON.parse(b.toString()) as Json,
-};
-const SlowService = {
-  readThenWrite: {
-    path: "/test.Slow/ReadThenWrite",
-    requestStream: false,
-    responseStream: false,
-    ...json,
-  },
-};
+const SlowService = { readThenWrite: unaryMethod("test.Slow", "ReadThenWrite") };
 const SlowClient = makeGenericClientConstructor(SlowService, "Slow");
 
 describe("a call that ends early stops reaching the storage", { concurrency: 1 }, () => {

@@ -28,28 +28,23 @@ import { serverStreamingHandler } from "../../src/grpc/serverStreamingHandler.js
 import { sessionInterceptor } from "../../src/grpc/sessionInterceptor.js";
 import { unaryHandler } from "../../src/grpc/unaryHandler.js";
 import { capturingLogger } from "../support/coreFixtures.js";
+import {
+  bidiStreamingMethod,
+  clientStreamingMethod,
+  type Json,
+  serverStreamingMethod,
+  unaryMethod,
+} from "../support/jsonService.js";
 import { InstrumentedStorage } from "../support/serviceInstrumentedStorage.js";
 import { failed, ok, rawCall, returnedId } from "../support/serviceRawCall.js";
 import { bind, shutdown } from "../support/serviceTestServer.js";
 
 // A small service that has nothing to do with sessiond, with JSON messages, to show the
 // interceptor works in anyone's grpc-js server.
-type Json = Record<string, unknown>;
-const json = {
-  requestSerialize: (v: Json) => Buffer.from(JSON.stringify(v)),
-  requestDeserialize: (b: Buffer) => JSON.parse(b.toString()) as Json,
-  responseSerialize: (v: Json) => Buffer.from(JSON.stringify(v)),
-  responseDeserialize: (b: Buffer) => JSON.parse(b.toString()) as Json,
-};
-const unary = (name: string) => ({
-  path: `/test.Shop/${name}`,
-  requestStream: false,
-  responseStream: false,
-  ...json,
-});
-const streaming = (name: string) => ({ ...unary(name), responseStream: true });
-const uploading = (name: string) => ({ ...unary(name), requestStream: true });
-const chatting = (name: string) => ({ ...unary(name), requestStream: true, responseStream: true });
+const unary = (name: string) => unaryMethod("test.Shop", name);
+const streaming = (name: string) => serverStreamingMethod("test.Shop", name);
+const uploading = (name: string) => clientStreamingMethod("test.Shop", name);
+const chatting = (name: string) => bidiStreamingMethod("test.Shop", name);
 const ShopService = {
   ping: unary("Ping"),
   addToCart: unary("AddToCart"),
