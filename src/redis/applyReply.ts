@@ -1,7 +1,7 @@
 import { assignKey } from "../core/json.js";
 import type { Limits } from "../core/Limits.js";
-import { SessionError } from "../core/SessionError.js";
 import { type Refusal, refusalError, type ValueKind } from "../core/Refusal.js";
+import { SessionError } from "../core/SessionError.js";
 import { reusedRequestId } from "../core/storage/requestRecords.js";
 import type { ApplyResult, Replay } from "../core/storage/Storage.js";
 

@@ -1,8 +1,8 @@
 import { cloneJson, type JsonValue, ownValue, type SessionData } from "../core/json.js";
 import { checkOpCount } from "../core/Limits.js";
+import { refusalError } from "../core/Refusal.js";
 import { applyOps, assertExpectedVersion, assertExpiry } from "../core/storage/applyOps.js";
 import { throwIfCancelled } from "../core/storage/cancellation.js";
-import { refusalError } from "../core/Refusal.js";
 import {
   type ApplyOptions,
   type ApplyResult,

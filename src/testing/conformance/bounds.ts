@@ -2,17 +2,15 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { resolveLimits } from "../../core/Limits.js";
-import { newSessionId } from "../../core/session/ids.js";
 import type { Op } from "../../core/storage/Storage.js";
-import { type ConformanceSuite, code, LONG, options, set } from "./helpers.js";
+import { type ConformanceSuite, code, LONG, options, set, storedSession } from "./helpers.js";
 
 /** Bounds on one request (maxOps). */
 export function bounds({ fresh }: ConformanceSuite): void {
   it(
     "refuses a delta of more than maxOps ops before any work, changing nothing",
     fresh(async (storage) => {
-      const id = newSessionId();
-      await storage.apply(id, { ops: [set("keep", 1)] }, options("create"));
+      const id = await storedSession(storage, { keep: 1 });
       const limits = resolveLimits({ maxOps: 10 });
       const ops = Array.from({ length: 11 }, (_, i) => set(`k${i}`, i));
       await assert.rejects(

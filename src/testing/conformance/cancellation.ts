@@ -4,15 +4,21 @@ import { it } from "node:test";
 import { SessionError } from "../../core/SessionError.js";
 import { newSessionId } from "../../core/session/ids.js";
 import { callAborted } from "../../core/storage/cancellation.js";
-import { type ConformanceSuite, LONG, options, set } from "./helpers.js";
+import {
+  type ConformanceSuite,
+  createdSession,
+  LONG,
+  options,
+  set,
+  storedSession,
+} from "./helpers.js";
 
 /** cancellation. */
 export function cancellation({ fresh, manager }: ConformanceSuite): void {
   it(
     "an aborted signal refuses every call with its reason's code, and nothing changes",
     fresh(async (storage) => {
-      const id = newSessionId();
-      await storage.apply(id, { ops: [set("a", 1)] }, options("create"));
+      const id = await storedSession(storage, { a: 1 });
       for (const code of ["cancelled", "deadline_exceeded"] as const) {
         const controller = new AbortController();
         controller.abort(callAborted(code));
@@ -54,11 +60,9 @@ export function cancellation({ fresh, manager }: ConformanceSuite): void {
     "a Session whose signal is aborted issues no storage call at all",
     fresh(async (storage) => {
       const m = manager(storage);
-      const first = m.session();
-      first.set("a", 1);
-      await first.commit();
+      const firstId = await createdSession(m, { a: 1 });
       const controller = new AbortController();
-      const s = m.session(first.id, { signal: controller.signal });
+      const s = m.session(firstId, { signal: controller.signal });
       assert.equal(await s.get("a"), 1, "before the abort it works");
       controller.abort(callAborted("cancelled"));
       s.set("a", 2);
@@ -66,10 +70,10 @@ export function cancellation({ fresh, manager }: ConformanceSuite): void {
         assert.ok(err instanceof SessionError && err.code === "cancelled", String(err));
         return true;
       });
-      await assert.rejects(m.session(first.id, { signal: controller.signal }).data(), {
+      await assert.rejects(m.session(firstId, { signal: controller.signal }).data(), {
         code: "cancelled",
       });
-      assert.deepEqual(await m.session(first.id).data(), { a: 1 }, "nothing applied");
+      assert.deepEqual(await m.session(firstId).data(), { a: 1 }, "nothing applied");
     }),
   );
 }

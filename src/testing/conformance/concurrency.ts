@@ -1,16 +1,14 @@
 // Rule: concurrent deltas on one id are serialised: none is lost.
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { newSessionId } from "../../core/session/ids.js";
-import { type ConformanceSuite, LONG, options, set } from "./helpers.js";
+import { type ConformanceSuite, LONG, options, set, storedSession } from "./helpers.js";
 
 /** Concurrent writes through the Storage interface. */
 export function concurrency({ fresh }: ConformanceSuite): void {
   it(
     "serialises 50 concurrent deltas on one id: every key and every increment lands",
     fresh(async (storage) => {
-      const id = newSessionId();
-      await storage.apply(id, { ops: [set("n", 0)] }, options("create"));
+      const id = await storedSession(storage, { n: 0 });
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
           storage.apply(

@@ -5,6 +5,7 @@ import type { JsonValue } from "../../core/json.js";
 import { resolveLimits } from "../../core/Limits.js";
 import { silentLogger } from "../../core/Logger.js";
 import { SessionError } from "../../core/SessionError.js";
+import { newSessionId } from "../../core/session/ids.js";
 import { Manager, type ManagerOptions } from "../../core/session/Manager.js";
 import type { ApplyMode, ApplyOptions, Expiry, Op, Storage } from "../../core/storage/Storage.js";
 import { retryOnStall } from "../timing.js";
@@ -75,4 +76,26 @@ export function code(expected: SessionError["code"]): (err: unknown) => boolean 
     assert.equal(err.code, expected, `expected code ${expected}, got ${err.code}: ${err.message}`);
     return true;
   };
+}
+
+/** Commits a new session holding `data` through `manager`; its id. */
+export async function createdSession(
+  manager: Manager,
+  data: Record<string, JsonValue>,
+): Promise<string> {
+  const session = manager.session();
+  session.setMap(data);
+  await session.commit();
+  return session.id as string;
+}
+
+/** Creates a session holding `data` straight through the Storage interface; its id. */
+export async function storedSession(
+  storage: Storage,
+  data: Record<string, JsonValue>,
+): Promise<string> {
+  const id = newSessionId();
+  const ops = Object.entries(data).map(([key, value]) => set(key, value));
+  await storage.apply(id, { ops }, options("create"));
+  return id;
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { newSessionId } from "../../core/session/ids.js";
-import { type ConformanceSuite, LONG, options, set } from "./helpers.js";
+import { type ConformanceSuite, LONG, storedSession } from "./helpers.js";
 
 /** Reads of missing sessions and of single keys. */
 export function reads({ fresh }: ConformanceSuite): void {
@@ -21,8 +21,7 @@ export function reads({ fresh }: ConformanceSuite): void {
   it(
     "readKey finds present keys only",
     fresh(async (storage) => {
-      const id = newSessionId();
-      await storage.apply(id, { ops: [set("a", { b: [1] }), set("n", null)] }, options("create"));
+      const id = await storedSession(storage, { a: { b: [1] }, n: null });
       assert.deepEqual(await storage.readKey(id, "a", LONG), {
         found: true,
         value: { b: [1] },

@@ -5,7 +5,7 @@ import { it } from "node:test";
 import { newSessionId } from "../../core/session/ids.js";
 import { idInFamily } from "../../core/storage/idFamily.js";
 import { sleep } from "../timing.js";
-import { type ConformanceSuite, code, LONG, options, set } from "./helpers.js";
+import { type ConformanceSuite, code, createdSession, LONG, options, set } from "./helpers.js";
 
 /** regenerate, directly and through Session. */
 export function regenerate({ fresh, timed, manager }: ConformanceSuite): void {
@@ -58,10 +58,7 @@ export function regenerate({ fresh, timed, manager }: ConformanceSuite): void {
     fresh(async (storage) => {
       const m = manager(storage);
       for (let trial = 0; trial < 5; trial++) {
-        const owner = m.session();
-        owner.set("seed", trial);
-        await owner.commit();
-        const oldId = owner.id as string;
+        const oldId = await createdSession(m, { seed: trial });
         const writers = Array.from({ length: 30 }, () => m.session(oldId));
         const writes = writers.map(async (w, i) => {
           // Spread over the regenerate: some before it, some during, some after.
@@ -93,10 +90,7 @@ export function regenerate({ fresh, timed, manager }: ConformanceSuite): void {
     "of concurrent regenerates of one session exactly one wins",
     fresh(async (storage) => {
       const m = manager(storage);
-      const owner = m.session();
-      owner.set("k", "v");
-      await owner.commit();
-      const oldId = owner.id as string;
+      const oldId = await createdSession(m, { k: "v" });
       const outcomes = await Promise.allSettled(
         Array.from({ length: 8 }, () => m.session(oldId).regenerate()),
       );

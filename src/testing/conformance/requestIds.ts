@@ -14,7 +14,7 @@ import {
   type Storage,
 } from "../../core/storage/Storage.js";
 import { retryOnStall, sleep, within } from "../timing.js";
-import { type ConformanceSuite, code, LONG } from "./helpers.js";
+import { type ConformanceSuite, code, createdSession, LONG } from "./helpers.js";
 
 function hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
@@ -73,10 +73,7 @@ export function requestIds(suite: ConformanceSuite): void {
     "refuses a request id reused for a different request (already_exists), applying nothing",
     fresh(async (storage) => {
       const m = manager(storage);
-      const seed = m.session();
-      seed.set("a", 0);
-      await seed.commit();
-      const id = seed.id as string;
+      const id = await createdSession(m, { a: 0 });
       const rid = newRequestId();
       await attempt(m, id, rid, (x) => x.set("a", 1));
       const cases: [string, (x: Session) => void][] = [
@@ -104,10 +101,7 @@ export function requestIds(suite: ConformanceSuite): void {
     "records a refusal: a retry gets the same ABORTED even once the version would match",
     fresh(async (storage) => {
       const m = manager(storage);
-      const seed = m.session();
-      seed.set("a", 1);
-      await seed.commit();
-      const id = seed.id as string;
+      const id = await createdSession(m, { a: 1 });
       const rid = newRequestId();
       const tryIt = async () => {
         const s = m.session(id);
@@ -128,10 +122,7 @@ export function requestIds(suite: ConformanceSuite): void {
     "a retried regenerate returns the same new id; a retried removeAll is answered again",
     fresh(async (storage) => {
       const m = manager(storage);
-      const seed = m.session();
-      seed.set("user", "u1");
-      await seed.commit();
-      const oldId = seed.id as string;
+      const oldId = await createdSession(m, { user: "u1" });
       const rid = newRequestId();
       const regenerate = async () => {
         const s = m.session(oldId);
@@ -166,10 +157,7 @@ export function requestIds(suite: ConformanceSuite): void {
       fresh(async (storage) => {
         const windowMs = 300;
         const m = manager(storage, windowMs);
-        const seed = m.session();
-        seed.set("n", 0);
-        await seed.commit();
-        const id = seed.id as string;
+        const id = await createdSession(m, { n: 0 });
         const rid = newRequestId();
         const since = Date.now();
         await attempt(m, id, rid, (s) => s.increment("n"));
@@ -189,10 +177,7 @@ export function requestIds(suite: ConformanceSuite): void {
     fresh(async (storage) => {
       const limits = resolveLimits();
       const m = manager(storage);
-      const seed = m.session();
-      seed.set("n", 0);
-      await seed.commit();
-      const id = seed.id as string;
+      const id = await createdSession(m, { n: 0 });
       const idem = (i: number): Idempotency => ({
         key: hex(`cap ${i}`),
         fingerprint: hex("same"),

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { newSessionId } from "../../core/session/ids.js";
-import { type ConformanceSuite, code, LONG } from "./helpers.js";
+import { type ConformanceSuite, code, createdSession, LONG } from "./helpers.js";
 import { ROUND_TRIP_VALUES } from "./roundTripValues.js";
 
 /** Writes through Manager and Session: versions, values, limits, increments, concurrency. */
@@ -125,10 +125,7 @@ export function sessionWrites({ fresh, manager }: ConformanceSuite): void {
     "50 concurrent Sessions on one id each set their own key: all 50 keys survive",
     fresh(async (storage) => {
       const m = manager(storage);
-      const origin = m.session();
-      origin.set("origin", true);
-      await origin.commit();
-      const id = origin.id as string;
+      const id = await createdSession(m, { origin: true });
       await Promise.all(
         Array.from({ length: 50 }, async (_, i) => {
           const s = m.session(id);
@@ -149,10 +146,7 @@ export function sessionWrites({ fresh, manager }: ConformanceSuite): void {
     "50 concurrent increments from separate Sessions give the exact total",
     fresh(async (storage) => {
       const m = manager(storage);
-      const origin = m.session();
-      origin.set("hits", 0);
-      await origin.commit();
-      const id = origin.id as string;
+      const id = await createdSession(m, { hits: 0 });
       await Promise.all(
         Array.from({ length: 50 }, async (_, i) => {
           const s = m.session(id);

@@ -3,15 +3,14 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { newSessionId } from "../../core/session/ids.js";
-import { type ConformanceSuite, code, LONG, options, set } from "./helpers.js";
+import { type ConformanceSuite, code, LONG, options, set, storedSession } from "./helpers.js";
 
 /** Versions and expected-version checks. */
 export function versions({ fresh }: ConformanceSuite): void {
   it(
     "grows the version by one per applied delta; reads and touches leave it",
     fresh(async (storage) => {
-      const id = newSessionId();
-      await storage.apply(id, { ops: [set("a", 0)] }, options("create"));
+      const id = await storedSession(storage, { a: 0 });
       for (let v = 2; v <= 6; v++) {
         const r = await storage.apply(id, { ops: [set("a", v)] }, options("existing"));
         assert.equal(r?.version, v);
