@@ -5,8 +5,8 @@ export function helpText(): string {
   const lines = [
     "sessiond: session management for gRPC (sessiond.v1.SessionService, health, reflection).",
     "",
-    "Usage: npm start -- [--flag value | --flag=value]...",
-    "       node --import tsx src/server/main.ts [--flag value | --flag=value]...",
+    "Usage: sessiond [--flag value | --flag=value]...",
+    "       (in a checkout of the repository: npm start -- [flags])",
     "",
     "Every setting is a flag and an environment variable; a flag wins over the variable.",
     "Durations take ms, s, m, h, d suffixes (500ms, 30s, 24h) or whole milliseconds.",

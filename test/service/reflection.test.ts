@@ -3,7 +3,6 @@
 // every answer must build a FileRegistry, which fails on any missing dependency — the
 // failure grpcurl and buf curl hit with the stock @grpc/reflection.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import {
   create,
@@ -21,6 +20,7 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import { Client, type ClientDuplexStream, credentials } from "@grpc/grpc-js";
 import { SessionServiceService } from "../../src/gen/sessiond/v1/session.js";
+import { descriptorSet } from "../../src/protocol/descriptorSet.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
 
 const ALL_SERVICES = [
@@ -31,12 +31,7 @@ const ALL_SERVICES = [
 ];
 
 // Only the reflection messages are taken from the generated set, to encode requests.
-const schemaRegistry = createFileRegistry(
-  fromBinary(
-    FileDescriptorSetSchema,
-    readFileSync(new URL("../../src/gen/descriptors.binpb", import.meta.url)),
-  ),
-);
+const schemaRegistry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet()));
 
 interface Answer {
   validHost: string;

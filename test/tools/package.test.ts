@@ -89,7 +89,6 @@ describe("the built package", () => {
       ]),
       "dist/testing/index.js",
       "dist/server/main.js",
-      "dist/gen/descriptors.binpb",
       "proto/sessiond/v1/session.proto",
       "README.md",
     ]) {

@@ -1,10 +1,10 @@
-import { readFileSync } from "node:fs";
 import {
   type Server,
   type ServerDuplexStream,
   type ServiceDefinition,
   status,
 } from "@grpc/grpc-js";
+import { descriptorSet } from "../../protocol/descriptorSet.js";
 import { DescriptorIndex } from "./DescriptorIndex.js";
 import {
   decodeRequest,
@@ -18,13 +18,11 @@ export const REFLECTION_SERVICES = [
   "grpc.reflection.v1alpha.ServerReflection",
 ] as const;
 
-const DESCRIPTORS_URL = new URL("../../gen/descriptors.binpb", import.meta.url);
-
 let defaultIndex: DescriptorIndex | undefined;
 
-/** The index of src/gen/descriptors.binpb (made by `npm run gen`), read once on first use. */
+/** The index of the generated descriptor set (`npm run gen`), decoded once on first use. */
 export function loadDescriptorIndex(): DescriptorIndex {
-  defaultIndex ??= new DescriptorIndex(readFileSync(DESCRIPTORS_URL));
+  defaultIndex ??= new DescriptorIndex(descriptorSet());
   return defaultIndex;
 }
 
