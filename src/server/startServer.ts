@@ -1,15 +1,14 @@
 import { Server, type ServerCredentials } from "@grpc/grpc-js";
-import type { HealthImplementation } from "grpc-health-check";
 import { type Logger, silentLogger } from "../core/Logger.js";
 import { Manager } from "../core/session/Manager.js";
 import type { Storage } from "../core/storage/Storage.js";
 import { sessionInterceptor } from "../grpc/sessionInterceptor.js";
 import { sessionServiceDefinition } from "../protocol/sessionServiceDefinition.js";
 import { sessionServiceImplementation } from "../service/sessionService.js";
-import { addHealth } from "./addHealth.js";
 import { resolveConfig, type ServerConfig } from "./config.js";
 import { createStorage } from "./createStorage.js";
-import { HealthMonitor } from "./HealthMonitor.js";
+import { addHealth, type Health } from "./health/addHealth.js";
+import { HealthMonitor } from "./health/HealthMonitor.js";
 import { addReflection, REFLECTION_SERVICES } from "./reflection/addReflection.js";
 import { CallerSecurity } from "./security/CallerSecurity.js";
 import { securityWarnings } from "./security/checkSecurityCombinations.js";
@@ -35,7 +34,7 @@ export interface RunningServer {
   address: string;
   manager: Manager;
   /** Health statuses; '' and sessiond.v1.SessionService follow storage.ping(). */
-  health: HealthImplementation;
+  health: Health;
   server: Server;
   config: ServerConfig;
   /** True when reflection is served (config.reflection, "auto" decided by the host). */

@@ -78,7 +78,7 @@ const PROMISES: Record<string, EntryPromise> = {
     loads: "src/client/SessionClient.ts",
   },
   "src/server/index.ts": {
-    packages: REDIS,
+    packages: [...REDIS, ...PROTOBUFJS],
     folders: ["src/redis/RedisConnection.ts", "src/redis/createRedisStorage.ts"],
     loads: "src/server/startServer.ts",
   },

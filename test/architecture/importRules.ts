@@ -47,7 +47,7 @@ export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
   testing: { layers: CORE, packages: [], ioBuiltins: false },
   server: {
     layers: [...CORE, "file", "redis", "gen", "protocol", "grpc", "service"],
-    packages: ["@grpc/grpc-js", "@bufbuild/protobuf", "grpc-health-check"],
+    packages: ["@grpc/grpc-js", "@bufbuild/protobuf"],
     ioBuiltins: true,
   },
 };
@@ -64,7 +64,7 @@ export const ENTRY_POINT_PACKAGES: Readonly<Record<string, readonly string[]>> =
   "src/redis/index.ts": ["ioredis"],
   "src/grpc/index.ts": ["@grpc/grpc-js"],
   "src/client/index.ts": ["@grpc/grpc-js", "@bufbuild/protobuf"],
-  "src/server/index.ts": ["@grpc/grpc-js", "@bufbuild/protobuf", "grpc-health-check"],
+  "src/server/index.ts": ["@grpc/grpc-js", "@bufbuild/protobuf"],
   "src/testing/index.ts": [],
 };
 

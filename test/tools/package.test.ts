@@ -254,25 +254,9 @@ describe("the npm pack tarball in fresh projects", () => {
     });
     after(() => server.shutdown());
 
-    it("an app importing sessiond and sessiond/client bundles and runs with no node_modules", async () => {
-      const at = project("bundled", {
-        "package.json": '{ "type": "module" }\n',
-        "app.js": [
-          'import { Manager, MemoryStorage } from "sessiond";',
-          'import { SessionClient } from "sessiond/client";',
-          "const manager = new Manager({ storage: new MemoryStorage() });",
-          "const local = manager.session();",
-          'local.set("n", 1);',
-          "await local.commit();",
-          "const client = new SessionClient(process.argv[2]);",
-          "const remote = client.session();",
-          'await remote.set("n", 2);',
-          'const n = await remote.get("n");',
-          "client.close();",
-          "await manager.close();",
-          "console.log(JSON.stringify({ local: local.id, n }));",
-        ].join("\n"),
-      });
+    /** Bundles `app` in a project with the tarball, and runs the bundle where nothing else is. */
+    async function bundleAndRun(name: string, app: string, args: string[]): Promise<string> {
+      const at = project(name, { "package.json": '{ "type": "module" }\n', "app.js": app });
       // grpc-js is CommonJS and require()s node builtins: an ESM bundle needs a require.
       ok(
         run(
@@ -290,18 +274,61 @@ describe("the npm pack tarball in fresh projects", () => {
         ),
         "esbuild",
       );
-      const alone = join(dir, "bundle-alone");
+      const alone = join(dir, `${name}-alone`);
       mkdirSync(alone);
       cpSync(join(at, "dist", "app.mjs"), join(alone, "app.mjs"));
       // Not spawnSync: the server answering it runs in this process.
-      const { stdout } = await execFileAsync(
-        process.execPath,
-        ["app.mjs", `127.0.0.1:${server.port}`],
-        { cwd: alone, timeout: 60_000, env: { ...process.env, NODE_OPTIONS: "" } },
+      const { stdout } = await execFileAsync(process.execPath, ["app.mjs", ...args], {
+        cwd: alone,
+        timeout: 60_000,
+        env: { ...process.env, NODE_OPTIONS: "" },
+      });
+      return stdout;
+    }
+
+    it("an app importing sessiond and sessiond/client bundles and runs with no node_modules", async () => {
+      const stdout = await bundleAndRun(
+        "bundled-client",
+        [
+          'import { Manager, MemoryStorage } from "sessiond";',
+          'import { SessionClient } from "sessiond/client";',
+          "const manager = new Manager({ storage: new MemoryStorage() });",
+          "const local = manager.session();",
+          'local.set("n", 1);',
+          "await local.commit();",
+          "const client = new SessionClient(process.argv[2]);",
+          "const remote = client.session();",
+          'await remote.set("n", 2);',
+          'const n = await remote.get("n");',
+          "client.close();",
+          "await manager.close();",
+          "console.log(JSON.stringify({ local: local.id, n }));",
+        ].join("\n"),
+        [`127.0.0.1:${server.port}`],
       );
       const out = lastJson(stdout);
       assert.match(String(out.local), /^[0-9a-z]{32}$/);
       assert.equal(out.n, 2);
+    });
+
+    it("a whole server (sessiond/server) bundles and serves, health and reflection included", async () => {
+      const stdout = await bundleAndRun(
+        "bundled-server",
+        [
+          'import { startServer } from "sessiond/server";',
+          'import { SessionClient } from "sessiond/client";',
+          'const server = await startServer({ port: 0, storage: "memory", logLevel: "error" });',
+          "const client = new SessionClient(server.address);",
+          "const remote = client.session();",
+          'await remote.set("n", 3);',
+          'const n = await remote.get("n");',
+          "client.close();",
+          "await server.shutdown();",
+          "console.log(JSON.stringify({ n, reflection: server.reflection }));",
+        ].join("\n"),
+        [],
+      );
+      assert.deepEqual(lastJson(stdout), { n: 3, reflection: true });
     });
   });
 

@@ -1,10 +1,10 @@
-import type { HealthImplementation, ServingStatus } from "grpc-health-check";
-import type { Logger } from "../core/Logger.js";
-import type { Storage } from "../core/storage/Storage.js";
+import type { Logger } from "../../core/Logger.js";
+import type { Storage } from "../../core/storage/Storage.js";
+import type { Health, ServingStatus } from "./addHealth.js";
 
 export interface HealthMonitorOptions {
   storage: Storage;
-  health: HealthImplementation;
+  health: Health;
   /** Health service names whose status follows the storage ('' = the whole server). */
   services: readonly string[];
   intervalMs: number;
