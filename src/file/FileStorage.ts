@@ -152,6 +152,7 @@ export class FileStorage implements Storage {
   #counted: Promise<void> = Promise.resolve();
   #sweeping: Promise<number> | undefined;
   #closed = false;
+  #expired = 0;
 
   constructor(options: FileStorageOptions) {
     if (typeof options?.dir !== "string" || options.dir === "") {
@@ -517,6 +518,16 @@ export class FileStorage implements Storage {
     });
   }
 
+  /**
+   * Session files deleted because they had expired (by a sweep, or found expired when read),
+   * since the storage was created. A plain count, so that whoever exports metrics needs no
+   * hook. It includes the tombstones an idempotent destroy leaves for its request-id window:
+   * telling one from a session would cost reading every expired file.
+   */
+  get expired(): number {
+    return this.#expired;
+  }
+
   /** What the session files take and the budgets, as last counted (see file/DiskUsage.ts). */
   get budget(): {
     files: number;
@@ -639,6 +650,7 @@ export class FileStorage implements Storage {
       this.#cache.delete(id);
       await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
       usage.saw(id, undefined);
+      this.#expired++;
       return 1;
     });
   }
@@ -703,6 +715,7 @@ export class FileStorage implements Storage {
         if (expireTime > now) return withExpiry(cached, expireTime, stats.size);
         this.#cache.delete(id);
         await this.#unlink(id, path, stats.size);
+        this.#expired++;
         return undefined;
       }
       this.#cache.delete(id);
@@ -729,6 +742,7 @@ export class FileStorage implements Storage {
       if (expireTime <= now) {
         await handle.close();
         await this.#unlink(id, path, stats.size);
+        this.#expired++;
         return undefined;
       }
       body = await handle.readFile();

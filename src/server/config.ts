@@ -71,6 +71,9 @@ export interface ServerConfig {
   logLevel: LogLevel;
   healthCheckIntervalMs: number;
   shutdownGraceMs: number;
+  /** Prometheus /metrics over HTTP (README: Metrics); off unless metricsPort is set. */
+  metricsHost: string;
+  metricsPort?: number;
   redisUrl?: string;
   /** CA certificates (PEM) that a rediss:// server's certificate must chain to. */
   redisTlsCa?: Buffer;
@@ -316,6 +319,21 @@ export const SETTINGS: readonly AnySetting[] = [
     default: "10s",
     parse: (raw) => parseDuration(raw, { allowZero: true }),
     description: "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled.",
+  },
+  {
+    name: "METRICS_HOST",
+    key: "metricsHost",
+    default: "127.0.0.1",
+    parse: (raw) => parseNonEmpty(raw, "a host name or IP address"),
+    description:
+      "Address the Prometheus metrics endpoint listens on, with SESSIOND_METRICS_PORT (it has no authentication).",
+  },
+  {
+    name: "METRICS_PORT",
+    key: "metricsPort",
+    parse: (raw) => parseInteger(raw, 0, 65_535),
+    description:
+      "TCP port of the Prometheus metrics endpoint, GET /metrics over HTTP; 0 picks a free port (default: no endpoint).",
   },
   {
     name: "REDIS_URL",

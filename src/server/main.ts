@@ -82,6 +82,7 @@ jsonLogger("info").info("listening", {
     config.tlsCertFile === undefined ? "off" : config.tlsClientCaFile === undefined ? "on" : "mtls",
   tokens: config.authTokensFile !== undefined,
   reflection: running.reflection,
+  metricsPort: running.metricsPort,
   pid: process.pid,
 });
 if (stopSignal !== undefined) stop(running, stopSignal);

@@ -9,6 +9,8 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import { createStorage } from "./createStorage.js";
 import { addHealth, type Health } from "./health/addHealth.js";
 import { HealthMonitor } from "./health/HealthMonitor.js";
+import type { ServerMetrics } from "./metrics/ServerMetrics.js";
+import type { MetricsEndpoint } from "./metrics/serveMetrics.js";
 import { addReflection, REFLECTION_SERVICES } from "./reflection/addReflection.js";
 import { CallerSecurity } from "./security/CallerSecurity.js";
 import { securityWarnings } from "./security/checkSecurityCombinations.js";
@@ -40,6 +42,11 @@ export interface RunningServer {
   /** True when reflection is served (config.reflection, "auto" decided by the host). */
   reflection: boolean;
   /**
+   * The bound port of the Prometheus endpoint (GET /metrics; the real one when
+   * config.metricsPort was 0), or undefined when metrics are off.
+   */
+  metricsPort: number | undefined;
+  /**
    * Re-reads the TLS and tokens files now (they are also re-read when they change; main.ts
    * calls this on SIGHUP). What fails to load is logged and the previous one stays.
    */
@@ -55,7 +62,8 @@ export interface RunningServer {
 /**
  * Builds storage, Manager, server (SessionService behind the caller check and the session
  * interceptor, grpc.health.v1.Health, reflection v1 and v1alpha unless turned off) and
- * listens, over TLS when a certificate is configured. Resolves once the port is
+ * listens, over TLS when a certificate is configured; with config.metricsPort, also serves
+ * Prometheus metrics of the calls and the storage over HTTP. Resolves once the port is
  * bound and the first storage ping has set the health status. `config` may be partial:
  * missing settings take their defaults.
  */
@@ -78,7 +86,12 @@ export async function startServer(
   }
   let manager: Manager | undefined;
   let server: Server | undefined;
+  let endpoint: MetricsEndpoint | undefined;
   try {
+    const metrics = await loadMetrics(settings);
+    // Everything above the storage (Manager, health checks) goes through the measured one.
+    if (metrics !== undefined)
+      storage = metrics.meter(storage, ownsStorage ? settings.storage : "custom");
     manager = new Manager({
       storage,
       ttlMs: settings.ttlMs,
@@ -109,6 +122,8 @@ export async function startServer(
       interceptors: [
         // First, so that it sits next to the transport and sees each response as it is queued.
         guard.interceptor,
+        // Before the caller check, so that the calls it refuses are counted too.
+        ...(metrics === undefined ? [] : [metrics.interceptor]),
         // Before anything reads the session id or touches storage.
         ...(security.interceptor === undefined ? [] : [security.interceptor]),
         sessionInterceptor(manager, {
@@ -129,6 +144,7 @@ export async function startServer(
 
     const port = await bind(server, settings.host, settings.port, security.credentials);
     guard.attach(server);
+    endpoint = await metrics?.serve();
     const monitor = new HealthMonitor({
       storage,
       health,
@@ -140,6 +156,7 @@ export async function startServer(
 
     const grpcServer = server;
     const ownedManager = manager;
+    const metricsEndpoint = endpoint;
     let stopping: Promise<void> | undefined;
     return {
       port,
@@ -149,6 +166,7 @@ export async function startServer(
       server,
       config: settings,
       reflection: security.reflection,
+      metricsPort: endpoint?.port,
       reload: () => security.reload(),
       shutdown(graceMs = settings.shutdownGraceMs) {
         stopping ??= (async () => {
@@ -162,6 +180,8 @@ export async function startServer(
           await closeGrpc(grpcServer, 2000);
           guard.close();
           security.close();
+          // Last of the listeners: a scrape during the drain still answers.
+          await metricsEndpoint?.close();
           await ownedManager.close();
           if (ownsStorage) await storage.close();
         })();
@@ -171,10 +191,18 @@ export async function startServer(
   } catch (err) {
     security.close();
     server?.forceShutdown();
+    await endpoint?.close();
     await manager?.close();
     if (ownsStorage) await storage.close();
     throw err;
   }
+}
+
+/** Only when asked for: a server without metrics never loads prom-client. */
+async function loadMetrics(settings: ServerConfig): Promise<ServerMetrics | undefined> {
+  if (settings.metricsPort === undefined) return undefined;
+  const { ServerMetrics } = await import("./metrics/ServerMetrics.js");
+  return new ServerMetrics(settings.metricsHost, settings.metricsPort);
 }
 
 /** Paths of the methods whose request is a stream, which no receive deadline can bound. */

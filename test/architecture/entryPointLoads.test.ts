@@ -78,8 +78,13 @@ const PROMISES: Record<string, EntryPromise> = {
     loads: "src/client/SessionClient.ts",
   },
   "src/server/index.ts": {
-    packages: [...REDIS, ...PROTOBUFJS],
-    folders: ["src/redis/RedisConnection.ts", "src/redis/createRedisStorage.ts"],
+    // prom-client too: startServer imports the metrics only when SESSIOND_METRICS_PORT is set.
+    packages: [...REDIS, ...PROTOBUFJS, "prom-client"],
+    folders: [
+      "src/redis/RedisConnection.ts",
+      "src/redis/createRedisStorage.ts",
+      "src/server/metrics/",
+    ],
     loads: "src/server/startServer.ts",
   },
   "src/testing/index.ts": {

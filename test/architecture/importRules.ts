@@ -47,7 +47,8 @@ export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
   testing: { layers: CORE, packages: [], ioBuiltins: false },
   server: {
     layers: [...CORE, "file", "redis", "gen", "protocol", "grpc", "service"],
-    packages: ["@grpc/grpc-js", "@bufbuild/protobuf"],
+    // prom-client only behind `await import` (src/server/metrics/), when metrics are asked for.
+    packages: ["@grpc/grpc-js", "@bufbuild/protobuf", "prom-client"],
     ioBuiltins: true,
   },
 };

@@ -118,6 +118,7 @@ export class MemoryStorage implements Storage {
   #cursor: Iterator<[string, Entry]> | undefined;
   /** No entry expires before this (ms since the epoch): a full sweep before it frees nothing. */
   #earliestExpiry = Number.POSITIVE_INFINITY;
+  #expired = 0;
 
   constructor(options: MemoryStorageOptions = {}) {
     this.#maxSessions = positive("maxSessions", options.maxSessions) ?? Number.POSITIVE_INFINITY;
@@ -135,6 +136,14 @@ export class MemoryStorage implements Storage {
   /** Live sessions held (expired ones not yet swept included). */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /**
+   * Sessions freed because they had expired (by a sweep, or found expired when used), since
+   * the storage was created. A plain count, so that whoever exports metrics needs no hook.
+   */
+  get expired(): number {
+    return this.#expired;
   }
 
   /** What the sessions held are charged against maxTotalBytes, and that budget. */
@@ -235,6 +244,7 @@ export class MemoryStorage implements Storage {
     const expires = small(expireAt(now, entry.created + this.#epoch, options) - this.#epoch);
     if (expires <= now - this.#epoch) {
       this.#drop(oldId);
+      this.#expired++;
       return "missing";
     }
     // The id is part of what a session costs; a copy (keepOld) is charged whole.
@@ -400,6 +410,7 @@ export class MemoryStorage implements Storage {
       const [id, entry] = next.value;
       if (entry.expires <= now) {
         this.#drop(id);
+        this.#expired++;
         freed++;
       } else if (entry.expires < earliest) earliest = entry.expires;
     }
@@ -469,6 +480,7 @@ export class MemoryStorage implements Storage {
     const entry = this.#entries.get(id);
     if (entry && entry.expires <= now - this.#epoch) {
       this.#drop(id);
+      this.#expired++;
       return undefined;
     }
     return entry;
