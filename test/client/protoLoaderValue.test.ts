@@ -4,9 +4,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import {
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  type ServiceClientConstructor,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { fromValue, toValue } from "../../src/client/index.js";
 import { SessionError } from "../../src/core/SessionError.js";
+import { startServer } from "../../src/server/startServer.js";
 import { REPO_ROOT } from "../support/serverProcess.js";
 
 const withProto = JSON.parse(
@@ -197,5 +205,56 @@ describe("toValue / fromValue", () => {
   it("believes kind over default-filled siblings", () => {
     assert.equal(fromValue({ kind: "stringValue", stringValue: "s", numberValue: 0 }), "s");
     assert.equal(fromValue({ nullValue: 0, kind: "nullValue" }), null);
+  });
+});
+
+describe("toValue / fromValue through proto-loader and a real server", () => {
+  it("every sample is written with Set and read back equal with Get (-0 as 0)", async () => {
+    const server = await startServer({ port: 0, storage: "memory" });
+    const definition = protoLoader.loadSync(join(REPO_ROOT, "proto/sessiond/v1/session.proto"), {
+      longs: String,
+      oneofs: true,
+      enums: String,
+      defaults: true,
+    });
+    const { sessiond } = loadPackageDefinition(definition) as unknown as {
+      sessiond: { v1: { SessionService: ServiceClientConstructor } };
+    };
+    const client = new sessiond.v1.SessionService(server.address, credentials.createInsecure());
+    const call = <T>(method: string, request: object, metadata: Metadata) =>
+      new Promise<T>((resolve, reject) =>
+        client[method](request, metadata, (err: ServiceError | null, response: T) =>
+          err ? reject(err) : resolve(response),
+        ),
+      );
+    try {
+      const session = new Metadata();
+      const first = await call<{ sessionId: string }>(
+        "Set",
+        { key: "k", value: toValue(1) },
+        session,
+      );
+      session.set("x-session-id", first.sessionId);
+      for (const [name, json] of [...SAMPLES, ["-0", -0] as [string, unknown]]) {
+        await call("Set", { key: name, value: toValue(json) }, session);
+        const got = await call<{ value: unknown; found: boolean }>("Get", { key: name }, session);
+        assert.equal(got.found, true, `${name}: found`);
+        assertSameJson(fromValue(got.value), name === "-0" ? 0 : json, `${name}: read back`);
+      }
+      const missing = await call<{ value: unknown; found: boolean }>(
+        "Get",
+        { key: "absent" },
+        session,
+      );
+      assert.equal(missing.found, false, "an absent key is not found");
+      assert.throws(
+        () => fromValue(missing.value),
+        /the value is null/,
+        "and has no Value to read",
+      );
+    } finally {
+      client.close();
+      await server.shutdown();
+    }
   });
 });
