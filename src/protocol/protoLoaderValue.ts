@@ -5,8 +5,9 @@ import { isWellFormed } from "../core/session/validate.js";
 /*
  * google.protobuf.Value as @grpc/proto-loader (protobufjs) hands it over and takes it: a
  * plain object with one of six fields set. protobufjs knows nothing of JSON here (it has no
- * Struct wrapper), so without these helpers a caller must build that tree by hand, and a
- * plain value passed instead is silently encoded as a Value with nothing set.
+ * Struct wrapper), so without these helpers a caller must build that tree by hand: a plain
+ * object passed instead is encoded, without a word, as a Value with nothing set (which
+ * the server then refuses), and a plain number or string fails serialization.
  */
 
 /**
@@ -121,10 +122,10 @@ export function toValue(json: unknown, options: ToValueOptions = {}): ProtoLoade
 }
 
 /**
- * The JSON value a google.protobuf.Value decoded by @grpc/proto-loader stands for (any
- * `keepCase`, `enums`, `oneofs` or `defaults` option, `longs` aside: Value has no 64-bit field). Refuses, naming the path, a Value
- * with no kind or two, and a number JSON cannot carry; a missing Value (e.g. `Get` of an
- * absent key, where `found` is false) is refused too, rather than guessed as null.
+ * The JSON value a google.protobuf.Value decoded by @grpc/proto-loader stands for, under
+ * any `keepCase`, `enums`, `oneofs`, `defaults` or `longs` option. Refuses, naming the path,
+ * a Value with no kind or two, and a number JSON cannot carry; a missing Value (e.g. `Get`
+ * of an absent key, where `found` is false) is refused too, rather than guessed as null.
  */
 export function fromValue(value: unknown): JsonValue {
   const walk = (node: unknown, path: string): JsonValue => {
@@ -179,11 +180,10 @@ function kindOf(
   node: Record<string, unknown>,
   path: string,
 ): { kind: ProtoLoaderValueKind; payload: unknown } {
-  const present = (kind: ProtoLoaderValueKind): unknown => {
-    return Object.hasOwn(node, kind) ? node[kind] : undefined;
-  };
-  // With `oneofs: true` proto-loader names the member that is set; with `defaults: true`
-  // the others may still be there holding defaults, so `kind` is the one to believe.
+  const present = (kind: ProtoLoaderValueKind): unknown =>
+    Object.hasOwn(node, kind) ? node[kind] : undefined;
+  // With `oneofs: true` proto-loader names the member that is set: that beats guessing
+  // from which fields happen to be present.
   const named = node.kind;
   if (typeof named === "string" && named !== "") {
     const kind = KINDS.find((k) => k === named);

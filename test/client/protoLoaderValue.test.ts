@@ -202,7 +202,7 @@ describe("toValue / fromValue", () => {
     }
   });
 
-  it("believes kind over default-filled siblings", () => {
+  it("believes kind over other fields present", () => {
     assert.equal(fromValue({ kind: "stringValue", stringValue: "s", numberValue: 0 }), "s");
     assert.equal(fromValue({ nullValue: 0, kind: "nullValue" }), null);
   });
