@@ -21,6 +21,7 @@ import type { Op, Storage } from "../src/core/storage/Storage.js";
 import { FileStorage } from "../src/file/FileStorage.js";
 import { RedisHashStorage } from "../src/redis/RedisHashStorage.js";
 import { RedisStorage } from "../src/redis/RedisStorage.js";
+import { requireTool } from "../test/support/systemTools.js";
 
 const { values } = parseArgs({
   options: {
@@ -88,6 +89,7 @@ function freePort(): Promise<number> {
   });
 }
 
+requireTool("redis-server", "redis-server");
 const port = await freePort();
 const redisServer = spawn(
   "redis-server",

@@ -1,16 +1,13 @@
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requireTool } from "../../test/support/systemTools.js";
 import { type H2loadSummary, parseH2loadLog, parseH2loadOutput } from "./parseH2load.js";
 
 /** Fails early, with the fix, when the load generator is not installed. */
 export function assertH2loadInstalled(): void {
-  try {
-    execFileSync("h2load", ["--version"], { stdio: "ignore" });
-  } catch {
-    throw new Error("h2load not found: install nghttp2-client (apt-get install -y nghttp2-client)");
-  }
+  requireTool("h2load", "nghttp2-client");
 }
 
 export interface LoadSpec {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requireTool } from "../../test/support/systemTools.js";
 import { stopChild } from "./childServer.js";
 import { freePort } from "./freePort.js";
 
@@ -20,6 +21,7 @@ export interface RedisServer {
  * server on that port.
  */
 export async function startRedis(cpu: number, replicaOf?: number): Promise<RedisServer> {
+  requireTool("redis-server", "redis-server");
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sessiond-bench-redis-"));
   const child = spawn(

@@ -6,9 +6,9 @@
 // per storage and per fail-over scenario on stdout and in docs/reliability/latest.md; a
 // run of everything also rewrites the README's section. Exits 1 when a write was lost,
 // sessiond crashed, or a fail-over check that must be 0 was not.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { requireTool } from "../../test/support/systemTools.js";
 import { failoverFailures, failoverMarkdown, failoverSummary } from "./failover/failoverReport.js";
 import { type FailoverResult, runFailover } from "./failover/runFailover.js";
 import {
@@ -76,11 +76,7 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
 }
 
 function requireRedis(): void {
-  try {
-    execFileSync("sh", ["-c", "command -v redis-server"], { stdio: "ignore" });
-  } catch {
-    throw new Error("redis-server not found: install it (apt-get install -y redis-server)");
-  }
+  requireTool("redis-server", "redis-server");
 }
 
 async function main(): Promise<number> {

@@ -3,6 +3,12 @@ export type { JsonValue, SessionData } from "../core/json.js";
 export type { ErrorCode } from "../core/SessionError.js";
 export { SessionError } from "../core/SessionError.js";
 export { DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
+export type {
+  ProtoLoaderValue,
+  ProtoLoaderValueKind,
+  ToValueOptions,
+} from "../protocol/protoLoaderValue.js";
+export { fromValue, toValue } from "../protocol/protoLoaderValue.js";
 export type { ClientTlsOptions, Pem, TokenOption } from "./connectionOptions.js";
 export type { SessionClientOptions } from "./SessionClient.js";
 export { DEFAULT_DEADLINE_MS, SessionClient } from "./SessionClient.js";

@@ -15,6 +15,7 @@ import { ConfigError, parseConfig } from "../../src/server/config.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
 import { freePort, type RedisProcess, startRedis } from "../support/redisServers.js";
 import { createTestRedisStorage, memoryLogger, REDIS_KINDS } from "../support/redisStorages.js";
+import { requireTool } from "../support/systemTools.js";
 
 const PASSWORD = "tls-s3cret";
 const dir = mkdtempSync(join(tmpdir(), "sessiond-tls-"));
@@ -28,9 +29,7 @@ function makeCertificates(): { ca: string; cert: string; key: string } {
     key: join(dir, "server.key"),
   };
   const run = (...args: string[]) => {
-    const out = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-    if (out.error)
-      throw new Error("openssl not found: install openssl (apt-get install -y openssl)");
+    const out = spawnSync(requireTool("openssl", "openssl"), args, { cwd: dir, encoding: "utf8" });
     assert.equal(out.status, 0, `openssl ${args[0]} failed: ${out.stderr}`);
   };
   run(

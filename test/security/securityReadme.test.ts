@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { freePort } from "../support/redisServers.js";
 import { REPO_ROOT } from "../support/serverProcess.js";
+import { requireTool } from "../support/systemTools.js";
 
 const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
 const BUF = join(REPO_ROOT, "node_modules/.bin/buf");
@@ -139,6 +140,7 @@ async function run(
 }
 
 test("the tokens, TLS and mTLS set-ups run as written and print what the README shows", async () => {
+  requireTool("openssl", "openssl"); // the set-ups' own commands use it
   const tokens = setUp("Set-up: tokens");
   const tls = setUp("Set-up: TLS");
   const mtls = setUp("Set-up: mTLS");

@@ -19,11 +19,8 @@ import { type RunningServer, startServer } from "../../src/server/startServer.js
 import { GatedStorage } from "../support/GatedStorage.js";
 import { callMethod, rawClient } from "../support/securityCalls.js";
 import { REPO_ROOT, runCli } from "../support/serverProcess.js";
+import { requireProtoc, requirePython } from "../support/systemTools.js";
 import { makeTestPki, pem, type TestPki } from "../support/testPki.js";
-
-const PYTHON = "/usr/bin/python3";
-const INSTALL =
-  "apt-get install -y python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev";
 
 interface LogEntry {
   msg: string;
@@ -270,22 +267,19 @@ describe("TLS from other clients", () => {
   });
 
   test("Python grpcio over TLS; its plaintext channel fails with UNAVAILABLE", async () => {
-    const probe = await runAsync(PYTHON, ["-c", "import grpc, google.protobuf"], {
-      encoding: "utf8",
-    });
-    assert.equal(probe.status, 0, `${PYTHON} cannot import grpc: ${INSTALL}\n${probe.stderr}`);
+    const python = requirePython();
     const stubs = join(dir, "stubs");
     const protoc = await runAsync(
       "sh",
       [
         "-c",
-        `mkdir -p "${stubs}" && protoc -I proto --python_out="${stubs}" proto/sessiond/v1/session.proto`,
+        `mkdir -p "${stubs}" && "${requireProtoc()}" -I proto --python_out="${stubs}" proto/sessiond/v1/session.proto`,
       ],
       { cwd: REPO_ROOT, encoding: "utf8" },
     );
-    assert.equal(protoc.status, 0, `protoc failed: ${INSTALL}\n${protoc.stderr}`);
+    assert.equal(protoc.status, 0, `protoc failed:\n${protoc.stderr}`);
     const run = await runAsync(
-      PYTHON,
+      python,
       [
         join(REPO_ROOT, "test/support/python_tls_client.py"),
         `localhost:${server.port}`,

@@ -1,5 +1,5 @@
 // A real non-Node client: Debian's python3-grpcio with message classes that Debian's protoc
-// generates from proto/ at test time.
+// generates from proto/ at test time. Without those packages the tests fail, naming them.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -8,10 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { isValidSessionId } from "../../src/core/session/ids.js";
 import { REPO_ROOT, ServerProcess } from "../support/serverProcess.js";
-
-const PYTHON = "/usr/bin/python3";
-const INSTALL =
-  "install python3-grpcio python3-protobuf python3-grpc-tools protobuf-compiler libprotobuf-dev (apt-get install -y …)";
+import { requireProtoc, requirePython } from "../support/systemTools.js";
 
 let dir: string;
 let server: ServerProcess | undefined;
@@ -28,25 +25,16 @@ function run(cmd: string, args: string[]) {
 }
 
 test("a Python grpcio client does Set without an id, learns the id, then Get with it", async () => {
-  const probe = run(PYTHON, ["-c", "import grpc, google.protobuf"]);
-  assert.equal(
-    probe.status,
-    0,
-    `${PYTHON} cannot import grpc and google.protobuf: ${INSTALL}\n${probe.stderr ?? probe.error}`,
-  );
+  const python = requirePython();
   const stubs = join(dir, "stubs");
   const protoc = run("sh", [
     "-c",
-    `mkdir -p "${stubs}" && protoc -I proto --python_out="${stubs}" proto/sessiond/v1/session.proto`,
+    `mkdir -p "${stubs}" && "${requireProtoc()}" -I proto --python_out="${stubs}" proto/sessiond/v1/session.proto`,
   ]);
-  assert.equal(
-    protoc.status,
-    0,
-    `protoc failed (needs protobuf-compiler >= 3.15 for proto3 optional): ${INSTALL}\n${protoc.stderr ?? protoc.error}`,
-  );
+  assert.equal(protoc.status, 0, `protoc failed:\n${protoc.stderr ?? protoc.error}`);
 
   server = await ServerProcess.start(["--file-dir", join(dir, "sessions")]);
-  const client = run(PYTHON, [
+  const client = run(python, [
     join(REPO_ROOT, "test/support/python_client.py"),
     server.address,
     stubs,
@@ -80,18 +68,17 @@ test("a Python grpcio client does Set without an id, learns the id, then Get wit
 });
 
 test("a Python client with no sessiond stubs: reflection only, requests built from JSON (as grpcurl does)", async () => {
-  const probe = run(PYTHON, ["-c", "import grpc, google.protobuf"]);
-  assert.equal(probe.status, 0, `${PYTHON} cannot import grpc and google.protobuf: ${INSTALL}`);
+  const python = requirePython();
   const stubs = join(dir, "reflection-stubs");
   // Only the reflection protocol's messages; everything about sessiond comes from the server.
   const protoc = run("sh", [
     "-c",
-    `mkdir -p "${stubs}" && protoc -I src/server/proto/grpc/reflection/v1 --python_out="${stubs}" reflection.proto`,
+    `mkdir -p "${stubs}" && "${requireProtoc()}" -I src/server/proto/grpc/reflection/v1 --python_out="${stubs}" reflection.proto`,
   ]);
-  assert.equal(protoc.status, 0, `protoc failed: ${INSTALL}\n${protoc.stderr ?? protoc.error}`);
+  assert.equal(protoc.status, 0, `protoc failed:\n${protoc.stderr ?? protoc.error}`);
 
   server ??= await ServerProcess.start(["--file-dir", join(dir, "sessions")]);
-  const client = run(PYTHON, [
+  const client = run(python, [
     join(REPO_ROOT, "test/support/python_reflection_client.py"),
     server.address,
     stubs,

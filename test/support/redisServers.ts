@@ -10,16 +10,16 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { APT_INSTALL_LINE, requireTool } from "./systemTools.js";
 
-const INSTALL_HINT = "install redis-server (apt-get install -y redis-server)";
+const INSTALL_HINT = `install redis-server (${APT_INSTALL_LINE})`;
 const live = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-function requireBinary(name: string): void {
-  const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
-  if (found.status !== 0) throw new Error(`${name} not found: ${INSTALL_HINT}`);
+function requireBinary(name: "redis-server" | "redis-cli"): void {
+  requireTool(name, name === "redis-cli" ? "redis-tools" : "redis-server");
 }
 
 /** A loopback port that is free, and whose cluster bus port (+10000) is free too. */

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { requireTool } from "./systemTools.js";
 
 /** Paths of the PEM files makeTestPki() writes. */
 export interface TestPki {
@@ -32,9 +33,10 @@ export const pem = (path: string): Buffer => readFileSync(path);
 export function makeTestPki(dir: string): TestPki {
   const at = (name: string) => join(dir, name);
   const run = (args: string[]) => {
-    const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-    if (result.error)
-      throw new Error(`openssl is needed (apt-get install openssl): ${result.error}`);
+    const result = spawnSync(requireTool("openssl", "openssl"), args, {
+      cwd: dir,
+      encoding: "utf8",
+    });
     if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed:\n${result.stderr}`);
   };
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30"];

@@ -1,0 +1,49 @@
+// A fresh machine: the tests that need system programs fail, naming the Debian packages,
+// and the README's first set-up line and .ci/run install exactly those packages.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { README } from "../support/readmeBlocks.js";
+import { REPO_ROOT } from "../support/serverProcess.js";
+import { APT_INSTALL_LINE, APT_PACKAGES, requireTool } from "../support/systemTools.js";
+
+test("a missing program fails with the package and the whole install line", () => {
+  assert.throws(
+    () => requireTool("sessiond-no-such-program", "some-package"),
+    (err: unknown) =>
+      err instanceof Error &&
+      err.message.includes("sessiond-no-such-program not found on PATH") &&
+      err.message.includes("`apt-get install -y some-package`") &&
+      err.message.includes(APT_INSTALL_LINE),
+    "requireTool should name the package and the full line",
+  );
+});
+
+test("the programs the tests use are found where they are installed", () => {
+  assert.match(requireTool("sh", "dash"), /\/sh$/, "sh found by its path");
+});
+
+test("the README's first set-up block installs every package the tests name", () => {
+  const first = /```sh\n([\s\S]*?)```/.exec(README);
+  assert.ok(first, "README has a first sh block");
+  const setUp = first[1] as string;
+  assert.ok(
+    setUp.split("\n")[0]?.includes(APT_INSTALL_LINE),
+    `the README's first line should be "sudo ${APT_INSTALL_LINE}", got:\n${setUp}`,
+  );
+  assert.match(setUp, /^npm ci /m, "npm ci follows it");
+  assert.match(setUp, /^npm test /m, "and npm test, the command .ci/run runs");
+});
+
+test(".ci/run installs every package the tests name, then runs the README's npm test", () => {
+  const ci = readFileSync(join(REPO_ROOT, ".ci/run"), "utf8");
+  for (const pkg of APT_PACKAGES) {
+    assert.match(
+      ci,
+      new RegExp(`missing\\+=\\([^)]*\\b${pkg}\\b`),
+      `.ci/run should install ${pkg}`,
+    );
+  }
+  assert.match(ci, /^npm test$/m, ".ci/run runs npm test");
+});
