@@ -155,6 +155,8 @@ class Exchange {
   async fail(err: unknown, logger: Logger, method: string): Promise<Error> {
     // finish() has already mapped its own failure.
     const mapped = toServerError(err, logger, method);
+    // A header still waiting for its commit must not leave after the call ended.
+    await this.#pendingHeader?.catch(() => {});
     const reply = await this.#handle.finish(false);
     this.#setId(this.#context.trailer, reply.sessionId);
     return mapped;

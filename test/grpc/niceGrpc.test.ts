@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import {
   type Client,
+  type ClientDuplexStream,
   type ClientReadableStream,
   credentials,
   Metadata,
@@ -27,7 +28,12 @@ import type { Session } from "../../src/core/session/Session.js";
 import type { SessionCallContext, SessionContextExt } from "../../src/nice-grpc/SessionContext.js";
 import { sessionMiddleware } from "../../src/nice-grpc/sessionMiddleware.js";
 import { capturingLogger } from "../support/coreFixtures.js";
-import { type Json, serverStreamingMethod, unaryMethod } from "../support/jsonService.js";
+import {
+  bidiStreamingMethod,
+  type Json,
+  serverStreamingMethod,
+  unaryMethod,
+} from "../support/jsonService.js";
 import { InstrumentedStorage } from "../support/serviceInstrumentedStorage.js";
 import { failed, ok, rawCall, returnedId } from "../support/serviceRawCall.js";
 
@@ -42,6 +48,8 @@ const ShopService = {
   writeThenFail: unaryMethod("test.NiceShop", "WriteThenFail"),
   untracked: unaryMethod("test.NiceShop", "Untracked"),
   countdown: serverStreamingMethod("test.NiceShop", "Countdown"),
+  chat: bidiStreamingMethod("test.NiceShop", "Chat"),
+  headerAfterWrite: unaryMethod("test.NiceShop", "HeaderAfterWrite"),
 };
 const ShopClient = makeGenericClientConstructor(ShopService, "NiceShop");
 
@@ -116,6 +124,18 @@ describe("sessionMiddleware on a nice-grpc server", () => {
           yield { i };
         }
       },
+      async headerAfterWrite(_request: Json, context: SessionCallContext) {
+        context.session.set("early", true);
+        // Synchronous in nice-grpc: the header waits for the commit of "early" instead.
+        context.sendHeader();
+        return {};
+      },
+      async *chat(requests: AsyncIterable<Json>, context: SessionCallContext) {
+        for await (const msg of requests) {
+          context.session.increment("said");
+          yield { echo: msg.text };
+        }
+      },
     });
     const port = await server.listen("127.0.0.1:0");
     address = `127.0.0.1:${port}`;
@@ -176,6 +196,15 @@ describe("sessionMiddleware on a nice-grpc server", () => {
     } finally {
       channel.close();
     }
+  });
+
+  it("sendHeader() with changes queued sends the header after their commit, new id in it", async () => {
+    const out = await rawCall<Json>(client, "headerAfterWrite", {});
+    ok(out);
+    const id = String(out.headers?.get("x-session-id")[0]);
+    assert.match(id, ID_PATTERN, "the id the commit created rides in the header");
+    assert.equal(out.trailers?.get("x-session-id").length ?? 0, 0, "and only there");
+    assert.deepEqual((await storage.inner.read(id, { ttlMs: 60_000 }))?.data, { early: true });
   });
 
   it("one Session per call, a new one per call", async () => {
@@ -332,5 +361,31 @@ describe("sessionMiddleware on a nice-grpc server", () => {
       assert.equal(out.error?.code, status.UNAVAILABLE);
       assert.match(String(out.error?.details), /went away/);
     });
+  });
+
+  it("bidi streaming: each reply follows the commit of the write before it, id in headers", async () => {
+    const out = await new Promise<{ echoes: string[]; headers?: Metadata; err?: ServiceError }>(
+      (resolve) => {
+        const result: { echoes: string[]; headers?: Metadata; err?: ServiceError } = { echoes: [] };
+        const call = (
+          client as unknown as Record<string, (...a: unknown[]) => ClientDuplexStream<Json, Json>>
+        ).chat.call(client, new Metadata(), { deadline: Date.now() + 5000 });
+        call.on("metadata", (h: Metadata) => {
+          result.headers = h;
+        });
+        call.on("data", (msg: Json) => result.echoes.push(String(msg.echo)));
+        call.on("error", (err: ServiceError) => {
+          result.err = err;
+        });
+        call.on("status", () => resolve(result));
+        for (const text of ["hi", "there", "!"]) call.write({ text });
+        call.end();
+      },
+    );
+    assert.equal(out.err, undefined, out.err?.message ?? "");
+    assert.deepEqual(out.echoes, ["hi", "there", "!"]);
+    const id = String(out.headers?.get("x-session-id")[0]);
+    assert.match(id, ID_PATTERN);
+    assert.equal((await storage.inner.read(id, { ttlMs: 60_000 }))?.data.said, 3);
   });
 });

@@ -25,10 +25,10 @@ export const GrpcSession = createParamDecorator(
   (_data: unknown, ctx: ExecutionContext): Session => getSession(ctx.getArgByIndex(2)),
 );
 
-/** SessionErrors (and anything else) as their gRPC status, not Nest's UNKNOWN. */
-@Catch()
-export class GrpcStatusFilter implements RpcExceptionFilter<unknown> {
-  catch(err: unknown): Observable<never> {
+/** SessionErrors as their gRPC status, not Nest's UNKNOWN; Nest's own RpcException is untouched. */
+@Catch(SessionError)
+export class GrpcStatusFilter implements RpcExceptionFilter<SessionError> {
+  catch(err: SessionError): Observable<never> {
     return throwError(() => toStatus(err));
   }
 }
