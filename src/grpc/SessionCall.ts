@@ -10,7 +10,7 @@ import type { Manager } from "../core/session/Manager.js";
 import type { Session } from "../core/session/Session.js";
 import { callAborted } from "../core/storage/cancellation.js";
 import { bindSessionCall } from "./getSession.js";
-import { readSessionId } from "./readSessionId.js";
+import { openChecked, type SessionHandle } from "./openSession.js";
 import { toStatus } from "./toStatus.js";
 
 /** The handler-side listener grpc-js passes to start() (its type is not exported). */
@@ -30,7 +30,10 @@ export interface SessionCallConfig {
  * Responder and a listener made of closures keeps a call that never touches its session
  * down to this one object (the interceptor is on every call's path).
  *
- * No I/O and no Session until the handler asks for one (getSession).
+ * No I/O and no Session until the handler asks for one (getSession). What a session is
+ * for one call (the id read from metadata, commit, which id the caller must learn) is
+ * openSession's SessionHandle, shared with every other adapter; this class only decides
+ * when grpc-js's response events may leave.
  *
  * The rule for releasing responses, unary and streaming alike: response headers, every
  * message and an OK status each wait until the changes queued before them are committed.
@@ -49,11 +52,8 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   readonly #path: string;
   /** The handler side's listener. */
   #listener: InterceptingServerListener | undefined;
-  /** The caller's id as read from the request; undefined = no session yet. */
-  #id: string | undefined;
-  #session: Session | undefined;
-  /** The id already delivered in response headers. */
-  #sentId: string | undefined;
+  /** Made once the request metadata passed the id check. */
+  #handle: SessionHandle | undefined;
   /** The call was refused (malformed id) or a commit failed: nothing more goes through. */
   #over = false;
   /** Tail of the response events held back for a commit; undefined when none is. */
@@ -76,17 +76,24 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
    * early: a cancelled call, or one past its deadline, starts no further storage command.
    */
   open(): Session {
-    if (this.#session === undefined) {
-      const abort = new AbortController();
-      this.#abort = abort;
-      const left = Number(this.getDeadline()) - Date.now();
-      if (Number.isFinite(left)) {
-        this.#deadlineTimer = setTimeout(() => abort.abort(callAborted("deadline_exceeded")), left);
-        this.#deadlineTimer.unref();
-      }
-      this.#session = this.#config.manager.session(this.#id, { signal: abort.signal });
+    // getSession finds this object only through metadata bound after the handle was made.
+    return (this.#handle as SessionHandle).session;
+  }
+
+  #signal(): AbortSignal {
+    const abort = new AbortController();
+    this.#abort = abort;
+    const left = Number(this.getDeadline()) - Date.now();
+    if (Number.isFinite(left)) {
+      this.#deadlineTimer = setTimeout(() => abort.abort(callAborted("deadline_exceeded")), left);
+      this.#deadlineTimer.unref();
     }
-    return this.#session;
+    return abort.signal;
+  }
+
+  /** The Session, if the handler asked for one. */
+  get #session(): Session | undefined {
+    return this.#handle?.opened;
   }
 
   /** The call is over: nothing will abort it any more. */
@@ -108,12 +115,17 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   }
 
   onReceiveMetadata(metadata: Metadata): void {
+    const { manager, key, logger } = this.#config;
     try {
-      this.#id = readSessionId(metadata, this.#config.key);
+      this.#handle = openChecked(manager, metadata, key, {
+        logger,
+        method: this.#path,
+        signal: () => this.#signal(),
+      });
     } catch (err) {
       // Refused before the handler or any storage sees the id; the handler never starts.
       this.#over = true;
-      this.#end(toStatus(err, this.#config.logger, this.#path));
+      this.#end(toStatus(err, logger, this.#path));
       return;
     }
     bindSessionCall(metadata, this);
@@ -139,34 +151,40 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   // --- outgoing: the handler's responses, held back while a commit runs ---
 
   override sendMetadata(metadata: Metadata): void {
+    const handle = this.#handle;
     const session = this.#session;
-    if (session === undefined || this.#releasing) {
-      if (session !== undefined) this.#putIdInHeaders(session, metadata);
+    if (handle === undefined || session === undefined || this.#releasing) {
+      if (handle !== undefined) this.#putId(handle, metadata);
       super.sendMetadata(metadata);
       return;
     }
     if (this.#over) return;
     if (!session.isDirty && this.#chain === undefined) {
-      this.#putIdInHeaders(session, metadata);
+      this.#putId(handle, metadata);
       super.sendMetadata(metadata);
       return;
     }
     this.#enqueue(async () => {
-      if (session.isDirty) await session.commit();
-      this.#putIdInHeaders(session, metadata);
+      await handle.commit();
+      this.#putId(handle, metadata);
       super.sendMetadata(metadata);
     });
   }
 
   override sendMessage(message: unknown, callback: () => void): void {
+    const handle = this.#handle;
     const session = this.#session;
-    if (session === undefined || (!session.isDirty && this.#chain === undefined)) {
+    if (
+      handle === undefined ||
+      session === undefined ||
+      (!session.isDirty && this.#chain === undefined)
+    ) {
       if (!this.#over) super.sendMessage(message, callback);
       return;
     }
     if (this.#over) return;
     this.#enqueue(async () => {
-      if (session.isDirty) await session.commit();
+      await handle.commit();
       // grpc-js sends headers first from inside sendMessage; they must not queue again.
       this.#releasing = true;
       try {
@@ -179,46 +197,27 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
 
   override sendStatus(st: PartialStatus): void {
     if (this.#over) return;
+    const handle = this.#handle;
     const session = this.#session;
-    if (session === undefined) {
+    if (handle === undefined || session === undefined) {
       this.#end(st);
       return;
     }
-    const commit = st.code === status.OK && session.isDirty;
-    if (!commit && this.#chain === undefined && !this.#idUndelivered(session)) {
+    const ok = st.code === status.OK;
+    if (!(ok && session.isDirty) && this.#chain === undefined && !handle.idDue) {
       this.#end(st);
       return;
     }
     this.#enqueue(async () => {
-      let out = st;
-      if (commit && session.isDirty) {
-        try {
-          await session.commit();
-        } catch (err) {
-          out = toStatus(err, this.#config.logger, this.#path);
-        }
-      }
+      const reply = await handle.finish(ok);
       this.#over = true;
-      this.#end(this.#withId(session, out));
+      this.#end(withId(reply.error ?? st, reply.key, reply.sessionId));
     });
   }
 
-  #putIdInHeaders(session: Session, metadata: Metadata): void {
-    if (session.idIssued && session.id !== undefined) {
-      metadata.set(this.#config.key, session.id);
-      this.#sentId = session.id;
-    }
-  }
-
-  #idUndelivered(session: Session): boolean {
-    return session.idIssued && session.id !== this.#sentId;
-  }
-
-  #withId(session: Session, st: PartialStatus): PartialStatus {
-    if (!this.#idUndelivered(session) || session.id === undefined) return st;
-    const metadata = st.metadata ?? new Metadata();
-    metadata.set(this.#config.key, session.id);
-    return { code: st.code, details: st.details, metadata };
+  #putId(handle: SessionHandle, metadata: Metadata): void {
+    const id = handle.newId();
+    if (id !== undefined) metadata.set(handle.key, id);
   }
 
   /** Runs response steps one after another, in the order the handler produced them. */
@@ -242,8 +241,16 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   #fail(err: unknown): void {
     this.#over = true;
     const st = toStatus(err, this.#config.logger, this.#path);
-    const session = this.#session;
+    const handle = this.#handle;
     // The handler hears 'cancelled' when the stream closes, as after any status.
-    this.#end(session === undefined ? st : this.#withId(session, st));
+    this.#end(handle === undefined ? st : withId(st, handle.key, handle.newId()));
   }
+}
+
+/** `st` with the id the caller must still learn added to its trailers. */
+function withId(st: PartialStatus, key: string, id: string | undefined): PartialStatus {
+  if (id === undefined) return st;
+  const metadata = st.metadata ?? new Metadata();
+  metadata.set(key, id);
+  return { code: st.code, details: st.details, metadata };
 }

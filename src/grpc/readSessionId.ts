@@ -1,6 +1,14 @@
-import type { Metadata } from "@grpc/grpc-js";
 import { SessionError } from "../core/SessionError.js";
 import { assertValidSessionId } from "../core/session/ids.js";
+
+/**
+ * Request metadata as every Node gRPC framework can hand it over: grpc-js's `Metadata`
+ * (NestJS passes that one) fits as it is; nice-grpc's is `{ get: (k) => md.getAll(k) }`.
+ * Structural, so reading an id loads no gRPC library.
+ */
+export interface RequestMetadata {
+  get(key: string): readonly (string | Uint8Array)[];
+}
 
 /**
  * The caller's session id: the metadata entry `key`, or when that is absent, the cookie
@@ -8,7 +16,7 @@ import { assertValidSessionId } from "../core/session/ids.js";
  * id throws invalid_argument. An empty cookie counts as absent, because that is how HTTP
  * clears a cookie; an empty metadata entry is malformed, as the Manager says.
  */
-export function readSessionId(metadata: Metadata, key: string): string | undefined {
+export function readSessionId(metadata: RequestMetadata, key: string): string | undefined {
   const values = metadata.get(key);
   if (values.length === 1) {
     const id = values[0];
@@ -27,7 +35,7 @@ export function readSessionId(metadata: Metadata, key: string): string | undefin
 }
 
 /** The first cookie named `name` across all `cookie` entries ("a=1; b=2"). */
-function cookieValue(entries: readonly (string | Buffer)[], name: string): string | undefined {
+function cookieValue(entries: readonly (string | Uint8Array)[], name: string): string | undefined {
   for (const entry of entries) {
     if (typeof entry !== "string") continue;
     for (const pair of entry.split(";")) {

@@ -1,7 +1,13 @@
-import { ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
+import {
+  type Metadata,
+  type Responder,
+  ServerInterceptingCall,
+  type ServerInterceptor,
+} from "@grpc/grpc-js";
 import type { Logger } from "../core/Logger.js";
 import type { Manager } from "../core/session/Manager.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
+import { markExcluded } from "./getSession.js";
 import { SessionCall } from "./SessionCall.js";
 
 export interface SessionInterceptorOptions {
@@ -11,7 +17,8 @@ export interface SessionInterceptorOptions {
   logger?: Logger;
   /**
    * Which methods (by path, "/pkg.Service/Method") get a session. Others pass through
-   * untouched: no id check, no getSession. Default: every method.
+   * untouched: no id check, no session (getSession there throws, naming this option).
+   * Default: every method.
    */
   methods?: (path: string) => boolean;
 }
@@ -34,5 +41,21 @@ export function sessionInterceptor(
   return (method, call) =>
     methods === undefined || methods(method.path)
       ? new SessionCall(config, method.path, call)
-      : new ServerInterceptingCall(call);
+      : new ServerInterceptingCall(call, LEFT_OUT);
 }
+
+/**
+ * For methods the filter leaves out: only marks the metadata, so getSession there can say
+ * why it has no session. One shared object, no closure per call.
+ */
+const MARKING_LISTENER = {
+  onReceiveMetadata(metadata: Metadata, pass: (metadata: Metadata) => void): void {
+    markExcluded(metadata);
+    pass(metadata);
+  },
+};
+const LEFT_OUT: Responder = {
+  start(next) {
+    next(MARKING_LISTENER);
+  },
+};

@@ -72,6 +72,12 @@ const PROMISES: Record<string, EntryPromise> = {
     folders: [...STORAGES, "src/server/", "src/service/"],
     loads: "src/grpc/sessionInterceptor.ts",
   },
+  "src/nice-grpc/index.ts": {
+    // nice-grpc itself is the user's server; the middleware needs only nice-grpc-common.
+    packages: ["nice-grpc", "@bufbuild/protobuf", ...REDIS, ...PROTOBUFJS],
+    folders: [...STORAGES, "src/gen/", "src/server/", "src/service/", "src/client/"],
+    loads: "src/nice-grpc/sessionMiddleware.ts",
+  },
   "src/client/index.ts": {
     packages: [...REDIS, ...PROTOBUFJS],
     folders: [...STORAGES, "src/core/session/Manager.ts", "src/server/", "src/service/"],

@@ -38,6 +38,13 @@ export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
   },
   protocol: { layers: [...CORE, "gen"], packages: ["@bufbuild/protobuf"], ioBuiltins: false },
   grpc: { layers: [...CORE, "protocol"], packages: ["@grpc/grpc-js"], ioBuiltins: false },
+  // The nice-grpc middleware is built on the grpc layer's openSession and toStatus, so it
+  // loads grpc-js through them (nice-grpc, which a user of it runs, needs it anyway).
+  "nice-grpc": {
+    layers: [...CORE, "grpc", "protocol"],
+    packages: ["nice-grpc-common"],
+    ioBuiltins: false,
+  },
   client: { layers: [...CORE, "protocol", "gen"], packages: ["@grpc/grpc-js"], ioBuiltins: true },
   service: {
     layers: [...CORE, "grpc", "protocol", "gen"],
@@ -64,6 +71,7 @@ export const ENTRY_POINT_PACKAGES: Readonly<Record<string, readonly string[]>> =
   "src/file/index.ts": [],
   "src/redis/index.ts": ["ioredis"],
   "src/grpc/index.ts": ["@grpc/grpc-js"],
+  "src/nice-grpc/index.ts": ["@grpc/grpc-js", "nice-grpc-common"],
   "src/client/index.ts": ["@grpc/grpc-js", "@bufbuild/protobuf"],
   "src/server/index.ts": ["@grpc/grpc-js", "@bufbuild/protobuf"],
   "src/testing/index.ts": [],

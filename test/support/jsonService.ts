@@ -11,21 +11,28 @@ const json = {
   responseDeserialize: (b: Buffer) => JSON.parse(b.toString()) as Json,
 };
 
-type JsonMethod = MethodDefinition<Json, Json>;
+/**
+ * The streaming flags are literal types: nice-grpc's createServer().add() reads a grpc-js
+ * definition's method kinds from them, and finds no handler type for a plain boolean.
+ */
+type JsonMethod<In extends boolean, Out extends boolean> = MethodDefinition<Json, Json> & {
+  requestStream: In;
+  responseStream: Out;
+};
 
 /** `/<service>/<name>`, one request and one response. */
-export function unaryMethod(service: string, name: string): JsonMethod {
+export function unaryMethod(service: string, name: string): JsonMethod<false, false> {
   return { path: `/${service}/${name}`, requestStream: false, responseStream: false, ...json };
 }
 
-export function serverStreamingMethod(service: string, name: string): JsonMethod {
+export function serverStreamingMethod(service: string, name: string): JsonMethod<false, true> {
   return { ...unaryMethod(service, name), responseStream: true };
 }
 
-export function clientStreamingMethod(service: string, name: string): JsonMethod {
+export function clientStreamingMethod(service: string, name: string): JsonMethod<true, false> {
   return { ...unaryMethod(service, name), requestStream: true };
 }
 
-export function bidiStreamingMethod(service: string, name: string): JsonMethod {
+export function bidiStreamingMethod(service: string, name: string): JsonMethod<true, true> {
   return { ...unaryMethod(service, name), requestStream: true, responseStream: true };
 }

@@ -54,7 +54,8 @@ const PROGRAM = `
 import { Manager, MemoryStorage, SessionError, ConfigError } from "sessiond";
 import { SessionClient } from "sessiond/client";
 import { FileStorage } from "sessiond/file";
-import { sessionInterceptor, getSession } from "sessiond/grpc";
+import { sessionInterceptor, getSession, openSession } from "sessiond/grpc";
+import { sessionMiddleware } from "sessiond/nice-grpc";
 import { startServer } from "sessiond/server";
 import { describeStorageConformance } from "sessiond/testing";
 
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   await manager.close();
   console.log(JSON.stringify({
     localId: local.id, invalid, config, remoteId: remote.id, cart,
-    functions: [describeStorageConformance, sessionInterceptor, getSession].map((f) => typeof f),
+    functions: [describeStorageConformance, sessionInterceptor, getSession, openSession, sessionMiddleware].map((f) => typeof f),
   }));
 }
 main().catch((err) => { console.error(err); process.exit(1); });
@@ -98,7 +99,7 @@ function checkProgramOutput(stdout: string): void {
   assert.equal(out.config, "ConfigError");
   assert.match(String(out.remoteId), /^[0-9a-z]{32}$/);
   assert.deepEqual(out.cart, { items: ["book"] });
-  assert.deepEqual(out.functions, ["function", "function", "function"]);
+  assert.deepEqual(out.functions, Array(5).fill("function"));
 }
 
 describe("the npm pack tarball in fresh projects", () => {
@@ -156,10 +157,9 @@ describe("the npm pack tarball in fresh projects", () => {
   it("ships dist/ (with sources in its maps), the protos and the README, and no tests", () => {
     const files = readdirSync(join(dir, "unpacked", "package"), { recursive: true }).map(String);
     for (const wanted of [
-      ...["core", "file", "redis", "grpc", "client", "server", "testing"].flatMap((entry) => [
-        `dist/${entry}/index.js`,
-        `dist/${entry}/index.d.ts`,
-      ]),
+      ...["core", "file", "redis", "grpc", "nice-grpc", "client", "server", "testing"].flatMap(
+        (entry) => [`dist/${entry}/index.js`, `dist/${entry}/index.d.ts`],
+      ),
       "dist/server/main.js",
       "proto/sessiond/v1/session.proto",
       "README.md",
