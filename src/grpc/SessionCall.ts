@@ -10,7 +10,7 @@ import type { Manager } from "../core/session/Manager.js";
 import type { Session } from "../core/session/Session.js";
 import { callAborted } from "../core/storage/cancellation.js";
 import { bindSessionCall } from "./getSession.js";
-import { openChecked, type SessionHandle } from "./openSession.js";
+import { type OpenedSession, openChecked } from "./openSession.js";
 import { toStatus } from "./toStatus.js";
 
 /** The handler-side listener grpc-js passes to start() (its type is not exported). */
@@ -32,7 +32,7 @@ export interface SessionCallConfig {
  *
  * No I/O and no Session until the handler asks for one (getSession). What a session is
  * for one call (the id read from metadata, commit, which id the caller must learn) is
- * openSession's SessionHandle, shared with every other adapter; this class only decides
+ * openSession's OpenedSession, shared with every other adapter; this class only decides
  * when grpc-js's response events may leave.
  *
  * The rule for releasing responses, unary and streaming alike: response headers, every
@@ -53,7 +53,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   /** The handler side's listener. */
   #listener: InterceptingServerListener | undefined;
   /** Made once the request metadata passed the id check. */
-  #handle: SessionHandle | undefined;
+  #handle: OpenedSession | undefined;
   /** The call was refused (malformed id) or a commit failed: nothing more goes through. */
   #over = false;
   /** Tail of the response events held back for a commit; undefined when none is. */
@@ -77,7 +77,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
    */
   open(): Session {
     // getSession finds this object only through metadata bound after the handle was made.
-    return (this.#handle as SessionHandle).session;
+    return (this.#handle as OpenedSession).session;
   }
 
   #signal(): AbortSignal {
@@ -215,7 +215,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     });
   }
 
-  #putId(handle: SessionHandle, metadata: Metadata): void {
+  #putId(handle: OpenedSession, metadata: Metadata): void {
     const id = handle.newId();
     if (id !== undefined) metadata.set(handle.key, id);
   }

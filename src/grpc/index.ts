@@ -6,7 +6,7 @@ export { bidiStreamingHandler } from "./bidiStreamingHandler.js";
 export { clientStreamingHandler } from "./clientStreamingHandler.js";
 export { getSession } from "./getSession.js";
 export type { OpenSessionOptions, RequestMetadata, SessionReply } from "./openSession.js";
-export { openSession, SessionHandle } from "./openSession.js";
+export { OpenedSession, openSession } from "./openSession.js";
 export { ServerError } from "./ServerError.js";
 export { serverStreamingHandler } from "./serverStreamingHandler.js";
 export type { SessionInterceptorOptions } from "./sessionInterceptor.js";

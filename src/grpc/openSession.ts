@@ -40,7 +40,7 @@ export interface SessionReply {
  * goes into whichever of headers or trailers leaves next; the end of the call is
  * `finish(ok)`. A call that fails drops its uncommitted changes.
  */
-export class SessionHandle {
+export class OpenedSession {
   readonly #manager: Manager;
   readonly #id: string | undefined;
   readonly #key: string;
@@ -138,7 +138,7 @@ export function openSession(
   manager: Manager,
   metadata: RequestMetadata,
   options: OpenSessionOptions = {},
-): SessionHandle {
+): OpenedSession {
   const key = options.metadataKey ?? DEFAULT_METADATA_KEY;
   if (options.metadataKey !== undefined) assertValidMetadataKey(key);
   return openChecked(manager, metadata, key, options);
@@ -150,6 +150,6 @@ export function openChecked(
   metadata: RequestMetadata,
   key: string,
   options: OpenSessionOptions,
-): SessionHandle {
-  return new SessionHandle(manager, readSessionId(metadata, key), key, options);
+): OpenedSession {
+  return new OpenedSession(manager, readSessionId(metadata, key), key, options);
 }

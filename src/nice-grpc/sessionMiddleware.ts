@@ -2,7 +2,7 @@ import type { CallContext, ServerMiddleware, ServerMiddlewareCall } from "nice-g
 import type { Logger } from "../core/Logger.js";
 import type { Manager } from "../core/session/Manager.js";
 import type { Session } from "../core/session/Session.js";
-import { openChecked, type SessionHandle } from "../grpc/openSession.js";
+import { type OpenedSession, openChecked } from "../grpc/openSession.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
 import type { SessionCallContext, SessionContextExt } from "./SessionContext.js";
 import { fromWireStatus, toServerError } from "./toServerError.js";
@@ -50,7 +50,7 @@ export function sessionMiddleware(
       }
       return yield* call.next(call.request, next);
     }
-    let handle: SessionHandle;
+    let handle: OpenedSession;
     try {
       const metadata = { get: (name: string) => context.metadata.getAll(name) };
       handle = openChecked(manager, metadata, key, {
@@ -85,17 +85,17 @@ export function sessionMiddleware(
 
 /**
  * One call's response side: when the header and each message may leave, and where the
- * new id goes. The session rules themselves are the SessionHandle's.
+ * new id goes. The session rules themselves are the OpenedSession's.
  */
 class Exchange {
   /** Once true, a new id can only go in the trailer. */
   headerSent = false;
-  readonly #handle: SessionHandle;
+  readonly #handle: OpenedSession;
   readonly #context: CallContext;
   /** A sendHeader() waiting for its commit; a failure surfaces at the next response. */
   #pendingHeader: Promise<void> | undefined;
 
-  constructor(handle: SessionHandle, context: CallContext) {
+  constructor(handle: OpenedSession, context: CallContext) {
     this.#handle = handle;
     this.#context = context;
   }

@@ -18,11 +18,13 @@ import { idFamily, idInFamily } from "../../src/core/storage/idFamily.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
 import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
+import { HealthMonitor } from "../../src/server/health/HealthMonitor.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
 import { type RedisCluster, startCluster } from "../support/redisServers.js";
 import {
   clusterKeysUnderPrefix,
   createTestRedisStorage,
+  memoryLogger,
   REDIS_KINDS,
   uniquePrefix,
 } from "../support/redisStorages.js";
@@ -179,6 +181,22 @@ describe("cluster failure", () => {
         await sleep(200);
       }
       assert.ok(failures > 0, "sessions on the dead master were unavailable");
+      // The server's health check, through the id-hashing wrapper the server always puts
+      // around a Redis storage: still SERVING (the other masters answer), naming the shard.
+      const logger = memoryLogger();
+      const statuses: string[] = [];
+      const monitor = new HealthMonitor({
+        storage: new HashedIdStorage(storage, randomBytes(32)),
+        health: { setStatus: (_service, status) => statuses.push(status) },
+        services: [""],
+        intervalMs: 5_000,
+        logger,
+      });
+      await monitor.check();
+      assert.deepEqual(statuses, ["SERVING"]);
+      const partly = logger.lines.find((line) => line.msg.includes("partly unreachable"));
+      assert.ok(partly, `no "partly unreachable" warning in ${JSON.stringify(logger.lines)}`);
+      assert.match(JSON.stringify(partly.fields), new RegExp(String(victim.port)));
       await victim.restart();
       const deadline = Date.now() + 20_000;
       for (;;) {

@@ -89,6 +89,10 @@ export class HashedIdStorage implements Storage {
     await this.#lookup?.verify?.(key);
   }
 
+  shardTrouble(): readonly string[] {
+    return this.inner.shardTrouble?.() ?? [];
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -186,6 +186,12 @@ export interface Storage {
   ping(): Promise<void>;
   /** Stops timers and connections. The storage is unusable afterwards. */
   close(): Promise<void>;
+  /**
+   * Optional, for a storage spread over shards (Redis Cluster): the shards its last ping
+   * found down while others answered; empty when all answer. A storage that wraps another
+   * passes it through, so the server's health check can log them.
+   */
+  shardTrouble?(): readonly string[];
 }
 
 /** When a session touched at `now` expires. */

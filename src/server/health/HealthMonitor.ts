@@ -64,7 +64,7 @@ export class HealthMonitor {
     }
     if (this.#stopped) return;
     const next: ServingStatus = error === undefined ? "SERVING" : "NOT_SERVING";
-    const down = error === undefined ? shardTrouble(this.#options.storage) : [];
+    const down = error === undefined ? (this.#options.storage.shardTrouble?.() ?? []) : [];
     const trouble = down.join("; ");
     if (next !== this.#status || trouble !== this.#trouble) {
       const { logger } = this.#options;
@@ -87,12 +87,6 @@ export class HealthMonitor {
     this.#status = status;
     for (const service of this.#options.services) this.#options.health.setStatus(service, status);
   }
-}
-
-/** What a sharded storage's last ping found down (RedisStorageBase.shardTrouble). */
-function shardTrouble(storage: Storage): readonly string[] {
-  const sharded = storage as Partial<{ shardTrouble(): readonly string[] }>;
-  return typeof sharded.shardTrouble === "function" ? sharded.shardTrouble() : [];
 }
 
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

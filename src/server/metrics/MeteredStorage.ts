@@ -98,8 +98,7 @@ export class MeteredStorage implements Storage {
 
   /** HealthMonitor asks a sharded storage which shards its last ping found down. */
   shardTrouble(): readonly string[] {
-    const sharded = this.inner as Partial<{ shardTrouble(): readonly string[] }>;
-    return typeof sharded.shardTrouble === "function" ? sharded.shardTrouble() : [];
+    return this.inner.shardTrouble?.() ?? [];
   }
 
   async #measure<T>(method: string, call: () => Promise<T>): Promise<T> {
