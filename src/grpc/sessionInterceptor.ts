@@ -24,7 +24,8 @@ export interface SessionInterceptorOptions {
 }
 
 /**
- * A grpc-js server interceptor (grpc-js >= 1.10) that gives every call a lazily loaded
+ * A grpc-js server interceptor (grpc-js 1.13 or newer: older ones send a new id only in
+ * trailers) that gives every call a lazily loaded
  * Session, reachable from handlers with getSession(call). See SessionCall for when
  * changes are committed and where a new id is returned.
  *

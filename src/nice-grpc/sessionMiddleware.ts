@@ -3,21 +3,13 @@ import type { Logger } from "../core/Logger.js";
 import type { Manager } from "../core/session/Manager.js";
 import type { Session } from "../core/session/Session.js";
 import { type OpenedSession, openChecked } from "../grpc/openSession.js";
+import type { SessionInterceptorOptions } from "../grpc/sessionInterceptor.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
 import type { SessionCallContext, SessionContextExt } from "./SessionContext.js";
 import { fromWireStatus, toServerError } from "./toServerError.js";
 
-export interface SessionMiddlewareOptions {
-  /** Request and response metadata key of the session id. Default "x-session-id". */
-  metadataKey?: string;
-  /** Where failed commits and unexpected errors are logged. Default: the Manager's logger. */
-  logger?: Logger;
-  /**
-   * Which methods (by path, "/pkg.Service/Method") get a session. Others pass through
-   * untouched (no id check), and their `context.session` throws. Default: every method.
-   */
-  methods?: (path: string) => boolean;
-}
+/** The interceptor's options, with the same meaning: one adapter is configured like the other. */
+export type SessionMiddlewareOptions = SessionInterceptorOptions;
 
 /**
  * A nice-grpc server middleware that gives every call `context.session`, as

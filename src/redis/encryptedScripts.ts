@@ -1,13 +1,10 @@
-import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
 import {
   LUA_CHUNKED,
   LUA_COMMON,
   LUA_HASH_META,
+  LUA_IDEM,
   LUA_REGENERATE_CHECK,
-  luaIdempotency,
 } from "./luaCommon.js";
-
-const IDEM = luaIdempotency(MAX_REQUEST_RECORDS);
 
 /**
  * Scripts of the encrypted Redis storages (EncryptedRedisStorage, EncryptedRedisHashStorage).
@@ -59,7 +56,7 @@ end
  * record's outcome if there is one, else that reply, recorded when it is a refusal: so an
  * outcome decided on a read is checked against the records as atomically as a commit.
  */
-export const ENC_SETTLE = `${LUA_COMMON}${IDEM}
+export const ENC_SETTLE = `${LUA_COMMON}${LUA_IDEM}
 local function main()
   local out = {}
   for i = 7, #ARGV do table.insert(out, ARGV[i]) end
@@ -100,7 +97,7 @@ return {raw, fmt_int(e)}
  * KEYS[1], KEYS[2] its request records (ARGV[3..6]). Reply: false when missing, else
  * {version, createTime, expireTime}.
  */
-export const ENC_KV_TOUCH = `${LUA_COMMON}${IDEM}${ENC_KV_HEADER}
+export const ENC_KV_TOUCH = `${LUA_COMMON}${LUA_IDEM}${ENC_KV_HEADER}
 local function main()
   local state, create = kv_state(KEYS[1])
   if not state then return false end
@@ -117,7 +114,7 @@ return idem_run(main)
  * ARGV[8] the state read ("<version> <createTime>", "" when missing), ARGV[9] the new
  * version, ARGV[10] the sealed document (base64), ARGV[11..] the increments.
  */
-export const ENC_KV_WRITE = `${LUA_COMMON}${IDEM}${ENC_KV_HEADER}${ENC_LOCK}
+export const ENC_KV_WRITE = `${LUA_COMMON}${LUA_IDEM}${ENC_KV_HEADER}${ENC_LOCK}
 local function main()
   local lets, held = lock_lets(KEYS[2])
   if not lets then return {'conflict'} end
@@ -143,7 +140,7 @@ return idem_run(main)
  * as read, ARGV[9] its document sealed for the new key, ARGV[10] "1" to keep the old one.
  * Reply: {'missing'}, {'taken'}, {'conflict'} or {'ok', ...}.
  */
-export const ENC_KV_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${ENC_KV_HEADER}${ENC_LOCK}
+export const ENC_KV_REGENERATE = `${LUA_COMMON}${LUA_IDEM}${LUA_REGENERATE_CHECK}${ENC_KV_HEADER}${ENC_LOCK}
 local function main()
   local lets, held = lock_lets(KEYS[3])
   if not lets then return {'conflict'} end
@@ -199,7 +196,7 @@ return {0}
  * KEYS[1], KEYS[2] its request records (ARGV[3..6]). Reply: false when missing, else
  * {version, createTime, expireTime}.
  */
-export const ENC_HASH_TOUCH = `${LUA_COMMON}${IDEM}${ENC_HASH_META}
+export const ENC_HASH_TOUCH = `${LUA_COMMON}${LUA_IDEM}${ENC_HASH_META}
 local function main()
   local meta = redis.call('HGET', KEYS[1], '')
   if not meta then return false end
@@ -217,7 +214,7 @@ return idem_run(main)
  * count, ARGV[11] k, ARGV[12..11+k] the increments, ARGV[12+k] n, then n fields to delete,
  * then field, sealed pairs.
  */
-export const ENC_HASH_WRITE = `${LUA_COMMON}${IDEM}${ENC_HASH_META}${LUA_CHUNKED}${ENC_LOCK}
+export const ENC_HASH_WRITE = `${LUA_COMMON}${LUA_IDEM}${ENC_HASH_META}${LUA_CHUNKED}${ENC_LOCK}
 local function main()
   local key = KEYS[1]
   local lets, held = lock_lets(KEYS[2])
@@ -253,7 +250,7 @@ return idem_run(main)
  * request records; ARGV[7] lock token, ARGV[8] the old metadata as read, ARGV[9] "1" to
  * keep the old one, ARGV[10..] field, sealed pairs (every value sealed for the new key).
  */
-export const ENC_HASH_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${ENC_HASH_META}${LUA_CHUNKED}${ENC_LOCK}
+export const ENC_HASH_REGENERATE = `${LUA_COMMON}${LUA_IDEM}${LUA_REGENERATE_CHECK}${ENC_HASH_META}${LUA_CHUNKED}${ENC_LOCK}
 local function main()
   local lets, held = lock_lets(KEYS[3])
   if not lets then return {'conflict'} end

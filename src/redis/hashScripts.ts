@@ -1,14 +1,11 @@
-import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
 import {
   LUA_APPLY_OPS,
   LUA_CHUNKED,
   LUA_COMMON,
   LUA_HASH_META,
+  LUA_IDEM,
   LUA_REGENERATE_CHECK,
-  luaIdempotency,
 } from "./luaCommon.js";
-
-const IDEM = luaIdempotency(MAX_REQUEST_RECORDS);
 
 /**
  * Scripts for RedisHashStorage: one hash per session, one field per user key holding the
@@ -48,7 +45,7 @@ return {0}
  * KEYS[1] hash, KEYS[2] its request records (ARGV[3..6], see LUA_IDEM). Reply: false when
  * missing, else {version, createTime, expireTime}.
  */
-export const HASH_TOUCH = `${LUA_COMMON}${IDEM}${LUA_HASH_META}
+export const HASH_TOUCH = `${LUA_COMMON}${LUA_IDEM}${LUA_HASH_META}
 local function main()
   local meta = redis.call('HGET', KEYS[1], '')
   if not meta then return false end
@@ -62,7 +59,7 @@ return idem_run(main)
 `;
 
 /** KEYS[1] hash, KEYS[2] its request records; ARGV as in LUA_APPLY_OPS. Reply: see applyReply.ts. */
-export const HASH_APPLY = `${LUA_COMMON}${IDEM}${LUA_HASH_META}${LUA_CHUNKED}
+export const HASH_APPLY = `${LUA_COMMON}${LUA_IDEM}${LUA_HASH_META}${LUA_CHUNKED}
 local function main()
   local key = KEYS[1]
   local now = now_ms()
@@ -115,7 +112,7 @@ return idem_run(main)
  * KEYS[1] old hash, KEYS[2] new one (same slot: see idFamily.ts), KEYS[3] the old
  * one's request records; ARGV[7] "1" to keep the old one. Reply: {'missing'}, {'taken'} or {'ok', version, createTime, expireTime}.
  */
-export const HASH_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${LUA_HASH_META}
+export const HASH_REGENERATE = `${LUA_COMMON}${LUA_IDEM}${LUA_REGENERATE_CHECK}${LUA_HASH_META}
 local function main()
   local meta = redis.call('HGET', KEYS[1], '')
   if not meta then return {'missing'} end

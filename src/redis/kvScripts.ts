@@ -1,7 +1,4 @@
-import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
-import { LUA_APPLY_OPS, LUA_COMMON, LUA_REGENERATE_CHECK, luaIdempotency } from "./luaCommon.js";
-
-const IDEM = luaIdempotency(MAX_REQUEST_RECORDS);
+import { LUA_APPLY_OPS, LUA_COMMON, LUA_IDEM, LUA_REGENERATE_CHECK } from "./luaCommon.js";
 
 /**
  * Scripts for RedisStorage: one string key per session holding
@@ -45,7 +42,7 @@ return {0}
  * KEYS[1] session key, KEYS[2] its request records (ARGV[3..6], see LUA_IDEM). Reply:
  * false when missing, else {version, createTime, expireTime}.
  */
-export const KV_TOUCH = `${LUA_COMMON}${IDEM}${KV_HEADER}
+export const KV_TOUCH = `${LUA_COMMON}${LUA_IDEM}${KV_HEADER}
 local function main()
   local head = redis.call('GETRANGE', KEYS[1], 0, 63)
   if head == '' then return false end
@@ -59,7 +56,7 @@ return idem_run(main)
 `;
 
 /** KEYS[1] session key, KEYS[2] its request records; ARGV as in LUA_APPLY_OPS. Reply: see applyReply.ts. */
-export const KV_APPLY = `${LUA_COMMON}${IDEM}
+export const KV_APPLY = `${LUA_COMMON}${LUA_IDEM}
 local function main()
   local key = KEYS[1]
   local now = now_ms()
@@ -106,7 +103,7 @@ return idem_run(main)
  * KEYS[1] old session key, KEYS[2] new one (same slot: see idFamily.ts), KEYS[3] the old
  * one's request records; ARGV[7] "1" to keep the old one. Reply: {'missing'}, {'taken'} or {'ok', version, createTime, expireTime}.
  */
-export const KV_REGENERATE = `${LUA_COMMON}${IDEM}${LUA_REGENERATE_CHECK}${KV_HEADER}
+export const KV_REGENERATE = `${LUA_COMMON}${LUA_IDEM}${LUA_REGENERATE_CHECK}${KV_HEADER}
 local function main()
   local raw = redis.call('GET', KEYS[1])
   if not raw then return {'missing'} end

@@ -1,3 +1,5 @@
+import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
+
 /**
  * Lua shared by every sessiond script, prepended to each one (Redis scripts cannot import).
  *
@@ -266,7 +268,7 @@ end
  * unless it is one that changed nothing (skip, missing, taken, false; conflict and expired,
  * which only the encrypted storages' scripts give).
  */
-export function luaIdempotency(maxRecords: number): string {
+function luaIdempotency(maxRecords: number): string {
   return `
 local IDEM_KEY = ARGV[3]
 local IDEM_CAP = ${maxRecords}
@@ -319,3 +321,6 @@ local function idem_run(main)
 end
 `;
 }
+
+/** The request-record wrapper every write script starts with, for MAX_REQUEST_RECORDS. */
+export const LUA_IDEM = luaIdempotency(MAX_REQUEST_RECORDS);

@@ -1,4 +1,3 @@
-import { MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
 import {
   HASH_APPLY,
   HASH_READ,
@@ -7,13 +6,13 @@ import {
   HASH_TOUCH,
 } from "./hashScripts.js";
 import { KV_APPLY, KV_READ, KV_READ_KEY, KV_REGENERATE, KV_TOUCH } from "./kvScripts.js";
-import { LUA_COMMON, luaIdempotency } from "./luaCommon.js";
+import { LUA_COMMON, LUA_IDEM } from "./luaCommon.js";
 
 /**
  * KEYS[1] the session (either layout: one key each), KEYS[2] its request records; ARGV[1..2]
  * unused expiry, [3..6] the record. Only destroys with a request id come here.
  */
-const DESTROY = `${LUA_COMMON}${luaIdempotency(MAX_REQUEST_RECORDS)}
+const DESTROY = `${LUA_COMMON}${LUA_IDEM}
 local function main()
   redis.call('DEL', KEYS[1])
   return {'ok'}
