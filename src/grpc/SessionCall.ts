@@ -64,6 +64,8 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   #abort: AbortController | undefined;
   /** grpc-js answers a call past its deadline itself, without telling this object. */
   #deadlineTimer: NodeJS.Timeout | undefined;
+  /** The handler's status has been sent (a failed commit's status leaves the handler running). */
+  #ended = false;
 
   constructor(config: SessionCallConfig, path: string, inner: ServerInterceptingCallInterface) {
     super(inner);
@@ -107,6 +109,12 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     super.sendStatus(st);
   }
 
+  /** The handler's own status leaves: the handler is done, so nothing is left to abort. */
+  #endHandled(st: PartialStatus): void {
+    this.#ended = true;
+    this.#end(st);
+  }
+
   // --- incoming: this object listens to the call below ---
 
   override start(listener: InterceptingServerListener): void {
@@ -142,6 +150,13 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
 
   onCancel(): void {
     this.#settled();
+    // grpc-js reports every finished call as cancelled too. Once its status is out there is
+    // nothing left to stop, and aborting (an Error with its stack, an abort event) on every
+    // call cost a tenth of a memory-storage call.
+    if (this.#ended) {
+      this.#listener?.onCancel();
+      return;
+    }
     const deadline = Number(this.getDeadline());
     const code = Date.now() >= deadline ? "deadline_exceeded" : "cancelled";
     this.#abort?.abort(callAborted(code));
@@ -200,18 +215,18 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     const handle = this.#handle;
     const session = this.#session;
     if (handle === undefined || session === undefined) {
-      this.#end(st);
+      this.#endHandled(st);
       return;
     }
     const ok = st.code === status.OK;
     if (!(ok && session.isDirty) && this.#chain === undefined && !handle.idDue) {
-      this.#end(st);
+      this.#endHandled(st);
       return;
     }
     this.#enqueue(async () => {
       const reply = await handle.finish(ok);
       this.#over = true;
-      this.#end(withId(reply.error ?? st, reply.key, reply.sessionId));
+      this.#endHandled(withId(reply.error ?? st, reply.key, reply.sessionId));
     });
   }
 
