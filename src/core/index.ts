@@ -22,6 +22,15 @@ export {
   assertExpiry,
   sessionBytes,
 } from "./storage/applyOps.js";
+export {
+  abortable,
+  CallCancellation,
+  type CancelStage,
+  callAborted,
+  cancelledError,
+  throwIfCancelled,
+  toAbortSignal,
+} from "./storage/cancellation.js";
 export type { IdHashKeyLookup, IdHashKeySource } from "./storage/HashedIdStorage.js";
 export { HashedIdStorage } from "./storage/HashedIdStorage.js";
 export { KeyRing } from "./storage/KeyRing.js";

@@ -42,6 +42,7 @@ import {
 import {
   type ApplyOptions,
   type ApplyResult,
+  type CallSignal,
   type Delta,
   type DestroyOptions,
   type Expiry,
@@ -235,7 +236,7 @@ export class FileStorage implements Storage {
    * Runs `fn` under the lock of `id`, once the storage is open, unless `signal` was
    * aborted meanwhile (waiting for the lock can take a while): then nothing is touched.
    */
-  #run<T>(id: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  #run<T>(id: string, signal: CallSignal | undefined, fn: () => Promise<T>): Promise<T> {
     const locked =
       signal === undefined
         ? fn
@@ -385,7 +386,7 @@ export class FileStorage implements Storage {
    */
   #underCreateRecord<T extends object>(
     idem: Idempotency,
-    signal: AbortSignal | undefined,
+    signal: CallSignal | undefined,
     create: () => Promise<T | undefined>,
   ): Promise<(T & Replay) | undefined> {
     const id = CREATE_RECORD + idem.key;

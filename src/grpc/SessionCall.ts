@@ -8,7 +8,8 @@ import {
 import type { Logger } from "../core/Logger.js";
 import type { Manager } from "../core/session/Manager.js";
 import type { Session } from "../core/session/Session.js";
-import { callAborted } from "../core/storage/cancellation.js";
+import { CallCancellation, callAborted } from "../core/storage/cancellation.js";
+import type { CallSignal } from "../core/storage/Storage.js";
 import { bindSessionCall } from "./getSession.js";
 import { type OpenedSession, openChecked } from "./openSession.js";
 import { toStatus } from "./toStatus.js";
@@ -61,7 +62,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   /** Set while a held-back message is released, so its implicit headers pass straight on. */
   #releasing = false;
   /** Aborted when the call is cancelled or its deadline passes; made with the Session. */
-  #abort: AbortController | undefined;
+  #abort: CallCancellation | undefined;
   /** grpc-js answers a call past its deadline itself, without telling this object. */
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** The handler's status has been sent (a failed commit's status leaves the handler running). */
@@ -82,15 +83,15 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     return (this.#handle as OpenedSession).session;
   }
 
-  #signal(): AbortSignal {
-    const abort = new AbortController();
+  #signal(): CallSignal {
+    const abort = new CallCancellation();
     this.#abort = abort;
     const left = Number(this.getDeadline()) - Date.now();
     if (Number.isFinite(left)) {
       this.#deadlineTimer = setTimeout(() => abort.abort(callAborted("deadline_exceeded")), left);
       this.#deadlineTimer.unref();
     }
-    return abort.signal;
+    return abort;
   }
 
   /** The Session, if the handler asked for one. */

@@ -1,6 +1,7 @@
 import type { Logger } from "../core/Logger.js";
 import type { Manager } from "../core/session/Manager.js";
 import type { Session } from "../core/session/Session.js";
+import type { CallSignal } from "../core/storage/Storage.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
 import { type RequestMetadata, readSessionId } from "./readSessionId.js";
 import { toStatus, type WireStatus } from "./toStatus.js";
@@ -14,7 +15,7 @@ export interface OpenSessionOptions {
    * The call's cancellation. A function is called once, when the handler first uses the
    * session, so a call that never does pays for no AbortController or timer.
    */
-  signal?: AbortSignal | (() => AbortSignal);
+  signal?: CallSignal | (() => CallSignal);
   /** Where a failed commit at finish() is logged. Default: the Manager's logger. */
   logger?: Logger;
   /** The method's path, for the log lines. */
@@ -44,7 +45,7 @@ export class OpenedSession {
   readonly #manager: Manager;
   readonly #id: string | undefined;
   readonly #key: string;
-  readonly #signal: AbortSignal | (() => AbortSignal) | undefined;
+  readonly #signal: CallSignal | (() => CallSignal) | undefined;
   readonly #logger: Logger;
   readonly #method: string | undefined;
   #session: Session | undefined;

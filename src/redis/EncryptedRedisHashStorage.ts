@@ -1,5 +1,5 @@
 import { assignKey, type JsonValue, type SessionData } from "../core/json.js";
-import type { KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
+import type { CallSignal, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   EncryptedRedisStorageBase,
@@ -68,7 +68,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     return { found: true, value };
   }
 
-  protected async load(key: string, signal?: AbortSignal): Promise<Loaded | undefined> {
+  protected async load(key: string, signal?: CallSignal): Promise<Loaded | undefined> {
     const flat = (await this.run((c) => c.call("HGETALL", key), key, false, signal)) as string[];
     let meta: string | undefined;
     for (let i = 0; i + 1 < flat.length; i += 2) {

@@ -1,5 +1,5 @@
 import { cloneJson, type JsonValue, type SessionData } from "../core/json.js";
-import type { KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
+import type { CallSignal, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   EncryptedRedisStorageBase,
@@ -49,7 +49,7 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
       : { found: false };
   }
 
-  protected async load(key: string, signal?: AbortSignal): Promise<Loaded | undefined> {
+  protected async load(key: string, signal?: CallSignal): Promise<Loaded | undefined> {
     const raw = await this.run((c) => c.get(key), key, false, signal);
     if (typeof raw !== "string") return undefined;
     return this.#decode(key, idOf(key), raw);

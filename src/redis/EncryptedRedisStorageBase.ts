@@ -17,6 +17,7 @@ import { isRecordedCode, refusalRecord } from "../core/storage/requestRecords.js
 import type {
   ApplyOptions,
   ApplyResult,
+  CallSignal,
   Delta,
   DestroyOptions,
   Expiry,
@@ -117,7 +118,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
   /** The layout's touch script (KEYS: session, request records; ARGV as writeArgs). */
   protected abstract readonly touchScript: "sessiondEncKvTouch" | "sessiondEncHashTouch";
   /** The session for a write (no slide: the commit sets the expiry), or undefined. */
-  protected abstract load(key: string, signal?: AbortSignal): Promise<Loaded | undefined>;
+  protected abstract load(key: string, signal?: CallSignal): Promise<Loaded | undefined>;
   /**
    * The commit script's raw reply: a CommitReply's array with `tail` after it (what a
    * request record keeps beyond the meta), or a request record's replay (see unwrapReplay).
@@ -144,7 +145,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     op: (c: EncryptedCommands) => Promise<T>,
     key: string,
     write = false,
-    signal?: AbortSignal,
+    signal?: CallSignal,
   ): Promise<T> {
     return this.connection.run((c) => op(c as unknown as EncryptedCommands), {
       key,
@@ -365,7 +366,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
    */
   async #retrying<T>(
     key: string,
-    signal: AbortSignal | undefined,
+    signal: CallSignal | undefined,
     round: (token: string) => Promise<{ done: T } | undefined>,
   ): Promise<T> {
     const deadline = Date.now() + this.connection.timeoutMs;
@@ -463,7 +464,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     args: string[],
     idem: Idempotency | undefined,
     reply: string[],
-    signal: AbortSignal | undefined,
+    signal: CallSignal | undefined,
   ): Promise<unknown> {
     if (idem === undefined) return reply;
     return this.run(
@@ -503,7 +504,7 @@ export interface Lock {
   /** The request records hash (KEYS' last), or the session key again when there is none. */
   records: string;
   /** The caller's cancellation, for the commit's command. */
-  signal?: AbortSignal | undefined;
+  signal?: CallSignal | undefined;
 }
 
 /** Same hash tag as the session key, so the lock is in its Cluster slot. */

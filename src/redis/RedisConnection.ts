@@ -3,6 +3,7 @@ import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
 import { abortable, throwIfCancelled } from "../core/storage/cancellation.js";
+import type { CallSignal } from "../core/storage/Storage.js";
 import { ClusterRouter } from "./ClusterRouter.js";
 import { DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "./defaults.js";
 import { keySlot } from "./keySlot.js";
@@ -35,7 +36,7 @@ export interface RunOptions {
    * The caller's cancellation: no attempt starts once it is aborted, and a call waiting
    * for a connection or an answer rejects at once (saying whether the command was sent).
    */
-  signal?: AbortSignal | undefined;
+  signal?: CallSignal | undefined;
 }
 
 /** Pause before retrying a reply that proves the command did not run (CLUSTERDOWN...). */

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import type { Logger } from "../core/Logger.js";
 import { abortable, throwIfCancelled } from "../core/storage/cancellation.js";
+import type { CallSignal } from "../core/storage/Storage.js";
 import { ENCRYPTED_SCRIPTS } from "./encryptedScripts.js";
 import { DeadlineError, NotReplicatedError, NotSentError } from "./redisErrors.js";
 import { SCRIPTS, type ScriptCommands } from "./scripts.js";
@@ -109,7 +110,7 @@ export class RedisNode {
     deadline: number,
     write: boolean,
     commands: ScriptCommands = this.commands,
-    signal?: AbortSignal,
+    signal?: CallSignal,
   ): Promise<T> {
     await abortable(this.#whenUsable(deadline), signal, "unsent");
     throwIfCancelled(signal);

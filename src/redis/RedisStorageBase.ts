@@ -4,6 +4,7 @@ import { SessionError } from "../core/SessionError.js";
 import type {
   ApplyOptions,
   ApplyResult,
+  CallSignal,
   Delta,
   DestroyOptions,
   Idempotency,
@@ -218,7 +219,7 @@ export abstract class RedisStorageBase implements Storage {
     name: OneKeyScriptName,
     key: string,
     args: string[],
-    signal: AbortSignal | undefined,
+    signal: CallSignal | undefined,
   ): Promise<unknown> {
     return this.connection.run((c) => c[name](key, args), { key, signal });
   }

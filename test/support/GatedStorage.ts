@@ -1,4 +1,5 @@
 import type {
+  CallSignal,
   KeyRead,
   ReadOptions,
   SessionRecord,
@@ -14,7 +15,7 @@ export class GatedStorage implements Storage {
   waiting = 0;
   reads = 0;
   /** The signal the last read came with (see core/storage/cancellation.ts). */
-  lastSignal: AbortSignal | undefined;
+  lastSignal: CallSignal | undefined;
   #gate: Promise<void> | undefined;
   #open: (() => void) | undefined;
 

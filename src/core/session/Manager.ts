@@ -2,7 +2,7 @@ import { integerOption } from "../integerOption.js";
 import { type Limits, resolveLimits } from "../Limits.js";
 import { type Logger, silentLogger } from "../Logger.js";
 import { MemoryStorage } from "../memory/MemoryStorage.js";
-import type { ApplyMode, ApplyOptions, Expiry, Storage } from "../storage/Storage.js";
+import type { ApplyMode, ApplyOptions, CallSignal, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
 import { DEFAULT_REQUEST_ID_WINDOW_MS } from "./requestId.js";
 import { Session } from "./Session.js";
@@ -44,7 +44,7 @@ export interface SessionOptions {
    * storage command and its calls reject with SessionError("cancelled" or
    * "deadline_exceeded"; see core/storage/cancellation.ts). The gRPC interceptor passes one.
    */
-  signal?: AbortSignal | undefined;
+  signal?: CallSignal | undefined;
 }
 
 /** The Manager's checked configuration, which every Session it opens reads. */

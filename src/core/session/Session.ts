@@ -7,6 +7,7 @@ import { idInFamily } from "../storage/idFamily.js";
 import type {
   ApplyOptions,
   ApplyResult,
+  CallSignal,
   Idempotency,
   KeyRead,
   Op,
@@ -82,11 +83,11 @@ export class Session {
   #requestId: RequestId | undefined;
 
   /** The call's cancellation: once aborted, no further storage command starts. */
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: CallSignal | undefined;
   /** What reads pass the storage: the expiry to slide and the signal. */
   readonly #readOptions: ReadOptions;
 
-  constructor(ctx: ManagerConfig, id: string | undefined, signal?: AbortSignal) {
+  constructor(ctx: ManagerConfig, id: string | undefined, signal?: CallSignal) {
     this.#ctx = ctx;
     this.#id = id;
     this.#signal = signal;

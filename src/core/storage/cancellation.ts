@@ -1,4 +1,5 @@
 import { SessionError } from "../SessionError.js";
+import type { CallSignal } from "./Storage.js";
 
 /**
  * Cancellation, as every layer sees it: a caller's AbortSignal travels with each storage
@@ -30,12 +31,12 @@ const AFTER: Record<CancelStage, string> = {
 };
 
 /** Throws when `signal` is aborted: nothing was sent, nothing was applied. */
-export function throwIfCancelled(signal: AbortSignal | undefined): void {
+export function throwIfCancelled(signal: CallSignal | undefined): void {
   if (signal?.aborted) throw cancelledError(signal, "unsent");
 }
 
 /** The error of a call cut short by `signal` at `stage`. */
-export function cancelledError(signal: AbortSignal, stage: CancelStage): SessionError {
+export function cancelledError(signal: CallSignal, stage: CancelStage): SessionError {
   const reason: unknown = signal.reason;
   const code =
     reason instanceof SessionError && reason.code === "deadline_exceeded"
@@ -51,7 +52,7 @@ export function cancelledError(signal: AbortSignal, stage: CancelStage): Session
  */
 export function abortable<T>(
   promise: Promise<T>,
-  signal: AbortSignal | undefined,
+  signal: CallSignal | undefined,
   stage: CancelStage,
 ): Promise<T> {
   if (signal === undefined) return promise;
@@ -76,4 +77,49 @@ export function abortable<T>(
       },
     );
   });
+}
+
+/**
+ * A call's cancellation without an AbortSignal: what the gRPC adapters give each call.
+ * Aborted at most once; its listeners run then, in the order they were added.
+ */
+export class CallCancellation implements CallSignal {
+  #aborted = false;
+  #reason: unknown;
+  #listeners: (() => void)[] | undefined;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    for (const listener of listeners ?? []) listener();
+  }
+
+  addEventListener(_type: "abort", listener: () => void): void {
+    if (!this.#aborted) (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: () => void): void {
+    const at = this.#listeners?.indexOf(listener) ?? -1;
+    if (at >= 0) this.#listeners?.splice(at, 1);
+  }
+}
+
+/** `signal` as a real AbortSignal, for APIs that want one (fetch, timers/promises). */
+export function toAbortSignal(signal: CallSignal): AbortSignal {
+  if (signal instanceof AbortSignal) return signal;
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  return controller.signal;
 }
