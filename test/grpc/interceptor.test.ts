@@ -3,7 +3,6 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import {
   type Client,
   type ClientDuplexStream,
-  type ClientReadableStream,
   type ClientWritableStream,
   credentials,
   Metadata,
@@ -28,6 +27,7 @@ import { serverStreamingHandler } from "../../src/grpc/serverStreamingHandler.js
 import { sessionInterceptor } from "../../src/grpc/sessionInterceptor.js";
 import { unaryHandler } from "../../src/grpc/unaryHandler.js";
 import { capturingLogger } from "../support/coreFixtures.js";
+import { readCountdown } from "../support/countdownStream.js";
 import {
   bidiStreamingMethod,
   clientStreamingMethod,
@@ -308,51 +308,8 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
   });
 
   describe("server streaming", () => {
-    function stream(req: Json, options: { id?: string } = {}) {
-      const md = new Metadata();
-      if (options.id) md.set("x-session-id", options.id);
-      const call = (
-        client as unknown as Record<string, (...a: unknown[]) => ClientReadableStream<Json>>
-      ).countdown.call(client, req, md, { deadline: Date.now() + 5000 });
-      return new Promise<{
-        headers?: Metadata;
-        trailers?: Metadata;
-        messages: { i: number; storedTicks: number | undefined }[];
-        error?: ServiceError;
-      }>((resolve) => {
-        const result: {
-          headers?: Metadata;
-          trailers?: Metadata;
-          messages: { i: number; storedTicks: number | undefined }[];
-          error?: ServiceError;
-        } = { messages: [] };
-        const reads: Promise<void>[] = [];
-        call.on("metadata", (md: Metadata) => {
-          result.headers = md;
-        });
-        call.on("data", (msg: Json) => {
-          // What the storage holds when a message arrives, read while the stream goes on.
-          const id = result.headers?.get("x-session-id")[0] ?? options.id;
-          const entry = { i: Number(msg.i), storedTicks: undefined as number | undefined };
-          result.messages.push(entry);
-          if (typeof id === "string") {
-            reads.push(
-              storage.inner.read(id, { ttlMs: 60_000 }).then((r) => {
-                entry.storedTicks = r?.data.ticks as number | undefined;
-              }),
-            );
-          }
-        });
-        call.on("error", (err: ServiceError) => {
-          result.error = err;
-        });
-        call.on("status", async (st: { metadata: Metadata }) => {
-          result.trailers = st.metadata;
-          await Promise.all(reads);
-          resolve(result);
-        });
-      });
-    }
+    const stream = (req: Json, options: { id?: string } = {}) =>
+      readCountdown(client, storage.inner, req, options.id);
 
     it("commits before each message: a message arrives only after the write before it", async () => {
       const out = await stream({ n: 5 });

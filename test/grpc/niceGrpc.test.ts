@@ -6,7 +6,6 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import {
   type Client,
   type ClientDuplexStream,
-  type ClientReadableStream,
   credentials,
   Metadata,
   makeGenericClientConstructor,
@@ -28,6 +27,7 @@ import type { Session } from "../../src/core/session/Session.js";
 import type { SessionCallContext, SessionContextExt } from "../../src/nice-grpc/SessionContext.js";
 import { sessionMiddleware } from "../../src/nice-grpc/sessionMiddleware.js";
 import { capturingLogger } from "../support/coreFixtures.js";
+import { readCountdown } from "../support/countdownStream.js";
 import {
   bidiStreamingMethod,
   type Json,
@@ -277,48 +277,7 @@ describe("sessionMiddleware on a nice-grpc server", () => {
   });
 
   describe("server streaming", () => {
-    interface StreamOutcome {
-      headers?: Metadata;
-      trailers?: Metadata;
-      messages: { i: number; storedTicks: number | undefined }[];
-      error?: ServiceError;
-    }
-
-    function stream(req: Json, id?: string): Promise<StreamOutcome> {
-      const md = new Metadata();
-      if (id !== undefined) md.set("x-session-id", id);
-      const call = (
-        client as unknown as Record<string, (...a: unknown[]) => ClientReadableStream<Json>>
-      ).countdown.call(client, req, md, { deadline: Date.now() + 5000 });
-      return new Promise((resolve) => {
-        const result: StreamOutcome = { messages: [] };
-        const reads: Promise<void>[] = [];
-        call.on("metadata", (headers: Metadata) => {
-          result.headers = headers;
-        });
-        call.on("data", (msg: Json) => {
-          // What the storage holds when a message arrives, read while the stream goes on.
-          const known = result.headers?.get("x-session-id")[0] ?? id;
-          const entry = { i: Number(msg.i), storedTicks: undefined as number | undefined };
-          result.messages.push(entry);
-          if (typeof known === "string") {
-            reads.push(
-              storage.inner.read(known, { ttlMs: 60_000 }).then((r) => {
-                entry.storedTicks = r?.data.ticks as number | undefined;
-              }),
-            );
-          }
-        });
-        call.on("error", (err: ServiceError) => {
-          result.error = err;
-        });
-        call.on("status", async (st: { metadata: Metadata }) => {
-          result.trailers = st.metadata;
-          await Promise.all(reads);
-          resolve(result);
-        });
-      });
-    }
+    const stream = (req: Json, id?: string) => readCountdown(client, storage.inner, req, id);
 
     it("commits before each message; the new id rides in the headers", async () => {
       const out = await stream({ n: 4 });
