@@ -15,6 +15,10 @@ export interface RequestMetadata {
  * named `key` in a `cookie` entry. undefined = the caller has no session yet. A malformed
  * id throws invalid_argument. An empty cookie counts as absent, because that is how HTTP
  * clears a cookie; an empty metadata entry is malformed, as the Manager says.
+ *
+ * Two cookies with that name are refused like two metadata entries: a browser sends both
+ * when another site on a parent domain or path sets one too (cookie tossing), and taking
+ * either would let that site choose the session its victim uses.
  */
 export function readSessionId(metadata: RequestMetadata, key: string): string | undefined {
   const values = metadata.get(key);
@@ -28,14 +32,19 @@ export function readSessionId(metadata: RequestMetadata, key: string): string | 
   }
   const cookies = metadata.get("cookie");
   if (cookies.length === 0) return undefined;
-  const id = cookieValue(cookies, key);
+  const found = cookieValues(cookies, key);
+  if (found.length > 1) {
+    throw new SessionError("invalid_argument", `more than one "${key}" cookie`);
+  }
+  const id = found[0];
   if (id === undefined || id === "") return undefined;
   assertValidSessionId(id);
   return id;
 }
 
-/** The first cookie named `name` across all `cookie` entries ("a=1; b=2"). */
-function cookieValue(entries: readonly (string | Uint8Array)[], name: string): string | undefined {
+/** The values of every cookie named `name` across all `cookie` entries ("a=1; b=2"). */
+function cookieValues(entries: readonly (string | Uint8Array)[], name: string): string[] {
+  const values: string[] = [];
   for (const entry of entries) {
     if (typeof entry !== "string") continue;
     for (const pair of entry.split(";")) {
@@ -43,10 +52,12 @@ function cookieValue(entries: readonly (string | Uint8Array)[], name: string): s
       if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
       const value = pair.slice(eq + 1).trim();
       // RFC 6265 allows a cookie value in double quotes.
-      return value.length >= 2 && value.startsWith('"') && value.endsWith('"')
-        ? value.slice(1, -1)
-        : value;
+      values.push(
+        value.length >= 2 && value.startsWith('"') && value.endsWith('"')
+          ? value.slice(1, -1)
+          : value,
+      );
     }
   }
-  return undefined;
+  return values;
 }

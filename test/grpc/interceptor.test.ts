@@ -240,6 +240,21 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
     two.add("x-session-id", "b".repeat(32));
     // grpc-js joins repeated entries into one "a, b" header: malformed, never half-used.
     failed(await rawCall(client, "cart", {}, { metadata: two }), status.INVALID_ARGUMENT);
+    // Two cookies of the session's name (cookie tossing from a parent domain or path) are
+    // refused like two metadata entries, in one header or in two, even when one is empty.
+    for (const cookies of [
+      [`x-session-id=${"a".repeat(32)}; x-session-id=${"b".repeat(32)}`],
+      [`x-session-id=${"a".repeat(32)}`, `theme=dark; x-session-id=${"b".repeat(32)}`],
+      [`x-session-id=; x-session-id=${"b".repeat(32)}`],
+    ]) {
+      const tossed = new Metadata();
+      for (const cookie of cookies) tossed.add("cookie", cookie);
+      failed(
+        await rawCall(client, "cart", {}, { metadata: tossed }),
+        status.INVALID_ARGUMENT,
+        /more than one "x-session-id" cookie/,
+      );
+    }
     assert.equal(ran.cart ?? 0, before, "handler did not run");
     assert.equal(storage.totalCalls, 0, "storage was not asked");
   });
