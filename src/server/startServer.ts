@@ -143,7 +143,15 @@ export async function startServer(
       ],
     });
     // The strict definition answers malformed request bytes with INVALID_ARGUMENT, not INTERNAL.
-    server.addService(sessionServiceDefinition, sessionServiceImplementation({ logger }));
+    server.addService(
+      sessionServiceDefinition,
+      sessionServiceImplementation({
+        logger,
+        // The caller check's verdict on each call: who it is (request_id replays are
+        // answered to the same caller only) and what it may see.
+        caller: (call) => security.callerOf(call.metadata),
+      }),
+    );
     const { health, endWatches } = addHealth(server, {
       "": "NOT_SERVING",
       [SESSION_SERVICE_NAME]: "NOT_SERVING",

@@ -11,6 +11,22 @@ import { assertWellFormedRequest } from "../protocol/strictDeserialize.js";
 export interface SessionServiceOptions {
   /** Where unexpected errors are logged with their stack. Default: JSON lines on stderr. */
   logger?: Logger;
+  /**
+   * Who sent a call, as the server's caller check found (the server passes one; see
+   * CallerSecurity). Default: nothing identifies callers, every caller may do everything.
+   */
+  caller?: (call: ServerUnaryCall<unknown, unknown>) => CallerInfo | undefined;
+}
+
+/** A call's caller, as the service needs it. */
+export interface CallerInfo {
+  /**
+   * Stable across the caller's calls (e.g. a token's digest); a request_id's outcome is
+   * replayed to the same identity only. undefined: callers are not told apart.
+   */
+  readonly identity: string | undefined;
+  /** The caller's scopes; undefined: unrestricted. */
+  readonly scopes: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -28,6 +44,26 @@ export function sessionServiceImplementation(
   options: SessionServiceOptions = {},
 ): SessionServiceServer {
   const h = { logger: options.logger ?? jsonLogger() };
+  const callerOf = options.caller ?? (() => undefined);
+  /**
+   * The call's Session, under the request's request_id when it has one. The method is part
+   * of the fingerprint, so one id reused for another RPC is refused (ALREADY_EXISTS), and so
+   * is the caller, so another caller presenting it is refused too and learns no outcome.
+   */
+  const idempotent = (
+    call: ServerUnaryCall<{ requestId?: string | undefined }, unknown>,
+    method: string,
+  ): Session => {
+    const session = getSession(call);
+    const { requestId } = call.request;
+    if (requestId !== undefined) {
+      session.setRequestId(requestId, {
+        scope: method,
+        caller: callerOf(call as ServerUnaryCall<unknown, unknown>)?.identity,
+      });
+    }
+    return session;
+  };
   const rpc = <Req extends object, Res>(fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
     unaryHandler<Req, Res>((call) => {
       assertWellFormedRequest(call.request);
@@ -118,20 +154,6 @@ export function sessionServiceImplementation(
       return { sessionId, version, value: ownValue(result.incremented, key) ?? 0 };
     }),
   };
-}
-
-/**
- * The call's Session, under the request's request_id when it has one. The method is part
- * of the fingerprint, so one id reused for another RPC is refused (ALREADY_EXISTS).
- */
-function idempotent(
-  call: ServerUnaryCall<{ requestId?: string | undefined }, unknown>,
-  method: string,
-): Session {
-  const session = getSession(call);
-  const { requestId } = call.request;
-  if (requestId !== undefined) session.setRequestId(requestId, { scope: method });
-  return session;
 }
 
 async function commit(session: Session, expectedVersion: bigint | undefined) {

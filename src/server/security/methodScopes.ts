@@ -6,13 +6,14 @@ const HEALTH_SERVICE = "/grpc.health.v1.Health/";
 const READ = ["Get", "GetData", "Contains", "Size", "Describe"];
 const WRITE = ["Set", "SetMap", "Remove", "Increment", "Touch", "Regenerate", "RemoveAll"];
 
-/** What a call must show: nothing, any listed token, or a token with one scope. */
-export type Requirement = "open" | "any-token" | Scope;
+/** What a call must show: nothing, any listed token, or a token with every one of these scopes. */
+export type Requirement = "open" | "any-token" | readonly Scope[];
 
-const bySessionMethod = new Map<string, Scope>([
-  ...READ.map((name) => [name, "read"] as const),
-  ...WRITE.map((name) => [name, "write"] as const),
+const bySessionMethod = new Map<string, readonly Scope[]>([
+  ...READ.map((name) => [name, ["read"]] as const),
+  ...WRITE.map((name) => [name, ["write"]] as const),
 ]);
+const ADMIN: readonly Scope[] = ["admin"];
 
 /**
  * The scope each method needs. A SessionService method missing from the lists (the
@@ -22,7 +23,7 @@ const bySessionMethod = new Map<string, Scope>([
  */
 export function requirementOf(path: string, authHealth: boolean): Requirement {
   if (path.startsWith(SESSION_SERVICE)) {
-    return bySessionMethod.get(path.slice(SESSION_SERVICE.length)) ?? "admin";
+    return bySessionMethod.get(path.slice(SESSION_SERVICE.length)) ?? ADMIN;
   }
   if (path.startsWith(HEALTH_SERVICE)) return authHealth ? "any-token" : "open";
   return "any-token";
