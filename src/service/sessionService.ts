@@ -1,10 +1,11 @@
-import type { ServerUnaryCall } from "@grpc/grpc-js";
+import { type ServerUnaryCall, status } from "@grpc/grpc-js";
 import { type JsonValue, ownValue, type SessionData } from "../core/json.js";
 import { jsonLogger, type Logger } from "../core/Logger.js";
-import { SessionError } from "../core/SessionError.js";
+import { type ErrorCode, SessionError } from "../core/SessionError.js";
 import type { Session } from "../core/session/Session.js";
 import type { SessionServiceServer } from "../gen/sessiond/v1/session.js";
 import { getSession } from "../grpc/getSession.js";
+import { ServerError } from "../grpc/ServerError.js";
 import { unaryHandler } from "../grpc/unaryHandler.js";
 import { assertWellFormedRequest } from "../protocol/strictDeserialize.js";
 
@@ -67,7 +68,11 @@ export function sessionServiceImplementation(
   const rpc = <Req extends object, Res>(fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
     unaryHandler<Req, Res>((call) => {
       assertWellFormedRequest(call.request);
-      return fn(call);
+      if (mayRead(callerOf(call as ServerUnaryCall<unknown, unknown>))) return fn(call);
+      // A caller that may not read must not learn the stored state from a refusal either.
+      return fn(call).catch((err: unknown) => {
+        throw withheld(err);
+      });
     }, h);
   return {
     get: rpc(async (call) => {
@@ -146,6 +151,14 @@ export function sessionServiceImplementation(
     }),
 
     increment: rpc(async (call) => {
+      // The server's caller check asks for both scopes already; this holds for any caller
+      // resolver: the answer is the stored value, which a write-only caller may not read.
+      if (!mayRead(callerOf(call as ServerUnaryCall<unknown, unknown>))) {
+        throw new ServerError(
+          status.PERMISSION_DENIED,
+          `this token lacks the "read" scope that ${call.getPath().slice(1)} needs`,
+        );
+      }
       const { key, delta, expectedVersion } = call.request;
       const session = idempotent(call, "Increment");
       session.increment(key, delta);
@@ -154,6 +167,30 @@ export function sessionServiceImplementation(
       return { sessionId, version, value: ownValue(result.incremented, key) ?? 0 };
     }),
   };
+}
+
+function mayRead(caller: CallerInfo | undefined): boolean {
+  return caller?.scopes === undefined || caller.scopes.has("read");
+}
+
+/**
+ * Refusals whose messages describe the stored state (the version a session is at, what a
+ * key holds, how many keys or bytes it has), worded without it for a caller that may not
+ * read. The code stays, so a client still knows what happened and whether to retry.
+ */
+const WITHHELD: Partial<Record<ErrorCode, string>> = {
+  aborted:
+    "nothing was applied: the session is not at expected_version, or the write lost to concurrent writes (details are withheld from a caller without the read scope)",
+  failed_precondition:
+    "nothing was applied: the write does not fit the stored data (details are withheld from a caller without the read scope)",
+  resource_exhausted:
+    "nothing was applied: the write would exceed a limit (maxValueBytes, maxKeys, maxSessionBytes, maxOps or a storage budget; details are withheld from a caller without the read scope)",
+};
+
+function withheld(err: unknown): unknown {
+  if (!(err instanceof SessionError)) return err;
+  const message = WITHHELD[err.code];
+  return message === undefined ? err : new SessionError(err.code, message);
 }
 
 async function commit(session: Session, expectedVersion: bigint | undefined) {

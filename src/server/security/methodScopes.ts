@@ -4,7 +4,7 @@ const SESSION_SERVICE = "/sessiond.v1.SessionService/";
 const HEALTH_SERVICE = "/grpc.health.v1.Health/";
 
 const READ = ["Get", "GetData", "Contains", "Size", "Describe"];
-const WRITE = ["Set", "SetMap", "Remove", "Increment", "Touch", "Regenerate", "RemoveAll"];
+const WRITE = ["Set", "SetMap", "Remove", "Touch", "Regenerate", "RemoveAll"];
 
 /** What a call must show: nothing, any listed token, or a token with every one of these scopes. */
 export type Requirement = "open" | "any-token" | readonly Scope[];
@@ -12,6 +12,9 @@ export type Requirement = "open" | "any-token" | readonly Scope[];
 const bySessionMethod = new Map<string, readonly Scope[]>([
   ...READ.map((name) => [name, ["read"]] as const),
   ...WRITE.map((name) => [name, ["write"]] as const),
+  // Increment answers the stored value (delta 0 reads a number): a token that may not
+  // read must not learn it, so it needs both.
+  ["Increment", ["write", "read"]],
 ]);
 const ADMIN: readonly Scope[] = ["admin"];
 
