@@ -1,6 +1,7 @@
 import { Server, type ServerCredentials } from "@grpc/grpc-js";
 import { type Logger, silentLogger } from "../core/Logger.js";
 import { Manager } from "../core/session/Manager.js";
+import { HashedIdStorage } from "../core/storage/HashedIdStorage.js";
 import type { Storage } from "../core/storage/Storage.js";
 import { sessionInterceptor } from "../grpc/sessionInterceptor.js";
 import { sessionServiceDefinition } from "../protocol/sessionServiceDefinition.js";
@@ -88,6 +89,12 @@ export async function startServer(
   let server: Server | undefined;
   let endpoint: MetricsEndpoint | undefined;
   try {
+    // Request records are keyed with a secret derived from the id-hash key, so every
+    // instance on one Redis (or a restart over one directory) finds the others' records.
+    // A storage without one (memory, a custom storage) keeps a per-process random secret:
+    // memory keeps nothing at rest, so its records could not outlive the process anyway.
+    const requestIdSecret =
+      storage instanceof HashedIdStorage ? storage.requestIdSecret() : undefined;
     const metrics = await loadMetrics(settings);
     // Everything above the storage (Manager, health checks) goes through the measured one.
     if (metrics !== undefined)
@@ -98,6 +105,7 @@ export async function startServer(
       maxLifetimeMs: settings.maxLifetimeMs,
       adoptUnknownIds: settings.adoptUnknownIds,
       requestIdWindowMs: settings.requestIdWindowMs,
+      ...(requestIdSecret === undefined ? {} : { requestIdSecret }),
       limits: {
         maxKeyBytes: settings.maxKeyBytes,
         maxValueBytes: settings.maxValueBytes,
@@ -135,7 +143,15 @@ export async function startServer(
       ],
     });
     // The strict definition answers malformed request bytes with INVALID_ARGUMENT, not INTERNAL.
-    server.addService(sessionServiceDefinition, sessionServiceImplementation({ logger }));
+    server.addService(
+      sessionServiceDefinition,
+      sessionServiceImplementation({
+        logger,
+        // The caller check's verdict on each call: who it is (request_id replays are
+        // answered to the same caller only) and what it may see.
+        caller: (call) => security.callerOf(call.metadata),
+      }),
+    );
     const { health, endWatches } = addHealth(server, {
       "": "NOT_SERVING",
       [SESSION_SERVICE_NAME]: "NOT_SERVING",

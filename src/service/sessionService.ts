@@ -1,16 +1,33 @@
-import type { ServerUnaryCall } from "@grpc/grpc-js";
+import { type ServerUnaryCall, status } from "@grpc/grpc-js";
 import { type JsonValue, ownValue, type SessionData } from "../core/json.js";
 import { jsonLogger, type Logger } from "../core/Logger.js";
-import { SessionError } from "../core/SessionError.js";
+import { type ErrorCode, SessionError } from "../core/SessionError.js";
 import type { Session } from "../core/session/Session.js";
 import type { SessionServiceServer } from "../gen/sessiond/v1/session.js";
 import { getSession } from "../grpc/getSession.js";
+import { ServerError } from "../grpc/ServerError.js";
 import { unaryHandler } from "../grpc/unaryHandler.js";
 import { assertWellFormedRequest } from "../protocol/strictDeserialize.js";
 
 export interface SessionServiceOptions {
   /** Where unexpected errors are logged with their stack. Default: JSON lines on stderr. */
   logger?: Logger;
+  /**
+   * Who sent a call, as the server's caller check found (the server passes one; see
+   * CallerSecurity). Default: nothing identifies callers, every caller may do everything.
+   */
+  caller?: (call: ServerUnaryCall<unknown, unknown>) => CallerInfo | undefined;
+}
+
+/** A call's caller, as the service needs it. */
+export interface CallerInfo {
+  /**
+   * Stable across the caller's calls (e.g. a token's digest); a request_id's outcome is
+   * replayed to the same identity only. undefined: callers are not told apart.
+   */
+  readonly identity: string | undefined;
+  /** The caller's scopes; undefined: unrestricted. */
+  readonly scopes: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -28,10 +45,34 @@ export function sessionServiceImplementation(
   options: SessionServiceOptions = {},
 ): SessionServiceServer {
   const h = { logger: options.logger ?? jsonLogger() };
+  const callerOf = options.caller ?? (() => undefined);
+  /**
+   * The call's Session, under the request's request_id when it has one. The method is part
+   * of the fingerprint, so one id reused for another RPC is refused (ALREADY_EXISTS), and so
+   * is the caller, so another caller presenting it is refused too and learns no outcome.
+   */
+  const idempotent = (
+    call: ServerUnaryCall<{ requestId?: string | undefined }, unknown>,
+    method: string,
+  ): Session => {
+    const session = getSession(call);
+    const { requestId } = call.request;
+    if (requestId !== undefined) {
+      session.setRequestId(requestId, {
+        scope: method,
+        caller: callerOf(call as ServerUnaryCall<unknown, unknown>)?.identity,
+      });
+    }
+    return session;
+  };
   const rpc = <Req extends object, Res>(fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
     unaryHandler<Req, Res>((call) => {
       assertWellFormedRequest(call.request);
-      return fn(call);
+      if (mayRead(callerOf(call as ServerUnaryCall<unknown, unknown>))) return fn(call);
+      // A caller that may not read must not learn the stored state from a refusal either.
+      return fn(call).catch((err: unknown) => {
+        throw withheld(err);
+      });
     }, h);
   return {
     get: rpc(async (call) => {
@@ -110,6 +151,14 @@ export function sessionServiceImplementation(
     }),
 
     increment: rpc(async (call) => {
+      // The server's caller check asks for both scopes already; this holds for any caller
+      // resolver: the answer is the stored value, which a write-only caller may not read.
+      if (!mayRead(callerOf(call as ServerUnaryCall<unknown, unknown>))) {
+        throw new ServerError(
+          status.PERMISSION_DENIED,
+          `this token lacks the "read" scope that ${call.getPath().slice(1)} needs`,
+        );
+      }
       const { key, delta, expectedVersion } = call.request;
       const session = idempotent(call, "Increment");
       session.increment(key, delta);
@@ -120,18 +169,28 @@ export function sessionServiceImplementation(
   };
 }
 
+function mayRead(caller: CallerInfo | undefined): boolean {
+  return caller?.scopes === undefined || caller.scopes.has("read");
+}
+
 /**
- * The call's Session, under the request's request_id when it has one. The method is part
- * of the fingerprint, so one id reused for another RPC is refused (ALREADY_EXISTS).
+ * Refusals whose messages describe the stored state (the version a session is at, what a
+ * key holds, how many keys or bytes it has), worded without it for a caller that may not
+ * read. The code stays, so a client still knows what happened and whether to retry.
  */
-function idempotent(
-  call: ServerUnaryCall<{ requestId?: string | undefined }, unknown>,
-  method: string,
-): Session {
-  const session = getSession(call);
-  const { requestId } = call.request;
-  if (requestId !== undefined) session.setRequestId(requestId, { scope: method });
-  return session;
+const WITHHELD: Partial<Record<ErrorCode, string>> = {
+  aborted:
+    "nothing was applied: the session is not at expected_version, or the write lost to concurrent writes (details are withheld from a caller without the read scope)",
+  failed_precondition:
+    "nothing was applied: the write does not fit the stored data (details are withheld from a caller without the read scope)",
+  resource_exhausted:
+    "nothing was applied: the write would exceed a limit (maxValueBytes, maxKeys, maxSessionBytes, maxOps or a storage budget; details are withheld from a caller without the read scope)",
+};
+
+function withheld(err: unknown): unknown {
+  if (!(err instanceof SessionError)) return err;
+  const message = WITHHELD[err.code];
+  return message === undefined ? err : new SessionError(err.code, message);
 }
 
 async function commit(session: Session, expectedVersion: bigint | undefined) {

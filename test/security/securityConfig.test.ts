@@ -94,9 +94,9 @@ test("a non-loopback host starts with TLS, with tokens, or with --allow-insecure
 
 test("method scopes: reads, writes, admin for anything new, health open unless asked", () => {
   const path = (m: string) => `/sessiond.v1.SessionService/${m}`;
-  assert.equal(requirementOf(path("Get"), false), "read");
-  assert.equal(requirementOf(path("RemoveAll"), false), "write");
-  assert.equal(requirementOf(path("ListUserSessions"), false), "admin");
+  assert.deepEqual(requirementOf(path("Get"), false), ["read"]);
+  assert.deepEqual(requirementOf(path("RemoveAll"), false), ["write"]);
+  assert.deepEqual(requirementOf(path("ListUserSessions"), false), ["admin"]);
   assert.equal(requirementOf("/grpc.health.v1.Health/Check", false), "open");
   assert.equal(requirementOf("/grpc.health.v1.Health/Watch", true), "any-token");
   assert.equal(

@@ -147,9 +147,13 @@ describe("caller tokens", () => {
       }
       assert.equal(storage.totalCalls - storage.calls.ping, 0, JSON.stringify(storage.calls));
       // Granted: whatever the call then answers, it is not the caller check's answer.
+      // Increment answers the stored value: it needs read as well as write.
+      const increment = await callMethod(client, "Increment", bearer(WO));
+      assert.equal(increment.code, status.PERMISSION_DENIED, increment.details);
+      assert.match(increment.details, /lacks the "read" scope/);
       for (const [name, tokens] of [
         ...READ_METHODS.map((n) => [n, [RW, RO]] as const),
-        ...WRITE_METHODS.map((n) => [n, [RW, WO]] as const),
+        ...WRITE_METHODS.map((n) => [n, n === "Increment" ? [RW] : [RW, WO]] as const),
       ]) {
         for (const good of tokens) {
           const outcome = await callMethod(client, name, bearer(good));

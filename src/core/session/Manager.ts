@@ -1,10 +1,17 @@
+import { ConfigError } from "../ConfigError.js";
 import { integerOption } from "../integerOption.js";
 import { type Limits, resolveLimits } from "../Limits.js";
 import { type Logger, silentLogger } from "../Logger.js";
 import { MemoryStorage } from "../memory/MemoryStorage.js";
+import { HashedIdStorage } from "../storage/HashedIdStorage.js";
 import type { ApplyMode, ApplyOptions, CallSignal, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
-import { DEFAULT_REQUEST_ID_WINDOW_MS } from "./requestId.js";
+import {
+  DEFAULT_REQUEST_ID_WINDOW_MS,
+  MIN_REQUEST_ID_SECRET_BYTES,
+  RequestIdSecret,
+  type RequestIdSecretSource,
+} from "./requestId.js";
 import { Session } from "./Session.js";
 
 export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
@@ -35,6 +42,17 @@ export interface ManagerOptions {
    * Default 10 minutes.
    */
   requestIdWindowMs?: number;
+  /**
+   * The secret request records are named by (HMAC) and issued session ids sealed under
+   * (HKDF from it and the request id), so a storage dump plus a request id reveals no
+   * record and no id: at least 32 random bytes, or a lookup that loads them on first use.
+   * Every Manager that shares a storage's records (several processes on one Redis, a
+   * restart over one file directory) needs the same one. Default: derived from the id-hash
+   * key when `storage` is a HashedIdStorage (so those Managers agree already); otherwise a
+   * random secret of this Manager's, and request records then do not survive a restart nor
+   * span Managers (a retry that reaches another one applies again).
+   */
+  requestIdSecret?: RequestIdSecretSource;
 }
 
 /** What one request's Session is opened with. */
@@ -55,6 +73,8 @@ export interface ManagerConfig {
   readonly adoptUnknownIds: boolean;
   readonly logger: Logger;
   readonly requestIdWindowMs: number;
+  /** What request records are keyed and sealed with (see ManagerOptions.requestIdSecret). */
+  readonly requestIdSecret: RequestIdSecret;
   /** The storage's apply options for each mode, built once rather than on every commit. */
   readonly applyOptions: Readonly<Record<ApplyMode, Readonly<ApplyOptions>>>;
   generateId(): string;
@@ -78,12 +98,13 @@ export class Manager {
       DEFAULT_REQUEST_ID_WINDOW_MS,
     );
     const custom = options.generateId;
+    const storage = options.storage ?? new MemoryStorage();
     this.#ownsStorage = options.storage === undefined;
     const expiry: Expiry = { ttlMs, maxLifetimeMs };
     const limits = resolveLimits(options.limits);
     const applyOptions = (mode: ApplyMode) => Object.freeze({ ...expiry, limits, mode });
     this.context = {
-      storage: options.storage ?? new MemoryStorage(),
+      storage,
       expiry,
       limits,
       applyOptions: {
@@ -94,6 +115,7 @@ export class Manager {
       adoptUnknownIds: options.adoptUnknownIds ?? false,
       logger,
       requestIdWindowMs,
+      requestIdSecret: requestIdSecret(options.requestIdSecret, storage),
       generateId: custom
         ? () => {
             const id = custom();
@@ -122,6 +144,33 @@ export class Manager {
   async close(): Promise<void> {
     if (this.#ownsStorage) await this.context.storage.close();
   }
+}
+
+function requestIdSecret(
+  source: RequestIdSecretSource | undefined,
+  storage: Storage,
+): RequestIdSecret {
+  if (source === undefined) {
+    return storage instanceof HashedIdStorage
+      ? new RequestIdSecret(storage.requestIdSecret())
+      : RequestIdSecret.random();
+  }
+  if (source instanceof Uint8Array) {
+    if (source.length < MIN_REQUEST_ID_SECRET_BYTES) {
+      throw new ConfigError(
+        `must be at least ${MIN_REQUEST_ID_SECRET_BYTES} bytes (e.g. crypto.randomBytes(32), kept where every instance reads it), got ${source.length}`,
+        "requestIdSecret",
+      );
+    }
+    return new RequestIdSecret(source);
+  }
+  if (typeof source !== "object" || source === null || typeof source.load !== "function") {
+    throw new ConfigError(
+      "must be a Buffer of at least 32 bytes or an object with load(): Promise<Buffer>",
+      "requestIdSecret",
+    );
+  }
+  return new RequestIdSecret(source);
 }
 
 function positiveMs(option: string, value: number | undefined, fallback: number): number {

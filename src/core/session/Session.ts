@@ -119,13 +119,21 @@ export class Session {
    * step of the request: a retry of the same request with the same id, within the
    * Manager's requestIdWindowMs, gets each step's first outcome again and applies nothing
    * twice; the same id with a different request is refused (already_exists). `scope`
-   * (e.g. the RPC's name) is part of what makes two requests the same.
+   * (e.g. the RPC's name) is part of what makes two requests the same, and so is `caller`
+   * (who sent it, e.g. a digest of their token): a replay is answered to the caller that
+   * made the first request only, any other gets already_exists and no outcome. Leave it
+   * out when every caller is one (an unauthenticated server).
    */
-  setRequestId(id: string, options: { scope?: string } = {}): void {
+  setRequestId(id: string, options: { scope?: string; caller?: string | undefined } = {}): void {
     if (this.#requestId !== undefined) {
       throw new SessionError("invalid_argument", "a request id is already set for this session");
     }
-    this.#requestId = new RequestId(id, this.#ctx.requestIdWindowMs, options.scope ?? "");
+    this.#requestId = new RequestId(
+      id,
+      this.#ctx.requestIdWindowMs,
+      { scope: options.scope ?? "", caller: options.caller },
+      this.#ctx.requestIdSecret,
+    );
   }
 
   /** True while there are changes not yet committed. */
@@ -262,7 +270,8 @@ export class Session {
     expectedVersion: number | undefined,
   ): Promise<ApplyResult | undefined> {
     const { storage, applyOptions, adoptUnknownIds } = this.#ctx;
-    const step = this.#requestId?.next("apply", this.#id, [ops, expectedVersion ?? null]);
+    const next = this.#requestId?.next("apply", this.#id, [ops, expectedVersion ?? null]);
+    const step = next instanceof Promise ? await next : next;
     // Removing keys from a session that does not exist changes nothing: stay lazy.
     const removesOnly = onlyRemoves(ops);
     if (this.#id !== undefined && (adoptUnknownIds || this.#exists !== false)) {
@@ -301,7 +310,8 @@ export class Session {
     if (this.#commits > 0) await this.#committing?.then(IGNORE, IGNORE);
     this.#pending = [];
     this.#forgetReads();
-    const step = this.#requestId?.next("removeAll", this.#id, null);
+    const next = this.#requestId?.next("removeAll", this.#id, null);
+    const step = next instanceof Promise ? await next : next;
     if (this.#id !== undefined) {
       await this.#ctx.storage.destroy(
         this.#id,
@@ -323,7 +333,8 @@ export class Session {
     await this.commit();
     const oldId = this.#id;
     const keepOld = options.keepOld === true;
-    const step = this.#requestId?.next("regenerate", oldId, { keepOld });
+    const next = this.#requestId?.next("regenerate", oldId, { keepOld });
+    const step = next instanceof Promise ? await next : next;
     if (oldId === undefined || this.#exists === false) {
       throw new SessionError("not_found", "no session to regenerate");
     }
@@ -364,7 +375,8 @@ export class Session {
   /** Slides the expiry without changing data; not_found when there is no session. */
   async touch(): Promise<SessionMeta> {
     await this.commit();
-    const step = this.#requestId?.next("touch", this.#id, null);
+    const next = this.#requestId?.next("touch", this.#id, null);
+    const step = next instanceof Promise ? await next : next;
     const { expiry } = this.#ctx;
     const meta =
       this.#id === undefined || this.#exists === false

@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, hkdfSync } from "node:crypto";
 import { SessionError } from "../SessionError.js";
 import { ID_FAMILY_LENGTH, idFamily } from "./idFamily.js";
 import type { KeyRead, SessionRecord, Storage } from "./Storage.js";
@@ -79,6 +79,28 @@ export class HashedIdStorage implements Storage {
 
   async destroy(...[id, ...rest]: Parameters<Storage["destroy"]>): ReturnType<Storage["destroy"]> {
     return this.inner.destroy(await this.storedId(id), ...rest);
+  }
+
+  /**
+   * A secret for request records (Manager's requestIdSecret), derived from the id-hash key
+   * with HKDF under its own label: instances sharing the key share it, and neither use of
+   * the key can stand in for the other. The key itself never leaves this object.
+   */
+  requestIdSecret(): { load(): Promise<Buffer> } {
+    return {
+      load: async () => {
+        const key = this.#key ?? (await this.#loadKey());
+        return Buffer.from(
+          hkdfSync(
+            "sha256",
+            key,
+            "sessiond/id-hash-key",
+            "request-id secret v1",
+            32,
+          ) as ArrayBuffer,
+        );
+      },
+    };
   }
 
   async ping(): Promise<void> {

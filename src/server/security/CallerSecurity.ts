@@ -1,9 +1,9 @@
 import { readFile, stat } from "node:fs/promises";
 import type { SecureContextOptions } from "node:tls";
-import { ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
+import { type Metadata, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "../../core/Logger.js";
 import { ConfigError, type ServerConfig } from "../config.js";
-import { callerInterceptor } from "./callerInterceptor.js";
+import { type Caller, callerInterceptor } from "./callerInterceptor.js";
 import { FileWatcher } from "./FileWatcher.js";
 import { isLoopbackHost } from "./isLoopbackHost.js";
 import { loadTlsFiles, TlsFileError, type TlsFiles } from "./loadTlsFiles.js";
@@ -43,8 +43,14 @@ interface ServedTokens {
  */
 export class CallerSecurity {
   readonly credentials: ServerCredentials;
-  /** undefined when there is nothing to check (no tokens, no client names). */
+  /** undefined when there is nothing to check and no one to tell apart (no tokens, no mTLS). */
   readonly interceptor: ServerInterceptor | undefined;
+  /**
+   * Each admitted call's caller, by the Metadata object the handler gets as call.metadata:
+   * grpc-js has no per-call context, and that instance is the one thing the interceptor
+   * and the handler share. Weak: an entry goes with its call.
+   */
+  readonly #callers = new WeakMap<Metadata, Caller>();
   readonly reflection: boolean;
   readonly #config: SecurityConfig;
   readonly #logger: Logger;
@@ -68,14 +74,18 @@ export class CallerSecurity {
     this.credentials = tls?.creds ?? ServerCredentials.createInsecure();
     const clientNames = config.tlsClientNames && new Set(config.tlsClientNames);
     const refusals = new RefusalLog(logger);
+    // Under mTLS without tokens or names there is nothing to refuse, but the certificate
+    // still tells callers apart (a request_id's outcome is replayed to its caller only).
+    const mtls = tls !== undefined && config.tlsClientCaFile !== undefined;
     this.interceptor =
-      tokens === undefined && clientNames === undefined
+      tokens === undefined && clientNames === undefined && !mtls
         ? undefined
         : callerInterceptor({
             tokens: () => this.#tokens?.set,
             clientNames,
             authHealth: config.authHealth,
             onRefused: (method, code, reason) => refusals.refused(method, code, reason),
+            onAdmitted: (metadata, caller) => this.#callers.set(metadata, caller),
           });
     this.reflection =
       config.reflection === "auto" ? isLoopbackHost(config.host) : config.reflection === "on";
@@ -95,6 +105,14 @@ export class CallerSecurity {
                 error: err.message,
               }),
           });
+  }
+
+  /**
+   * Who sent the call whose request metadata this is (the handler's call.metadata);
+   * undefined when the server checks no caller (then all callers are one).
+   */
+  callerOf(metadata: Metadata): Caller | undefined {
+    return this.#callers.get(metadata);
   }
 
   /** Reads and checks every file; a bad one is a ConfigError naming it. */

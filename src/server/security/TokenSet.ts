@@ -77,13 +77,21 @@ export class TokenSet {
 
   /** The scopes of `token`, or undefined when it is not listed. */
   scopesOf(token: string): ReadonlySet<Scope> | undefined {
+    return this.find(token)?.scopes;
+  }
+
+  /**
+   * The entry of `token`: its scopes, and its SHA-256 digest (hex) as the caller's identity
+   * (the same token is the same caller across reloads); undefined when it is not listed.
+   */
+  find(token: string): { scopes: ReadonlySet<Scope>; digest: string } | undefined {
     const digest = sha256(token);
-    let found: ReadonlySet<Scope> | undefined;
+    let found: Entry | undefined;
     // No early exit: every entry is compared whatever matched.
     for (const entry of this.#entries) {
-      if (timingSafeEqual(entry.digest, digest)) found = entry.scopes;
+      if (timingSafeEqual(entry.digest, digest)) found = entry;
     }
-    return found;
+    return found && { scopes: found.scopes, digest: found.digest.toString("hex") };
   }
 }
 

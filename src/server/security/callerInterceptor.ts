@@ -9,7 +9,7 @@ import {
 import { ServerError } from "../../grpc/ServerError.js";
 import { toStatus } from "../../grpc/toStatus.js";
 import { type Requirement, requirementOf } from "./methodScopes.js";
-import type { TokenSet } from "./TokenSet.js";
+import type { Scope, TokenSet } from "./TokenSet.js";
 
 export interface CallerPolicy {
   /** The tokens in force now (they change on reload); undefined: no tokens asked for. */
@@ -20,6 +20,22 @@ export interface CallerPolicy {
   authHealth: boolean;
   /** Told of every refused call (for a rate-limited log line). */
   onRefused?: (method: string, code: string, reason: string) => void;
+  /**
+   * Told of every admitted call, with the metadata instance the handler will see as
+   * call.metadata (grpc-js has no per-call context; see CallerSecurity#callerOf).
+   */
+  onAdmitted?: (metadata: Metadata, caller: Caller) => void;
+}
+
+/** Who an admitted call comes from, as far as the checks tell. */
+export interface Caller {
+  /**
+   * Stable across the caller's calls: its token's digest and/or its client certificate's
+   * names; undefined when nothing identifies callers (all are one).
+   */
+  identity: string | undefined;
+  /** The token's scopes; undefined without tokens (every caller may do everything). */
+  scopes: ReadonlySet<Scope> | undefined;
 }
 
 /**
@@ -37,8 +53,9 @@ export function callerInterceptor(policy: CallerPolicy): ServerInterceptor {
       start(next) {
         next({
           onReceiveMetadata(metadata, pass) {
+            let caller: Caller;
             try {
-              checkCaller(policy, requirement, method.path, metadata, call);
+              caller = checkCaller(policy, requirement, method.path, metadata, call);
             } catch (err) {
               // Never passed on: the handler does not start; grpc-js drops the request.
               const refusal = toStatus(err);
@@ -46,6 +63,7 @@ export function callerInterceptor(policy: CallerPolicy): ServerInterceptor {
               call.sendStatus({ ...refusal, metadata: null });
               return;
             }
+            policy.onAdmitted?.(metadata, caller);
             pass(metadata);
           },
         });
@@ -60,12 +78,12 @@ function checkCaller(
   path: string,
   metadata: Metadata,
   call: ServerInterceptingCallInterface,
-): void {
-  if (policy.clientNames !== undefined) {
-    checkClientName(policy.clientNames, call.getAuthContext().sslPeerCertificate);
-  }
+): Caller {
+  const cert = call.getAuthContext().sslPeerCertificate;
+  if (policy.clientNames !== undefined) checkClientName(policy.clientNames, cert);
+  const certIdentity = cert === undefined ? undefined : certificateIdentity(cert);
   const tokens = policy.tokens();
-  if (tokens === undefined) return;
+  if (tokens === undefined) return { identity: certIdentity, scopes: undefined };
   const values = metadata.get("authorization");
   if (values.length === 0) {
     throw unauthenticated("missing authorization metadata: expected authorization: Bearer TOKEN");
@@ -75,14 +93,27 @@ function checkCaller(
   if (match === null) {
     throw unauthenticated("authorization metadata must be Bearer followed by a token");
   }
-  const scopes = tokens.scopesOf(match[1] as string);
-  if (scopes === undefined) throw unauthenticated("unknown or revoked token");
-  if (requirement !== "any-token" && !scopes.has(requirement)) {
+  const entry = tokens.find(match[1] as string);
+  if (entry === undefined) throw unauthenticated("unknown or revoked token");
+  const { scopes } = entry;
+  const missing = requirement === "any-token" ? undefined : requirement.find((s) => !scopes.has(s));
+  if (missing !== undefined) {
     throw new ServerError(
       status.PERMISSION_DENIED,
-      `this token lacks the "${requirement}" scope that ${path.slice(1)} needs`,
+      `this token lacks the "${missing}" scope that ${path.slice(1)} needs`,
     );
   }
+  const token = `token:${entry.digest}`;
+  return { identity: certIdentity === undefined ? token : `${certIdentity} ${token}`, scopes };
+}
+
+/**
+ * A client certificate as a caller: its names (what --tls-client-names admits by), so a
+ * renewed certificate is the same caller; its fingerprint when it names nothing.
+ */
+function certificateIdentity(cert: PeerCertificate): string {
+  const names = [...new Set(certificateNames(cert))].sort();
+  return names.length > 0 ? `cert:${JSON.stringify(names)}` : `cert-sha256:${cert.fingerprint256}`;
 }
 
 function checkClientName(allowed: ReadonlySet<string>, cert: PeerCertificate | undefined): void {

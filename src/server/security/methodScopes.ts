@@ -4,15 +4,19 @@ const SESSION_SERVICE = "/sessiond.v1.SessionService/";
 const HEALTH_SERVICE = "/grpc.health.v1.Health/";
 
 const READ = ["Get", "GetData", "Contains", "Size", "Describe"];
-const WRITE = ["Set", "SetMap", "Remove", "Increment", "Touch", "Regenerate", "RemoveAll"];
+const WRITE = ["Set", "SetMap", "Remove", "Touch", "Regenerate", "RemoveAll"];
 
-/** What a call must show: nothing, any listed token, or a token with one scope. */
-export type Requirement = "open" | "any-token" | Scope;
+/** What a call must show: nothing, any listed token, or a token with every one of these scopes. */
+export type Requirement = "open" | "any-token" | readonly Scope[];
 
-const bySessionMethod = new Map<string, Scope>([
-  ...READ.map((name) => [name, "read"] as const),
-  ...WRITE.map((name) => [name, "write"] as const),
+const bySessionMethod = new Map<string, readonly Scope[]>([
+  ...READ.map((name) => [name, ["read"]] as const),
+  ...WRITE.map((name) => [name, ["write"]] as const),
+  // Increment answers the stored value (delta 0 reads a number): a token that may not
+  // read must not learn it, so it needs both.
+  ["Increment", ["write", "read"]],
 ]);
+const ADMIN: readonly Scope[] = ["admin"];
 
 /**
  * The scope each method needs. A SessionService method missing from the lists (the
@@ -22,7 +26,7 @@ const bySessionMethod = new Map<string, Scope>([
  */
 export function requirementOf(path: string, authHealth: boolean): Requirement {
   if (path.startsWith(SESSION_SERVICE)) {
-    return bySessionMethod.get(path.slice(SESSION_SERVICE.length)) ?? "admin";
+    return bySessionMethod.get(path.slice(SESSION_SERVICE.length)) ?? ADMIN;
   }
   if (path.startsWith(HEALTH_SERVICE)) return authHealth ? "any-token" : "open";
   return "any-token";
