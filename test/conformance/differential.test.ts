@@ -2,7 +2,7 @@
 // destroys and expiries applied to every storage and to the executable spec
 // (src/testing/SpecStorage.ts), which must agree step by step. Each run prints its seeds;
 // SESSIOND_DIFF_SEED=n replays one. This file holds the storages that need no redis-server
-// (it is in `npm run test:unit`); differentialRedis.test.ts runs the same seeds on Redis.
+// (it is in `npm run test:unit`); differentialRedis.test.ts runs it on Redis.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,7 +1,7 @@
 // A fresh machine: the tests that need system programs fail, naming the Debian packages,
 // and the README's first set-up line and .ci/run install exactly those packages.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { README } from "../support/readmeBlocks.js";
@@ -46,4 +46,24 @@ test(".ci/run installs every package the tests name, then runs the README's npm 
     );
   }
   assert.match(ci, /^npm test$/m, ".ci/run runs npm test");
+});
+
+test("npm run test:unit runs no test that needs a system program", () => {
+  const scripts = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts;
+  // The script names files and `dir/*.test.ts` patterns (Node 20 has no fs.globSync).
+  const files = String(scripts["test:unit"])
+    .split(" ")
+    .filter((word) => word.endsWith(".ts"))
+    .flatMap((word) => {
+      if (!word.includes("*")) return [word];
+      const dir = word.slice(0, word.lastIndexOf("/"));
+      const names = readdirSync(join(REPO_ROOT, dir)).filter((n) => n.endsWith(".test.ts"));
+      return names.map((name) => `${dir}/${name}`);
+    });
+  assert.ok(files.length > 10, `test:unit names its files, got ${files.join(", ")}`);
+  // What brings a system program into a test: the helpers that start or find one.
+  const needs = /from "[./]*\/support\/(redisServers|redisStorages|systemTools|serverProcess|testPki)\.js"/;
+  for (const file of files) {
+    assert.doesNotMatch(readFileSync(join(REPO_ROOT, file), "utf8"), needs, file);
+  }
 });
