@@ -62,7 +62,8 @@ test("npm run test:unit runs no test that needs a system program", () => {
     });
   assert.ok(files.length > 10, `test:unit names its files, got ${files.join(", ")}`);
   // What brings a system program into a test: the helpers that start or find one.
-  const needs = /from "[./]*\/support\/(redisServers|redisStorages|systemTools|serverProcess|testPki)\.js"/;
+  const needs =
+    /from "[./]*\/support\/(redisServers|redisStorages|systemTools|serverProcess|testPki)\.js"/;
   for (const file of files) {
     assert.doesNotMatch(readFileSync(join(REPO_ROOT, file), "utf8"), needs, file);
   }
