@@ -14,7 +14,9 @@ import type { MetricsEndpoint } from "./metrics/serveMetrics.js";
 import { addReflection, REFLECTION_SERVICES } from "./reflection/addReflection.js";
 import { CallerSecurity } from "./security/CallerSecurity.js";
 import { securityWarnings } from "./security/checkSecurityCombinations.js";
+import { grpcHttp2Servers } from "./transport/grpcHttp2Servers.js";
 import { grpcServerOptions } from "./transport/grpcServerOptions.js";
+import { keepRepeatedAuthorization } from "./transport/keepRepeatedAuthorization.js";
 import { TransportGuard } from "./transport/TransportGuard.js";
 
 export const SESSION_SERVICE_NAME = "sessiond.v1.SessionService";
@@ -143,6 +145,7 @@ export async function startServer(
     if (security.reflection) addReflection(server, [SESSION_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
     const port = await bind(server, settings.host, settings.port, security.credentials);
+    for (const http2Server of grpcHttp2Servers(server)) keepRepeatedAuthorization(http2Server);
     guard.attach(server);
     endpoint = await metrics?.serve();
     const monitor = new HealthMonitor({
