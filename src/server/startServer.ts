@@ -76,8 +76,25 @@ export async function startServer(
   const settings = resolveConfig(config);
   const logger = options.logger ?? silentLogger;
   for (const warning of securityWarnings(settings)) logger.warn(warning);
+  // Holds nothing until attach(); made first so that the caller check can tell it which
+  // connections have a proven caller.
+  const guard = new TransportGuard({
+    maxConnections: settings.maxConnections,
+    maxConnectionsPerPeer: settings.maxConnectionsPerPeer,
+    handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    connectionIdleTimeoutMs: settings.connectionIdleTimeoutMs,
+    idleUnlessAuthenticated: settings.authTokensFile !== undefined,
+    maxConnectionAgeMs: settings.maxConnectionAgeMs,
+    maxConnectionAgeGraceMs: settings.maxConnectionAgeGraceMs,
+    requestReceiveTimeoutMs: settings.requestReceiveTimeoutMs,
+    maxConnectionOutboundBytes: settings.maxConnectionOutboundBytes,
+    streamingRequestPaths: streamingRequestPaths(),
+    logger,
+  });
   // Before the storage: a bad certificate or tokens file must not cost a storage connection.
-  const security = await CallerSecurity.create(settings, logger);
+  const security = await CallerSecurity.create(settings, logger, {
+    onAccepted: (connection) => guard.markAuthenticated(connection),
+  });
   const ownsStorage = options.storage === undefined;
   let storage: Storage;
   try {
@@ -107,16 +124,6 @@ export async function startServer(
         maxSessionBytes: settings.maxSessionBytes,
         maxOps: settings.maxOps,
       },
-      logger,
-    });
-    const guard = new TransportGuard({
-      maxConnections: settings.maxConnections,
-      connectionIdleTimeoutMs: settings.connectionIdleTimeoutMs,
-      maxConnectionAgeMs: settings.maxConnectionAgeMs,
-      maxConnectionAgeGraceMs: settings.maxConnectionAgeGraceMs,
-      requestReceiveTimeoutMs: settings.requestReceiveTimeoutMs,
-      maxConnectionOutboundBytes: settings.maxConnectionOutboundBytes,
-      streamingRequestPaths: streamingRequestPaths(),
       logger,
     });
     server = new Server({

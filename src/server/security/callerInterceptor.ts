@@ -20,6 +20,8 @@ export interface CallerPolicy {
   authHealth: boolean;
   /** Told of every refused call (for a rate-limited log line). */
   onRefused?: (method: string, code: string, reason: string) => void;
+  /** Told of every call that passed the check (its connection has a proven caller). */
+  onAccepted?: (call: ServerInterceptingCallInterface) => void;
 }
 
 /**
@@ -46,6 +48,7 @@ export function callerInterceptor(policy: CallerPolicy): ServerInterceptor {
               call.sendStatus({ ...refusal, metadata: null });
               return;
             }
+            policy.onAccepted?.(call);
             pass(metadata);
           },
         });
