@@ -88,7 +88,8 @@ export interface ServerConfig {
   // Transport limits (README: Limits, Transport limits).
   maxConcurrentStreams: number;
   maxConnections: number;
-  maxConnectionsPerPeer?: number;
+  /** "auto": DEFAULT_MAX_CONNECTIONS_PER_PEER, or maxConnections if lower. */
+  maxConnectionsPerPeer: number | "auto";
   handshakeTimeoutMs: number;
   connectionIdleTimeoutMs: number;
   keepaliveTimeMs: number;
@@ -421,8 +422,12 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "MAX_CONNECTIONS_PER_PEER",
     key: "maxConnectionsPerPeer",
-    parse: (raw) => parseInteger(raw, 1, 2 ** 31 - 1),
-    description: `Most open connections from one client address (IPv4-mapped IPv6 counts as IPv4), at most SESSIOND_MAX_CONNECTIONS; past it that address's oldest connection that never made a call makes room, or the new one is closed (default: ${DEFAULT_MAX_CONNECTIONS_PER_PEER}, or SESSIOND_MAX_CONNECTIONS if lower). Behind a proxy every client shares the proxy's address.`,
+    default: "auto",
+    parse: (raw) =>
+      parseBudget(raw, (text) => parseInteger(text, 1, 2 ** 31 - 1), "a whole number from 1", {
+        unlimited: false,
+      }),
+    description: `Most open connections from one client address (IPv4-mapped IPv6 counts as IPv4), at most SESSIOND_MAX_CONNECTIONS; past it that address's oldest connection that never made a call makes room, or the new one is closed (auto: ${DEFAULT_MAX_CONNECTIONS_PER_PEER}, or SESSIOND_MAX_CONNECTIONS if lower). Behind a proxy every client shares the proxy's address.`,
   },
   {
     name: "HANDSHAKE_TIMEOUT",
@@ -676,7 +681,7 @@ function checkCombinations(config: ServerConfig): void {
     );
   }
   if (
-    config.maxConnectionsPerPeer !== undefined &&
+    config.maxConnectionsPerPeer !== "auto" &&
     config.maxConnectionsPerPeer > config.maxConnections
   ) {
     throw new ConfigError(

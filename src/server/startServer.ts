@@ -80,7 +80,8 @@ export async function startServer(
   // connections have a proven caller.
   const guard = new TransportGuard({
     maxConnections: settings.maxConnections,
-    maxConnectionsPerPeer: settings.maxConnectionsPerPeer,
+    maxConnectionsPerPeer:
+      settings.maxConnectionsPerPeer === "auto" ? undefined : settings.maxConnectionsPerPeer,
     handshakeTimeoutMs: settings.handshakeTimeoutMs,
     connectionIdleTimeoutMs: settings.connectionIdleTimeoutMs,
     idleUnlessAuthenticated: settings.authTokensFile !== undefined,

@@ -14,6 +14,7 @@ import { credentials, status } from "@grpc/grpc-js";
 import { SessionServiceClient } from "../../src/gen/sessiond/v1/session.js";
 import { ConfigError, parseConfig, type ServerConfig } from "../../src/server/config.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
+import { peerAddress } from "../../src/server/transport/ConnectionSlots.js";
 import { grpcServerOptions } from "../../src/server/transport/grpcServerOptions.js";
 import { connectionsWithinFdLimit } from "../../src/server/transport/openFileLimit.js";
 import { startUnderFdLimit } from "../support/fdLimitedServer.js";
@@ -663,7 +664,7 @@ describe("transport settings", () => {
     const { config } = parseConfig([], {});
     assert.equal(config.maxConcurrentStreams, 100);
     assert.equal(config.maxConnections, 1000);
-    assert.equal(config.maxConnectionsPerPeer, undefined); // 100, or maxConnections if lower
+    assert.equal(config.maxConnectionsPerPeer, "auto"); // 100, or maxConnections if lower
     assert.equal(config.handshakeTimeoutMs, 5000);
     assert.equal(config.connectionIdleTimeoutMs, 5 * 60_000);
     assert.equal(config.keepaliveTimeMs, 2 * 3_600_000);
@@ -714,6 +715,14 @@ describe("transport settings", () => {
         argv.join(" "),
       );
     }
+  });
+
+  test("a peer is its address; an IPv4-mapped IPv6 address is the IPv4 address", () => {
+    assert.equal(peerAddress("::ffff:10.1.2.3"), "10.1.2.3");
+    assert.equal(peerAddress("10.1.2.3"), "10.1.2.3");
+    assert.equal(peerAddress("::1"), "::1");
+    assert.equal(peerAddress("::ffff:a01:203"), "::ffff:a01:203");
+    assert.equal(peerAddress("2001:db8::ffff:1"), "2001:db8::ffff:1");
   });
 
   test("connections leave 128 descriptors free, or half of a small limit", () => {
