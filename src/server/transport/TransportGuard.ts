@@ -69,10 +69,12 @@ const WARN_EVERY_MS = 10_000;
 const CLOSE_BACKSTOP_MS = 1000;
 
 /**
- * The transport limits grpc-js lacks or gets wrong: how many connections may be open, how
- * long one may sit with no call, how old one may grow, how long a request may take to
- * arrive, and how many response bytes a connection may leave unread; and a drain that
- * ends connections the same safe way.
+ * The transport limits grpc-js lacks or gets wrong: how many connections may be open (in
+ * all and from one address: ConnectionSlots), how long one may take to start, how long one
+ * may sit with no call (with tokens, calls on a connection that never showed a valid one do
+ * not count), how old one may grow, how long a request may take to arrive, and how many
+ * response bytes a connection may leave unread; and a drain that ends connections the same
+ * safe way.
  *
  * It never calls session.close(). On Node 20, a session closed that way refuses a stream
  * still arriving with an RST_STREAM sent from inside nghttp2's frame callback, which frees
@@ -166,7 +168,7 @@ export class TransportGuard {
       maxConnections,
       maxPerPeer: maxConnectionsPerPeer,
       handshakeTimeoutMs,
-      onCut: (kind, peer) => this.#onCut(kind, peer),
+      onCut: (kind, peer) => this.#onCut(kind, peer, { maxConnections, maxConnectionsPerPeer }),
     });
     this.#slots = slots;
     this.#http2Servers = grpcHttp2Servers(server);
@@ -395,10 +397,14 @@ export class TransportGuard {
     });
   }
 
-  #onCut(kind: "refused" | "peer" | "room" | "handshake", peer: string): void {
+  /** `limits` as computed once at attach(): maxConnections reads the open-file limit. */
+  #onCut(
+    kind: "refused" | "peer" | "room" | "handshake",
+    peer: string,
+    limits: { maxConnections: number; maxConnectionsPerPeer: number },
+  ): void {
     const { handshakeTimeoutMs } = this.#options;
-    const maxConnections = this.maxConnections;
-    const maxConnectionsPerPeer = this.maxConnectionsPerPeer;
+    const { maxConnections, maxConnectionsPerPeer } = limits;
     const [msg, fields]: [string, Record<string, unknown>] = {
       refused: [
         "connection refused: too many open connections",
@@ -410,7 +416,12 @@ export class TransportGuard {
       ],
       room: [
         "connection closed to make room: it never made a call",
-        { peer, maxConnections, maxConnectionsPerPeer },
+        {
+          peer,
+          maxConnections,
+          maxConnectionsPerPeer,
+          setting: "SESSIOND_MAX_CONNECTIONS, SESSIOND_MAX_CONNECTIONS_PER_PEER",
+        },
       ],
       handshake: [
         "connection closed: no TLS handshake and HTTP/2 preface in time",
