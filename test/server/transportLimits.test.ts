@@ -613,8 +613,45 @@ describe("connection slots and the handshake deadline", () => {
     );
   });
 
+  test("at the cap with tokens: connections whose calls never showed a token make room for one that does", async () => {
+    const token = `${"b".repeat(16)}${Date.now()}`;
+    const tokensFile = join(dir, "tokens-cap");
+    await writeFile(tokensFile, `${token} read\n`, { mode: 0o600 });
+    await withServer(
+      {
+        authTokensFile: tokensFile,
+        maxConnections: 3,
+        handshakeTimeoutMs: 60_000,
+        connectionIdleTimeoutMs: 60_000,
+      },
+      async (s) => {
+        const watchers: RawHttp2Connection[] = [];
+        const callers: RawHttp2Connection[] = [];
+        try {
+          for (let i = 0; i < 3; i++) watchers.push(await watching(s.port));
+          for (let i = 0; i < 2; i++) {
+            // Before: every slot held by a Watch with no token, this connection was closed.
+            const caller = await RawHttp2Connection.open(s.port);
+            callers.push(caller);
+            const get = caller.openCall("/sessiond.v1.SessionService/Get", {
+              body: Buffer.concat([grpcFrameHeader(3), Buffer.from([0x0a, 0x01, 0x6b])]),
+              end: true,
+              headers: [["authorization", `Bearer ${token}`]],
+            });
+            await caller.waitFor((f) => f.streamId === get && (f.flags & 0x1) !== 0);
+            await withinGuard(watchers[i]?.closed as Promise<void>, `watcher ${i} stayed`);
+          }
+          assert.equal(watchers[2]?.socket.destroyed, false);
+          for (const caller of callers) assert.equal(caller.socket.destroyed, false);
+        } finally {
+          for (const raw of [...watchers, ...callers]) raw.close();
+        }
+      },
+    );
+  });
+
   test("idle timeout with tokens: a health Watch without a token does not keep its connection", async () => {
-    const token = "a".repeat(16) + Date.now();
+    const token = `${"a".repeat(16)}${Date.now()}`;
     const tokensFile = join(dir, "tokens");
     await writeFile(tokensFile, `${token} read\n`, { mode: 0o600 });
     await withServer(

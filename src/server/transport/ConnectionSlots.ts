@@ -26,8 +26,9 @@ interface Slot {
 /**
  * Who holds the connection slots. A connection must finish its handshake and preface within
  * the deadline; one address holds at most its share; and when a share or the whole cap is
- * full, the oldest connection that never made a call is closed to make room for the new one
- * (only when every connection has made a call is the new one closed). Idle sockets that
+ * full, the oldest connection that never made a call (with tokens, one that never showed a
+ * valid token) is closed to make room for the new one; only when every connection has made
+ * one is the new one closed. Idle sockets that
  * never speak thus cannot lock other clients out for the idle timeout, and a client that
  * just connected keeps its place against newer ones.
  */
@@ -78,7 +79,10 @@ export class ConnectionSlots {
     slot.deadline = undefined;
   }
 
-  /** A call was opened: the connection is no longer one to close to make room. */
+  /**
+   * A call was opened (with tokens: one passed the caller check): the connection is no
+   * longer one to close to make room.
+   */
   activated(key: string): void {
     this.#unused.delete(key);
   }

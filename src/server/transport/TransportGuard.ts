@@ -25,7 +25,8 @@ export interface TransportGuardOptions {
   connectionIdleTimeoutMs: number;
   /**
    * Callers must authenticate (tokens): a connection's open calls keep it from the idle
-   * timeout only once one of its calls has passed the caller check (markAuthenticated).
+   * timeout, and from being closed to make room at the cap, only once one of its calls has
+   * passed the caller check (markAuthenticated).
    */
   idleUnlessAuthenticated?: boolean;
   maxConnectionAgeMs?: number;
@@ -117,7 +118,7 @@ export class TransportGuard {
 
   /**
    * The caller check passed a call on this connection (its addresses, as a call knows them):
-   * from now on its open calls keep it from the idle timeout.
+   * from now on its open calls keep it from the idle timeout, and it keeps its slot.
    */
   markAuthenticated(info: {
     remoteAddress?: string;
@@ -129,7 +130,9 @@ export class TransportGuard {
     const connection = this.#connections.get(
       connectionKey(remoteAddress, remotePort, localAddress, localPort),
     );
-    if (connection) connection.authenticated = true;
+    if (connection === undefined || connection.authenticated) return;
+    connection.authenticated = true;
+    this.#slots?.activated(connection.key);
   }
 
   /**
@@ -243,7 +246,8 @@ export class TransportGuard {
 
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const connection = this.#connectionOf(stream.session as ServerHttp2Session);
-    if (connection.streams.size === 0) this.#slots?.activated(connection.key);
+    // With tokens, a connection keeps its slot against newcomers only once authenticated.
+    if (!this.#options.idleUnlessAuthenticated) this.#slots?.activated(connection.key);
     connection.streams.add(stream);
     let timer: NodeJS.Timeout | undefined;
     if (!this.#options.streamingRequestPaths.has(String(headers[":path"]))) {
