@@ -33,6 +33,7 @@ import {
   ValueError,
 } from "./parsers.js";
 import { checkSecurityCombinations } from "./security/checkSecurityCombinations.js";
+import { DEFAULT_MAX_CONNECTIONS_PER_PEER } from "./transport/ConnectionSlots.js";
 
 export const STORAGE_KINDS = ["file", "memory", "redis", "redis-hash"] as const;
 export type StorageKind = (typeof STORAGE_KINDS)[number];
@@ -87,6 +88,9 @@ export interface ServerConfig {
   // Transport limits (README: Limits, Transport limits).
   maxConcurrentStreams: number;
   maxConnections: number;
+  /** "auto": DEFAULT_MAX_CONNECTIONS_PER_PEER, or maxConnections if lower. */
+  maxConnectionsPerPeer: number | "auto";
+  handshakeTimeoutMs: number;
   connectionIdleTimeoutMs: number;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
@@ -413,7 +417,25 @@ export const SETTINGS: readonly AnySetting[] = [
     default: "1000",
     parse: (raw) => parseInteger(raw, 1, 2 ** 31 - 1),
     description:
-      "Most open client connections; more are closed at once. Lowered at start so that 128 file descriptors (half, under an open-file limit below 256) stay free.",
+      "Most open client connections; past it the oldest connection that never made a call is closed to make room, or the new one if all have made one. Lowered at start so that 128 file descriptors (half, under an open-file limit below 256) stay free.",
+  },
+  {
+    name: "MAX_CONNECTIONS_PER_PEER",
+    key: "maxConnectionsPerPeer",
+    default: "auto",
+    parse: (raw) =>
+      parseBudget(raw, (text) => parseInteger(text, 1, 2 ** 31 - 1), "a whole number from 1", {
+        unlimited: false,
+      }),
+    description: `Most open connections from one client address (IPv4-mapped IPv6 counts as IPv4), at most SESSIOND_MAX_CONNECTIONS; past it that address's oldest connection that never made a call makes room, or the new one is closed (auto: ${DEFAULT_MAX_CONNECTIONS_PER_PEER}, or SESSIOND_MAX_CONNECTIONS if lower). Behind a proxy every client shares the proxy's address.`,
+  },
+  {
+    name: "HANDSHAKE_TIMEOUT",
+    key: "handshakeTimeoutMs",
+    default: "5s",
+    parse: parseTimerDuration,
+    description:
+      "A new connection that has not finished its TLS handshake and sent the HTTP/2 preface and SETTINGS this long after it was accepted is closed.",
   },
   {
     name: "CONNECTION_IDLE_TIMEOUT",
@@ -421,7 +443,7 @@ export const SETTINGS: readonly AnySetting[] = [
     default: "5m",
     parse: parseTimerDuration,
     description:
-      "A connection with no call in flight for this long is closed (a client reconnects on its next call).",
+      "A connection with no call in flight for this long is closed (a client reconnects on its next call). With tokens, a connection's calls count only once one of them has passed the token check.",
   },
   {
     name: "KEEPALIVE_TIME",
@@ -656,6 +678,14 @@ function checkCombinations(config: ServerConfig): void {
   if (config.redisTlsCa !== undefined && !/^rediss:\/\//i.test(config.redisUrl ?? "")) {
     throw new ConfigError(
       "SESSIOND_REDIS_TLS_CA_FILE (--redis-tls-ca-file): applies to a rediss:// SESSIOND_REDIS_URL only; set one, or leave the CA file out",
+    );
+  }
+  if (
+    config.maxConnectionsPerPeer !== "auto" &&
+    config.maxConnectionsPerPeer > config.maxConnections
+  ) {
+    throw new ConfigError(
+      `SESSIOND_MAX_CONNECTIONS_PER_PEER (--max-connections-per-peer): expected at most SESSIOND_MAX_CONNECTIONS (${config.maxConnections}), the connections of all clients together; got ${config.maxConnectionsPerPeer}`,
     );
   }
   const security = checkSecurityCombinations(config);

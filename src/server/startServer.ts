@@ -15,7 +15,9 @@ import type { MetricsEndpoint } from "./metrics/serveMetrics.js";
 import { addReflection, REFLECTION_SERVICES } from "./reflection/addReflection.js";
 import { CallerSecurity } from "./security/CallerSecurity.js";
 import { securityWarnings } from "./security/checkSecurityCombinations.js";
+import { grpcHttp2Servers } from "./transport/grpcHttp2Servers.js";
 import { grpcServerOptions } from "./transport/grpcServerOptions.js";
+import { keepRepeatedAuthorization } from "./transport/keepRepeatedAuthorization.js";
 import { TransportGuard } from "./transport/TransportGuard.js";
 
 export const SESSION_SERVICE_NAME = "sessiond.v1.SessionService";
@@ -75,8 +77,26 @@ export async function startServer(
   const settings = resolveConfig(config);
   const logger = options.logger ?? silentLogger;
   for (const warning of securityWarnings(settings)) logger.warn(warning);
+  // Holds nothing until attach(); made first so that the caller check can tell it which
+  // connections have a proven caller.
+  const guard = new TransportGuard({
+    maxConnections: settings.maxConnections,
+    maxConnectionsPerPeer:
+      settings.maxConnectionsPerPeer === "auto" ? undefined : settings.maxConnectionsPerPeer,
+    handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    connectionIdleTimeoutMs: settings.connectionIdleTimeoutMs,
+    idleUnlessAuthenticated: settings.authTokensFile !== undefined,
+    maxConnectionAgeMs: settings.maxConnectionAgeMs,
+    maxConnectionAgeGraceMs: settings.maxConnectionAgeGraceMs,
+    requestReceiveTimeoutMs: settings.requestReceiveTimeoutMs,
+    maxConnectionOutboundBytes: settings.maxConnectionOutboundBytes,
+    streamingRequestPaths: streamingRequestPaths(),
+    logger,
+  });
   // Before the storage: a bad certificate or tokens file must not cost a storage connection.
-  const security = await CallerSecurity.create(settings, logger);
+  const security = await CallerSecurity.create(settings, logger, {
+    onAccepted: (connection) => guard.markAuthenticated(connection),
+  });
   const ownsStorage = options.storage === undefined;
   let storage: Storage;
   try {
@@ -115,16 +135,6 @@ export async function startServer(
       },
       logger,
     });
-    const guard = new TransportGuard({
-      maxConnections: settings.maxConnections,
-      connectionIdleTimeoutMs: settings.connectionIdleTimeoutMs,
-      maxConnectionAgeMs: settings.maxConnectionAgeMs,
-      maxConnectionAgeGraceMs: settings.maxConnectionAgeGraceMs,
-      requestReceiveTimeoutMs: settings.requestReceiveTimeoutMs,
-      maxConnectionOutboundBytes: settings.maxConnectionOutboundBytes,
-      streamingRequestPaths: streamingRequestPaths(),
-      logger,
-    });
     server = new Server({
       ...grpcServerOptions(settings),
       interceptors: [
@@ -159,6 +169,7 @@ export async function startServer(
     if (security.reflection) addReflection(server, [SESSION_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
     const port = await bind(server, settings.host, settings.port, security.credentials);
+    for (const http2Server of grpcHttp2Servers(server)) keepRepeatedAuthorization(http2Server);
     guard.attach(server);
     endpoint = await metrics?.serve();
     const monitor = new HealthMonitor({

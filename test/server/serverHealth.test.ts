@@ -1,6 +1,7 @@
 // startServer() in-process: what other engineers and benchmarks rely on, and health that
 // follows a real storage's reachability.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,17 +9,23 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import {
   Client,
+  type ClientReadableStream,
   credentials,
   Metadata,
   makeClientConstructor,
+  Server,
+  ServerCredentials,
   type ServiceDefinition,
+  type ServiceError,
 } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { ConfigError, parseConfig } from "../../src/server/config.js";
+import { addHealth, MAX_SERVICE_NAME_BYTES } from "../../src/server/health/addHealth.js";
 import { startServer } from "../../src/server/startServer.js";
 import { startRedis } from "../support/redisServers.js";
 import { checkHealth, sessionClient, unary, waitForHealth } from "../support/serverClients.js";
+import { REPO_ROOT } from "../support/serverProcess.js";
 
 const SERVICE = "sessiond.v1.SessionService";
 
@@ -222,5 +229,134 @@ describe("health follows storage.ping()", () => {
     assert.equal(await checkHealth(running.address, ""), "NOT_SERVING");
     await redis.restart();
     await waitForHealth(running.address, SERVICE, "SERVING");
+  });
+});
+
+type HealthClient = Client & {
+  check(
+    request: { service: string },
+    callback: (err: ServiceError | null, response?: { status: string }) => void,
+  ): void;
+  watch(request: { service: string }): ClientReadableStream<{ status: string }>;
+};
+
+/** addHealth alone on a grpc-js Server on 127.0.0.1, with a client of its own. */
+async function healthOnly(initial: Record<string, "SERVING">) {
+  const server = new Server();
+  const served = addHealth(server, initial);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
+  );
+  const Health = makeClientConstructor(healthService as ServiceDefinition, "Health");
+  const client = new Health(
+    `127.0.0.1:${port}`,
+    credentials.createInsecure(),
+  ) as unknown as HealthClient;
+  return {
+    served,
+    client,
+    check: (service: string) =>
+      new Promise<string>((resolve, reject) =>
+        client.check({ service }, (err, response) =>
+          err ? reject(err) : resolve(response?.status ?? ""),
+        ),
+      ),
+    /** Opens a Watch and resolves with its first status (or the error that ended it). */
+    watch(service: string) {
+      const call = client.watch({ service });
+      const first = new Promise<string>((resolve, reject) => {
+        call.once("data", (msg: { status: string }) => resolve(msg.status));
+        call.once("error", reject);
+      });
+      const ended = new Promise<number>((resolve) => call.once("status", (s) => resolve(s.code)));
+      call.on("error", () => {});
+      return { call, first, ended };
+    },
+    close() {
+      client.close();
+      server.forceShutdown();
+    },
+  };
+}
+
+async function until(what: string, condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`hang guard: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("health service names are bounded and Watch state ends with its call", () => {
+  test("Watch calls with distinct long names leave nothing behind once cancelled or ended", async () => {
+    const h = await healthOnly({ "": "SERVING" });
+    try {
+      const names = Array.from({ length: 300 }, (_, i) =>
+        `svc-${i}-`.padEnd(MAX_SERVICE_NAME_BYTES, "x"),
+      );
+      for (let i = 0; i < names.length; i += 50) {
+        const watches = names.slice(i, i + 50).map((name) => h.watch(name));
+        for (const w of watches) assert.equal(await w.first, "SERVICE_UNKNOWN");
+        assert.deepEqual(h.served.watching(), { calls: 50, names: 50 });
+        for (const w of watches) w.call.cancel();
+        await until("cancelled Watch calls were kept", () => h.served.watching().names === 0);
+      }
+      // Two on one name, ended by the server (shutdown): the name goes with the last one.
+      const pair = [h.watch(""), h.watch("")];
+      for (const w of pair) assert.equal(await w.first, "SERVING");
+      assert.deepEqual(h.served.watching(), { calls: 2, names: 1 });
+      h.served.endWatches();
+      for (const w of pair) assert.equal(await w.ended, 0);
+      assert.deepEqual(h.served.watching(), { calls: 0, names: 0 });
+    } finally {
+      h.close();
+    }
+  });
+
+  test("a name past the bound is INVALID_ARGUMENT, never echoed; unknown names are not echoed either", async () => {
+    const h = await healthOnly({ "": "SERVING" });
+    try {
+      const longest = "n".repeat(MAX_SERVICE_NAME_BYTES);
+      const tooLong = `${"é".repeat(MAX_SERVICE_NAME_BYTES / 2)}n`; // 257 bytes, 129 chars
+      const huge = "h".repeat(2 ** 20);
+      assert.equal(await h.watch(longest).first, "SERVICE_UNKNOWN");
+      for (const name of [tooLong, huge]) {
+        for (const attempt of [() => h.check(name), () => h.watch(name).first]) {
+          await assert.rejects(attempt(), (err: ServiceError) => {
+            assert.equal(err.code, 3, err.details.slice(0, 200));
+            assert.equal(err.details, `service name longer than ${MAX_SERVICE_NAME_BYTES} bytes`);
+            return true;
+          });
+        }
+      }
+      await assert.rejects(h.check(longest), (err: ServiceError) => {
+        assert.equal(err.code, 5);
+        assert.ok(!err.details.includes("nnnn"), err.details.slice(0, 200));
+        assert.ok(err.details.length < 100, `${err.details.length} characters`);
+        return true;
+      });
+      assert.equal(await h.check(""), "SERVING");
+      await until("refused and open calls", () => h.served.watching().calls === 1);
+    } finally {
+      h.close();
+    }
+  });
+
+  test("a whole server: 100 Watch calls with 1 MiB names leave no heap behind (child with --expose-gc)", async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ["--expose-gc", "--import", "tsx", "test/support/healthWatchHeap.ts", "100", "1048576"],
+        { cwd: REPO_ROOT, timeout: 120_000 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      ),
+    );
+    const result = JSON.parse(out) as { heldMiB: number; outcomes: Record<string, number> };
+    // Before the bound the server kept every name: about 100 MiB.
+    assert.ok(result.heldMiB < 10, out);
+    const refused = `error 3 service name longer than ${MAX_SERVICE_NAME_BYTES} bytes`;
+    assert.deepEqual(result.outcomes, { [refused]: 100 }, out);
   });
 });

@@ -3,21 +3,24 @@
 // while a grpc-js client on another connection is still served. Limits are set small so
 // that the cut comes soon; the timeouts below are hang guards, never speed requirements.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import http2 from "node:http2";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { status } from "@grpc/grpc-js";
-import type { SessionServiceClient } from "../../src/gen/sessiond/v1/session.js";
+import { connect as tlsConnect } from "node:tls";
+import { credentials, status } from "@grpc/grpc-js";
+import { SessionServiceClient } from "../../src/gen/sessiond/v1/session.js";
 import { ConfigError, parseConfig, type ServerConfig } from "../../src/server/config.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
+import { peerAddress } from "../../src/server/transport/ConnectionSlots.js";
 import { grpcServerOptions } from "../../src/server/transport/grpcServerOptions.js";
 import { connectionsWithinFdLimit } from "../../src/server/transport/openFileLimit.js";
 import { startUnderFdLimit } from "../support/fdLimitedServer.js";
 import { FRAME, grpcFrameHeader, RawHttp2Connection, SETTING } from "../support/rawHttp2.js";
 import { sessionClient, unary } from "../support/serverClients.js";
+import { makeTestPki, pem } from "../support/testPki.js";
 
 const HANG_GUARD_MS = 30_000;
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -84,9 +87,15 @@ function withinGuard<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
 }
 
-/** A TCP connection that sends nothing; `read: false` also never reads (not even a FIN). */
-async function bareSocket(port: number, { read = true } = {}): Promise<Socket> {
-  const socket = connect(port, "127.0.0.1");
+/**
+ * A TCP connection that sends nothing; `read: false` also never reads (not even a FIN).
+ * `from` is the source address: Linux routes all of 127/8 to lo, so 127.0.0.x are peers.
+ */
+async function bareSocket(
+  port: number,
+  { read = true, from }: { read?: boolean; from?: string } = {},
+): Promise<Socket> {
+  const socket = connect({ port, host: "127.0.0.1", localAddress: from });
   socket.on("error", () => {});
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
@@ -185,13 +194,14 @@ describe("transport limits", () => {
     });
   });
 
-  test("connections: past the limit new ones are closed at once, open ones keep being served", async () => {
+  test("connections: past the limit, silent ones make room for new ones (oldest first); open ones keep being served", async () => {
     await withServer({ maxConnections: 5, connectionIdleTimeoutMs: 60_000 }, async (s) => {
       const client = sessionClient(s.address);
       try {
         await bystanderServed(client);
         const sockets = await Promise.all(Array.from({ length: 40 }, () => bareSocket(s.port)));
-        // The bystander holds one of the 5; 4 more are accepted and the other 36 closed.
+        // The bystander holds one of the 5; each socket past the 4 others closes the oldest
+        // silent one, so the first 36 are closed and the last 4 stay.
         let closedCount = 0;
         await withinGuard(
           Promise.all(
@@ -205,6 +215,10 @@ describe("transport limits", () => {
           "connections",
         );
         assert.equal(closedCount, 36);
+        assert.deepEqual(
+          sockets.map((socket) => socket.destroyed),
+          sockets.map((_, i) => i < 36),
+        );
         await bystanderServed(client, 1);
         for (const socket of sockets) socket.destroy();
       } finally {
@@ -274,7 +288,8 @@ describe("transport limits", () => {
       );
       const client = sessionClient(s.address);
       try {
-        // Every slot is held: one more connection is closed at once.
+        // Every slot is held: one more connection closes the oldest silent one to take its
+        // place, and goes itself once idle.
         const extra = await bareSocket(s.port);
         await withinGuard(closed(extra), "a connection past the limit was kept");
         // A new client gets a slot only once the server has really let go of a silent
@@ -414,11 +429,280 @@ describe("transport limits", () => {
   });
 });
 
+/** A raw connection whose health Watch is open and answered: it has made a call. */
+async function watching(
+  port: number,
+  headers: Array<[string, string]> = [],
+): Promise<RawHttp2Connection> {
+  const raw = await RawHttp2Connection.open(port);
+  const id = raw.openCall("/grpc.health.v1.Health/Watch", {
+    body: grpcFrameHeader(0),
+    end: true,
+    headers,
+  });
+  await raw.waitFor((f) => f.streamId === id && f.type === FRAME.DATA);
+  return raw;
+}
+
+describe("connection slots and the handshake deadline", () => {
+  test("per peer: one address holding idle sockets past its share (default 100) locks nobody else out", async () => {
+    await withServer({ maxConnections: 150, connectionIdleTimeoutMs: 60_000 }, async (s) => {
+      const sockets: Socket[] = [];
+      try {
+        for (let i = 0; i < 160; i++) sockets.push(await bareSocket(s.port, { from: "127.0.0.2" }));
+        // Before: all 150 slots taken by 127.0.0.2 and a call from elsewhere failed at once.
+        await withinGuard(
+          (async () => {
+            while (sockets.filter((socket) => socket.destroyed).length < 60) {
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          })(),
+          "no socket past the share was closed",
+        );
+        assert.ok(sockets.filter((socket) => !socket.destroyed).length <= 100);
+        const client = sessionClient(s.address);
+        try {
+          await bystanderServed(client);
+        } finally {
+          client.close();
+        }
+        const other = await watching(s.port);
+        other.close();
+      } finally {
+        for (const socket of sockets) socket.destroy();
+      }
+    });
+  });
+
+  test("per peer: past an address's share, its oldest silent connection makes room; if none is silent, the new one is closed", async () => {
+    await withServer(
+      { maxConnections: 10, maxConnectionsPerPeer: 3, connectionIdleTimeoutMs: 60_000 },
+      async (s) => {
+        const client = sessionClient(s.address);
+        const held: RawHttp2Connection[] = [];
+        try {
+          const silent = [];
+          for (let i = 0; i < 3; i++) silent.push(await bareSocket(s.port, { from: "127.0.0.3" }));
+          const newest = await bareSocket(s.port, { from: "127.0.0.3" });
+          await withinGuard(closed(silent[0] as Socket), "the oldest silent socket stayed");
+          assert.deepEqual(
+            [...silent, newest].map((socket) => socket.destroyed),
+            [true, false, false, false],
+          );
+          for (const socket of [...silent, newest]) socket.destroy();
+          // Three connections that made a call hold 127.0.0.1's share (with the bystander's).
+          await bystanderServed(client);
+          for (let i = 0; i < 2; i++) held.push(await watching(s.port));
+          const refused = await bareSocket(s.port);
+          await withinGuard(closed(refused), "a connection past the share was kept");
+          await bystanderServed(client, 1);
+          for (const raw of held) assert.equal(raw.socket.destroyed, false);
+        } finally {
+          for (const raw of held) raw.close();
+          client.close();
+        }
+      },
+    );
+  });
+
+  test("at the cap: connections that never made a call make room, oldest first; when all have, a newcomer is closed", async () => {
+    await withServer(
+      {
+        maxConnections: 4,
+        maxConnectionsPerPeer: 4,
+        handshakeTimeoutMs: 60_000,
+        connectionIdleTimeoutMs: 60_000,
+      },
+      async (s) => {
+        const silent: Socket[] = [];
+        const held: RawHttp2Connection[] = [];
+        const client = sessionClient(s.address);
+        try {
+          for (let i = 0; i < 4; i++) silent.push(await bareSocket(s.port, { from: "127.0.0.2" }));
+          // Before: every slot held, this call failed at once with UNAVAILABLE.
+          await bystanderServed(client);
+          await withinGuard(closed(silent[0] as Socket), "the oldest silent socket stayed");
+          for (let i = 0; i < 3; i++) {
+            held.push(await watching(s.port));
+            await withinGuard(closed(silent[i + 1] as Socket), `silent socket ${i + 1} stayed`);
+          }
+          // Every slot now carries calls: a newcomer is the one closed.
+          const newcomer = await bareSocket(s.port, { from: "127.0.0.4" });
+          await withinGuard(closed(newcomer), "a connection past the cap was kept");
+          await bystanderServed(client, 1);
+          for (const raw of held) assert.equal(raw.socket.destroyed, false);
+        } finally {
+          for (const raw of held) raw.close();
+          for (const socket of silent) socket.destroy();
+          client.close();
+        }
+      },
+    );
+  });
+
+  test("handshake deadline (plaintext): no preface, half a preface, or a preface without SETTINGS: closed", async () => {
+    await withServer(
+      { handshakeTimeoutMs: 500, connectionIdleTimeoutMs: 60_000, maxConnectionsPerPeer: 50 },
+      async (s) => {
+        const client = sessionClient(s.address);
+        const bystander = keepServing(client);
+        const silent = await bareSocket(s.port);
+        const half = await bareSocket(s.port);
+        half.write("PRI * HTTP/2.0\r\n");
+        const noSettings = await bareSocket(s.port);
+        noSettings.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        const prefaced = await RawHttp2Connection.open(s.port);
+        const started = Date.now();
+        try {
+          // Before: held for the idle timeout (5 minutes by default).
+          await withinGuard(
+            Promise.all([closed(silent), closed(half), closed(noSettings)]),
+            "connections without a preface stayed",
+          );
+          assert.ok(Date.now() - started >= 400, "closed before the deadline");
+          await new Promise((r) => setTimeout(r, 500));
+          assert.equal(prefaced.socket.destroyed, false, "a prefaced connection was closed");
+          assert.equal(prefaced.goaway(), undefined);
+        } finally {
+          prefaced.close();
+          await bystander.stop();
+          client.close();
+        }
+      },
+    );
+  });
+
+  test("handshake deadline (TLS): a handshake never finished, or finished without a preface: closed", async () => {
+    const pki = makeTestPki(await mkdtemp(join(dir, "pki-")));
+    await withServer(
+      {
+        handshakeTimeoutMs: 500,
+        connectionIdleTimeoutMs: 60_000,
+        tlsCertFile: pki.serverCert,
+        tlsKeyFile: pki.serverKey,
+      },
+      async (s) => {
+        const client = new SessionServiceClient(s.address, credentials.createSsl(pem(pki.caCert)));
+        const bystander = keepServing(client);
+        const silent = await bareSocket(s.port);
+        // A TLS record header announcing a ClientHello that never comes.
+        const partial = await bareSocket(s.port);
+        partial.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]));
+        const handshaken = tlsConnect({
+          port: s.port,
+          host: "127.0.0.1",
+          ca: pem(pki.caCert),
+          ALPNProtocols: ["h2"],
+        });
+        handshaken.on("error", () => {});
+        await new Promise((resolve) => handshaken.once("secureConnect", resolve));
+        handshaken.resume();
+        try {
+          // Before: the first two were held 120 s (Node's TLS handshake timeout), the third
+          // for the idle timeout.
+          await withinGuard(
+            Promise.all([closed(silent), closed(partial), closed(handshaken as unknown as Socket)]),
+            "connections without a handshake or preface stayed",
+          );
+        } finally {
+          handshaken.destroy();
+          await bystander.stop();
+          client.close();
+        }
+      },
+    );
+  });
+
+  test("at the cap with tokens: connections whose calls never showed a token make room for one that does", async () => {
+    const token = `${"b".repeat(16)}${Date.now()}`;
+    const tokensFile = join(dir, "tokens-cap");
+    await writeFile(tokensFile, `${token} read\n`, { mode: 0o600 });
+    await withServer(
+      {
+        authTokensFile: tokensFile,
+        maxConnections: 3,
+        handshakeTimeoutMs: 60_000,
+        connectionIdleTimeoutMs: 60_000,
+      },
+      async (s) => {
+        const watchers: RawHttp2Connection[] = [];
+        const callers: RawHttp2Connection[] = [];
+        try {
+          for (let i = 0; i < 3; i++) watchers.push(await watching(s.port));
+          for (let i = 0; i < 2; i++) {
+            // Before: every slot held by a Watch with no token, this connection was closed.
+            const caller = await RawHttp2Connection.open(s.port);
+            callers.push(caller);
+            const get = caller.openCall("/sessiond.v1.SessionService/Get", {
+              body: Buffer.concat([grpcFrameHeader(3), Buffer.from([0x0a, 0x01, 0x6b])]),
+              end: true,
+              headers: [["authorization", `Bearer ${token}`]],
+            });
+            await caller.waitFor((f) => f.streamId === get && (f.flags & 0x1) !== 0);
+            await withinGuard(watchers[i]?.closed as Promise<void>, `watcher ${i} stayed`);
+          }
+          assert.equal(watchers[2]?.socket.destroyed, false);
+          for (const caller of callers) assert.equal(caller.socket.destroyed, false);
+        } finally {
+          for (const raw of [...watchers, ...callers]) raw.close();
+        }
+      },
+    );
+  });
+
+  test("idle timeout with tokens: a health Watch without a token does not keep its connection", async () => {
+    const token = `${"a".repeat(16)}${Date.now()}`;
+    const tokensFile = join(dir, "tokens");
+    await writeFile(tokensFile, `${token} read\n`, { mode: 0o600 });
+    await withServer(
+      {
+        authTokensFile: tokensFile,
+        connectionIdleTimeoutMs: 1000,
+        maxConnectionAgeGraceMs: 500,
+      },
+      async (s) => {
+        const auth: Array<[string, string]> = [["authorization", `Bearer ${token}`]];
+        // Its connection has made a call with the token: its Watch keeps it.
+        const bystander = await RawHttp2Connection.open(s.port);
+        const get = bystander.openCall("/sessiond.v1.SessionService/Get", {
+          body: Buffer.concat([grpcFrameHeader(3), Buffer.from([0x0a, 0x01, 0x6b])]),
+          end: true,
+          headers: auth,
+        });
+        const watch = bystander.openCall("/grpc.health.v1.Health/Watch", {
+          body: grpcFrameHeader(0),
+          end: true,
+        });
+        await bystander.waitFor((f) => f.streamId === watch && f.type === FRAME.DATA);
+        await bystander.waitFor((f) => f.streamId === get && (f.flags & 0x1) !== 0);
+        const abuser = await watching(s.port);
+        try {
+          // Before: its Watch kept it out of the idle timeout for ever.
+          await withinGuard(abuser.closed, "the unauthenticated Watch kept its connection");
+          assert.deepEqual(abuser.goaway(), { errorCode: NGHTTP2_NO_ERROR, debug: "idle" });
+          await new Promise((r) => setTimeout(r, 1000));
+          assert.equal(
+            bystander.socket.destroyed,
+            false,
+            "the authenticated Watch lost its connection",
+          );
+          assert.equal(bystander.goaway(), undefined);
+        } finally {
+          abuser.close();
+          bystander.close();
+        }
+      },
+    );
+  });
+});
+
 describe("transport settings", () => {
   test("defaults are safe, and grpc-js gets the limits it enforces itself", () => {
     const { config } = parseConfig([], {});
     assert.equal(config.maxConcurrentStreams, 100);
     assert.equal(config.maxConnections, 1000);
+    assert.equal(config.maxConnectionsPerPeer, "auto"); // 100, or maxConnections if lower
+    assert.equal(config.handshakeTimeoutMs, 5000);
     assert.equal(config.connectionIdleTimeoutMs, 5 * 60_000);
     assert.equal(config.keepaliveTimeMs, 2 * 3_600_000);
     assert.equal(config.keepaliveTimeoutMs, 20_000);
@@ -438,7 +722,11 @@ describe("transport settings", () => {
     const { config } = parseConfig(["--max-concurrent-streams", "8", "--max-connection-age=1h"], {
       SESSIOND_REQUEST_RECEIVE_TIMEOUT: "2s",
       SESSIOND_MAX_CONNECTIONS: "50",
+      SESSIOND_MAX_CONNECTIONS_PER_PEER: "10",
+      SESSIOND_HANDSHAKE_TIMEOUT: "2s",
     });
+    assert.equal(config.maxConnectionsPerPeer, 10);
+    assert.equal(config.handshakeTimeoutMs, 2000);
     assert.equal(config.maxConcurrentStreams, 8);
     assert.equal(config.maxConnectionAgeMs, 3_600_000);
     assert.equal(config.requestReceiveTimeoutMs, 2000);
@@ -450,6 +738,12 @@ describe("transport settings", () => {
       [["--request-receive-timeout", "soon"], /SESSIOND_REQUEST_RECEIVE_TIMEOUT/],
       [["--max-connection-outbound-bytes", "1000"], /at least 65536/],
       [["--max-connections", "-1"], /SESSIOND_MAX_CONNECTIONS/],
+      [["--handshake-timeout", "0"], /SESSIOND_HANDSHAKE_TIMEOUT/],
+      [["--max-connections-per-peer", "0"], /SESSIOND_MAX_CONNECTIONS_PER_PEER/],
+      [
+        ["--max-connections", "50", "--max-connections-per-peer", "51"],
+        /SESSIOND_MAX_CONNECTIONS_PER_PEER \(--max-connections-per-peer\): expected at most SESSIOND_MAX_CONNECTIONS \(50\)/,
+      ],
     ];
     for (const [argv, pattern] of bad) {
       assert.throws(
@@ -458,6 +752,14 @@ describe("transport settings", () => {
         argv.join(" "),
       );
     }
+  });
+
+  test("a peer is its address; an IPv4-mapped IPv6 address is the IPv4 address", () => {
+    assert.equal(peerAddress("::ffff:10.1.2.3"), "10.1.2.3");
+    assert.equal(peerAddress("10.1.2.3"), "10.1.2.3");
+    assert.equal(peerAddress("::1"), "::1");
+    assert.equal(peerAddress("::ffff:a01:203"), "::ffff:a01:203");
+    assert.equal(peerAddress("2001:db8::ffff:1"), "2001:db8::ffff:1");
   });
 
   test("connections leave 128 descriptors free, or half of a small limit", () => {

@@ -104,9 +104,17 @@ export class RawHttp2Connection {
 
   /**
    * Opens a gRPC call's stream: request headers, and `body` (a whole or partial gRPC
-   * message) if given. Nothing ends the stream unless `end` is set. Returns the stream id.
+   * message) if given, after extra `headers`. Nothing ends the stream unless `end` is set.
+   * Returns the stream id.
    */
-  openCall(path: string, { body, end = false }: { body?: Buffer; end?: boolean } = {}): number {
+  openCall(
+    path: string,
+    {
+      body,
+      end = false,
+      headers = [],
+    }: { body?: Buffer; end?: boolean; headers?: Array<[string, string]> } = {},
+  ): number {
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
     const block = hpackLiterals([
@@ -116,6 +124,8 @@ export class RawHttp2Connection {
       [":authority", "127.0.0.1"],
       ["content-type", "application/grpc"],
       ["te", "trailers"],
+      // Sent as given, repeated names too (node:http2 refuses a repeated authorization).
+      ...headers,
     ]);
     const headersEnd = end && body === undefined ? END_STREAM : 0;
     this.send(FRAME.HEADERS, END_HEADERS | headersEnd, id, block);

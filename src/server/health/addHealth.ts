@@ -3,9 +3,11 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
-  type sendUnaryData,
   status,
 } from "@grpc/grpc-js";
+import { ServerError } from "../../grpc/ServerError.js";
+import { serverStreamingHandler } from "../../grpc/serverStreamingHandler.js";
+import { unaryHandler } from "../../grpc/unaryHandler.js";
 import {
   decodeCheckRequest,
   encodeCheckRequest,
@@ -25,6 +27,8 @@ export interface ServedHealth {
   health: Health;
   /** Ends every open Watch stream (after its last status went out). */
   endWatches(): void;
+  /** Open Watch calls, and the distinct service names they watch (what they hold). */
+  watching(): { calls: number; names: number };
 }
 
 type Request = { service: string };
@@ -53,57 +57,104 @@ const HEALTH_DEFINITION = {
 const MAX_LISTED = 100;
 
 /**
+ * Longest service name asked about, in UTF-8 bytes. Names are fully-qualified protobuf
+ * service names ("sessiond.v1.SessionService" is 26 bytes; long real ones stay under 100),
+ * so 256 refuses no real caller while bounding what one Watch holds for its whole life to a
+ * few hundred bytes; without it a caller could park up to 4 MiB (grpc-js's largest message)
+ * per Watch.
+ */
+export const MAX_SERVICE_NAME_BYTES = 256;
+
+interface Watcher {
+  call: ServerWritableStream<Request, Uint8Array>;
+  /** Ends the call with OK (the handler's promise resolves). */
+  end(): void;
+}
+
+/**
  * Adds grpc.health.v1.Health (Check, Watch, List) to `server`, with the statuses in
  * `initial`. Check of an unknown service is NOT_FOUND; Watch sends the current status
- * (SERVICE_UNKNOWN when unknown) and every change after it. Open Watch streams are tracked:
- * a Watch never ends by itself, so without endWatches() a single watching load balancer
- * would hold a graceful shutdown for the whole grace period.
+ * (SERVICE_UNKNOWN when unknown) and every change after it. A service name longer than
+ * MAX_SERVICE_NAME_BYTES is INVALID_ARGUMENT, and no message echoes a name. Open Watch
+ * streams are tracked, and forgotten as soon as their call ends however it ends: a Watch
+ * never ends by itself, so without endWatches() a single watching load balancer would hold
+ * a graceful shutdown for the whole grace period.
  */
 export function addHealth(
   server: Server,
   initial: Readonly<Record<string, ServingStatus>>,
 ): ServedHealth {
   const statuses = new Map<string, ServingStatus>(Object.entries(initial));
-  const watchers = new Map<string, Set<ServerWritableStream<Request, Uint8Array>>>();
+  const watchers = new Map<string, Set<Watcher>>();
+  let calls = 0;
+  const forget = (service: string, watcher: Watcher) => {
+    const set = watchers.get(service);
+    if (set?.delete(watcher) !== true) return;
+    calls--;
+    // An empty set left behind would keep the caller's name for the life of the process.
+    if (set.size === 0) watchers.delete(service);
+  };
   const health: Health = {
     setStatus(service, next) {
       statuses.set(service, next);
-      for (const call of watchers.get(service) ?? []) call.write(encodeCheckResponse(next));
+      for (const { call } of watchers.get(service) ?? []) call.write(encodeCheckResponse(next));
     },
   };
   server.addService(HEALTH_DEFINITION, {
-    check(call: ServerUnaryCall<Request, Uint8Array>, callback: sendUnaryData<Uint8Array>) {
-      const known = statuses.get(call.request.service);
+    check: unaryHandler((call: ServerUnaryCall<Request, Uint8Array>) => {
+      const known = statuses.get(checkedName(call.request));
       if (known === undefined) {
-        callback({
-          code: status.NOT_FOUND,
-          details: `Health status unknown for service ${call.request.service}`,
-        });
-      } else {
-        callback(null, encodeCheckResponse(known));
+        throw new ServerError(status.NOT_FOUND, "no health status is set for this service");
       }
-    },
-    watch(call: ServerWritableStream<Request, Uint8Array>) {
-      const { service } = call.request;
-      const set = watchers.get(service) ?? new Set();
-      watchers.set(service, set);
-      set.add(call);
-      call.on("cancelled", () => set.delete(call));
-      call.write(encodeCheckResponse(statuses.get(service) ?? "SERVICE_UNKNOWN"));
-    },
-    list(_call: ServerUnaryCall<Request, Uint8Array>, callback: sendUnaryData<Uint8Array>) {
+      return encodeCheckResponse(known);
+    }),
+    watch: serverStreamingHandler(
+      (call: ServerWritableStream<Request, Uint8Array>) =>
+        new Promise<void>((resolve) => {
+          const service = checkedName(call.request);
+          const watcher: Watcher = {
+            call,
+            end: () => {
+              forget(service, watcher);
+              resolve();
+            },
+          };
+          const set = watchers.get(service) ?? new Set();
+          watchers.set(service, set);
+          set.add(watcher);
+          calls++;
+          // grpc-js reports every finished call as cancelled; 'finish' and 'error' come first
+          // when the server ends it. Unresolved, the promise is collected with the watcher.
+          const gone = () => forget(service, watcher);
+          call.once("cancelled", gone);
+          call.once("finish", gone);
+          call.once("error", gone);
+          call.write(encodeCheckResponse(statuses.get(service) ?? "SERVICE_UNKNOWN"));
+        }),
+    ),
+    list: unaryHandler(() => {
       if (statuses.size > MAX_LISTED) {
-        callback({ code: status.RESOURCE_EXHAUSTED, details: "Too many services to list." });
-      } else {
-        callback(null, encodeListResponse(statuses));
+        throw new ServerError(status.RESOURCE_EXHAUSTED, "Too many services to list.");
       }
-    },
+      return encodeListResponse(statuses);
+    }),
   });
   return {
     health,
     endWatches() {
-      for (const set of watchers.values()) for (const call of set) call.end();
-      watchers.clear();
+      for (const set of [...watchers.values()]) for (const watcher of set) watcher.end();
     },
+    watching: () => ({ calls, names: watchers.size }),
   };
+}
+
+/** The request's service name, refused (without echoing it) past MAX_SERVICE_NAME_BYTES. */
+function checkedName({ service }: Request): string {
+  if (Buffer.byteLength(service) > MAX_SERVICE_NAME_BYTES) {
+    throw new ServerError(
+      status.INVALID_ARGUMENT,
+      `service name longer than ${MAX_SERVICE_NAME_BYTES} bytes`,
+    );
+  }
+  return service;
 }

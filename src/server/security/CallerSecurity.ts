@@ -1,6 +1,11 @@
 import { readFile, stat } from "node:fs/promises";
 import type { SecureContextOptions } from "node:tls";
-import { type Metadata, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
+import {
+  type Metadata,
+  ServerCredentials,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+} from "@grpc/grpc-js";
 import type { Logger } from "../../core/Logger.js";
 import { ConfigError, type ServerConfig } from "../config.js";
 import { type Caller, callerInterceptor } from "./callerInterceptor.js";
@@ -21,7 +26,15 @@ type SecurityConfig = Pick<
   | "authTokensFile"
   | "authHealth"
   | "reflection"
+  | "handshakeTimeoutMs"
 >;
+
+export interface CallerSecurityHooks {
+  /** A call passed the caller check: the connection it came on (TransportGuard's idle rule). */
+  onAccepted?: (
+    connection: ReturnType<ServerInterceptingCallInterface["getConnectionInfo"]>,
+  ) => void;
+}
 
 interface ServedTls {
   files: TlsFiles;
@@ -66,6 +79,7 @@ export class CallerSecurity {
     logger: Logger,
     tls: ServedTls | undefined,
     tokens: ServedTokens | undefined,
+    hooks: CallerSecurityHooks,
   ) {
     this.#config = config;
     this.#logger = logger;
@@ -85,7 +99,10 @@ export class CallerSecurity {
             clientNames,
             authHealth: config.authHealth,
             onRefused: (method, code, reason) => refusals.refused(method, code, reason),
-            onAdmitted: (metadata, caller) => this.#callers.set(metadata, caller),
+            onAdmitted: (call, metadata, caller) => {
+              this.#callers.set(metadata, caller);
+              hooks.onAccepted?.(call.getConnectionInfo());
+            },
           });
     this.reflection =
       config.reflection === "auto" ? isLoopbackHost(config.host) : config.reflection === "on";
@@ -116,7 +133,11 @@ export class CallerSecurity {
   }
 
   /** Reads and checks every file; a bad one is a ConfigError naming it. */
-  static async create(config: SecurityConfig, logger: Logger): Promise<CallerSecurity> {
+  static async create(
+    config: SecurityConfig,
+    logger: Logger,
+    hooks: CallerSecurityHooks = {},
+  ): Promise<CallerSecurity> {
     let tls: ServedTls | undefined;
     if (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) {
       const files: TlsFiles = {
@@ -130,6 +151,7 @@ export class CallerSecurity {
       const creds = new ReloadableServerCredentials(
         material.options,
         config.tlsClientCaFile !== undefined,
+        config.handshakeTimeoutMs,
       );
       tls = { files, creds, served: servedBytes(material.options) };
       logger.info("tls certificate loaded", { ...material.summary });
@@ -154,7 +176,7 @@ export class CallerSecurity {
       await warnIfReadableByOthers(path, logger);
       logger.info("auth tokens loaded", { tokens: tokens.set.size });
     }
-    return new CallerSecurity(config, logger, tls, tokens);
+    return new CallerSecurity(config, logger, tls, tokens, hooks);
   }
 
   /**

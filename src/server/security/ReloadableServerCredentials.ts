@@ -10,11 +10,20 @@ import { ServerCredentials } from "@grpc/grpc-js";
  * accepting connections altogether.
  */
 export class ReloadableServerCredentials extends ServerCredentials {
-  constructor(initial: SecureContextOptions, requireClientCertificate: boolean) {
+  /**
+   * `handshakeTimeoutMs` replaces Node's 120 s for a TLS handshake (TransportGuard's own
+   * deadline, from accept to the HTTP/2 preface, covers it too).
+   */
+  constructor(
+    initial: SecureContextOptions,
+    requireClientCertificate: boolean,
+    handshakeTimeoutMs?: number,
+  ) {
     super(
       {
         requestCert: requireClientCertificate,
         rejectUnauthorized: requireClientCertificate,
+        ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: handshakeTimeoutMs }),
       },
       initial,
     );

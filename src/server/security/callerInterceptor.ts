@@ -21,10 +21,11 @@ export interface CallerPolicy {
   /** Told of every refused call (for a rate-limited log line). */
   onRefused?: (method: string, code: string, reason: string) => void;
   /**
-   * Told of every admitted call, with the metadata instance the handler will see as
-   * call.metadata (grpc-js has no per-call context; see CallerSecurity#callerOf).
+   * Told of every admitted call: its intercepted call (whose connection now has a proven
+   * caller), and the metadata instance the handler will see as call.metadata (grpc-js has
+   * no per-call context; see CallerSecurity#callerOf).
    */
-  onAdmitted?: (metadata: Metadata, caller: Caller) => void;
+  onAdmitted?: (call: ServerInterceptingCallInterface, metadata: Metadata, caller: Caller) => void;
 }
 
 /** Who an admitted call comes from, as far as the checks tell. */
@@ -63,7 +64,7 @@ export function callerInterceptor(policy: CallerPolicy): ServerInterceptor {
               call.sendStatus({ ...refusal, metadata: null });
               return;
             }
-            policy.onAdmitted?.(metadata, caller);
+            policy.onAdmitted?.(call, metadata, caller);
             pass(metadata);
           },
         });

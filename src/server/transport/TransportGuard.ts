@@ -8,6 +8,7 @@ import {
 import type { Socket } from "node:net";
 import { type Server, ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
 import type { Logger } from "../../core/Logger.js";
+import { ConnectionSlots, DEFAULT_MAX_CONNECTIONS_PER_PEER } from "./ConnectionSlots.js";
 import { grpcHttp2Servers } from "./grpcHttp2Servers.js";
 import { connectionsWithinFdLimit, openFileLimit } from "./openFileLimit.js";
 
@@ -17,7 +18,17 @@ const ANY_STREAM = 2 ** 31 - 1;
 
 export interface TransportGuardOptions {
   maxConnections: number;
+  /** One client address's share of maxConnections (default: DEFAULT_MAX_CONNECTIONS_PER_PEER). */
+  maxConnectionsPerPeer?: number;
+  /** From accept to the client's first SETTINGS: TLS handshake and HTTP/2 preface. */
+  handshakeTimeoutMs: number;
   connectionIdleTimeoutMs: number;
+  /**
+   * Callers must authenticate (tokens): a connection's open calls keep it from the idle
+   * timeout, and from being closed to make room at the cap, only once one of its calls has
+   * passed the caller check (markAuthenticated).
+   */
+  idleUnlessAuthenticated?: boolean;
   maxConnectionAgeMs?: number;
   /** After a GOAWAY (age or idle), how long the calls still running may take. */
   maxConnectionAgeGraceMs: number;
@@ -36,7 +47,9 @@ interface Connection {
   /** The TCP socket under the session (which only hands out a proxy that cannot destroy). */
   socket: Socket | undefined;
   streams: Set<ServerHttp2Stream>;
-  /** Runs while no stream is open. */
+  /** A call on it passed the caller check (see idleUnlessAuthenticated). */
+  authenticated: boolean;
+  /** Runs while no stream that counts is open (see #busy). */
   idleTimer: NodeJS.Timeout;
   ageTimer: NodeJS.Timeout | undefined;
   /** GOAWAY sent; once `settled` the session goes as soon as its last stream ends. */
@@ -57,10 +70,12 @@ const WARN_EVERY_MS = 10_000;
 const CLOSE_BACKSTOP_MS = 1000;
 
 /**
- * The transport limits grpc-js lacks or gets wrong: how many connections may be open, how
- * long one may sit with no call, how old one may grow, how long a request may take to
- * arrive, and how many response bytes a connection may leave unread; and a drain that
- * ends connections the same safe way.
+ * The transport limits grpc-js lacks or gets wrong: how many connections may be open (in
+ * all and from one address: ConnectionSlots), how long one may take to start, how long one
+ * may sit with no call (with tokens, calls on a connection that never showed a valid one do
+ * not count), how old one may grow, how long a request may take to arrive, and how many
+ * response bytes a connection may leave unread; and a drain that ends connections the same
+ * safe way.
  *
  * It never calls session.close(). On Node 20, a session closed that way refuses a stream
  * still arriving with an RST_STREAM sent from inside nghttp2's frame callback, which frees
@@ -80,6 +95,7 @@ export class TransportGuard {
   readonly #sockets = new Map<string, Socket>();
   readonly #lastWarned = new Map<string, { at: number; suppressed: number }>();
   #http2Servers: Http2Server[] = [];
+  #slots: ConnectionSlots | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   /** Called whenever a connection goes, while retireAll() waits. */
   #onGone: (() => void) | undefined;
@@ -92,6 +108,31 @@ export class TransportGuard {
   get maxConnections(): number {
     const { maxConnections, fdLimit } = this.#options;
     return connectionsWithinFdLimit(maxConnections, fdLimit ?? openFileLimit());
+  }
+
+  /** One client address's share: the setting, or the default, within maxConnections. */
+  get maxConnectionsPerPeer(): number {
+    const share = this.#options.maxConnectionsPerPeer ?? DEFAULT_MAX_CONNECTIONS_PER_PEER;
+    return Math.min(share, this.maxConnections);
+  }
+
+  /**
+   * The caller check passed a call on this connection (its addresses, as a call knows them):
+   * from now on its open calls keep it from the idle timeout, and it keeps its slot.
+   */
+  markAuthenticated(info: {
+    remoteAddress?: string;
+    remotePort?: number;
+    localAddress?: string;
+    localPort?: number;
+  }): void {
+    const { remoteAddress, remotePort, localAddress, localPort } = info;
+    const connection = this.#connections.get(
+      connectionKey(remoteAddress, remotePort, localAddress, localPort),
+    );
+    if (connection === undefined || connection.authenticated) return;
+    connection.authenticated = true;
+    this.#slots?.activated(connection.key);
   }
 
   /**
@@ -122,16 +163,19 @@ export class TransportGuard {
         setting: "SESSIOND_MAX_CONNECTIONS",
       });
     }
+    const maxConnectionsPerPeer = this.maxConnectionsPerPeer;
+    const { handshakeTimeoutMs } = this.#options;
+    // Not net.Server's maxConnections: it closes the newcomer, never a connection that
+    // holds a slot without using it.
+    const slots = new ConnectionSlots({
+      maxConnections,
+      maxPerPeer: maxConnectionsPerPeer,
+      handshakeTimeoutMs,
+      onCut: (kind, peer) => this.#onCut(kind, peer, { maxConnections, maxConnectionsPerPeer }),
+    });
+    this.#slots = slots;
     this.#http2Servers = grpcHttp2Servers(server);
     for (const http2Server of this.#http2Servers) {
-      // net.Server closes a connection past this at once, before any byte is read.
-      http2Server.maxConnections = maxConnections;
-      http2Server.on("drop", () =>
-        this.#warn("drop", "connection refused: too many open connections", {
-          maxConnections,
-          setting: "SESSIOND_MAX_CONNECTIONS",
-        }),
-      );
       // Prepended: node:http2's own listener makes the session (and emits 'session') at once.
       http2Server.prependListener("connection", (socket: Socket) => {
         const key = connectionKey(
@@ -140,10 +184,14 @@ export class TransportGuard {
           socket.localAddress,
           socket.localPort,
         );
+        if (!slots.admit(key, socket)) return;
         this.#sockets.set(key, socket);
         socket.once("close", () => this.#sockets.delete(key));
       });
-      http2Server.on("session", (session) => this.#connectionOf(session));
+      http2Server.on("session", (session) => {
+        const connection = this.#connectionOf(session);
+        session.once("remoteSettings", () => slots.prefaced(connection.key));
+      });
       http2Server.on("stream", (stream, headers) =>
         this.#onStream(stream as ServerHttp2Stream, headers),
       );
@@ -198,6 +246,8 @@ export class TransportGuard {
 
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const connection = this.#connectionOf(stream.session as ServerHttp2Session);
+    // With tokens, a connection keeps its slot against newcomers only once authenticated.
+    if (!this.#options.idleUnlessAuthenticated) this.#slots?.activated(connection.key);
     connection.streams.add(stream);
     let timer: NodeJS.Timeout | undefined;
     if (!this.#options.streamingRequestPaths.has(String(headers[":path"]))) {
@@ -210,10 +260,23 @@ export class TransportGuard {
     stream.once("close", () => {
       clearTimeout(timer);
       connection.streams.delete(stream);
-      if (connection.streams.size > 0) return;
-      if (connection.settled) setImmediate(() => connection.session.destroy());
-      else connection.idleTimer.refresh();
+      if (connection.settled) {
+        if (connection.streams.size === 0) setImmediate(() => connection.session.destroy());
+      } else if (!this.#busy(connection)) {
+        connection.idleTimer.refresh();
+      }
     });
+  }
+
+  /**
+   * Whether the connection carries calls that need it. With callers authenticating, the
+   * calls of a connection none of whose calls ever passed the check do not count: health is
+   * open, and a Watch per connection would otherwise keep unauthenticated connections (and
+   * their slots) for ever.
+   */
+  #busy(connection: Connection): boolean {
+    if (connection.streams.size === 0) return false;
+    return connection.authenticated || !this.#options.idleUnlessAuthenticated;
   }
 
   /** The record of a connection, made on its first sight (the 'session' event, normally). */
@@ -230,10 +293,9 @@ export class TransportGuard {
       session,
       socket,
       streams: new Set(),
+      authenticated: false,
       idleTimer: setTimeout(() => {
-        if (connection.streams.size === 0) {
-          this.#retire(connection, "idle", maxConnectionAgeGraceMs);
-        }
+        if (!this.#busy(connection)) this.#retire(connection, "idle", maxConnectionAgeGraceMs);
       }, connectionIdleTimeoutMs).unref(),
       // ±10% so that connections made together do not all reconnect together.
       ageTimer:
@@ -337,6 +399,40 @@ export class TransportGuard {
       }
       connection.session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
     });
+  }
+
+  /** `limits` as computed once at attach(): maxConnections reads the open-file limit. */
+  #onCut(
+    kind: "refused" | "peer" | "room" | "handshake",
+    peer: string,
+    limits: { maxConnections: number; maxConnectionsPerPeer: number },
+  ): void {
+    const { handshakeTimeoutMs } = this.#options;
+    const { maxConnections, maxConnectionsPerPeer } = limits;
+    const [msg, fields]: [string, Record<string, unknown>] = {
+      refused: [
+        "connection refused: too many open connections",
+        { maxConnections, setting: "SESSIOND_MAX_CONNECTIONS" },
+      ],
+      peer: [
+        "connection refused: too many connections from one address",
+        { peer, maxConnectionsPerPeer, setting: "SESSIOND_MAX_CONNECTIONS_PER_PEER" },
+      ],
+      room: [
+        "connection closed to make room: it never made a call",
+        {
+          peer,
+          maxConnections,
+          maxConnectionsPerPeer,
+          setting: "SESSIOND_MAX_CONNECTIONS, SESSIOND_MAX_CONNECTIONS_PER_PEER",
+        },
+      ],
+      handshake: [
+        "connection closed: no TLS handshake and HTTP/2 preface in time",
+        { peer, handshakeTimeoutMs, setting: "SESSIOND_HANDSHAKE_TIMEOUT" },
+      ],
+    }[kind] as [string, Record<string, unknown>];
+    this.#warn(kind, msg, fields);
   }
 
   #warn(kind: string, msg: string, fields: Record<string, unknown>): void {
