@@ -10,9 +10,15 @@ export interface PermissionRule {
    * (a Kubernetes Secret is root-owned, 0644) are, and root can change any file anyway.
    */
   rootMayOwn: boolean;
-  /** The mode the fix suggests: 600 for a file, 700 for a directory. */
-  fixMode: "600" | "700";
+  /** What the fix passes to chmod: 600 for a file, 700 for a directory, go-w. */
+  fixMode: string;
 }
+
+/**
+ * Files holding a secret (keys, tokens): root may own them, since orchestrators mount
+ * secrets root-owned (a Kubernetes Secret is root-owned, 0644), and the fix is chmod 600.
+ */
+export const SECRET_FILE_RULE: PermissionRule = { rootMayOwn: true, fixMode: "600" };
 
 /**
  * Why a file or directory that holds or guards a secret cannot be trusted, as the end of
@@ -31,7 +37,7 @@ export function permissionProblem(
   const ownerOk = stats.uid === uid || (rule.rootMayOwn && stats.uid === 0);
   if (!ownerOk) {
     const owners = rule.rootMayOwn && uid !== 0 ? `uid ${uid}) or root` : `uid ${uid})`;
-    return `is owned by uid ${stats.uid}, not by the user sessiond runs as (${owners}), so that user could change it: chown ${uid} ${path} if its content is yours, or use a path of your own`;
+    return `is owned by uid ${stats.uid}, not by the user sessiond runs as (${owners}, so that user could change it: chown ${uid} ${path} if its content is yours, or use a path of your own`;
   }
   const writable = stats.mode & 0o022;
   if (writable !== 0) {

@@ -1,5 +1,3 @@
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ConfigError } from "../core/ConfigError.js";
 import { defaultLimits } from "../core/Limits.js";
 import { DEFAULT_TTL_MS } from "../core/session/Manager.js";
@@ -11,6 +9,7 @@ import {
   DEFAULT_REDIS_TIMEOUT_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
 } from "../redis/defaults.js";
+import { defaultFileDir } from "./defaultFileDir.js";
 import { parseIdHashKeyFile, parseKeyFile, parseKeyList } from "./keyParsers.js";
 import {
   durationText,
@@ -154,9 +153,10 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "FILE_DIR",
     key: "fileDir",
-    default: join(tmpdir(), "sessiond"),
+    default: defaultFileDir(),
     parse: (raw) => parseNonEmpty(raw, "a directory path"),
-    description: "Directory of the file storage (created 0700 if missing).",
+    description:
+      "Directory of the file storage, created 0700 with its parents if missing; it must belong to the user sessiond runs as and be writable by no one else.",
   },
   {
     name: "FILE_ENCRYPTION_KEY",

@@ -9,6 +9,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   truncateSync,
   utimesSync,
   writeFileSync,
@@ -23,6 +24,7 @@ import { newSessionId } from "../../src/core/session/ids.js";
 import { Manager } from "../../src/core/session/Manager.js";
 import type { ApplyMode, ApplyOptions, Op } from "../../src/core/storage/Storage.js";
 import { FileStorage, type FileStorageOptions } from "../../src/file/FileStorage.js";
+import { fileIdHashKey } from "../../src/file/idHashKeyFile.js";
 import { sleep } from "../../src/testing/timing.js";
 import { capturingLogger, listTree, tempDir } from "../support/coreFixtures.js";
 
@@ -131,8 +133,106 @@ describe("FileStorage", () => {
     assert.equal(process.getuid?.(), 0, "this test needs root to chown a directory");
     chownSync(dir, 12345, 12345);
     const storage = new FileStorage({ dir, logger: silentLogger });
-    await assert.rejects(storage.open(), isCode("unavailable", /belongs to another user/));
+    await assert.rejects(storage.open(), isCode("unavailable", /is owned by uid 12345/));
     await storage.close();
+  });
+
+  it("refuses a directory another user owns even when it is 0700, and never reads its key", async () => {
+    const parent = tempDir("file-owner-0700");
+    dirs.push(parent.cleanup);
+    const dir = join(parent.path, "sessiond");
+    mkdirSync(dir, { mode: 0o700 });
+    // What the other user planted: their own key, and a session file of their choosing.
+    writeFileSync(join(dir, ".id-hash-key"), `${"ab".repeat(32)}\n`, { mode: 0o600 });
+    chownSync(join(dir, ".id-hash-key"), 65534, 65534);
+    chownSync(dir, 65534, 65534);
+    const before = listTree(dir);
+    const storage = new FileStorage({ dir, logger: silentLogger });
+    await assert.rejects(
+      storage.open(),
+      isCode(
+        "unavailable",
+        new RegExp(
+          `^file storage directory ${dir} is owned by uid 65534, not by the user sessiond runs as \\(uid 0\\), .*: chown 0 ${dir} `,
+        ),
+      ),
+    );
+    await storage.close();
+    assert.deepEqual(listTree(dir), before, "nothing created in it");
+    assert.throws(() => fileIdHashKey(dir), /is owned by uid 65534/);
+  });
+
+  for (const mode of [0o777, 0o770, 0o702]) {
+    it(`refuses a directory of its own that group or others may write (${mode.toString(8)})`, async () => {
+      const parent = tempDir("file-writable");
+      dirs.push(parent.cleanup);
+      const dir = join(parent.path, "store");
+      mkdirSync(dir);
+      chmodSync(dir, mode);
+      const storage = new FileStorage({ dir, logger: silentLogger });
+      await assert.rejects(
+        storage.open(),
+        isCode("unavailable", new RegExp(`is writable by .*: chmod 700 ${dir}$`)),
+      );
+      await storage.close();
+      assert.equal(statSync(dir).mode & 0o777, mode, "left as it was for the operator to look at");
+    });
+  }
+
+  it("refuses a directory whose parent others may write (no sticky bit), or a link another user owns", async () => {
+    const parent = tempDir("file-parent");
+    dirs.push(parent.cleanup);
+    const open = join(parent.path, "open");
+    mkdirSync(join(open, "store"), { recursive: true, mode: 0o700 });
+    chmodSync(open, 0o777);
+    const storage = new FileStorage({ dir: join(open, "store"), logger: silentLogger });
+    await assert.rejects(
+      storage.open(),
+      isCode(
+        "unavailable",
+        new RegExp(`the parent of file storage directory .*: chmod go-w ${open}$`),
+      ),
+    );
+    await storage.close();
+    // Sticky, as /tmp is: others cannot rename what is not theirs.
+    chmodSync(open, 0o1777);
+    const sticky = new FileStorage({ dir: join(open, "store"), logger: silentLogger });
+    await sticky.open();
+    await sticky.close();
+
+    const mine = join(parent.path, "mine");
+    mkdirSync(mine, { mode: 0o700 });
+    const link = join(parent.path, "link");
+    symlinkSync(mine, link);
+    spawnSync("chown", ["-h", "65534:65534", link]);
+    const linked = new FileStorage({ dir: link, logger: silentLogger });
+    await assert.rejects(
+      linked.open(),
+      isCode("unavailable", /is a symbolic link that is owned by uid 65534/),
+    );
+    await linked.close();
+  });
+
+  it("refuses an id-hash key file another user owns or may write", () => {
+    const parent = tempDir("file-key");
+    dirs.push(parent.cleanup);
+    const key = join(parent.path, ".id-hash-key");
+    writeFileSync(key, `${"cd".repeat(32)}\n`);
+    chmodSync(key, 0o666);
+    assert.throws(
+      () => fileIdHashKey(parent.path),
+      (err: Error) =>
+        new RegExp(`is writable by group and others \\(mode 0666\\).*: chmod 600 ${key}$`).test(
+          err.message,
+        ),
+    );
+    chmodSync(key, 0o600);
+    assert.equal(fileIdHashKey(parent.path).toString("hex"), "cd".repeat(32));
+    chownSync(key, 65534, 65534);
+    assert.throws(() => fileIdHashKey(parent.path), /is owned by uid 65534/);
+    // Root may own a key file (an orchestrator's mount); we are root here, so that is us.
+    chownSync(key, 0, 0);
+    assert.equal(fileIdHashKey(parent.path).toString("hex"), "cd".repeat(32));
   });
 
   it("treats a corrupt, truncated or empty file as missing, warns first, then moves it aside", async () => {

@@ -15,6 +15,7 @@ import {
   type ServerConfig,
   type StorageKind,
 } from "../../src/server/config.js";
+import { defaultFileDir } from "../../src/server/defaultFileDir.js";
 import { helpText } from "../../src/server/helpText.js";
 import { startServer } from "../../src/server/startServer.js";
 
@@ -31,7 +32,8 @@ describe("server config", () => {
     assert.equal(config.host, "127.0.0.1");
     assert.equal(config.port, 50051);
     assert.equal(config.storage, "file");
-    assert.equal(config.fileDir, join(tmpdir(), "sessiond"));
+    assert.equal(config.fileDir, defaultFileDir());
+    assert.ok(!config.fileDir.startsWith(tmpdir()), "never in the shared temp directory");
     assert.equal(config.fileEncryptionKey, undefined);
     assert.equal(config.ttlMs, 24 * 3600 * 1000);
     assert.equal(config.maxLifetimeMs, undefined);

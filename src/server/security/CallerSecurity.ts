@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import type { SecureContextOptions } from "node:tls";
 import { ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "../../core/Logger.js";
+import { SECRET_FILE_RULE } from "../../file/permissionProblem.js";
 import { readPrivateFile, UntrustedFileError } from "../../file/readPrivateFile.js";
 import { ConfigError, type ServerConfig } from "../config.js";
 import { callerInterceptor } from "./callerInterceptor.js";
@@ -36,9 +37,6 @@ interface ServedTokens {
   /** The file's text the set came from; undefined when the file could not be used at all. */
   text: string | undefined;
 }
-
-/** Who may own and write the tokens file: a Kubernetes Secret is root-owned 0644. */
-const TOKENS_FILE_RULE = { rootMayOwn: true, fixMode: "600" } as const;
 
 /**
  * Everything about who may call: the listener's credentials, the caller check, whether
@@ -265,7 +263,7 @@ export class CallerSecurity {
 /** The tokens file's text, if it may be trusted; otherwise an Error saying why and the fix. */
 async function readTokensFile(path: string): Promise<string> {
   try {
-    return (await readPrivateFile(path, TOKENS_FILE_RULE)).toString("utf8");
+    return (await readPrivateFile(path, SECRET_FILE_RULE)).toString("utf8");
   } catch (err) {
     if (err instanceof UntrustedFileError) throw new Error(err.message);
     const e = err as NodeJS.ErrnoException;
