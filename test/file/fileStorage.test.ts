@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statfsSync,
   statSync,
   symlinkSync,
   truncateSync,
@@ -277,6 +278,76 @@ describe("FileStorage", () => {
       assert.deepEqual(readFileSync(join(dir, aside[0] as string)), damaged);
     }
     await storage.close();
+  });
+
+  it("counts files set aside as corrupt in the disk budget, in bytes", async () => {
+    const { storage, dir } = fresh({ sweepIntervalMs: 3_600_000, fsync: false });
+    await storage.counted();
+    const block = statfsSync(dir).bsize;
+    const blocksOf = (path: string) => Math.max(1, Math.ceil(statSync(path).size / block)) * block;
+    const id = newSessionId();
+    await storage.apply(id, { ops: [set("a", "v".repeat(2 * block))] }, opts("create"));
+    // Damaged in place, at the size the budget knows it by.
+    writeFileSync(sessionFile(dir, id), "x".repeat(statSync(sessionFile(dir, id)).size));
+    keepAlive(sessionFile(dir, id));
+    assert.equal(await storage.read(id, LONG), undefined, "read as missing, set aside");
+    const aside = readdirSync(dir).filter((f) => f.endsWith(".corrupt"));
+    assert.equal(aside.length, 1);
+    const asideBytes = blocksOf(join(dir, aside[0] as string));
+    assert.deepEqual(
+      { files: storage.budget.files, bytes: storage.budget.bytes },
+      { files: 0, bytes: asideBytes },
+      "its bytes still count, as no session",
+    );
+    // One put there behind the storage's back is found by the next count.
+    writeFileSync(join(dir, `${newSessionId()}.1.corrupt`), "y".repeat(block + 1));
+    assert.equal(await storage.sweep(), 0);
+    assert.equal(readdirSync(dir).filter((f) => f.endsWith(".corrupt")).length, 2, "kept for now");
+    assert.equal(storage.budget.bytes, asideBytes + 2 * block);
+    await storage.close();
+
+    // Within a budget they fill, a write that adds is refused.
+    const tight = new FileStorage({
+      dir,
+      logger: silentLogger,
+      maxTotalBytes: asideBytes + 2 * block,
+    });
+    await tight.counted();
+    await assert.rejects(
+      tight.apply(newSessionId(), { ops: [set("a", 1)] }, opts("create")),
+      isCode("resource_exhausted", /maxTotalBytes/),
+    );
+    await tight.close();
+  });
+
+  it("sweeps files set aside as corrupt once kept corruptRetentionMs (by ctime, whatever their mtime)", async () => {
+    const { storage, dir } = fresh({ sweepIntervalMs: 3_600_000, fsync: false });
+    const id = newSessionId();
+    await storage.apply(id, { ops: [set("a", 1)] }, opts("create"));
+    writeFileSync(sessionFile(dir, id), "not json");
+    keepAlive(sessionFile(dir, id));
+    assert.equal(await storage.read(id, LONG), undefined);
+    // One planted with a far-future mtime, as a session file of an attacker's would have.
+    const planted = join(dir, `${newSessionId()}.1.corrupt`);
+    writeFileSync(planted, "{}");
+    utimesSync(planted, 4e9, 4e9);
+    await storage.sweep();
+    assert.equal(
+      readdirSync(dir).filter((f) => f.endsWith(".corrupt")).length,
+      2,
+      "kept by default",
+    );
+    await storage.close();
+
+    const sweeping = new FileStorage({ dir, logger: silentLogger, corruptRetentionMs: 0 });
+    await sweeping.counted();
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith(".corrupt")),
+      [],
+    );
+    assert.equal(sweeping.budget.bytes, 0);
+    await sweeping.apply(newSessionId(), { ops: [set("a", 1)] }, opts("create"));
+    await sweeping.close();
   });
 
   it("encrypts at rest: no plaintext on disk; a wrong key reads as missing with a warning", async () => {
