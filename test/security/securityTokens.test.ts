@@ -406,6 +406,11 @@ describe("a tokens reload fails closed", () => {
       C: READ_ONLY,
       D: REFUSED,
     });
+    // Said again on SIGHUP (reload()), and nothing changes.
+    const again = closedLogs.length;
+    await closed.reload();
+    assert.equal(closedLogs.slice(again).filter((l) => l.msg === NARROWED).length, 1);
+    assert.deepEqual(await codes({ A, B }), { A: OK, B: REFUSED });
     await restore();
   });
 

@@ -36,6 +36,8 @@ interface ServedTokens {
   set: TokenSet;
   /** The file's text the set came from; undefined when the file could not be used at all. */
   text: string | undefined;
+  /** Why the set is narrower than the file asks (a failed reload), to log again on SIGHUP. */
+  failure?: string;
 }
 
 /**
@@ -231,7 +233,9 @@ export class CallerSecurity {
       return;
     }
     if (text === current.text) {
-      this.#failures.delete("tokens");
+      // Still the file that failed: said again when a reload is asked for, else once.
+      if (current.failure !== undefined) this.#failClosed(path, current.set, text, current.failure);
+      else this.#failures.delete("tokens");
       return;
     }
     const scan: TokenScan = TokenSet.scan(text);
@@ -251,7 +255,7 @@ export class CallerSecurity {
   }
 
   #failClosed(path: string, set: TokenSet, text: string | undefined, error: string): void {
-    this.#tokens = { set, text };
+    this.#tokens = { set, text, failure: error };
     const msg =
       set.size === 0
         ? "auth tokens reload failed; no token is valid now: every call that needs one is refused until the file is fixed"
