@@ -4,6 +4,7 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  lchownSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -205,7 +206,7 @@ describe("FileStorage", () => {
     mkdirSync(mine, { mode: 0o700 });
     const link = join(parent.path, "link");
     symlinkSync(mine, link);
-    spawnSync("chown", ["-h", "65534:65534", link]);
+    lchownSync(link, 65534, 65534);
     const linked = new FileStorage({ dir: link, logger: silentLogger });
     await assert.rejects(
       linked.open(),
