@@ -13,6 +13,9 @@ interface Count {
   files: number;
   bytes: number;
   changed: Map<string, Change>;
+  /** Files set aside as corrupt that the walk saw, and those set aside since it began. */
+  asideBytes: number;
+  asideAdded: number;
 }
 
 /**
@@ -32,12 +35,18 @@ interface Count {
  * the changes since: less than the truth, the best known.
  *
  * A file is charged its size rounded up to whole filesystem blocks: what the disk loses.
+ *
+ * Files set aside as corrupt (`<id>.<ms>.corrupt`) take disk too: their bytes count, but
+ * they are not sessions, so not in `files`. Only the count knows them (FileStorage's
+ * sweep deletes them after a retention), besides those set aside since; one set aside
+ * while a count runs may be counted twice until the next count.
  */
 export class DiskUsage {
   readonly #blockSize: number;
   /** The totals as last counted, kept up to date by changes since. */
   #files = 0;
   #bytes = 0;
+  #asideBytes = 0;
   #count: Count | undefined;
   #everCounted = false;
   /** What the first complete count found (undefined until there is one). */
@@ -52,7 +61,10 @@ export class DiskUsage {
   }
 
   get bytes(): number {
-    return this.#bytes + (this.#everCounted ? 0 : (this.#count?.bytes ?? 0));
+    const counting = this.#everCounted
+      ? 0
+      : (this.#count?.bytes ?? 0) + (this.#count?.asideBytes ?? 0);
+    return this.#bytes + this.#asideBytes + counting;
   }
 
   /** The disk a file of `size` bytes takes (0: no file). */
@@ -84,8 +96,19 @@ export class DiskUsage {
     }
   }
 
+  /** A session file of `size` bytes was set aside as corrupt (after change(id, size, undefined)). */
+  setAside(size: number): void {
+    this.#asideBytes += this.cost(size);
+    if (this.#count !== undefined) this.#count.asideAdded += this.cost(size);
+  }
+
+  /** The count found a file set aside as corrupt, of `size` bytes, that stays. */
+  sawAside(size: number): void {
+    if (this.#count !== undefined) this.#count.asideBytes += this.cost(size);
+  }
+
   beginCount(): void {
-    this.#count = { files: 0, bytes: 0, changed: new Map() };
+    this.#count = { files: 0, bytes: 0, changed: new Map(), asideBytes: 0, asideAdded: 0 };
   }
 
   /** The count found session file `id` of `size` bytes (undefined: it is gone, or going). */
@@ -115,8 +138,9 @@ export class DiskUsage {
     }
     this.#files = files;
     this.#bytes = bytes;
+    this.#asideBytes = count.asideBytes + count.asideAdded;
     this.#everCounted = true;
-    this.bytesAtStart ??= bytes;
+    this.bytesAtStart ??= bytes + this.#asideBytes;
   }
 
   /** The walk failed or was cut short: keep the running totals. */

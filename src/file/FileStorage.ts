@@ -82,6 +82,12 @@ export interface FileStorageOptions extends DiskBudgetOptions {
   logger?: Logger;
   /** How often expired files are deleted. Default 60 s. */
   sweepIntervalMs?: number;
+  /**
+   * How long a file set aside as corrupt (`<id>.<ms>.corrupt`) is kept for an operator to
+   * look at before a sweep deletes it; its bytes count in maxTotalBytes meanwhile. Default
+   * 24 h (the server passes its TTL).
+   */
+  corruptRetentionMs?: number;
   /** Seals every file with AES-256-GCM under this key of 32 bytes. */
   encryptionKey?: Uint8Array;
   /**
@@ -112,6 +118,9 @@ const SWEEP_PARALLEL = 32;
  * "_", so the name cannot be a session's.
  */
 const CREATE_RECORD = "_r_";
+const CORRUPT_SUFFIX = ".corrupt";
+/** As long as a session lives idle by default (Manager's TTL). */
+const DEFAULT_CORRUPT_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** Temp files this old are leftovers of a crash, not writes in progress. */
 const STALE_TEMP_MS = 10 * 60 * 1000;
 
@@ -144,6 +153,7 @@ export class FileStorage implements Storage {
   readonly #locks = new KeyedLock();
   readonly #cache: ReadCache;
   readonly #sweepIntervalMs: number;
+  readonly #corruptRetentionMs: number;
   readonly #budgetSettings: DiskBudgetSettings;
   /** Set by open(), like everything below: the constructor does no I/O. */
   #opening: Promise<void> | undefined;
@@ -176,6 +186,11 @@ export class FileStorage implements Storage {
     this.#sweepIntervalMs = integerOption("sweepIntervalMs", options.sweepIntervalMs, {
       min: 1,
       fallback: DEFAULT_SWEEP_INTERVAL_MS,
+      unit: "milliseconds",
+    });
+    this.#corruptRetentionMs = integerOption("corruptRetentionMs", options.corruptRetentionMs, {
+      min: 0,
+      fallback: DEFAULT_CORRUPT_RETENTION_MS,
       unit: "milliseconds",
     });
     this.#budgetSettings = diskBudgetSettings(options);
@@ -614,6 +629,8 @@ export class FileStorage implements Storage {
           );
           inFlight.add(job);
           if (inFlight.size >= SWEEP_PARALLEL) await Promise.race(inFlight);
+        } else if (name.endsWith(CORRUPT_SUFFIX)) {
+          await this.#sweepAside(join(this.dir, name));
         } else if (name.startsWith(".") && name.endsWith(TEMP_SUFFIX)) {
           const path = join(this.dir, name);
           // ctime, not mtime: a temp file's mtime is already set to its session's expiry.
@@ -654,6 +671,26 @@ export class FileStorage implements Storage {
       this.#expired++;
       return 1;
     });
+  }
+
+  /**
+   * A file set aside as corrupt: deleted once kept corruptRetentionMs, else counted. By
+   * ctime, which the move aside set: its mtime is its session's expiry, which whoever
+   * wrote the file chose.
+   */
+  async #sweepAside(path: string): Promise<void> {
+    const stats = await lstat(path).catch(() => undefined);
+    if (!stats?.isFile()) return;
+    if (stats.ctimeMs <= Date.now() - this.#corruptRetentionMs) {
+      if (
+        await unlink(path).then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
+    }
+    this.#opened().usage.sawAside(stats.size);
   }
 
   #usage(): Record<string, unknown> {
@@ -796,11 +833,14 @@ export class FileStorage implements Storage {
       reason,
       movedTo: `${redactId(id)}.<epoch ms>.corrupt`,
     });
-    // Moved aside, it is no longer a session file: the budget no longer counts it.
+    // Moved aside, it is no longer a session file, but its bytes count until it is swept.
     const usage = this.#opened().usage;
     if (size !== undefined) usage.change(id, size, undefined);
     try {
       await rename(path, aside);
+      // Its size now, not the one the budget knew: it may have changed behind our back.
+      const moved = await lstat(aside).catch(() => undefined);
+      if (moved?.isFile()) usage.setAside(moved.size);
     } catch (err) {
       if (size !== undefined && errorCode(err) !== "ENOENT") usage.change(id, undefined, size);
       if (errorCode(err) !== "ENOENT") {

@@ -1,18 +1,12 @@
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SessionError } from "../core/SessionError.js";
 import { newIdHashKeyText, parseIdHashKeyText } from "../core/storage/idHashKeyText.js";
 import { errorCode, fsError } from "./fsErrors.js";
+import { SECRET_FILE_RULE } from "./permissionProblem.js";
 import { TEMP_SUFFIX } from "./prepareDir.js";
+import { readPrivateFileSync, UntrustedFileError } from "./readPrivateFile.js";
 
 /** The file, inside the storage directory, holding the generated id-hash key. */
 export const ID_HASH_KEY_FILE = ".id-hash-key";
@@ -58,9 +52,13 @@ export function fileIdHashKey(dir: string): Buffer {
 function readKey(path: string): Buffer | undefined {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    // Like any key file: one another user could write would let them choose the key.
+    text = readPrivateFileSync(path, SECRET_FILE_RULE).toString("utf8");
   } catch (err) {
     if (errorCode(err) === "ENOENT") return undefined;
+    if (err instanceof UntrustedFileError) {
+      throw new SessionError("unavailable", `the id-hash key file ${path} ${err.message}`);
+    }
     throw fsError(err, "read the id-hash key file", path);
   }
   const key = parseIdHashKeyText(text);

@@ -5,8 +5,10 @@ import {
   existsSync,
   fstatSync,
   futimesSync,
+  lstatSync,
   mkdirSync,
   openSync,
+  type Stats,
   statSync,
   unlinkSync,
 } from "node:fs";
@@ -14,14 +16,19 @@ import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
 import { fsError } from "./fsErrors.js";
+import { permissionProblem } from "./permissionProblem.js";
 
 /** Temp files (writes in progress, probes) are `.<name>.tmp`: never taken for sessions. */
 export const TEMP_SUFFIX = ".tmp";
 
 /**
- * Creates the directory 0700 and refuses one that other users can reach but that this
- * process does not own (a planted directory in a shared /tmp). Checks that the
- * filesystem keeps millisecond timestamps, which the expiry relies on.
+ * Creates the directory 0700 and refuses one this process's user does not own, or that
+ * group or others may write, or whose parent another user controls: a directory planted
+ * in a shared /tmp (with an id-hash key or session files of its maker's choosing) must
+ * never be used, even 0700. Root owning it is no exception, unlike for key files: the
+ * storage must write there, which only its owner may do once group and others may not.
+ * A directory only others may read is tightened to 0700. Checks that the filesystem
+ * keeps millisecond timestamps, which the expiry relies on.
  */
 export function prepareDir(dir: string, logger: Logger): void {
   try {
@@ -29,26 +36,43 @@ export function prepareDir(dir: string, logger: Logger): void {
   } catch (err) {
     throw fsError(err, "create the directory", dir);
   }
-  const stats = statSync(dir);
+  const path = resolve(dir);
+  const link = lstatSync(path);
+  if (link.isSymbolicLink()) {
+    untrusted(`file storage directory ${path} is a symbolic link that`, path, link, "700", true);
+  }
+  const stats = statSync(path);
   if (!stats.isDirectory()) {
     throw new SessionError("unavailable", `file storage directory ${dir} is not a directory`);
   }
-  const uid = process.getuid?.();
+  untrusted(`file storage directory ${path}`, path, stats, "700", false);
+  const up = dirname(path);
+  const parent = statSync(up);
+  // A parent others may write without the sticky bit (/tmp has it) lets them rename this
+  // directory away and put their own in its place.
+  if ((parent.mode & 0o1000) === 0) {
+    untrusted(`the parent of file storage directory ${path}, ${up},`, up, parent, "go-w", true);
+  }
   if ((stats.mode & 0o077) !== 0) {
-    if (uid !== undefined && stats.uid !== uid) {
-      throw new SessionError(
-        "unavailable",
-        `file storage directory ${dir} belongs to another user (uid ${stats.uid}) and is open to others (mode ${(stats.mode & 0o777).toString(8)}): refusing to keep sessions there`,
-      );
-    }
     try {
-      chmodSync(dir, 0o700);
+      chmodSync(path, 0o700);
       logger.info("file storage: tightened directory permissions to 0700", { dir });
     } catch (err) {
       throw fsError(err, "restrict the permissions of the directory", dir);
     }
   }
   checkTimestampPrecision(dir, logger);
+}
+
+function untrusted(
+  subject: string,
+  path: string,
+  stats: Stats,
+  fixMode: string,
+  rootMayOwn: boolean,
+): void {
+  const problem = permissionProblem(path, stats, { rootMayOwn, fixMode });
+  if (problem !== undefined) throw new SessionError("unavailable", `${subject} ${problem}`);
 }
 
 /**

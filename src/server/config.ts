@@ -1,5 +1,3 @@
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ConfigError } from "../core/ConfigError.js";
 import { defaultLimits } from "../core/Limits.js";
 import { DEFAULT_TTL_MS } from "../core/session/Manager.js";
@@ -11,6 +9,7 @@ import {
   DEFAULT_REDIS_TIMEOUT_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
 } from "../redis/defaults.js";
+import { defaultFileDir } from "./defaultFileDir.js";
 import { parseIdHashKeyFile, parseKeyFile, parseKeyList } from "./keyParsers.js";
 import {
   durationText,
@@ -123,6 +122,12 @@ interface Setting<K extends keyof ServerConfig> {
   description: string;
   /** Never echoed back in an error message (keys, URLs with passwords). */
   secret?: boolean;
+  /**
+   * Refused as a flag: a command line is visible to every local user (`ps`, /proc). `use`
+   * says where to put the value instead; `when`, if given, says which values carry a
+   * secret (a Redis URL only with a password).
+   */
+  notAsFlag?: { use: string; when?: (raw: string) => boolean };
   /** A bare `--flag` means "true". */
   boolean?: boolean;
 }
@@ -158,16 +163,19 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "FILE_DIR",
     key: "fileDir",
-    default: join(tmpdir(), "sessiond"),
+    default: defaultFileDir(),
     parse: (raw) => parseNonEmpty(raw, "a directory path"),
-    description: "Directory of the file storage (created 0700 if missing).",
+    description:
+      "Directory of the file storage, created 0700 with its parents if missing; it must belong to the user sessiond runs as and be writable by no one else.",
   },
   {
     name: "FILE_ENCRYPTION_KEY",
     key: "fileEncryptionKey",
     parse: parseKey32,
     secret: true,
-    description: "Encrypts session files with AES-256-GCM: 32 bytes as 64 hex digits or base64.",
+    notAsFlag: { use: "set SESSIOND_FILE_ENCRYPTION_KEY, or use --encryption-key-file" },
+    description:
+      "Encrypts session files with AES-256-GCM: 32 bytes as 64 hex digits or base64. Environment only: the flag is refused, a command line shows in ps.",
   },
   // At rest (README, Security: Stored data): what a dump of the storage may reveal.
   {
@@ -182,8 +190,9 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "encryptionKeys",
     parse: parseKeyList,
     secret: true,
+    notAsFlag: { use: "set SESSIOND_ENCRYPTION_KEYS, or use --encryption-key-file" },
     description:
-      "Encrypts stored sessions (file, redis, redis-hash) with AES-256-GCM: comma-separated 32-byte keys (hex or base64); the first encrypts, all decrypt.",
+      "Encrypts stored sessions (file, redis, redis-hash) with AES-256-GCM: comma-separated 32-byte keys (hex or base64); the first encrypts, all decrypt. Environment only: the flag is refused, a command line shows in ps.",
   },
   {
     name: "ENCRYPTION_KEY_FILE",
@@ -344,8 +353,9 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "redisUrl",
     parse: parseRedisUrl,
     secret: true,
+    notAsFlag: { use: "set SESSIOND_REDIS_URL instead", when: hasPassword },
     description:
-      "Redis storages: single-node URL; with no Cluster or Sentinels either, redis://127.0.0.1:6379.",
+      "Redis storages: single-node URL; with no Cluster or Sentinels either, redis://127.0.0.1:6379. One with a password is refused as a flag (a command line shows in ps): set it in the environment.",
   },
   {
     name: "REDIS_TLS_CA_FILE",
@@ -717,9 +727,24 @@ function readFlags(argv: readonly string[]): Map<AnySetting, string> {
     if (value === undefined) {
       throw new ConfigError(`${flag} (${envName(setting)}): expected a value after it`);
     }
+    const notAsFlag = setting.notAsFlag;
+    if (notAsFlag !== undefined && (notAsFlag.when?.(value) ?? true)) {
+      throw new ConfigError(
+        `${flag} (${envName(setting)}): refused on the command line, where every local user can read it (ps); ${notAsFlag.use}`,
+      );
+    }
     values.set(setting, value);
   }
   return values;
+}
+
+/** A URL with a password in it (an unparsable one is left to the setting's own parser). */
+function hasPassword(raw: string): boolean {
+  try {
+    return new URL(raw.trim()).password !== "";
+  } catch {
+    return false;
+  }
 }
 
 function quote(raw: string): string {

@@ -65,6 +65,8 @@ async function createKeyedStorage(
         encryptionKeys: encryptionKeys(config),
         maxTotalBytes: budget(config.fileMaxBytes),
         maxFiles: budget(config.fileMaxFiles),
+        // Kept as long as the session would have lived idle, then swept.
+        corruptRetentionMs: config.ttlMs,
         minFreeBytes: budget(config.fileMinFreeBytes),
         settingNames: FILE_SETTINGS,
       });

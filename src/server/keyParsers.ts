@@ -1,13 +1,19 @@
 /** Parsers of the at-rest secrets: the id-hash key file and the encryption keys. */
-import { readFileSync } from "node:fs";
 import { parseIdHashKeyText } from "../core/storage/idHashKeyText.js";
+import { SECRET_FILE_RULE } from "../file/permissionProblem.js";
+import { readPrivateFileSync, UntrustedFileError } from "../file/readPrivateFile.js";
 import { parseKey32, ValueError } from "./parsers.js";
 
 function readSecretFile(raw: string, what: string): string {
   const path = raw.trim();
   try {
-    return readFileSync(path, "utf8");
+    return readPrivateFileSync(path, SECRET_FILE_RULE).toString("utf8");
   } catch (err) {
+    if (err instanceof UntrustedFileError) {
+      throw new ValueError(
+        `a file holding ${what} that no other user can change, but ${path} ${err.message}`,
+      );
+    }
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new ValueError(`a readable file holding ${what} (reading it failed: ${code})`);
   }

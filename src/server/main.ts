@@ -78,6 +78,8 @@ jsonLogger("info").info("listening", {
   host: config.host,
   port: running.port,
   storage: config.storage,
+  // Named because the default depends on the environment (XDG_STATE_HOME, HOME).
+  fileDir: config.storage === "file" ? config.fileDir : undefined,
   tls:
     config.tlsCertFile === undefined ? "off" : config.tlsClientCaFile === undefined ? "on" : "mtls",
   tokens: config.authTokensFile !== undefined,

@@ -4,11 +4,14 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  lchownSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statfsSync,
   statSync,
+  symlinkSync,
   truncateSync,
   utimesSync,
   writeFileSync,
@@ -23,6 +26,7 @@ import { newSessionId } from "../../src/core/session/ids.js";
 import { Manager } from "../../src/core/session/Manager.js";
 import type { ApplyMode, ApplyOptions, Op } from "../../src/core/storage/Storage.js";
 import { FileStorage, type FileStorageOptions } from "../../src/file/FileStorage.js";
+import { fileIdHashKey } from "../../src/file/idHashKeyFile.js";
 import { sleep } from "../../src/testing/timing.js";
 import { capturingLogger, listTree, tempDir } from "../support/coreFixtures.js";
 
@@ -131,8 +135,106 @@ describe("FileStorage", () => {
     assert.equal(process.getuid?.(), 0, "this test needs root to chown a directory");
     chownSync(dir, 12345, 12345);
     const storage = new FileStorage({ dir, logger: silentLogger });
-    await assert.rejects(storage.open(), isCode("unavailable", /belongs to another user/));
+    await assert.rejects(storage.open(), isCode("unavailable", /is owned by uid 12345/));
     await storage.close();
+  });
+
+  it("refuses a directory another user owns even when it is 0700, and never reads its key", async () => {
+    const parent = tempDir("file-owner-0700");
+    dirs.push(parent.cleanup);
+    const dir = join(parent.path, "sessiond");
+    mkdirSync(dir, { mode: 0o700 });
+    // What the other user planted: their own key, and a session file of their choosing.
+    writeFileSync(join(dir, ".id-hash-key"), `${"ab".repeat(32)}\n`, { mode: 0o600 });
+    chownSync(join(dir, ".id-hash-key"), 65534, 65534);
+    chownSync(dir, 65534, 65534);
+    const before = listTree(dir);
+    const storage = new FileStorage({ dir, logger: silentLogger });
+    await assert.rejects(
+      storage.open(),
+      isCode(
+        "unavailable",
+        new RegExp(
+          `^file storage directory ${dir} is owned by uid 65534, not by the user sessiond runs as \\(uid 0\\), .*: chown 0 ${dir} `,
+        ),
+      ),
+    );
+    await storage.close();
+    assert.deepEqual(listTree(dir), before, "nothing created in it");
+    assert.throws(() => fileIdHashKey(dir), /is owned by uid 65534/);
+  });
+
+  for (const mode of [0o777, 0o770, 0o702]) {
+    it(`refuses a directory of its own that group or others may write (${mode.toString(8)})`, async () => {
+      const parent = tempDir("file-writable");
+      dirs.push(parent.cleanup);
+      const dir = join(parent.path, "store");
+      mkdirSync(dir);
+      chmodSync(dir, mode);
+      const storage = new FileStorage({ dir, logger: silentLogger });
+      await assert.rejects(
+        storage.open(),
+        isCode("unavailable", new RegExp(`is writable by .*: chmod 700 ${dir}$`)),
+      );
+      await storage.close();
+      assert.equal(statSync(dir).mode & 0o777, mode, "left as it was for the operator to look at");
+    });
+  }
+
+  it("refuses a directory whose parent others may write (no sticky bit), or a link another user owns", async () => {
+    const parent = tempDir("file-parent");
+    dirs.push(parent.cleanup);
+    const open = join(parent.path, "open");
+    mkdirSync(join(open, "store"), { recursive: true, mode: 0o700 });
+    chmodSync(open, 0o777);
+    const storage = new FileStorage({ dir: join(open, "store"), logger: silentLogger });
+    await assert.rejects(
+      storage.open(),
+      isCode(
+        "unavailable",
+        new RegExp(`the parent of file storage directory .*: chmod go-w ${open}$`),
+      ),
+    );
+    await storage.close();
+    // Sticky, as /tmp is: others cannot rename what is not theirs.
+    chmodSync(open, 0o1777);
+    const sticky = new FileStorage({ dir: join(open, "store"), logger: silentLogger });
+    await sticky.open();
+    await sticky.close();
+
+    const mine = join(parent.path, "mine");
+    mkdirSync(mine, { mode: 0o700 });
+    const link = join(parent.path, "link");
+    symlinkSync(mine, link);
+    lchownSync(link, 65534, 65534);
+    const linked = new FileStorage({ dir: link, logger: silentLogger });
+    await assert.rejects(
+      linked.open(),
+      isCode("unavailable", /is a symbolic link that is owned by uid 65534/),
+    );
+    await linked.close();
+  });
+
+  it("refuses an id-hash key file another user owns or may write", () => {
+    const parent = tempDir("file-key");
+    dirs.push(parent.cleanup);
+    const key = join(parent.path, ".id-hash-key");
+    writeFileSync(key, `${"cd".repeat(32)}\n`);
+    chmodSync(key, 0o666);
+    assert.throws(
+      () => fileIdHashKey(parent.path),
+      (err: Error) =>
+        new RegExp(`is writable by group and others \\(mode 0666\\).*: chmod 600 ${key}$`).test(
+          err.message,
+        ),
+    );
+    chmodSync(key, 0o600);
+    assert.equal(fileIdHashKey(parent.path).toString("hex"), "cd".repeat(32));
+    chownSync(key, 65534, 65534);
+    assert.throws(() => fileIdHashKey(parent.path), /is owned by uid 65534/);
+    // Root may own a key file (an orchestrator's mount); we are root here, so that is us.
+    chownSync(key, 0, 0);
+    assert.equal(fileIdHashKey(parent.path).toString("hex"), "cd".repeat(32));
   });
 
   it("treats a corrupt, truncated or empty file as missing, warns first, then moves it aside", async () => {
@@ -177,6 +279,76 @@ describe("FileStorage", () => {
       assert.deepEqual(readFileSync(join(dir, aside[0] as string)), damaged);
     }
     await storage.close();
+  });
+
+  it("counts files set aside as corrupt in the disk budget, in bytes", async () => {
+    const { storage, dir } = fresh({ sweepIntervalMs: 3_600_000, fsync: false });
+    await storage.counted();
+    const block = statfsSync(dir).bsize;
+    const blocksOf = (path: string) => Math.max(1, Math.ceil(statSync(path).size / block)) * block;
+    const id = newSessionId();
+    await storage.apply(id, { ops: [set("a", "v".repeat(2 * block))] }, opts("create"));
+    // Damaged in place, at the size the budget knows it by.
+    writeFileSync(sessionFile(dir, id), "x".repeat(statSync(sessionFile(dir, id)).size));
+    keepAlive(sessionFile(dir, id));
+    assert.equal(await storage.read(id, LONG), undefined, "read as missing, set aside");
+    const aside = readdirSync(dir).filter((f) => f.endsWith(".corrupt"));
+    assert.equal(aside.length, 1);
+    const asideBytes = blocksOf(join(dir, aside[0] as string));
+    assert.deepEqual(
+      { files: storage.budget.files, bytes: storage.budget.bytes },
+      { files: 0, bytes: asideBytes },
+      "its bytes still count, as no session",
+    );
+    // One put there behind the storage's back is found by the next count.
+    writeFileSync(join(dir, `${newSessionId()}.1.corrupt`), "y".repeat(block + 1));
+    assert.equal(await storage.sweep(), 0);
+    assert.equal(readdirSync(dir).filter((f) => f.endsWith(".corrupt")).length, 2, "kept for now");
+    assert.equal(storage.budget.bytes, asideBytes + 2 * block);
+    await storage.close();
+
+    // Within a budget they fill, a write that adds is refused.
+    const tight = new FileStorage({
+      dir,
+      logger: silentLogger,
+      maxTotalBytes: asideBytes + 2 * block,
+    });
+    await tight.counted();
+    await assert.rejects(
+      tight.apply(newSessionId(), { ops: [set("a", 1)] }, opts("create")),
+      isCode("resource_exhausted", /maxTotalBytes/),
+    );
+    await tight.close();
+  });
+
+  it("sweeps files set aside as corrupt once kept corruptRetentionMs (by ctime, whatever their mtime)", async () => {
+    const { storage, dir } = fresh({ sweepIntervalMs: 3_600_000, fsync: false });
+    const id = newSessionId();
+    await storage.apply(id, { ops: [set("a", 1)] }, opts("create"));
+    writeFileSync(sessionFile(dir, id), "not json");
+    keepAlive(sessionFile(dir, id));
+    assert.equal(await storage.read(id, LONG), undefined);
+    // One planted with a far-future mtime, as a session file of an attacker's would have.
+    const planted = join(dir, `${newSessionId()}.1.corrupt`);
+    writeFileSync(planted, "{}");
+    utimesSync(planted, 4e9, 4e9);
+    await storage.sweep();
+    assert.equal(
+      readdirSync(dir).filter((f) => f.endsWith(".corrupt")).length,
+      2,
+      "kept by default",
+    );
+    await storage.close();
+
+    const sweeping = new FileStorage({ dir, logger: silentLogger, corruptRetentionMs: 0 });
+    await sweeping.counted();
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith(".corrupt")),
+      [],
+    );
+    assert.equal(sweeping.budget.bytes, 0);
+    await sweeping.apply(newSessionId(), { ops: [set("a", 1)] }, opts("create"));
+    await sweeping.close();
   });
 
   it("encrypts at rest: no plaintext on disk; a wrong key reads as missing with a warning", async () => {

@@ -352,8 +352,11 @@ describe("the id-hash key", () => {
     refused(["--id-hash-key-file", idFile], {}, /--id-hash-key-file.*at least 32 bytes/);
     refused(["--id-hash-key-file", join(base, "missing")], {}, /reading it failed: ENOENT/);
     refused(
-      ["--file-encryption-key", A.toString("hex")],
-      { SESSIOND_ENCRYPTION_KEYS: B.toString("hex") },
+      [],
+      {
+        SESSIOND_FILE_ENCRYPTION_KEY: A.toString("hex"),
+        SESSIOND_ENCRYPTION_KEYS: B.toString("hex"),
+      },
       /FILE_ENCRYPTION_KEY and SESSIOND_ENCRYPTION_KEYS: expected at most one/,
     );
   });

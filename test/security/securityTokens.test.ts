@@ -3,7 +3,7 @@
 // restart. Refused calls reach no storage, and no token shows in any log line.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -11,6 +11,7 @@ import { Metadata, status } from "@grpc/grpc-js";
 import { SessionClient } from "../../src/client/SessionClient.js";
 import type { Logger } from "../../src/core/Logger.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
+import { permissionProblem } from "../../src/file/permissionProblem.js";
 import { ConfigError } from "../../src/server/config.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
 import {
@@ -22,6 +23,7 @@ import {
   WRITE_METHODS,
 } from "../support/securityCalls.js";
 import { checkHealth } from "../support/serverClients.js";
+import { runCli } from "../support/serverProcess.js";
 import { InstrumentedStorage } from "../support/serviceInstrumentedStorage.js";
 
 const token = () => randomBytes(24).toString("hex");
@@ -61,6 +63,11 @@ function replaceFile(path: string, text: string): void {
   writeFileSync(temp, text, { mode: 0o600 });
   renameSync(temp, path);
 }
+
+const NARROWED =
+  "auth tokens reload failed; only tokens in force that the new file still names stay valid, with the scopes both give them, until the file is fixed";
+const NONE_VALID =
+  "auth tokens reload failed; no token is valid now: every call that needs one is refused until the file is fixed";
 
 const dir = mkdtempSync(join(tmpdir(), "sessiond-tokens-"));
 const tokensFile = join(dir, "tokens");
@@ -251,20 +258,19 @@ describe("caller tokens", () => {
         );
       }
 
-      // A bad file is logged with its line number and changes nothing.
+      // A bad file is logged at error with its line number and fails closed: RO, which it
+      // no longer lists, is refused; RW, revoked before, stays revoked.
       mark = logs.length;
       replaceFile(tokensFile, `${NEW} read,write\n${RW} read,wirte\n`);
-      const failed = await waitFor(
-        logs,
-        "auth tokens reload failed; the previous tokens stay valid",
-        mark,
-      );
+      const failed = await waitFor(logs, NARROWED, mark);
+      assert.equal(failed.level, "error");
       assert.match(
         String(failed.fields?.error),
         /^line 2: scopes are comma-separated read, write and admin$/,
       );
       assert.equal((await callMethod(client, "Get", bearer(RW))).code, status.UNAUTHENTICATED);
-      assert.equal((await callMethod(client, "Get", bearer(RO))).code, status.OK);
+      assert.equal((await callMethod(client, "Get", bearer(RO))).code, status.UNAUTHENTICATED);
+      assert.equal((await callMethod(client, "Set", bearer(NEW))).code, status.OK);
 
       // SIGHUP's path (reload()) picks up a change too.
       writeFileSync(tokensFile, `${RW} read,write\n${RO} read\n${WO} write\n${ADMIN} admin\n`);
@@ -334,5 +340,182 @@ describe("tokens file at start", () => {
     } finally {
       await protectedServer.shutdown();
     }
+  });
+});
+
+describe("a tokens reload fails closed", () => {
+  // Tokens of this suite's own server: A and B read and write, C reads.
+  const A = token();
+  const B = token();
+  const C = token();
+  const D = token();
+  const file = join(dir, "closed-tokens");
+  const GOOD = `${A} read,write\n${B} read,write\n${C} read\n`;
+  const closedLogs: LogEntry[] = [];
+  let closed: RunningServer;
+
+  before(async () => {
+    writeFileSync(file, GOOD, { mode: 0o600 });
+    closed = await startServer(
+      { port: 0, storage: "memory", authTokensFile: file },
+      { logger: capturingLogger(closedLogs) },
+    );
+  });
+  after(async () => {
+    await closed.shutdown();
+  });
+
+  /** The code of a Get (needs read) and a Set (needs write) with each token. */
+  async function codes(tokens: Record<string, string>): Promise<Record<string, [string, string]>> {
+    const client = rawClient(closed.address);
+    try {
+      const out: Record<string, [string, string]> = {};
+      for (const [name, t] of Object.entries(tokens)) {
+        const get = await callMethod(client, "Get", bearer(t));
+        const set = await callMethod(client, "Set", bearer(t));
+        out[name] = [status[get.code] as string, status[set.code] as string];
+      }
+      return out;
+    } finally {
+      client.close();
+    }
+  }
+
+  const OK: [string, string] = ["OK", "OK"];
+  const READ_ONLY: [string, string] = ["OK", "PERMISSION_DENIED"];
+  const REFUSED: [string, string] = ["UNAUTHENTICATED", "UNAUTHENTICATED"];
+
+  /** Back to the good file (reloads are queued: once reload() resolves, it is in force). */
+  async function restore(): Promise<void> {
+    replaceFile(file, GOOD);
+    await closed.reload();
+    assert.deepEqual(await codes({ A, B, C }), { A: OK, B: OK, C: READ_ONLY });
+  }
+
+  test("an edit that removes a token and has a typo elsewhere: the removed token is refused", async () => {
+    assert.deepEqual(await codes({ A, B, C, D }), { A: OK, B: OK, C: READ_ONLY, D: REFUSED });
+    const mark = closedLogs.length;
+    // B removed, C's line mistyped, D added, and C's good duplicate would widen it to write.
+    replaceFile(file, `${A} read,write\n${C} read,wrte\n${D} read,write\n${C} read,write\n`);
+    const failed = await waitFor(closedLogs, NARROWED, mark);
+    assert.equal(failed.level, "error");
+    assert.equal(
+      failed.fields?.error,
+      "line 2: scopes are comma-separated read, write and admin; line 4: this token is already listed on an earlier line",
+    );
+    assert.equal(failed.fields?.tokens, 2);
+    assert.deepEqual(await codes({ A, B, C, D }), {
+      A: OK,
+      B: REFUSED,
+      C: READ_ONLY,
+      D: REFUSED,
+    });
+    // Said again on SIGHUP (reload()), and nothing changes.
+    const again = closedLogs.length;
+    await closed.reload();
+    assert.equal(closedLogs.slice(again).filter((l) => l.msg === NARROWED).length, 1);
+    assert.deepEqual(await codes({ A, B }), { A: OK, B: REFUSED });
+    await restore();
+  });
+
+  test("a token's scopes are never widened by a file with a bad line", async () => {
+    const mark = closedLogs.length;
+    replaceFile(file, `${C} read,write\nnot-a-token\n`);
+    await waitFor(closedLogs, NARROWED, mark);
+    assert.deepEqual(await codes({ A, B, C }), { A: REFUSED, B: REFUSED, C: READ_ONLY });
+    await restore();
+  });
+
+  for (const [what, change] of [
+    ["emptied", () => replaceFile(file, "")],
+    ["comment-only", () => replaceFile(file, "# every token revoked\n\n")],
+    ["deleted", () => rmSync(file)],
+    ["made writable by others (0666)", () => chmodSync(file, 0o666)],
+    ["made group-writable (0620)", () => chmodSync(file, 0o620)],
+    ["given to another user (uid 65534)", () => chownSync(file, 65534, 65534)],
+  ] as const) {
+    test(`a tokens file ${what} leaves no token valid, logged at error`, async () => {
+      const mark = closedLogs.length;
+      change();
+      await closed.reload();
+      const failed = await waitFor(closedLogs, NONE_VALID, mark);
+      assert.equal(failed.level, "error");
+      assert.equal(failed.fields?.tokens, 0);
+      assert.deepEqual(await codes({ A, B, C }), { A: REFUSED, B: REFUSED, C: REFUSED });
+      // Restoring the contents alone does not help while the file is still unsafe.
+      if (what.startsWith("made") || what.startsWith("given")) {
+        assert.match(String(failed.fields?.error), /chmod 600|chown 0/);
+        await closed.reload();
+        assert.deepEqual(await codes({ A }), { A: REFUSED });
+        chownSync(file, 0, 0);
+      }
+      await restore();
+    });
+  }
+
+  test("no token appears in the fail-closed log lines", () => {
+    const text = JSON.stringify(closedLogs);
+    for (const t of [A, B, C, D]) assert.ok(!text.includes(t), "a token was logged");
+  });
+});
+
+describe("tokens file permissions at start", () => {
+  test("writable by others (0666) or by group: refused, naming the fix", async () => {
+    for (const mode of [0o666, 0o620]) {
+      const file = join(dir, `open-${mode.toString(8)}`);
+      writeFileSync(file, `${RW} read,write\n`);
+      chmodSync(file, mode);
+      await assert.rejects(
+        startServer({ port: 0, storage: "memory", authTokensFile: file }),
+        (err: Error) => {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.match(
+            err.message,
+            new RegExp(
+              `^SESSIOND_AUTH_TOKENS_FILE \\(--auth-tokens-file\\) ${file}: is writable by .*chmod 600 ${file}$`,
+            ),
+          );
+          return true;
+        },
+      );
+    }
+  });
+
+  test("owned by another user: refused; root-owned is accepted for a non-root server", async () => {
+    const file = join(dir, "theirs");
+    writeFileSync(file, `${RW} read,write\n`, { mode: 0o600 });
+    chownSync(file, 65534, 65534);
+    await assert.rejects(
+      startServer({ port: 0, storage: "memory", authTokensFile: file }),
+      (err: Error) =>
+        err instanceof ConfigError && /is owned by uid 65534, .*chown 0 /.test(err.message),
+    );
+    // A Kubernetes Secret: root-owned 0644, read by a server running as uid 1000.
+    const secret = { uid: 0, mode: 0o100644 };
+    const rule = { rootMayOwn: true, fixMode: "600" } as const;
+    assert.equal(permissionProblem("/s", secret, rule, 1000), undefined);
+    assert.match(
+      String(permissionProblem("/s", { uid: 1001, mode: 0o100600 }, rule, 1000)),
+      /chown 1000/,
+    );
+  });
+
+  test("the command line exits 2 with one line for a 0666 tokens file", async () => {
+    const file = join(dir, "cli-0666");
+    writeFileSync(file, `${RW} read,write\n`);
+    chmodSync(file, 0o666);
+    const { code, stderr } = await runCli([
+      "--storage",
+      "memory",
+      "--port",
+      "0",
+      "--auth-tokens-file",
+      file,
+    ]);
+    assert.equal(code, 2, stderr);
+    assert.equal(
+      stderr,
+      `sessiond: SESSIOND_AUTH_TOKENS_FILE (--auth-tokens-file) ${file}: is writable by group and others (mode 0666), so another local user could change it: chmod 600 ${file}\n`,
+    );
   });
 });

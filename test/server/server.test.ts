@@ -59,7 +59,13 @@ describe("sessiond process", () => {
     { args: ["--max-keys", "0"], names: "SESSIOND_MAX_KEYS" },
     { args: ["--log-level", "verbose"], names: "SESSIOND_LOG_LEVEL" },
     { args: ["--shutdown-grace", "soon"], names: "SESSIOND_SHUTDOWN_GRACE" },
-    { args: ["--file-encryption-key", "c2hvcnQ="], names: "SESSIOND_FILE_ENCRYPTION_KEY" },
+    {
+      args: [],
+      env: { SESSIOND_FILE_ENCRYPTION_KEY: "c2hvcnQ=" },
+      names: "SESSIOND_FILE_ENCRYPTION_KEY",
+    },
+    // A valid key, refused because it is on the command line (every local user's ps shows it).
+    { args: ["--encryption-keys", "ab".repeat(32)], names: "SESSIOND_ENCRYPTION_KEYS" },
     { args: ["--redis-url", "http://x"], names: "SESSIOND_REDIS_URL" },
     { args: ["--redis-cluster-nodes", "a:1,b"], names: "SESSIOND_REDIS_CLUSTER_NODES" },
     { args: ["--redis-sentinels", "s:26379"], names: "SESSIOND_REDIS_SENTINEL_NAME" },

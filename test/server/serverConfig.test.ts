@@ -2,7 +2,6 @@
 // (test/server.test.ts checks the same errors end to end through the real process.)
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { defaultLimits } from "../../src/core/Limits.js";
 import {
@@ -15,6 +14,7 @@ import {
   type ServerConfig,
   type StorageKind,
 } from "../../src/server/config.js";
+import { defaultFileDir } from "../../src/server/defaultFileDir.js";
 import { helpText } from "../../src/server/helpText.js";
 import { startServer } from "../../src/server/startServer.js";
 
@@ -31,7 +31,8 @@ describe("server config", () => {
     assert.equal(config.host, "127.0.0.1");
     assert.equal(config.port, 50051);
     assert.equal(config.storage, "file");
-    assert.equal(config.fileDir, join(tmpdir(), "sessiond"));
+    assert.equal(config.fileDir, defaultFileDir());
+    assert.ok(!config.fileDir.startsWith(tmpdir()), "never in the shared temp directory");
     assert.equal(config.fileEncryptionKey, undefined);
     assert.equal(config.ttlMs, 24 * 3600 * 1000);
     assert.equal(config.maxLifetimeMs, undefined);
@@ -113,7 +114,7 @@ describe("server config", () => {
 
   test("encryption keys: 64 hex digits or base64 of 32 bytes; never echoed", () => {
     const key = Buffer.alloc(32, 7);
-    const parse = (raw: string) => parseConfig(["--file-encryption-key", raw], {}).config;
+    const parse = (raw: string) => parseConfig([], { SESSIOND_FILE_ENCRYPTION_KEY: raw }).config;
     assert.deepEqual(parse(key.toString("hex")).fileEncryptionKey, key);
     assert.deepEqual(parse(key.toString("base64")).fileEncryptionKey, key);
     assert.deepEqual(parse(key.toString("base64url")).fileEncryptionKey, key);
@@ -125,6 +126,54 @@ describe("server config", () => {
           /SESSIOND_FILE_ENCRYPTION_KEY.*32-byte key.*\(value hidden\)/.test(err.message) &&
           !err.message.includes(bad),
       );
+    }
+  });
+
+  test("a flag that would carry a secret is refused in one line pointing to the variable or the file; the variable works", () => {
+    const key = Buffer.alloc(32, 9).toString("hex");
+    for (const [flag, value, pointer] of [
+      ["--encryption-keys", key, /; set SESSIOND_ENCRYPTION_KEYS, or use --encryption-key-file$/],
+      [
+        "--file-encryption-key",
+        key,
+        /; set SESSIOND_FILE_ENCRYPTION_KEY, or use --encryption-key-file$/,
+      ],
+      ["--redis-url", "redis://:s3cret-pass@cache:6379", /; set SESSIOND_REDIS_URL instead$/],
+      ["--redis-url", "rediss://app:s3cret-pass@cache:6380/2", /; set SESSIOND_REDIS_URL instead$/],
+    ] as const) {
+      for (const argv of [[flag, value], [`${flag}=${value}`], [flag, "not even valid"]]) {
+        if (flag === "--redis-url" && argv[1] === "not even valid") continue;
+        assert.throws(
+          () => parseConfig(argv, {}),
+          (err) =>
+            err instanceof ConfigError &&
+            err.message.startsWith(`${flag} (`) &&
+            /refused on the command line, where every local user can read it \(ps\)/.test(
+              err.message,
+            ) &&
+            pointer.test(err.message) &&
+            !err.message.includes("s3cret") &&
+            !err.message.includes(key),
+          argv.join(" "),
+        );
+      }
+    }
+    // Refused whatever the value, so that no key is ever parsed from argv.
+    fails(["--encryption-keys", "short"], {}, /refused on the command line/);
+    const env = parseConfig([], {
+      SESSIOND_ENCRYPTION_KEYS: key,
+      SESSIOND_REDIS_URL: "redis://:s3cret-pass@cache:6379",
+    }).config;
+    assert.equal(env.encryptionKeys?.length, 1);
+    assert.equal(env.redisUrl, "redis://:s3cret-pass@cache:6379");
+    // A Redis URL without a password is no secret: the flag stays.
+    assert.equal(
+      parseConfig(["--redis-url", "redis://cache:6379"], {}).config.redisUrl,
+      "redis://cache:6379",
+    );
+    // Every setting the table marks secret and that always carries one is env-only.
+    for (const s of SETTINGS) {
+      if (s.secret && s.name !== "REDIS_URL") assert.ok(s.notAsFlag, s.name);
     }
   });
 

@@ -159,7 +159,9 @@ describe("startServer", () => {
         assert.ok(!(await readFile(join(dir, file), "utf8")).includes(secret), file);
       }
       // The same key, through the parser as an operator would give it, reads it back.
-      const { config } = parseConfig(["--file-encryption-key", key, "--file-dir", dir], {});
+      const { config } = parseConfig(["--file-dir", dir], {
+        SESSIOND_FILE_ENCRYPTION_KEY: key,
+      });
       running = await startServer({ ...config, port: 0 });
       client = sessionClient(running.address);
       const got = await unary(client, client.get, { key: "s" }, response.sessionId);

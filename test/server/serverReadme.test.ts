@@ -101,7 +101,7 @@ test("the configuration table lists every setting with its flag, default and mea
   for (const s of SETTINGS) {
     const shown =
       s.name === "FILE_DIR"
-        ? "`<os tmpdir>/sessiond`"
+        ? "`$XDG_STATE_HOME/sessiond`, else `~/.local/state/sessiond`"
         : s.default === undefined
           ? "—"
           : `\`${s.default}\``;

@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import type { SecureContextOptions } from "node:tls";
 import {
   type Metadata,
@@ -7,6 +7,8 @@ import {
   type ServerInterceptor,
 } from "@grpc/grpc-js";
 import type { Logger } from "../../core/Logger.js";
+import { SECRET_FILE_RULE } from "../../file/permissionProblem.js";
+import { readPrivateFile, UntrustedFileError } from "../../file/readPrivateFile.js";
 import { ConfigError, type ServerConfig } from "../config.js";
 import { type Caller, callerInterceptor } from "./callerInterceptor.js";
 import { FileWatcher } from "./FileWatcher.js";
@@ -14,7 +16,7 @@ import { isLoopbackHost } from "./isLoopbackHost.js";
 import { loadTlsFiles, TlsFileError, type TlsFiles } from "./loadTlsFiles.js";
 import { RefusalLog } from "./RefusalLog.js";
 import { ReloadableServerCredentials } from "./ReloadableServerCredentials.js";
-import { TokenFileError, TokenSet } from "./TokenSet.js";
+import { TokenFileError, type TokenScan, TokenSet } from "./TokenSet.js";
 
 type SecurityConfig = Pick<
   ServerConfig,
@@ -45,14 +47,18 @@ interface ServedTls {
 
 interface ServedTokens {
   set: TokenSet;
-  text: string;
+  /** The file's text the set came from; undefined when the file could not be used at all. */
+  text: string | undefined;
+  /** Why the set is narrower than the file asks (a failed reload), to log again on SIGHUP. */
+  failure?: string;
 }
 
 /**
  * Everything about who may call: the listener's credentials, the caller check, whether
  * reflection is served, and the reloads of the certificate and tokens files (on change,
- * and on reload(), which main.ts calls on SIGHUP). A reload that fails is logged and the
- * previous certificate or tokens stay in force.
+ * and on reload(), which main.ts calls on SIGHUP). A certificate reload that fails is
+ * logged and the previous certificate stays in force. A tokens reload fails closed: see
+ * #reloadTokens.
  */
 export class CallerSecurity {
   readonly credentials: ServerCredentials;
@@ -162,10 +168,9 @@ export class CallerSecurity {
       const what = `SESSIOND_AUTH_TOKENS_FILE (--auth-tokens-file) ${path}`;
       let text: string;
       try {
-        text = await readFile(path, "utf8");
+        text = await readTokensFile(path);
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw new ConfigError(`${what}: cannot be read (${e.code ?? e.message})`);
+        throw new ConfigError(`${what}: ${(err as Error).message}`);
       }
       try {
         tokens = { set: TokenSet.parse(text), text };
@@ -233,34 +238,81 @@ export class CallerSecurity {
    * warning per line).
    */
   #warnOnce(kind: "tls" | "tokens", msg: string, fields: { error: string; path?: string }): void {
-    if (this.#failures.get(kind) === fields.error) return;
-    this.#failures.set(kind, fields.error);
-    this.#logger.warn(msg, fields);
+    this.#logOnce(kind, "warn", msg, fields);
   }
 
+  #logOnce(
+    kind: "tls" | "tokens",
+    level: "warn" | "error",
+    msg: string,
+    fields: Record<string, unknown> & { error: string },
+  ): void {
+    if (this.#failures.get(kind) === fields.error) return;
+    this.#failures.set(kind, fields.error);
+    this.#logger[level](msg, fields);
+  }
+
+  /**
+   * Fails closed (README, Security: "Tokens and scopes"). A file that parses replaces the
+   * tokens in force. One with bad lines keeps only tokens in force that it still names,
+   * with the scopes both agree on (TokenSet.narrowedTo): a removed token is refused even
+   * when another line has a typo, and nothing is added or widened until the file parses.
+   * A file that is missing, empty, unreadable or that another user could write leaves no
+   * token valid. Every failure is logged at error, once until it changes.
+   */
   async #reloadTokens(): Promise<void> {
     const path = this.#config.authTokensFile;
-    if (path === undefined || this.#tokens === undefined) return;
+    const current = this.#tokens;
+    if (path === undefined || current === undefined) return;
     let text: string;
-    let set: TokenSet;
     try {
-      text = await readFile(path, "utf8");
-      if (text === this.#tokens.text) {
-        this.#failures.delete("tokens");
-        return;
-      }
-      set = TokenSet.parse(text);
+      text = await readTokensFile(path);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      this.#warnOnce("tokens", "auth tokens reload failed; the previous tokens stay valid", {
-        path,
-        error: e instanceof TokenFileError ? e.message : (e.code ?? e.message),
-      });
+      const error = (err as Error).message;
+      this.#failClosed(path, TokenSet.EMPTY, undefined, error);
+      return;
+    }
+    if (text === current.text) {
+      // Still the file that failed: said again when a reload is asked for, else once.
+      if (current.failure !== undefined) this.#failClosed(path, current.set, text, current.failure);
+      else this.#failures.delete("tokens");
+      return;
+    }
+    const scan: TokenScan = TokenSet.scan(text);
+    if (scan.errors.length > 0) {
+      const set = current.set.narrowedTo(scan);
+      this.#failClosed(path, set, text, scan.errors.join("; "));
+      return;
+    }
+    if (scan.good.size === 0) {
+      const error = "the file lists no token";
+      this.#failClosed(path, TokenSet.EMPTY, text, error);
       return;
     }
     this.#failures.delete("tokens");
-    this.#tokens = { set, text };
-    this.#logger.info("auth tokens reloaded", { tokens: set.size });
+    this.#tokens = { set: scan.good, text };
+    this.#logger.info("auth tokens reloaded", { tokens: scan.good.size });
+  }
+
+  #failClosed(path: string, set: TokenSet, text: string | undefined, error: string): void {
+    this.#tokens = { set, text, failure: error };
+    const msg =
+      set.size === 0
+        ? "auth tokens reload failed; no token is valid now: every call that needs one is refused until the file is fixed"
+        : "auth tokens reload failed; only tokens in force that the new file still names stay valid, with the scopes both give them, until the file is fixed";
+    this.#logOnce("tokens", "error", msg, { path, error, tokens: set.size });
+  }
+}
+
+/** The tokens file's text, if it may be trusted; otherwise an Error saying why and the fix. */
+async function readTokensFile(path: string): Promise<string> {
+  try {
+    return (await readPrivateFile(path, SECRET_FILE_RULE)).toString("utf8");
+  } catch (err) {
+    if (err instanceof UntrustedFileError) throw new Error(err.message);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "ENOENT") throw new Error("the file is missing (ENOENT)");
+    throw new Error(`cannot be read (${e.code ?? e.message})`);
   }
 }
 

@@ -17,6 +17,21 @@ interface Entry {
   scopes: ReadonlySet<Scope>;
 }
 
+/** A line that does not parse. `entry` is what it still says, when its token is well-formed. */
+interface BadLine {
+  error: string;
+  entry: Entry | undefined;
+}
+
+/** Every line of a tokens file, good or bad (see TokenSet.scan). */
+export interface TokenScan {
+  good: TokenSet;
+  /** The bad lines' messages ("line 3: …"), in file order; they never hold a token. */
+  errors: string[];
+  /** Every token the file names, on a good or a bad line, with the scopes all its lines agree on. */
+  named: Map<string, ReadonlySet<Scope>>;
+}
+
 /**
  * The callers a tokens file lets in. Only SHA-256 digests are kept, and a lookup compares
  * the presented token's digest with every entry in constant time, so neither the memory
@@ -29,50 +44,77 @@ export class TokenSet {
     this.#entries = entries;
   }
 
+  /** No token: every call that needs one is refused. */
+  static readonly EMPTY = new TokenSet([]);
+
   get size(): number {
     return this.#entries.length;
   }
 
   /**
    * Parses a tokens file: `TOKEN scope[,scope…]` per line, `#` to the end of a line is a
-   * comment, blank lines are skipped. Throws TokenFileError at the first bad line.
+   * comment, blank lines are skipped. Throws TokenFileError at the first bad line, and
+   * when no line holds a token.
    */
   static parse(text: string): TokenSet {
-    const entries: Entry[] = [];
-    const lines = text.split(/\r?\n/);
-    for (const [index, rawLine] of lines.entries()) {
-      const line = (rawLine.split("#", 1)[0] as string).trim();
-      if (line === "") continue;
-      const at = `line ${index + 1}`;
-      const fields = line.split(/\s+/);
-      if (fields.length !== 2) {
-        throw new TokenFileError(
-          `${at}: expected a token and its comma-separated scopes, such as "TOKEN read,write"`,
-        );
-      }
-      const [token, scopeList] = fields as [string, string];
-      if (!TOKEN.test(token) || token.length < MIN_TOKEN_LENGTH) {
-        throw new TokenFileError(
-          `${at}: a token must be at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then = padding), e.g. from \`openssl rand -hex 32\``,
-        );
-      }
-      const scopes = new Set<Scope>();
-      for (const scope of scopeList.split(",")) {
-        if (!(SCOPES as readonly string[]).includes(scope)) {
-          throw new TokenFileError(`${at}: scopes are comma-separated read, write and admin`);
-        }
-        scopes.add(scope as Scope);
-      }
-      const digest = sha256(token);
-      if (entries.some((entry) => entry.digest.equals(digest))) {
-        throw new TokenFileError(`${at}: this token is already listed on an earlier line`);
-      }
-      entries.push({ digest, scopes });
-    }
-    if (entries.length === 0) {
+    const scan = TokenSet.scan(text);
+    if (scan.errors.length > 0) throw new TokenFileError(scan.errors[0] as string);
+    if (scan.good.size === 0) {
       throw new TokenFileError("no token in it: every call would be refused");
     }
-    return new TokenSet(entries);
+    return scan.good;
+  }
+
+  /** Reads every line, bad ones included, for a reload that must decide what stays valid. */
+  static scan(text: string): TokenScan {
+    const good: Entry[] = [];
+    const errors: string[] = [];
+    const named = new Map<string, Set<Scope>>();
+    const name = (entry: Entry) => {
+      const key = entry.digest.toString("hex");
+      const earlier = named.get(key);
+      // A token listed twice gets only what both of its lines give it.
+      named.set(
+        key,
+        earlier === undefined
+          ? new Set(entry.scopes)
+          : new Set([...earlier].filter((s) => entry.scopes.has(s))),
+      );
+    };
+    for (const [index, rawLine] of text.split(/\r?\n/).entries()) {
+      const line = (rawLine.split("#", 1)[0] as string).trim();
+      if (line === "") continue;
+      const parsed = parseLine(line, `line ${index + 1}`);
+      if ("error" in parsed) {
+        errors.push(parsed.error);
+        if (parsed.entry !== undefined) name(parsed.entry);
+        continue;
+      }
+      if (named.has(parsed.digest.toString("hex"))) {
+        errors.push(`line ${index + 1}: this token is already listed on an earlier line`);
+      } else {
+        good.push(parsed);
+      }
+      name(parsed);
+    }
+    return { good: new TokenSet(good), errors, named };
+  }
+
+  /**
+   * What stays valid after a reload found bad lines (README, Security: "Tokens and
+   * scopes"): a token stays only if it is in force now and the new file still names it,
+   * on a good line or a bad one whose token is well-formed, and keeps only the scopes both
+   * agree on. Nothing the operator removed, or added, takes effect before the file parses.
+   */
+  narrowedTo(scan: TokenScan): TokenSet {
+    const kept: Entry[] = [];
+    for (const entry of this.#entries) {
+      const named = scan.named.get(entry.digest.toString("hex"));
+      if (named === undefined) continue;
+      const scopes = new Set([...entry.scopes].filter((s) => named.has(s)));
+      if (scopes.size > 0) kept.push({ digest: entry.digest, scopes });
+    }
+    return new TokenSet(kept);
   }
 
   /** The scopes of `token`, or undefined when it is not listed. */
@@ -93,6 +135,40 @@ export class TokenSet {
     }
     return found && { scopes: found.scopes, digest: found.digest.toString("hex") };
   }
+}
+
+/**
+ * One non-blank line: an entry, or the error and, when the first field is a well-formed
+ * token, the entry with only the scopes the line spells correctly.
+ */
+function parseLine(line: string, at: string): Entry | BadLine {
+  const fields = line.split(/\s+/);
+  const token = fields[0] as string;
+  const wellFormed = TOKEN.test(token) && token.length >= MIN_TOKEN_LENGTH;
+  const known = fields
+    .slice(1)
+    .flatMap((field) => field.split(","))
+    .filter((scope): scope is Scope => (SCOPES as readonly string[]).includes(scope));
+  const bad = (error: string): BadLine => ({
+    error: `${at}: ${error}`,
+    entry: wellFormed ? { digest: sha256(token), scopes: new Set(known) } : undefined,
+  });
+  if (fields.length !== 2) {
+    return bad('expected a token and its comma-separated scopes, such as "TOKEN read,write"');
+  }
+  if (!wellFormed) {
+    return bad(
+      `a token must be at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then = padding), e.g. from \`openssl rand -hex 32\``,
+    );
+  }
+  const scopes = new Set<Scope>();
+  for (const scope of (fields[1] as string).split(",")) {
+    if (!(SCOPES as readonly string[]).includes(scope)) {
+      return bad("scopes are comma-separated read, write and admin");
+    }
+    scopes.add(scope as Scope);
+  }
+  return { digest: sha256(token), scopes };
 }
 
 function sha256(text: string): Buffer {

@@ -1,6 +1,8 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
+import { SECRET_FILE_RULE } from "../../file/permissionProblem.js";
+import { readPrivateFile, UntrustedFileError } from "../../file/readPrivateFile.js";
 
 export interface TlsFiles {
   certFile: string;
@@ -27,11 +29,12 @@ export class TlsFileError extends Error {
  */
 export async function loadTlsFiles(files: TlsFiles, now = new Date()): Promise<TlsMaterial> {
   const cert = await read(files.certFile, "--tls-cert-file");
-  const key = await read(files.keyFile, "--tls-key-file");
+  const key = await read(files.keyFile, "--tls-key-file", true);
+  // Whoever can write the client CA file can let in any client of their own making.
   const ca =
     files.clientCaFile === undefined
       ? undefined
-      : await read(files.clientCaFile, "--tls-client-ca-file");
+      : await read(files.clientCaFile, "--tls-client-ca-file", true);
 
   let leaf: X509Certificate;
   try {
@@ -76,10 +79,11 @@ export async function loadTlsFiles(files: TlsFiles, now = new Date()): Promise<T
   };
 }
 
-async function read(path: string, flag: string): Promise<Buffer> {
+async function read(path: string, flag: string, guarded = false): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return guarded ? await readPrivateFile(path, SECRET_FILE_RULE) : await readFile(path);
   } catch (err) {
+    if (err instanceof UntrustedFileError) throw new TlsFileError(`${flag} ${path} ${err.message}`);
     throw new TlsFileError(`${flag} ${path}: cannot be read (${why(err)})`);
   }
 }
