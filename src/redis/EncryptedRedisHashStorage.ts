@@ -13,6 +13,8 @@ const AAD = "sessiond-redis/2 hash ";
 const MANIFEST_AAD = "sessiond-redis/2 manifest ";
 /** The format before the manifest (values bound to key and field only); read for this release. */
 const LEGACY_AAD = "sessiond-redis/1 hash ";
+/** What the manifest cache may hold, in characters of metadata text (about as many bytes). */
+const MANIFEST_CACHE_CHARS = 4 * 1024 * 1024;
 const META = /^(\d+) (\d+) (\d+)(?: ([A-Za-z0-9+/=]+))?$/;
 
 /** The metadata field as read: clear numbers, and the sealed manifest opened. */
@@ -40,6 +42,14 @@ interface Meta {
  */
 export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
   protected readonly touchScript = "sessiondEncHashTouch" as const;
+  /**
+   * Manifests opened lately, by Redis key, with the exact metadata text they came from:
+   * every one-key Get opens the manifest, whose size grows with the session's keys, and a
+   * request often reads several keys of one session. The same text under the same key
+   * always opens to the same result, so reusing it checks as much as opening it again.
+   */
+  readonly #manifests = new Map<string, { raw: string; meta: Meta }>();
+  #manifestChars = 0;
 
   keyOf(id: string): string {
     return this.keys.hash(id);
@@ -234,6 +244,28 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
    * back beside later values, does not read.
    */
   #meta(key: string, raw: string, id: string): Meta {
+    const cached = this.#manifests.get(key);
+    if (cached?.raw === raw) return cached.meta;
+    const meta = this.#openMeta(key, raw, id);
+    if (meta.written !== undefined) this.#remember(key, raw, meta);
+    return meta;
+  }
+
+  #remember(key: string, raw: string, meta: Meta): void {
+    const before = this.#manifests.get(key);
+    if (before !== undefined) this.#manifestChars -= before.raw.length;
+    this.#manifests.delete(key);
+    this.#manifests.set(key, { raw, meta });
+    this.#manifestChars += raw.length;
+    // Oldest first (Map order), until the texts add up to at most MANIFEST_CACHE_CHARS.
+    for (const [oldest, entry] of this.#manifests) {
+      if (this.#manifestChars <= MANIFEST_CACHE_CHARS) break;
+      this.#manifests.delete(oldest);
+      this.#manifestChars -= entry.raw.length;
+    }
+  }
+
+  #openMeta(key: string, raw: string, id: string): Meta {
     const match = META.exec(raw);
     if (!match) throw malformed("an encrypted session's metadata is malformed");
     const [, v, c, bytes, sealed] = match as unknown as [string, string, string, string, string?];
