@@ -267,7 +267,7 @@ export class FileStorage implements Storage {
     const path = this.#path(id);
     assertExpiry(expiry);
     return this.#run(id, expiry.signal, async () => {
-      const loaded = await this.#load(id, path, Date.now());
+      const loaded = await this.#load(id, path, Date.now(), expiry);
       if (!loaded) return undefined;
       const expireTime = await this.#slide(path, loaded, expiry, false);
       return {
@@ -283,7 +283,7 @@ export class FileStorage implements Storage {
     const path = this.#path(id);
     assertExpiry(expiry);
     return this.#run(id, expiry.signal, async () => {
-      const loaded = await this.#load(id, path, Date.now());
+      const loaded = await this.#load(id, path, Date.now(), expiry);
       if (!loaded) return undefined;
       await this.#slide(path, loaded, expiry, false);
       return Object.hasOwn(loaded.data, key)
@@ -317,7 +317,7 @@ export class FileStorage implements Storage {
     idem: Idempotency | undefined,
   ): Promise<ApplyResult | undefined> {
     const now = Date.now();
-    const stored = await this.#loadAny(id, path, now);
+    const stored = await this.#loadAny(id, path, now, options);
     if (idem !== undefined) {
       const record = stored?.requests?.[idem.key];
       if (isLive(record, now)) return replay<ApplyResult>(record, idem);
@@ -441,14 +441,14 @@ export class FileStorage implements Storage {
         const now = Date.now();
         const idem = options.idempotency;
         assertIdempotency(idem);
-        const stored = await this.#loadAny(oldId, oldPath, now);
+        const stored = await this.#loadAny(oldId, oldPath, now, options);
         if (idem !== undefined) {
           const record = stored?.requests?.[idem.key];
           if (isLive(record, now)) return replay<SessionMeta>(record, idem);
         }
         const current = stored?.gone ? undefined : stored;
         if (!current) return "missing";
-        if (await this.#load(newId, newPath, now)) return "taken";
+        if (await this.#load(newId, newPath, now, options)) return "taken";
         const { createTime, data } = current;
         const expireTime = expireAt(now, createTime, options);
         if (expireTime <= now) {
@@ -492,12 +492,12 @@ export class FileStorage implements Storage {
     return this.#run(id, options.signal, async () => {
       const now = Date.now();
       if (idem === undefined) {
-        const loaded = await this.#load(id, path, now);
+        const loaded = await this.#load(id, path, now, options);
         if (!loaded) return undefined;
         const expireTime = await this.#slide(path, loaded, options, true);
         return { version: loaded.version, createTime: loaded.createTime, expireTime };
       }
-      const stored = await this.#loadAny(id, path, now);
+      const stored = await this.#loadAny(id, path, now, options);
       const record = stored?.requests?.[idem.key];
       if (isLive(record, now)) return replay<SessionMeta>(record, idem);
       if (stored === undefined || stored.gone) return undefined;
@@ -721,16 +721,42 @@ export class FileStorage implements Storage {
   }
 
   /** The live session in `path` (see #loadAny); a tombstone reads as missing. */
-  async #load(id: string, path: string, now: number): Promise<Loaded | undefined> {
-    const loaded = await this.#loadAny(id, path, now);
+  async #load(id: string, path: string, now: number, expiry: Expiry): Promise<Loaded | undefined> {
+    const loaded = await this.#loadAny(id, path, now, expiry);
     return loaded?.gone ? undefined : loaded;
   }
 
   /**
    * The live session or tombstone in `path`; undefined when missing, expired (deleted) or
    * corrupt (moved). Its data may be shared with the read cache: copy before handing it out.
+   *
+   * The mtime is only the idle expiry, and anyone who can write to the directory can move
+   * it: with `expiry` (the call's), a session also expires when the absolute lifetime its
+   * sealed creation time gives has run out, whatever the mtime says, and the expiry it
+   * reports is capped by it. Without (destroy, a create's record file) only the mtime counts.
    */
-  async #loadAny(id: string, path: string, now: number): Promise<Loaded | undefined> {
+  async #loadAny(
+    id: string,
+    path: string,
+    now: number,
+    expiry?: Expiry,
+  ): Promise<Loaded | undefined> {
+    const loaded = await this.#loadFile(id, path, now);
+    const life = expiry?.maxLifetimeMs;
+    if (loaded === undefined || loaded.gone || life === undefined) return loaded;
+    const end = loaded.createTime + life;
+    if (end > now) {
+      if (end < loaded.expireTime) loaded.expireTime = end;
+      return loaded;
+    }
+    this.#cache.delete(id);
+    await this.#unlink(id, path, loaded.size);
+    this.#expired++;
+    return undefined;
+  }
+
+  /** #loadAny by the file alone: its mtime is its expiry. */
+  async #loadFile(id: string, path: string, now: number): Promise<Loaded | undefined> {
     const hot = this.#cache.checkedSince(id, now - HOT_MS);
     if (hot !== undefined) {
       let stats: Stats | undefined;

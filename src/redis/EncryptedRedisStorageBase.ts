@@ -58,8 +58,27 @@ export interface Loaded {
    * sealed under an older key are left out, so that every write seals them again.
    */
   texts?: Map<string, string>;
-  /** Some of it is sealed under an older key of the ring (see resealLater). */
+  /**
+   * redis-hash: the version each key's value was sealed at, as the session's sealed
+   * manifest lists it (see EncryptedRedisHashStorage).
+   */
+  written?: Map<string, number>;
+  /**
+   * Some of it is sealed under an older key of the ring, or in the format before seals were
+   * bound to version and creation time (see resealLater).
+   */
   stale: boolean;
+}
+
+/** What a write reads: the session (undefined when missing) and Redis' clock at the read. */
+export interface LoadedOrMissing {
+  current: Loaded | undefined;
+  /**
+   * Redis' clock (ms) when it was read: a new session's creation time. Its seal is bound to
+   * that time, so Node must know it before the commit script runs; Redis' clock, not
+   * Node's, so that instances with skewed clocks still agree on lifetimes.
+   */
+  now: number;
 }
 
 /** A write script's reply, as the loop needs it. */
@@ -117,17 +136,20 @@ export abstract class EncryptedRedisStorageBase implements Storage {
   abstract readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined>;
   /** The layout's touch script (KEYS: session, request records; ARGV as writeArgs). */
   protected abstract readonly touchScript: "sessiondEncKvTouch" | "sessiondEncHashTouch";
-  /** The session for a write (no slide: the commit sets the expiry), or undefined. */
-  protected abstract load(key: string, signal?: CallSignal): Promise<Loaded | undefined>;
+  /** The session for a write (no slide: the commit sets the expiry), in one round trip. */
+  protected abstract load(key: string, signal?: CallSignal): Promise<LoadedOrMissing>;
   /**
    * The commit script's raw reply: a CommitReply's array with `tail` after it (what a
    * request record keeps beyond the meta), or a request record's replay (see unwrapReplay).
+   * `createTime` is the session's (current's, or the load's clock for a new one): what is
+   * sealed is bound to it and to `version`.
    */
   protected abstract commit(
     key: string,
     current: Loaded | undefined,
     data: SessionData,
     version: number,
+    createTime: number,
     lock: Lock,
     tail?: readonly string[],
   ): Promise<unknown>;
@@ -180,7 +202,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     const replayed = (raw: unknown) => this.#applyReplay(raw, records, idem);
     return this.#locks.run(key, () =>
       this.#retrying(key, options.signal, async (token) => {
-        const current = await this.load(key, options.signal);
+        const { current, now } = await this.load(key, options.signal);
         if (current ? options.mode === "create" : options.mode === "existing") {
           const skipped = await this.#settle(records, args, idem, ["skip"], options.signal);
           return { done: replayed(skipped) };
@@ -208,7 +230,8 @@ export abstract class EncryptedRedisStorageBase implements Storage {
           idem && Object.keys(incremented).length > 0
             ? [this.#sealRecord(JSON.stringify(Object.entries(incremented)), records, idem)]
             : [];
-        const raw = await this.commit(key, current, data, version + 1, lock, tail);
+        const createTime = current?.createTime ?? now;
+        const raw = await this.commit(key, current, data, version + 1, createTime, lock, tail);
         const first = replayed(raw);
         if (first) return { done: first };
         const committed = commitReply(raw);
@@ -234,7 +257,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     return this.#locks.run(first, () =>
       this.#locks.run(second, () =>
         this.#retrying<RegenerateResult>(from, options.signal, async (token) => {
-          const current = await this.load(from, options.signal);
+          const { current } = await this.load(from, options.signal);
           const lock = { key: lockOf(from), token, args, records, signal: options.signal };
           const raw = current
             ? await this.move(from, to, current, options.keepOld, lock)
@@ -312,10 +335,11 @@ export abstract class EncryptedRedisStorageBase implements Storage {
       .run(key, () =>
         // A background task of its own: no caller's signal applies.
         this.#retrying<undefined>(key, undefined, async (token) => {
-          const current = await this.load(key);
+          const { current } = await this.load(key);
           if (!current?.stale) return { done: undefined };
           const lock = { key: lockOf(key), token, args, records: key };
-          const raw = await this.commit(key, current, current.data, current.version, lock);
+          const { data, version, createTime } = current;
+          const raw = await this.commit(key, current, data, version, createTime, lock);
           return commitReply(raw).tag === "conflict" ? undefined : { done: undefined };
         }),
       )
@@ -345,18 +369,60 @@ export abstract class EncryptedRedisStorageBase implements Storage {
         .toString("utf8");
     } catch (err) {
       if (!(err instanceof UnsealError)) throw err;
-      this.logger.error(
-        "redis storage: a stored value does not decrypt (wrong encryption keys, or it was altered or moved from another session or key); left in place",
-        {
-          session: redactId(id),
-          ...(field === undefined ? {} : { key: field }),
-          reason: err.message,
-        },
-      );
-      throw new SessionError("internal", "internal error", {
-        cause: new Error(`redis storage: stored session does not decrypt: ${err.message}`),
-      });
+      this.refuse(id, err.message, field);
     }
+  }
+
+  /**
+   * open() for a seal bound to version and creation time (`aad`), which also takes a seal
+   * of the format before that binding (`legacyAad`: bound to the key and field only), so
+   * that an upgrade logs nobody out: `legacy` then says to seal it again in the bound
+   * format (resealLater, or the next write). Reading the earlier format is kept for this
+   * release only (README, "Upgrading"): while it lasts, a copy saved before the upgrade
+   * can still be put back with other clear metadata.
+   */
+  protected openBound(
+    stored: string,
+    aad: string,
+    legacyAad: string,
+    id: string,
+    field?: string,
+  ): { text: string; legacy: boolean } {
+    const sealed = Buffer.from(stored, "base64");
+    try {
+      return {
+        text: this.ring.open(sealed, Buffer.from(aad, "utf8")).toString("utf8"),
+        legacy: false,
+      };
+    } catch (err) {
+      if (!(err instanceof UnsealError)) throw err;
+      try {
+        const text = this.ring.open(sealed, Buffer.from(legacyAad, "utf8")).toString("utf8");
+        return { text, legacy: true };
+      } catch {
+        // The bound format's reason is the one worth logging.
+        this.refuse(id, err.message, field);
+      }
+    }
+  }
+
+  /**
+   * A stored session that is not what was sealed (it does not decrypt, or its clear
+   * metadata or its keys disagree with what is sealed): logged, and the call fails as
+   * internal; nothing is deleted, so putting the right data (or key) back brings it back.
+   */
+  protected refuse(id: string, reason: string, field?: string): never {
+    this.logger.error(
+      "redis storage: a stored value does not decrypt (wrong encryption keys, or it was altered, moved from another session or key, or put back from an earlier version); left in place",
+      {
+        session: redactId(id),
+        ...(field === undefined ? {} : { key: field }),
+        reason,
+      },
+    );
+    throw new SessionError("internal", "internal error", {
+      cause: new Error(`redis storage: stored session does not decrypt: ${reason}`),
+    });
   }
 
   /**

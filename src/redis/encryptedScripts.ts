@@ -1,10 +1,4 @@
-import {
-  LUA_CHUNKED,
-  LUA_COMMON,
-  LUA_HASH_META,
-  LUA_IDEM,
-  LUA_REGENERATE_CHECK,
-} from "./luaCommon.js";
+import { LUA_CHUNKED, LUA_COMMON, LUA_IDEM, LUA_REGENERATE_CHECK } from "./luaCommon.js";
 
 /**
  * Scripts of the encrypted Redis storages (EncryptedRedisStorage, EncryptedRedisHashStorage).
@@ -82,6 +76,14 @@ local function kv_state(key)
 end
 `;
 
+/**
+ * KEYS[1], for a write: {stored text or nil, Redis' clock in ms}. The clock is a new
+ * session's creation time, which its seal is bound to (Node seals before the commit).
+ */
+export const ENC_KV_LOAD = `${LUA_COMMON}
+return {redis.call('GET', KEYS[1]), fmt_int(now_ms())}
+`;
+
 /** KEYS[1]. Reply: false when missing, else {stored text, expireTime}. */
 export const ENC_KV_READ = `${LUA_COMMON}
 local raw = redis.call('GET', KEYS[1])
@@ -112,7 +114,9 @@ return idem_run(main)
 /**
  * KEYS[1] session, KEYS[2] its lock, KEYS[3] its request records; ARGV[7] lock token,
  * ARGV[8] the state read ("<version> <createTime>", "" when missing), ARGV[9] the new
- * version, ARGV[10] the sealed document (base64), ARGV[11..] the increments.
+ * version, ARGV[10] the creation time the document is sealed for (a new session's: the
+ * load's clock; else the state's, which the compare-and-set keeps), ARGV[11] the sealed
+ * document (base64), ARGV[12..] the increments.
  */
 export const ENC_KV_WRITE = `${LUA_COMMON}${LUA_IDEM}${ENC_KV_HEADER}${ENC_LOCK}
 local function main()
@@ -121,15 +125,15 @@ local function main()
   local state, create = kv_state(KEYS[1])
   if (state or '') ~= ARGV[8] then return {'conflict'} end
   local now = now_ms()
-  if not state then create = now end
+  if not state then create = tonumber(ARGV[10]) end
   if held then redis.call('DEL', KEYS[2]) end
   local e = expire_at(now, create)
   if e <= now then
     redis.call('DEL', KEYS[1])
     return {'expired'}
   end
-  redis.call('SET', KEYS[1], ARGV[9] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[10], 'PXAT', fmt_int(e))
-  return committed(ARGV[9], create, e, 11, #ARGV)
+  redis.call('SET', KEYS[1], ARGV[9] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[11], 'PXAT', fmt_int(e))
+  return committed(ARGV[9], create, e, 12, #ARGV)
 end
 return idem_run(main)
 `;
@@ -157,13 +161,21 @@ end
 return idem_run(main)
 `;
 
-// `redis-hash`: the plain layout's metadata field "" = "<version> <createTime> <bytes>",
-// and one field per key holding the base64 of its sealed value.
-const ENC_HASH_META = `${LUA_HASH_META}
+// `redis-hash`: the metadata field "" = "<version> <createTime> <bytes> <sealed manifest>"
+// (no manifest in the format before it: still read for one release), and one field per key
+// holding the base64 of its sealed value. Only Node reads the manifest.
+const ENC_HASH_META = `
 local function hash_create(meta)
-  local _, create = parse_meta(meta)
-  return create or 0
+  return tonumber(string.match(meta, '^%d+ (%d+)')) or 0
 end
+`;
+
+/**
+ * KEYS[1], for a write: {flat HGETALL, Redis' clock in ms} (the clock: a new session's
+ * creation time, which its seals are bound to).
+ */
+export const ENC_HASH_LOAD = `${LUA_COMMON}
+return {redis.call('HGETALL', KEYS[1]), fmt_int(now_ms())}
 `;
 
 /** KEYS[1]. Reply: false when missing, else {meta, expireTime, flat HGETALL}. */
@@ -182,14 +194,19 @@ if not e then return false end
 return {meta, fmt_int(e), all}
 `;
 
-/** KEYS[1], ARGV[3] field. Reply: false when missing, {1, sealed} or {0}. */
+/**
+ * KEYS[1], ARGV[3] field. Reply: false when missing, else {meta, field count (HLEN, the
+ * metadata included), sealed value} or {meta, field count} when the field is absent: Node
+ * checks both against the sealed manifest, so a deleted field is seen by any one-key read.
+ */
 export const ENC_HASH_READ_KEY = `${LUA_COMMON}${ENC_HASH_META}
 local r = redis.call('HMGET', KEYS[1], '', ARGV[3])
 if not r[1] then return false end
 local e = slide(KEYS[1], now_ms(), hash_create(r[1]))
 if not e then return false end
-if r[2] then return {1, r[2]} end
-return {0}
+local n = redis.call('HLEN', KEYS[1])
+if r[2] then return {r[1], n, r[2]} end
+return {r[1], n}
 `;
 
 /**
@@ -211,8 +228,10 @@ return idem_run(main)
 /**
  * KEYS[1] session, KEYS[2] its lock, KEYS[3] its request records; ARGV[7] lock token,
  * ARGV[8] the metadata as read ("" when missing), ARGV[9] new version, ARGV[10] new byte
- * count, ARGV[11] k, ARGV[12..11+k] the increments, ARGV[12+k] n, then n fields to delete,
- * then field, sealed pairs.
+ * count, ARGV[11] the creation time the seals are bound to (a new session's: the load's
+ * clock; else the metadata's, which the compare-and-set keeps), ARGV[12] the new sealed
+ * manifest, ARGV[13] k, ARGV[14..13+k] the increments, ARGV[14+k] n, then n fields to
+ * delete, then field, sealed pairs.
  */
 export const ENC_HASH_WRITE = `${LUA_COMMON}${LUA_IDEM}${ENC_HASH_META}${LUA_CHUNKED}${ENC_LOCK}
 local function main()
@@ -223,24 +242,24 @@ local function main()
   if (meta or '') ~= ARGV[8] then return {'conflict'} end
   if held then redis.call('DEL', KEYS[2]) end
   local now = now_ms()
-  local create = now
+  local create = tonumber(ARGV[11])
   if meta then create = hash_create(meta) end
   local e = expire_at(now, create)
   if e <= now then
     redis.call('DEL', key)
     return {'expired'}
   end
-  local k = tonumber(ARGV[11])
-  local at = 12 + k
+  local k = tonumber(ARGV[13])
+  local at = 14 + k
   local n = tonumber(ARGV[at])
   local gone = {}
   for i = at + 1, at + n do table.insert(gone, ARGV[i]) end
   chunked('HDEL', key, gone)
-  local args = {'', ARGV[9] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[10]}
+  local args = {'', ARGV[9] .. ' ' .. fmt_int(create) .. ' ' .. ARGV[10] .. ' ' .. ARGV[12]}
   for i = at + n + 1, #ARGV do table.insert(args, ARGV[i]) end
   chunked('HSET', key, args)
   redis.call('PEXPIREAT', key, fmt_int(e))
-  return committed(ARGV[9], create, e, 12, 11 + k)
+  return committed(ARGV[9], create, e, 14, 13 + k)
 end
 return idem_run(main)
 `;
@@ -248,7 +267,9 @@ return idem_run(main)
 /**
  * KEYS[1] old, KEYS[2] new (same slot), KEYS[3] the old one's lock, KEYS[4] the old one's
  * request records; ARGV[7] lock token, ARGV[8] the old metadata as read, ARGV[9] "1" to
- * keep the old one, ARGV[10..] field, sealed pairs (every value sealed for the new key).
+ * keep the old one, ARGV[10] the new one's metadata (version 1, the old creation time,
+ * which the compare-and-set keeps, and a manifest sealed for the new key), ARGV[11..]
+ * field, sealed pairs (every value sealed for the new key).
  */
 export const ENC_HASH_REGENERATE = `${LUA_COMMON}${LUA_IDEM}${LUA_REGENERATE_CHECK}${ENC_HASH_META}${LUA_CHUNKED}${ENC_LOCK}
 local function main()
@@ -261,9 +282,8 @@ local function main()
   local create = hash_create(meta)
   local e, refusal = regenerate_check(create)
   if not e then return refusal end
-  local bytes = string.match(meta, ' (%d+)$') or '0'
-  local args = {'', '1 ' .. fmt_int(create) .. ' ' .. bytes}
-  for i = 10, #ARGV do table.insert(args, ARGV[i]) end
+  local args = {'', ARGV[10]}
+  for i = 11, #ARGV do table.insert(args, ARGV[i]) end
   chunked('HSET', KEYS[2], args)
   redis.call('PEXPIREAT', KEYS[2], fmt_int(e))
   if ARGV[9] ~= '1' then redis.call('DEL', KEYS[1]) end
@@ -274,10 +294,12 @@ return idem_run(main)
 
 /** Registered with defineCommand beside the plain scripts on every node (see RedisNode.ts). */
 export const ENCRYPTED_SCRIPTS = {
+  sessiondEncKvLoad: { lua: ENC_KV_LOAD, keys: 1 },
   sessiondEncKvRead: { lua: ENC_KV_READ, keys: 1 },
   sessiondEncKvTouch: { lua: ENC_KV_TOUCH, keys: 2 },
   sessiondEncKvWrite: { lua: ENC_KV_WRITE, keys: 3 },
   sessiondEncKvRegenerate: { lua: ENC_KV_REGENERATE, keys: 4 },
+  sessiondEncHashLoad: { lua: ENC_HASH_LOAD, keys: 1 },
   sessiondEncHashRead: { lua: ENC_HASH_READ, keys: 1 },
   sessiondEncHashReadKey: { lua: ENC_HASH_READ_KEY, keys: 1 },
   sessiondEncHashTouch: { lua: ENC_HASH_TOUCH, keys: 2 },

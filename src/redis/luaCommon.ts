@@ -214,8 +214,8 @@ end
 `;
 
 /**
- * The hash layouts' metadata field "" = "<version> <createTime> <bytes>", plain and
- * encrypted alike. User keys are never empty (validated above the storage, and refused
+ * The hash layouts' metadata field "" = "<version> <createTime> <bytes>" (the encrypted one
+ * appends its sealed manifest, and reads it with a pattern of its own: encryptedScripts.ts). User keys are never empty (validated above the storage, and refused
  * again by applyArgs), so it cannot collide with them; it is one field so a single-key read
  * is one HMGET, and `bytes` lets a write check maxSessionBytes without reading every field.
  */

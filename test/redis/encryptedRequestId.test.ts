@@ -19,7 +19,7 @@ import { EncryptedRedisStorage } from "../../src/redis/EncryptedRedisStorage.js"
 import type {
   EncryptedRedisStorageBase,
   EncryptedRedisStorageOptions,
-  Loaded,
+  LoadedOrMissing,
 } from "../../src/redis/EncryptedRedisStorageBase.js";
 import { startRedis } from "../support/redisServers.js";
 import { uniquePrefix } from "../support/redisStorages.js";
@@ -33,7 +33,7 @@ const limits = resolveLimits();
 /** Runs `next` once, right after the storage's next read for a write, before its script. */
 class BetweenReadAndCommit {
   next: (() => Promise<unknown>) | undefined;
-  async after(loaded: Promise<Loaded | undefined>): Promise<Loaded | undefined> {
+  async after(loaded: Promise<LoadedOrMissing>): Promise<LoadedOrMissing> {
     const value = await loaded;
     const next = this.next;
     this.next = undefined;
@@ -44,14 +44,14 @@ class BetweenReadAndCommit {
 
 class HookedKv extends EncryptedRedisStorage {
   readonly between = new BetweenReadAndCommit();
-  protected override load(key: string): Promise<Loaded | undefined> {
+  protected override load(key: string): Promise<LoadedOrMissing> {
     return this.between.after(super.load(key));
   }
 }
 
 class HookedHash extends EncryptedRedisHashStorage {
   readonly between = new BetweenReadAndCommit();
-  protected override load(key: string): Promise<Loaded | undefined> {
+  protected override load(key: string): Promise<LoadedOrMissing> {
     return this.between.after(super.load(key));
   }
 }
