@@ -14,59 +14,8 @@ import { after, before, describe, test } from "node:test";
 import { type Client, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
-import { bearer, rawClient, sessionMethods } from "../support/securityCalls.js";
+import { type Answer, bearer, callWith, rawClient } from "../support/securityCalls.js";
 import { makeTestPki, pem, type TestPki } from "../support/testPki.js";
-
-interface Answer {
-  code: status;
-  details: string;
-  response: Record<string, unknown> | undefined;
-  /** Headers and trailers, as text. */
-  metadata: string;
-}
-
-/** One unary call of `name`, with everything that comes back. */
-function call(
-  client: Client,
-  name: string,
-  request: object,
-  headers: Record<string, string>,
-): Promise<Answer> {
-  const method = sessionMethods().get(name);
-  if (method === undefined) throw new Error(`no method ${name}`);
-  const md = new Metadata();
-  for (const [key, value] of Object.entries(headers)) md.set(key, value);
-  return new Promise((resolve) => {
-    const seen: Metadata[] = [];
-    let response: Record<string, unknown> | undefined;
-    let error: ServiceError | null = null;
-    const done = () =>
-      resolve({
-        code: error?.code ?? status.OK,
-        details: error?.details ?? "",
-        response,
-        metadata: JSON.stringify(seen.map((m) => m.toJSON())),
-      });
-    const c = client.makeUnaryRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      request,
-      md,
-      { deadline: Date.now() + 10_000 },
-      (err: ServiceError | null, res?: unknown) => {
-        error = err;
-        response = (res ?? undefined) as Record<string, unknown> | undefined;
-      },
-    );
-    c.on("metadata", (m: Metadata) => seen.push(m));
-    c.on("status", (st: { metadata: Metadata }) => {
-      seen.push(st.metadata);
-      // The callback runs before "status": read both on the next turn.
-      setImmediate(done);
-    });
-  });
-}
 
 /** Nothing of `id` in what a refused caller got back. */
 function assertRefusedWithoutId(answer: Answer, id: string): void {
@@ -104,22 +53,22 @@ describe("request_id replays go to their caller only: tokens", () => {
 
   test("a Set that created a session: another token gets ALREADY_EXISTS, the same token its replay", async () => {
     const request = { key: "cart", value: "3 items", requestId: rid() };
-    const first = await call(client, "Set", request, bearer(A));
+    const first = await callWith(client, "Set", request, bearer(A));
     assert.equal(first.code, status.OK, first.details);
     const id = first.response?.sessionId as string;
     assert.match(id, /^[0-9a-z]{32}$/);
-    assertRefusedWithoutId(await call(client, "Set", request, bearer(B)), id);
-    const replay = await call(client, "Set", request, bearer(A));
+    assertRefusedWithoutId(await callWith(client, "Set", request, bearer(B)), id);
+    const replay = await callWith(client, "Set", request, bearer(A));
     assert.equal(replay.code, status.OK, replay.details);
     assert.equal(replay.response?.sessionId, id);
     assert.equal(replay.response?.version, first.response?.version);
   });
 
   test("a Regenerate replayed by another token after the old session was destroyed: ALREADY_EXISTS", async () => {
-    const created = await call(client, "Set", { key: "user", value: "ada" }, bearer(A));
+    const created = await callWith(client, "Set", { key: "user", value: "ada" }, bearer(A));
     const old = created.response?.sessionId as string;
     const request = { requestId: rid(), keepOld: false };
-    const regenerated = await call(client, "Regenerate", request, {
+    const regenerated = await callWith(client, "Regenerate", request, {
       ...bearer(A),
       "x-session-id": old,
     });
@@ -127,23 +76,29 @@ describe("request_id replays go to their caller only: tokens", () => {
     const fresh = regenerated.response?.sessionId as string;
     assert.notEqual(fresh, old);
     // The old id is gone (keepOld false); its request id still answers its caller only.
-    const other = await call(client, "Regenerate", request, { ...bearer(B), "x-session-id": old });
+    const other = await callWith(client, "Regenerate", request, {
+      ...bearer(B),
+      "x-session-id": old,
+    });
     assertRefusedWithoutId(other, fresh);
-    const replay = await call(client, "Regenerate", request, { ...bearer(A), "x-session-id": old });
+    const replay = await callWith(client, "Regenerate", request, {
+      ...bearer(A),
+      "x-session-id": old,
+    });
     assert.equal(replay.code, status.OK, replay.details);
     assert.equal(replay.response?.sessionId, fresh);
   });
 
   test("a write to an existing session: another token presenting its request id applies nothing", async () => {
-    const created = await call(client, "Set", { key: "n", value: 1 }, bearer(A));
+    const created = await callWith(client, "Set", { key: "n", value: 1 }, bearer(A));
     const id = created.response?.sessionId as string;
     const request = { key: "n", value: 2, requestId: rid() };
     const headers = (token: string) => ({ ...bearer(token), "x-session-id": id });
-    const first = await call(client, "Set", request, headers(A));
+    const first = await callWith(client, "Set", request, headers(A));
     assert.equal(first.response?.version, 2n);
-    const other = await call(client, "Set", request, headers(B));
+    const other = await callWith(client, "Set", request, headers(B));
     assertRefusedWithoutId(other, id);
-    const read = await call(client, "Describe", {}, headers(A));
+    const read = await callWith(client, "Describe", {}, headers(A));
     assert.equal(read.response?.version, 2n, "the other caller's attempt applied nothing");
   });
 });
@@ -187,12 +142,12 @@ describe("request_id replays go to their caller only: mTLS client certificates",
     const app1 = clientWith(pki.clientCert, pki.clientKey);
     const intruder = clientWith(pki.intruderCert, pki.intruderKey);
     const request = { key: "cart", value: 1, requestId: rid() };
-    const first = await call(app1, "Set", request, {});
+    const first = await callWith(app1, "Set", request, {});
     assert.equal(first.code, status.OK, first.details);
     const id = first.response?.sessionId as string;
-    assertRefusedWithoutId(await call(intruder, "Set", request, {}), id);
+    assertRefusedWithoutId(await callWith(intruder, "Set", request, {}), id);
     const again = clientWith(pki.clientCert, pki.clientKey);
-    const replay = await call(again, "Set", request, {});
+    const replay = await callWith(again, "Set", request, {});
     assert.equal(replay.response?.sessionId, id);
   });
 });

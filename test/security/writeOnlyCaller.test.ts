@@ -15,41 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { type Client, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
-import { bearer, rawClient, sessionMethods } from "../support/securityCalls.js";
-
-interface Answer {
-  code: status;
-  details: string;
-  response: Record<string, unknown> | undefined;
-}
-
-function call(
-  client: Client,
-  name: string,
-  request: object,
-  headers: Record<string, string>,
-): Promise<Answer> {
-  const method = sessionMethods().get(name);
-  if (method === undefined) throw new Error(`no method ${name}`);
-  const metadata = new Metadata();
-  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      request,
-      metadata,
-      { deadline: Date.now() + 10_000 },
-      (err: ServiceError | null, res?: unknown) =>
-        resolve({
-          code: err?.code ?? status.OK,
-          details: err?.details ?? "",
-          response: (res ?? undefined) as Record<string, unknown> | undefined,
-        }),
-    );
-  });
-}
+import { type Answer, bearer, callWith, rawClient } from "../support/securityCalls.js";
 
 const RW = randomBytes(24).toString("hex");
 const WO = randomBytes(24).toString("hex");
@@ -76,11 +42,11 @@ after(async () => {
 
 /** A session at version 7 holding 3 keys (the limit), one of them a string. */
 async function seeded(): Promise<(token: string) => Record<string, string>> {
-  const first = await call(client, "SetMap", { data: { a: 1, b: 2, s: "text" } }, bearer(RW));
+  const first = await callWith(client, "SetMap", { data: { a: 1, b: 2, s: "text" } }, bearer(RW));
   const id = first.response?.sessionId as string;
   const headers = (token: string) => ({ ...bearer(token), "x-session-id": id });
-  for (let i = 0; i < 6; i++) await call(client, "Set", { key: "a", value: i }, headers(RW));
-  const described = await call(client, "Describe", {}, headers(RW));
+  for (let i = 0; i < 6; i++) await callWith(client, "Set", { key: "a", value: i }, headers(RW));
+  const described = await callWith(client, "Describe", {}, headers(RW));
   assert.equal(described.response?.version, 7n);
   return headers;
 }
@@ -101,16 +67,16 @@ describe("a write-only token", () => {
   test("Increment needs read as well: PERMISSION_DENIED naming it, even with delta 0", async () => {
     const headers = await seeded();
     for (const delta of [0, 1]) {
-      const answer = await call(client, "Increment", { key: "a", delta }, headers(WO));
+      const answer = await callWith(client, "Increment", { key: "a", delta }, headers(WO));
       assert.equal(answer.code, status.PERMISSION_DENIED, show(answer));
       assert.match(answer.details, /lacks the "read" scope that .*Increment needs/);
     }
     // Of a key holding a string: refused before anything looks at it, so no "not a number".
-    const text = await call(client, "Increment", { key: "s", delta: 1 }, headers(WO));
+    const text = await callWith(client, "Increment", { key: "s", delta: 1 }, headers(WO));
     assert.equal(text.code, status.PERMISSION_DENIED);
     assert.doesNotMatch(text.details, /string|number/);
     // Read and write together still increment, and are answered the value.
-    const rw = await call(client, "Increment", { key: "a", delta: 0 }, headers(RW));
+    const rw = await callWith(client, "Increment", { key: "a", delta: 0 }, headers(RW));
     assert.equal(rw.code, status.OK, rw.details);
     assert.equal(rw.response?.value, 5);
   });
@@ -123,11 +89,16 @@ describe("a write-only token", () => {
       expectedVersion: 1n,
       requestId: `wo-${randomBytes(12).toString("hex")}`,
     };
-    assertNoState(await call(client, "Set", request, headers(WO)), status.ABORTED);
+    assertNoState(await callWith(client, "Set", request, headers(WO)), status.ABORTED);
     // Replayed from its record: still nothing.
-    assertNoState(await call(client, "Set", request, headers(WO)), status.ABORTED);
+    assertNoState(await callWith(client, "Set", request, headers(WO)), status.ABORTED);
     // A reader is told, as before.
-    const rw = await call(client, "Set", { key: "b", value: 9, expectedVersion: 1n }, headers(RW));
+    const rw = await callWith(
+      client,
+      "Set",
+      { key: "b", value: 9, expectedVersion: 1n },
+      headers(RW),
+    );
     assert.equal(rw.code, status.ABORTED);
     assert.match(rw.details, /session is at 7/);
   });
@@ -135,17 +106,17 @@ describe("a write-only token", () => {
   test("RESOURCE_EXHAUSTED over maxKeys does not say how many keys the session holds", async () => {
     const headers = await seeded();
     assertNoState(
-      await call(client, "Set", { key: "fourth", value: 1 }, headers(WO)),
+      await callWith(client, "Set", { key: "fourth", value: 1 }, headers(WO)),
       status.RESOURCE_EXHAUSTED,
     );
-    const rw = await call(client, "Set", { key: "fourth", value: 1 }, headers(RW));
+    const rw = await callWith(client, "Set", { key: "fourth", value: 1 }, headers(RW));
     assert.equal(rw.code, status.RESOURCE_EXHAUSTED);
     assert.match(rw.details, /4 keys/);
   });
 
   test("a write it may make still works", async () => {
     const headers = await seeded();
-    const answer = await call(client, "Set", { key: "a", value: "x" }, headers(WO));
+    const answer = await callWith(client, "Set", { key: "a", value: "x" }, headers(WO));
     assert.equal(answer.code, status.OK, answer.details);
   });
 });

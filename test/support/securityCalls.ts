@@ -55,27 +55,63 @@ export interface Outcome {
   details: string;
 }
 
+/** Everything a unary call got back. */
+export interface Answer extends Outcome {
+  response: Record<string, unknown> | undefined;
+  /** Headers and trailers, as JSON text (to look for what must not be there). */
+  metadata: string;
+}
+
 /** One unary call of method `name` with `headers`; resolves its status (OK included). */
-export function callMethod(
+export async function callMethod(
   client: Client,
   name: string,
   headers: Record<string, string> = {},
 ): Promise<Outcome> {
+  const { code, details } = await callWith(client, name, REQUESTS[name] ?? {}, headers);
+  return { code, details };
+}
+
+/** One unary call of method `name` with `request` and `headers`, and all that came back. */
+export function callWith(
+  client: Client,
+  name: string,
+  request: object,
+  headers: Record<string, string>,
+): Promise<Answer> {
   const method = sessionMethods().get(name);
   if (method === undefined) throw new Error(`no method ${name}`);
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
   return new Promise((resolve) => {
-    client.makeUnaryRequest(
+    const seen: Metadata[] = [];
+    let response: Record<string, unknown> | undefined;
+    let error: ServiceError | null = null;
+    const call = client.makeUnaryRequest(
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
-      REQUESTS[name] ?? {},
+      request,
       metadata,
       { deadline: Date.now() + 10_000 },
-      (err: ServiceError | null) =>
-        resolve(err ? { code: err.code, details: err.details } : { code: status.OK, details: "" }),
+      (err: ServiceError | null, res?: unknown) => {
+        error = err;
+        response = (res ?? undefined) as Record<string, unknown> | undefined;
+      },
     );
+    call.on("metadata", (m: Metadata) => seen.push(m));
+    call.on("status", (st: { metadata: Metadata }) => {
+      seen.push(st.metadata);
+      // The callback runs before "status": read both on the next turn.
+      setImmediate(() =>
+        resolve({
+          code: error?.code ?? status.OK,
+          details: error?.details ?? "",
+          response,
+          metadata: JSON.stringify(seen.map((m) => m.toJSON())),
+        }),
+      );
+    });
   });
 }
 
