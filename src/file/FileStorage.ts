@@ -583,6 +583,7 @@ export class FileStorage implements Storage {
           usedBytes: usage.bytes,
           maxBytes: limits.maxTotalBytes,
           maxFiles: limits.maxFiles,
+          minFreeBytes: limits.minFreeBytes,
         };
       },
     });

@@ -16,7 +16,6 @@ import { newSessionId } from "../../src/core/session/ids.js";
 import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
 import { idFamily, idInFamily } from "../../src/core/storage/idFamily.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
-import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
 import { HealthMonitor } from "../../src/server/health/HealthMonitor.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
@@ -110,7 +109,7 @@ describe("cluster layout, encrypted under hashed ids (issue 10)", () => {
           encryptionKeys: [randomBytes(32)],
         },
         silentLogger,
-      ) as EncryptedRedisStorageBase;
+      );
       const storage = new HashedIdStorage(
         inner,
         redisIdHashKey(inner.connection, inner.keys.prefix),

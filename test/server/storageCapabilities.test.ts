@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { defaultLimits } from "../../src/core/Limits.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
+import { Manager } from "../../src/core/session/Manager.js";
 import {
   BUDGETED,
   type CapabilityKey,
@@ -85,5 +86,35 @@ describe("storage capabilities", () => {
     };
     assert.equal(capabilityOf(bare, BUDGETED), undefined);
     assert.equal(capabilityOf(new HashedIdStorage(bare, randomBytes(32)), BUDGETED), undefined);
+  });
+
+  test("Managers over metered, id-hashed storages sharing one key share request records", async () => {
+    // Two instances on one store (as on one Redis): a retry that reaches the other one is
+    // answered from the first attempt's record, because both Managers find the secret
+    // derived from the id-hash key through the metering wrapper.
+    const shared = new MemoryStorage();
+    const key = randomBytes(32);
+    const metrics = new ServerMetrics("127.0.0.1", 0);
+    const instances = [0, 1].map(
+      () =>
+        new Manager({
+          storage: new MeteredStorage(new HashedIdStorage(shared, key), "memory", metrics),
+        }),
+    );
+    try {
+      const ids: (string | undefined)[] = [];
+      for (const manager of instances) {
+        const session = manager.session();
+        session.setRequestId("checkout-0000000000000001", { scope: "Increment" });
+        session.increment("n", 1);
+        await session.commit();
+        ids.push(session.id);
+      }
+      assert.ok(ids[0]);
+      assert.equal(ids[1], ids[0], "the retry was replayed, not applied again");
+      assert.equal(capabilityOf(shared, BUDGETED)?.usage()?.sessions, 1);
+    } finally {
+      await shared.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import {
 } from "../../src/redis/createRedisStorage.js";
 import { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
 import { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
+import type { RedisBacked, RedisBackedStorage } from "../../src/redis/redisBacked.js";
 import type { RedisProcess } from "./redisServers.js";
 
 export const REDIS_KINDS: readonly RedisStorageKind[] = ["redis", "redis-hash"];
@@ -24,12 +25,12 @@ export function createTestRedisStorage(
   kind: RedisStorageKind,
   connection: Omit<RedisConnectionOptions, "prefix">,
   options: { prefix?: string; logger?: Logger } = {},
-): RedisStorageBase {
+): RedisBackedStorage {
   return createRedisStorage(
     kind,
     { ...connection, prefix: options.prefix ?? uniquePrefix() },
     options.logger ?? silentLogger,
-  ) as RedisStorageBase;
+  );
 }
 
 /** A logger that keeps every line, for assertions on what was logged. */
@@ -46,7 +47,7 @@ export function memoryLogger(): Logger & {
 }
 
 /** The storage behind `storage` (a HashedIdStorage wraps one), with its connection and key names. */
-function redisOf(storage: Storage): RedisStorageBase | EncryptedRedisStorageBase {
+function redisOf(storage: Storage): RedisBacked {
   const inner = storage instanceof HashedIdStorage ? storage.inner : storage;
   assert.ok(inner instanceof RedisStorageBase || inner instanceof EncryptedRedisStorageBase);
   return inner;

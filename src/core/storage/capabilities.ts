@@ -87,6 +87,8 @@ export interface BudgetUsage {
   maxBytes: number;
   /** The file budget (file storage only); Infinity when there is none. */
   maxFiles?: number;
+  /** Free space the file storage leaves on its filesystem (file storage only). */
+  minFreeBytes?: number;
 }
 
 /** A storage that keeps what it holds within a budget (memory: heap; file: disk). */
