@@ -31,8 +31,27 @@ export {
   throwIfCancelled,
   toAbortSignal,
 } from "./storage/cancellation.js";
+export type {
+  Budgeted,
+  BudgetUsage,
+  CapabilityHolder,
+  CapabilityKey,
+  ExpiryCounted,
+  RequestIdSecretProvider,
+  Sharded,
+} from "./storage/capabilities.js";
+export {
+  BUDGETED,
+  CapabilitySet,
+  capabilityKey,
+  capabilityOf,
+  EXPIRY_COUNTED,
+  REQUEST_ID_SECRET,
+  SHARDED,
+} from "./storage/capabilities.js";
 export type { IdHashKeyLookup, IdHashKeySource } from "./storage/HashedIdStorage.js";
 export { HashedIdStorage } from "./storage/HashedIdStorage.js";
 export { KeyRing } from "./storage/KeyRing.js";
 export type * from "./storage/Storage.js";
 export { expireAt } from "./storage/Storage.js";
+export { StorageDecorator } from "./storage/StorageDecorator.js";

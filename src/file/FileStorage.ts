@@ -27,6 +27,12 @@ import {
   assertExpiry,
 } from "../core/storage/applyOps.js";
 import { throwIfCancelled } from "../core/storage/cancellation.js";
+import {
+  BUDGETED,
+  type CapabilityKey,
+  CapabilitySet,
+  EXPIRY_COUNTED,
+} from "../core/storage/capabilities.js";
 import { encryptionKeyBytes } from "../core/storage/encryptionKey.js";
 import { KeyedLock } from "../core/storage/KeyedLock.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
@@ -556,6 +562,31 @@ export class FileStorage implements Storage {
     const { files, bytes } = budget.usage;
     return { files, bytes, ...budget.limits };
   }
+
+  /**
+   * What metrics read at scrape time (see capabilities.ts): EXPIRY_COUNTED, and BUDGETED
+   * (undefined until the storage is open: the directory has not been counted).
+   */
+  capability<T>(key: CapabilityKey<T>): T | undefined {
+    return this.#capabilities.get(key);
+  }
+
+  readonly #capabilities = new CapabilitySet()
+    .with(EXPIRY_COUNTED, { expired: () => this.#expired })
+    .with(BUDGETED, {
+      medium: "file",
+      usage: () => {
+        if (this.#budget === undefined) return undefined;
+        const { usage, limits } = this.#budget;
+        return {
+          sessions: usage.files,
+          usedBytes: usage.bytes,
+          maxBytes: limits.maxTotalBytes,
+          maxFiles: limits.maxFiles,
+          minFreeBytes: limits.minFreeBytes,
+        };
+      },
+    });
 
   /**
    * Resolves once the directory has been counted at start. Until then the budgets are

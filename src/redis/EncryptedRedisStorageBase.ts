@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { assignKey, type SessionData } from "../core/json.js";
 import { checkOpCount } from "../core/Limits.js";
-import { jsonLogger, type Logger, redactId } from "../core/Logger.js";
+import { type Logger, redactId, silentLogger } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
 import {
   type Applied,
@@ -11,6 +11,7 @@ import {
   assertExpiry,
 } from "../core/storage/applyOps.js";
 import { throwIfCancelled } from "../core/storage/cancellation.js";
+import type { CapabilityKey } from "../core/storage/capabilities.js";
 import { KeyedLock } from "../core/storage/KeyedLock.js";
 import { KeyRing, UnsealError } from "../core/storage/KeyRing.js";
 import { isRecordedCode, refusalRecord } from "../core/storage/requestRecords.js";
@@ -36,13 +37,15 @@ import { unwrapReplay } from "./applyReply.js";
 import type { EncryptedCommands } from "./encryptedScripts.js";
 import { type RedisClient, RedisConnection } from "./RedisConnection.js";
 import type { RedisStorageOptions } from "./RedisStorageBase.js";
+import { type RedisBacked, redisCapabilities } from "./redisBacked.js";
 import type { ScriptCommands } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
 
 export interface EncryptedRedisStorageOptions extends RedisStorageOptions {
   /**
-   * AES-256 keys (32-byte Buffers, or 64 hex / 44 base64 characters): the first seals,
-   * every one opens, so a key is rotated by putting the new one first.
+   * AES-256 keys, 32-byte Buffers (text is refused: decode hex or base64 first, e.g.
+   * `Buffer.from(hex, "hex")`, see encryptionKey.ts): the first seals, every one opens, so
+   * a key is rotated by putting the new one first.
    */
   encryptionKeys: readonly Uint8Array[] | KeyRing;
 }
@@ -106,9 +109,11 @@ const LOCK_AFTER = 3;
  * taken, a refusal) is settled by a script that checks the records first, so a first
  * attempt that committed meanwhile is replayed; a refusal is recorded in that script.
  */
-export abstract class EncryptedRedisStorageBase implements Storage {
+export abstract class EncryptedRedisStorageBase implements Storage, RedisBacked {
   readonly connection: RedisConnection;
   readonly keys: SessionKeys;
+  /** The plain storages' set (redisBacked.ts), so the health check sees a partly-down Cluster. */
+  readonly #capabilities = redisCapabilities(this);
   protected readonly ring: KeyRing;
   protected readonly logger: Logger;
   readonly #locks = new KeyedLock();
@@ -119,7 +124,8 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     this.keys = new SessionKeys(options.prefix);
     const keys = options.encryptionKeys;
     this.ring = keys instanceof KeyRing ? keys : new KeyRing(keys);
-    this.logger = options.logger ?? jsonLogger();
+    // Silent unless given one, as every other storage (JSON on stderr was a surprise in a library).
+    this.logger = options.logger ?? silentLogger;
     this.connection = new RedisConnection(client, {
       timeoutMs: options.timeoutMs,
       logger: options.logger,
@@ -132,6 +138,11 @@ export abstract class EncryptedRedisStorageBase implements Storage {
 
   /** The Redis key holding session `id`. */
   abstract keyOf(id: string): string;
+
+  /** REDIS_BACKED, and SHARDED: the Cluster masters the last ping found down. */
+  capability<T>(key: CapabilityKey<T>): T | undefined {
+    return this.#capabilities.get(key);
+  }
   abstract read(id: string, expiry: Expiry): Promise<SessionRecord | undefined>;
   abstract readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined>;
   /** The layout's touch script (KEYS: session, request records; ARGV as writeArgs). */

@@ -1,6 +1,7 @@
 import type { JsonValue, SessionData } from "../core/json.js";
 import type { Logger } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
+import type { CapabilityKey } from "../core/storage/capabilities.js";
 import type {
   ApplyOptions,
   ApplyResult,
@@ -22,6 +23,7 @@ import { applyArgs, checkKey, expiryArgs, writeArgs } from "./applyArgs.js";
 import { applyReply, unwrapReplay } from "./applyReply.js";
 import { RecentSlides } from "./RecentSlides.js";
 import { type RedisClient, RedisConnection } from "./RedisConnection.js";
+import { type RedisBacked, redisCapabilities } from "./redisBacked.js";
 import type { OneKeyScriptName, RegenerateScriptName, WriteScriptName } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
 
@@ -55,9 +57,10 @@ export interface Layout {
  * A Storage whose every method is one Lua script (one round trip, atomic, expiry computed
  * and set inside Redis). Subclasses pick the layout and decode a whole-session read.
  */
-export abstract class RedisStorageBase implements Storage {
+export abstract class RedisStorageBase implements Storage, RedisBacked {
   readonly connection: RedisConnection;
   readonly keys: SessionKeys;
+  readonly #capabilities = redisCapabilities(this);
   /** Sessions this instance slid lately: their reads skip the slide (see RecentSlides). */
   protected readonly slides = new RecentSlides();
   readonly #layout: Layout;
@@ -206,9 +209,9 @@ export abstract class RedisStorageBase implements Storage {
     return this.connection.ping();
   }
 
-  /** Cluster masters the last ping found down while others answered (health logs them). */
-  shardTrouble(): readonly string[] {
-    return this.connection.shardTrouble();
+  /** REDIS_BACKED, and SHARDED: the Cluster masters the last ping found down (see redisBacked.ts). */
+  capability<T>(key: CapabilityKey<T>): T | undefined {
+    return this.#capabilities.get(key);
   }
 
   close(): Promise<void> {

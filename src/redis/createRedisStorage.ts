@@ -4,13 +4,13 @@ import { ConfigError } from "../core/ConfigError.js";
 import { integerOption } from "../core/integerOption.js";
 import type { Logger } from "../core/Logger.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
-import type { Storage } from "../core/storage/Storage.js";
 import { DEFAULT_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "./defaults.js";
 import { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
 import { EncryptedRedisStorage } from "./EncryptedRedisStorage.js";
 import { RedisHashStorage } from "./RedisHashStorage.js";
 import { RedisStorage } from "./RedisStorage.js";
 import { redactUrl } from "./redactUrl.js";
+import type { RedisBackedStorage } from "./redisBacked.js";
 import { assertValidPrefix } from "./sessionKeys.js";
 
 export type RedisStorageKind = "redis" | "redis-hash";
@@ -59,12 +59,15 @@ export interface RedisAddress {
  * call never queues behind a dead connection: no offline queue, no replay of in-flight
  * commands after a reconnect (a call reported unavailable must not be applied later),
  * and quick reconnects so the storage recovers by itself when Redis returns.
+ *
+ * Every kind, plain or encrypted, is returned with its connection and key names (the
+ * server keeps its id-hash key through them); wrapped, they are REDIS_BACKED.
  */
 export function createRedisStorage(
   kind: RedisStorageKind,
   options: RedisConnectionOptions,
   logger: Logger,
-): Storage {
+): RedisBackedStorage {
   if (kind !== "redis" && kind !== "redis-hash") {
     throw new ConfigError(
       `must be "redis" or "redis-hash", got ${JSON.stringify(kind)}`,

@@ -12,4 +12,6 @@ export type { EncryptedRedisStorageOptions } from "./EncryptedRedisStorageBase.j
 export { RedisHashStorage } from "./RedisHashStorage.js";
 export { RedisStorage } from "./RedisStorage.js";
 export type { RedisStorageOptions } from "./RedisStorageBase.js";
+export type { RedisBacked, RedisBackedStorage } from "./redisBacked.js";
+export { REDIS_BACKED } from "./redisBacked.js";
 export { redisIdHashKey } from "./redisIdHashKey.js";

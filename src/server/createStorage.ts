@@ -7,8 +7,7 @@ import type { Storage } from "../core/storage/Storage.js";
 import { FileStorage } from "../file/FileStorage.js";
 import { fileIdHashKey } from "../file/idHashKeyFile.js";
 import type { RedisConnectionOptions } from "../redis/createRedisStorage.js";
-import type { EncryptedRedisStorageBase } from "../redis/EncryptedRedisStorageBase.js";
-import type { RedisStorageBase } from "../redis/RedisStorageBase.js";
+import type { RedisBackedStorage } from "../redis/redisBacked.js";
 import type { ServerConfig } from "./config.js";
 
 /**
@@ -98,14 +97,9 @@ async function createKeyedStorage(
     case "redis-hash": {
       // Loaded only when asked for: ioredis is an optional dependency.
       const redis = await loadRedis();
-      let storage: RedisStorageBase | EncryptedRedisStorageBase;
+      let storage: RedisBackedStorage;
       try {
-        // Both kinds, plain or encrypted, have a connection and key names.
-        storage = redis.createRedisStorage(
-          config.storage,
-          redisOptions(config),
-          logger,
-        ) as typeof storage;
+        storage = redis.createRedisStorage(config.storage, redisOptions(config), logger);
       } catch (err) {
         if (err instanceof ConfigError && err.option !== undefined) {
           // "clusterNodes[2].port" is set by SESSIOND_REDIS_CLUSTER_NODES.

@@ -1,7 +1,6 @@
 import { Server, type ServerCredentials } from "@grpc/grpc-js";
 import { type Logger, silentLogger } from "../core/Logger.js";
 import { Manager } from "../core/session/Manager.js";
-import { HashedIdStorage } from "../core/storage/HashedIdStorage.js";
 import type { Storage } from "../core/storage/Storage.js";
 import { sessionInterceptor } from "../grpc/sessionInterceptor.js";
 import { sessionServiceDefinition } from "../protocol/sessionServiceDefinition.js";
@@ -109,12 +108,6 @@ export async function startServer(
   let server: Server | undefined;
   let endpoint: MetricsEndpoint | undefined;
   try {
-    // Request records are keyed with a secret derived from the id-hash key, so every
-    // instance on one Redis (or a restart over one directory) finds the others' records.
-    // A storage without one (memory, a custom storage) keeps a per-process random secret:
-    // memory keeps nothing at rest, so its records could not outlive the process anyway.
-    const requestIdSecret =
-      storage instanceof HashedIdStorage ? storage.requestIdSecret() : undefined;
     const metrics = await loadMetrics(settings);
     // Everything above the storage (Manager, health checks) goes through the measured one.
     if (metrics !== undefined)
@@ -125,7 +118,11 @@ export async function startServer(
       maxLifetimeMs: settings.maxLifetimeMs,
       adoptUnknownIds: settings.adoptUnknownIds,
       requestIdWindowMs: settings.requestIdWindowMs,
-      ...(requestIdSecret === undefined ? {} : { requestIdSecret }),
+      // No requestIdSecret: Manager finds the storage's (REQUEST_ID_SECRET, derived from the
+      // id-hash key) through the metering wrapper, so every instance on one Redis (or a
+      // restart over one directory) finds the others' request records. A storage without
+      // one (memory, a custom storage) keeps a per-process random secret: memory keeps
+      // nothing at rest, so its records could not outlive the process anyway.
       limits: {
         maxKeyBytes: settings.maxKeyBytes,
         maxValueBytes: settings.maxValueBytes,

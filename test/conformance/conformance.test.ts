@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../src/core/Logger.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
+import { BUDGETED, capabilityOf } from "../../src/core/storage/capabilities.js";
 import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
 import type { Storage } from "../../src/core/storage/Storage.js";
-import { FileStorage } from "../../src/file/FileStorage.js";
+import { FileStorage, type FileStorageOptions } from "../../src/file/FileStorage.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
 
 /** Sweeps often enough that the suite sees an expired file go (the default is 60 s). */
@@ -15,15 +16,31 @@ const SWEEP_INTERVAL_MS = 200;
 
 /** The sessions a MemoryStorage holds, expired ones not yet swept included. */
 async function memorySessions(storage: Storage): Promise<number> {
-  assert.ok(storage instanceof MemoryStorage);
-  return storage.size;
+  const sessions = capabilityOf(storage, BUDGETED)?.usage()?.sessions;
+  assert.ok(sessions !== undefined);
+  return sessions;
 }
 
-/** Everything in a FileStorage's directory, under HashedIdStorage or not. */
+/** The directory each file storage below was made on, by the storage the suite gets. */
+const dirs = new WeakMap<Storage, string>();
+
+/** A file storage in a fresh directory, kept in `dirs`; `wrap` puts what the suite gets around it. */
+function inFreshDir(
+  prefix: string,
+  options: Omit<FileStorageOptions, "dir">,
+  wrap: (file: FileStorage) => Storage = (file) => file,
+): Storage {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const storage = wrap(new FileStorage({ ...options, dir }));
+  dirs.set(storage, dir);
+  return storage;
+}
+
+/** Everything in a file storage's directory. */
 async function filesInDir(storage: Storage): Promise<number> {
-  const file = storage instanceof HashedIdStorage ? storage.inner : storage;
-  assert.ok(file instanceof FileStorage);
-  return (await readdir(file.dir)).length;
+  const dir = dirs.get(storage);
+  assert.ok(dir !== undefined);
+  return (await readdir(dir)).length;
 }
 
 describeStorageConformance({
@@ -35,19 +52,14 @@ describeStorageConformance({
 describeStorageConformance({
   name: "file",
   create: () =>
-    new FileStorage({
-      dir: mkdtempSync(join(tmpdir(), "sessiond-conf-")),
-      logger: silentLogger,
-      sweepIntervalMs: SWEEP_INTERVAL_MS,
-    }),
+    inFreshDir("sessiond-conf-", { logger: silentLogger, sweepIntervalMs: SWEEP_INTERVAL_MS }),
   countStored: filesInDir,
 });
 
 describeStorageConformance({
   name: "file (encrypted)",
   create: () =>
-    new FileStorage({
-      dir: mkdtempSync(join(tmpdir(), "sessiond-conf-enc-")),
+    inFreshDir("sessiond-conf-enc-", {
       logger: silentLogger,
       encryptionKey: Buffer.alloc(32, 7),
       sweepIntervalMs: SWEEP_INTERVAL_MS,
@@ -58,14 +70,14 @@ describeStorageConformance({
 describeStorageConformance({
   name: "file (hashed ids, rotated keys)",
   create: () =>
-    new HashedIdStorage(
-      new FileStorage({
-        dir: mkdtempSync(join(tmpdir(), "sessiond-conf-hashed-")),
+    inFreshDir(
+      "sessiond-conf-hashed-",
+      {
         logger: silentLogger,
         encryptionKeys: [Buffer.alloc(32, 8), Buffer.alloc(32, 7)],
         sweepIntervalMs: SWEEP_INTERVAL_MS,
-      }),
-      Buffer.alloc(32, 9),
+      },
+      (file) => new HashedIdStorage(file, Buffer.alloc(32, 9)),
     ),
   countStored: filesInDir,
 });

@@ -3,7 +3,6 @@ import { after } from "node:test";
 import { silentLogger } from "../../src/core/Logger.js";
 import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
-import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
@@ -41,7 +40,7 @@ for (const kind of REDIS_KINDS) {
           encryptionKeys: [randomBytes(32), randomBytes(32)],
         },
         silentLogger,
-      ) as EncryptedRedisStorageBase;
+      );
       return new HashedIdStorage(inner, redisIdHashKey(inner.connection, inner.keys.prefix));
     },
     countStored: keysUnderPrefix,

@@ -15,7 +15,7 @@ import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import { newSessionId } from "../../src/core/session/ids.js";
 import { Manager } from "../../src/core/session/Manager.js";
-import type { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
+import { BUDGETED, capabilityOf } from "../../src/core/storage/capabilities.js";
 import type { ApplyMode, ApplyOptions, Op, Storage } from "../../src/core/storage/Storage.js";
 import { FileStorage, type FileStorageOptions } from "../../src/file/FileStorage.js";
 import { ConfigError, parseConfig } from "../../src/server/config.js";
@@ -550,9 +550,9 @@ describe("budget settings of the server", () => {
       silentLogger,
     );
     // The memory storage is not behind hashed ids: it keeps nothing at rest.
-    assert.equal((memory as MemoryStorage).budget.maxTotalBytes, 3 * MiB);
+    assert.equal(capabilityOf(memory, BUDGETED)?.usage()?.maxBytes, 3 * MiB);
     await memory.close();
-    const hashed = (await createStorage(
+    const file = await createStorage(
       parse(
         "--file-dir",
         freshDir(),
@@ -564,14 +564,14 @@ describe("budget settings of the server", () => {
         "0",
       ),
       silentLogger,
-    )) as HashedIdStorage;
-    const file = hashed.inner as FileStorage;
-    await file.counted();
+    );
+    // The file storage is behind hashed ids; its budget is found through them.
+    const usage = capabilityOf(file, BUDGETED)?.usage();
     assert.deepEqual(
       {
-        maxFiles: file.budget.maxFiles,
-        maxTotalBytes: file.budget.maxTotalBytes,
-        minFreeBytes: file.budget.minFreeBytes,
+        maxFiles: usage?.maxFiles,
+        maxTotalBytes: usage?.maxBytes,
+        minFreeBytes: usage?.minFreeBytes,
       },
       { maxFiles: 5, maxTotalBytes: MiB, minFreeBytes: 0 },
     );

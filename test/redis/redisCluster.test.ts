@@ -16,7 +16,6 @@ import { newSessionId } from "../../src/core/session/ids.js";
 import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
 import { idFamily, idInFamily } from "../../src/core/storage/idFamily.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
-import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
 import { HealthMonitor } from "../../src/server/health/HealthMonitor.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
@@ -110,7 +109,7 @@ describe("cluster layout, encrypted under hashed ids (issue 10)", () => {
           encryptionKeys: [randomBytes(32)],
         },
         silentLogger,
-      ) as EncryptedRedisStorageBase;
+      );
       const storage = new HashedIdStorage(
         inner,
         redisIdHashKey(inner.connection, inner.keys.prefix),
@@ -147,68 +146,100 @@ describe("cluster layout, encrypted under hashed ids (issue 10)", () => {
   }
 });
 
+/**
+ * Before the kill every master answers: a write refused as unavailable then is the machine
+ * being too busy for the short bound the failure test sets, so it is made again (an upsert
+ * of one value is idempotent). Only what happens after the kill is under test.
+ */
+async function beforeTheKill(write: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (!(err instanceof SessionError && err.code === "unavailable") || attempt >= 5) throw err;
+    }
+  }
+}
+
 describe("cluster failure", () => {
-  test("a master killed: calls end within the bound (ok or unavailable); restarted, every session is back", async () => {
+  test("a master killed: calls end within the bound (ok or unavailable), health names the shard, plain and encrypted; restarted, every session is back", async () => {
     const timeoutMs = 500;
-    const storage = createTestRedisStorage("redis-hash", {
-      clusterNodes: cluster.seedAddresses,
-      commandTimeoutMs: timeoutMs,
-    });
+    const connection = { clusterNodes: cluster.seedAddresses, commandTimeoutMs: timeoutMs };
+    const storages = {
+      plain: createTestRedisStorage("redis-hash", connection),
+      // The encrypted storages once answered no shardTrouble: health never named the shard.
+      encrypted: createTestRedisStorage("redis-hash", {
+        ...connection,
+        encryptionKeys: [randomBytes(32)],
+      }),
+    };
     const options = { mode: "upsert" as const, ttlMs: 60_000, limits: defaultLimits };
     try {
       const ids = Array.from({ length: 12 }, () => newSessionId());
-      for (const [i, id] of ids.entries()) {
-        await storage.apply(id, { ops: [{ type: "set", key: "k", value: i }] }, options);
+      for (const storage of Object.values(storages)) {
+        for (const [i, id] of ids.entries()) {
+          await beforeTheKill(() =>
+            storage.apply(id, { ops: [{ type: "set", key: "k", value: i }] }, options),
+          );
+        }
       }
       const victim = cluster.nodes[1];
       assert.ok(victim);
       await victim.kill();
-      let failures = 0;
-      for (let round = 0; round < 4; round++) {
-        await Promise.all(
-          ids.map(async (id) => {
-            const start = performance.now();
-            try {
-              await storage.readKey(id, "k", options);
-            } catch (err) {
-              assert.ok(err instanceof SessionError && err.code === "unavailable", String(err));
-              failures++;
-            }
-            const took = performance.now() - start;
-            assert.ok(took < timeoutMs + 1000, `a call took ${took.toFixed(0)} ms`);
-          }),
+      for (const [name, storage] of Object.entries(storages)) {
+        let failures = 0;
+        for (let round = 0; round < 4; round++) {
+          await Promise.all(
+            ids.map(async (id) => {
+              const start = performance.now();
+              try {
+                await storage.readKey(id, "k", options);
+              } catch (err) {
+                assert.ok(err instanceof SessionError && err.code === "unavailable", String(err));
+                failures++;
+              }
+              const took = performance.now() - start;
+              assert.ok(took < timeoutMs + 1000, `${name}: a call took ${took.toFixed(0)} ms`);
+            }),
+          );
+          await sleep(200);
+        }
+        assert.ok(failures > 0, `${name}: sessions on the dead master were unavailable`);
+        // The server's health check, through the id-hashing wrapper the server always puts
+        // around a Redis storage: still SERVING (the other masters answer), naming the shard.
+        const logger = memoryLogger();
+        const statuses: string[] = [];
+        const monitor = new HealthMonitor({
+          storage: new HashedIdStorage(storage, randomBytes(32)),
+          health: { setStatus: (_service, status) => statuses.push(status) },
+          services: [""],
+          intervalMs: 5_000,
+          logger,
+        });
+        await monitor.check();
+        assert.deepEqual(statuses, ["SERVING"], name);
+        const partly = logger.lines.find((line) => line.msg.includes("partly unreachable"));
+        assert.ok(
+          partly,
+          `${name}: no "partly unreachable" warning in ${JSON.stringify(logger.lines)}`,
         );
-        await sleep(200);
+        assert.match(JSON.stringify(partly.fields), new RegExp(String(victim.port)), name);
       }
-      assert.ok(failures > 0, "sessions on the dead master were unavailable");
-      // The server's health check, through the id-hashing wrapper the server always puts
-      // around a Redis storage: still SERVING (the other masters answer), naming the shard.
-      const logger = memoryLogger();
-      const statuses: string[] = [];
-      const monitor = new HealthMonitor({
-        storage: new HashedIdStorage(storage, randomBytes(32)),
-        health: { setStatus: (_service, status) => statuses.push(status) },
-        services: [""],
-        intervalMs: 5_000,
-        logger,
-      });
-      await monitor.check();
-      assert.deepEqual(statuses, ["SERVING"]);
-      const partly = logger.lines.find((line) => line.msg.includes("partly unreachable"));
-      assert.ok(partly, `no "partly unreachable" warning in ${JSON.stringify(logger.lines)}`);
-      assert.match(JSON.stringify(partly.fields), new RegExp(String(victim.port)));
       await victim.restart();
       const deadline = Date.now() + 20_000;
-      for (;;) {
-        const reads = await Promise.all(
-          ids.map((id) => storage.readKey(id, "k", options).catch(() => undefined)),
-        );
-        if (reads.every((r, i) => r?.found && r.value === i)) break;
-        assert.ok(Date.now() < deadline, "the cluster did not come back within 20 s");
-        await sleep(200);
+      for (const [name, storage] of Object.entries(storages)) {
+        for (;;) {
+          const reads = await Promise.all(
+            ids.map((id) => storage.readKey(id, "k", options).catch(() => undefined)),
+          );
+          if (reads.every((r, i) => r?.found && r.value === i)) break;
+          assert.ok(Date.now() < deadline, `${name}: the cluster did not come back within 20 s`);
+          await sleep(200);
+        }
       }
     } finally {
-      await storage.close();
+      for (const storage of Object.values(storages)) await storage.close();
     }
   });
 });

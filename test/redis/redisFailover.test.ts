@@ -13,7 +13,7 @@ import { SessionError } from "../../src/core/SessionError.js";
 import { newSessionId } from "../../src/core/session/ids.js";
 import type { ApplyOptions } from "../../src/core/storage/Storage.js";
 import { keySlot } from "../../src/redis/keySlot.js";
-import type { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
+import type { RedisBackedStorage } from "../../src/redis/redisBacked.js";
 import {
   type RedisCluster,
   startCluster,
@@ -24,7 +24,7 @@ import { createTestRedisStorage } from "../support/redisStorages.js";
 
 const opts: ApplyOptions = { mode: "upsert", ttlMs: 60_000, limits: defaultLimits };
 const id = (tag: string, i: number) => `${tag}${String(i).padStart(31 - tag.length, "0")}x`;
-const set = (s: RedisStorageBase, sid: string, value: unknown) =>
+const set = (s: RedisBackedStorage, sid: string, value: unknown) =>
   s.apply(sid, { ops: [{ type: "set", key: "k", value: value as number }] }, opts);
 
 type Outcome = "ok" | "not applied" | "may have been applied" | "other";
@@ -91,7 +91,7 @@ describe("Cluster", () => {
   });
   after(() => cluster.stop());
   /** Which node serves `sid`'s key, by port. */
-  const ownerOf = (s: RedisStorageBase, sid: string) => {
+  const ownerOf = (s: RedisBackedStorage, sid: string) => {
     const slot = keySlot(s.keyOf(sid));
     for (const node of cluster.nodes) {
       if (node.cli("cluster", "countkeysinslot", String(slot)) !== "0") return node;

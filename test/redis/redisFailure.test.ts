@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { defaultLimits } from "../../src/core/Limits.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import type { ApplyOptions } from "../../src/core/storage/Storage.js";
-import type { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
+import type { RedisBackedStorage } from "../../src/redis/redisBacked.js";
 import { freePort, startRedis } from "../support/redisServers.js";
 import { createTestRedisStorage, memoryLogger, REDIS_KINDS } from "../support/redisStorages.js";
 
@@ -44,7 +44,7 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 10_0
   assert.fail(`${what} did not happen within ${ms} ms`);
 }
 
-function allCalls(s: RedisStorageBase, i: number): [string, () => Promise<unknown>][] {
+function allCalls(s: RedisBackedStorage, i: number): [string, () => Promise<unknown>][] {
   return [
     ["apply", () => s.apply(id(i), { ops: [{ type: "set", key: "k", value: i }] }, opts)],
     ["read", () => s.read(id(i), opts)],

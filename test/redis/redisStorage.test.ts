@@ -17,7 +17,7 @@ import {
   createRedisStorage,
   type RedisConnectionOptions,
 } from "../../src/redis/createRedisStorage.js";
-import type { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
+import type { RedisBackedStorage } from "../../src/redis/redisBacked.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
 import {
   createTestRedisStorage,
@@ -71,7 +71,7 @@ async function assertAllExpire(prefix: string, step: string) {
   }
 }
 
-async function rawOf(storage: RedisStorageBase, id: string): Promise<unknown> {
+async function rawOf(storage: RedisBackedStorage, id: string): Promise<unknown> {
   const key = storage.keyOf(id);
   return (await admin.type(key)) === "hash" ? admin.hgetall(key) : admin.get(key);
 }

@@ -21,13 +21,11 @@ import { keyId } from "../../src/core/storage/KeyRing.js";
 import type { ApplyMode, ApplyOptions } from "../../src/core/storage/Storage.js";
 import { FileStorage } from "../../src/file/FileStorage.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
-import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
-import type { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
 import { ConfigError, parseConfig } from "../../src/server/config.js";
 import { startServer } from "../../src/server/startServer.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
-import { memoryLogger, uniquePrefix } from "../support/redisStorages.js";
+import { memoryLogger, redisOf, uniquePrefix } from "../support/redisStorages.js";
 import { sessionClient, unary } from "../support/serverClients.js";
 
 const KINDS = ["file", "redis", "redis-hash"] as const;
@@ -65,11 +63,7 @@ function place(kind: Kind) {
     const inner =
       kind === "file"
         ? new FileStorage({ dir: where, logger, encryptionKeys: keys })
-        : (createRedisStorage(
-            kind,
-            { url: redis.url, prefix: where, encryptionKeys: keys },
-            logger,
-          ) as EncryptedRedisStorageBase);
+        : createRedisStorage(kind, { url: redis.url, prefix: where, encryptionKeys: keys }, logger);
     return { inner, logger, storage: new HashedIdStorage(inner, ID_KEY) };
   };
   /** The key id each stored value was sealed under, by key ("*" for a whole document). */
@@ -202,8 +196,7 @@ describe("a sealed value is bound to its session and key", () => {
       { ops: [{ type: "set", key: "role", value: "admin" }] },
       opts("create"),
     );
-    const keyOf = async (id: string) =>
-      (inner as EncryptedRedisStorageBase).keyOf(await storage.storedId(id));
+    const keyOf = async (id: string) => redisOf(inner).keyOf(await storage.storedId(id));
     await admin.set(
       await keyOf(victim),
       (await admin.get(await keyOf(attacker))) as string,
@@ -244,8 +237,7 @@ describe("a sealed value is bound to its session and key", () => {
       { ops: [{ type: "set", key: "role", value: "guest" }] },
       opts("create"),
     );
-    const hashOf = async (id: string) =>
-      (inner as EncryptedRedisStorageBase).keyOf(await storage.storedId(id));
+    const hashOf = async (id: string) => redisOf(inner).keyOf(await storage.storedId(id));
     const sealedAdmin = (await admin.hget(await hashOf(one), "admin")) as string;
     await admin.hset(await hashOf(one), "role", sealedAdmin);
     await admin.hset(await hashOf(two), "admin", sealedAdmin);
@@ -289,11 +281,7 @@ describe("the id-hash key", () => {
   test("redis: kept under the prefix, shared by every instance, put back by a ping when lost", async () => {
     const prefix = uniquePrefix();
     const instance = () => {
-      const inner = createRedisStorage(
-        "redis-hash",
-        { url: redis.url, prefix },
-        memoryLogger(),
-      ) as RedisStorageBase;
+      const inner = createRedisStorage("redis-hash", { url: redis.url, prefix }, memoryLogger());
       return new HashedIdStorage(inner, redisIdHashKey(inner.connection, prefix));
     };
     const [one, two] = [instance(), instance()];

@@ -3,14 +3,14 @@ import type {
   KeyRead,
   ReadOptions,
   SessionRecord,
-  Storage,
 } from "../../src/core/storage/Storage.js";
+import { StorageDecorator } from "../../src/core/storage/StorageDecorator.js";
 
 /**
  * A real storage whose reads can be held at a gate, so that a test can keep calls in
  * flight for as long as it needs (a certificate rotation, say) and count them.
  */
-export class GatedStorage implements Storage {
+export class GatedStorage extends StorageDecorator {
   /** Reads that are waiting at the gate now. */
   waiting = 0;
   reads = 0;
@@ -18,8 +18,6 @@ export class GatedStorage implements Storage {
   lastSignal: CallSignal | undefined;
   #gate: Promise<void> | undefined;
   #open: (() => void) | undefined;
-
-  constructor(readonly inner: Storage) {}
 
   hold(): void {
     this.#gate ??= new Promise((resolve) => {
@@ -41,20 +39,18 @@ export class GatedStorage implements Storage {
     this.waiting--;
   }
 
-  async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
+  override async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
     this.lastSignal = expiry.signal;
     await this.#pass();
     return this.inner.read(id, expiry);
   }
-  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
+  override async readKey(
+    id: string,
+    key: string,
+    expiry: ReadOptions,
+  ): Promise<KeyRead | undefined> {
     this.lastSignal = expiry.signal;
     await this.#pass();
     return this.inner.readKey(id, key, expiry);
   }
-  apply: Storage["apply"] = (...args) => this.inner.apply(...args);
-  touch: Storage["touch"] = (...args) => this.inner.touch(...args);
-  regenerate: Storage["regenerate"] = (...args) => this.inner.regenerate(...args);
-  destroy: Storage["destroy"] = (...args) => this.inner.destroy(...args);
-  ping: Storage["ping"] = () => this.inner.ping();
-  close: Storage["close"] = () => this.inner.close();
 }

@@ -2,15 +2,18 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { type Logger, silentLogger } from "../../src/core/Logger.js";
-import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
+import { capabilityOf } from "../../src/core/storage/capabilities.js";
 import type { Storage } from "../../src/core/storage/Storage.js";
 import {
   createRedisStorage,
   type RedisConnectionOptions,
   type RedisStorageKind,
 } from "../../src/redis/createRedisStorage.js";
-import { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
-import { RedisStorageBase } from "../../src/redis/RedisStorageBase.js";
+import {
+  REDIS_BACKED,
+  type RedisBacked,
+  type RedisBackedStorage,
+} from "../../src/redis/redisBacked.js";
 import type { RedisProcess } from "./redisServers.js";
 
 export const REDIS_KINDS: readonly RedisStorageKind[] = ["redis", "redis-hash"];
@@ -24,12 +27,12 @@ export function createTestRedisStorage(
   kind: RedisStorageKind,
   connection: Omit<RedisConnectionOptions, "prefix">,
   options: { prefix?: string; logger?: Logger } = {},
-): RedisStorageBase {
+): RedisBackedStorage {
   return createRedisStorage(
     kind,
     { ...connection, prefix: options.prefix ?? uniquePrefix() },
     options.logger ?? silentLogger,
-  ) as RedisStorageBase;
+  );
 }
 
 /** A logger that keeps every line, for assertions on what was logged. */
@@ -45,11 +48,11 @@ export function memoryLogger(): Logger & {
   };
 }
 
-/** The storage behind `storage` (a HashedIdStorage wraps one), with its connection and key names. */
-function redisOf(storage: Storage): RedisStorageBase | EncryptedRedisStorageBase {
-  const inner = storage instanceof HashedIdStorage ? storage.inner : storage;
-  assert.ok(inner instanceof RedisStorageBase || inner instanceof EncryptedRedisStorageBase);
-  return inner;
+/** The Redis side of `storage`, through whatever wraps it (HashedIdStorage, say). */
+export function redisOf(storage: Storage): RedisBacked {
+  const redis = capabilityOf(storage, REDIS_BACKED);
+  assert.ok(redis, "not a Redis storage");
+  return redis;
 }
 
 /**

@@ -10,9 +10,9 @@ import type {
   Replay,
   SessionMeta,
   SessionRecord,
-  Storage,
   TouchOptions,
 } from "../../src/core/storage/Storage.js";
+import { StorageDecorator } from "../../src/core/storage/StorageDecorator.js";
 
 export type StorageMethod =
   | "read"
@@ -26,8 +26,9 @@ export type StorageMethod =
 /**
  * Wraps a real storage to count calls and, on demand, fail or slow them — so tests can
  * observe what the interceptor and handlers ask of any storage (memory, file, redis).
+ * close() and capabilities pass through (StorageDecorator).
  */
-export class InstrumentedStorage implements Storage {
+export class InstrumentedStorage extends StorageDecorator {
   readonly calls: Record<StorageMethod, number> = {
     read: 0,
     readKey: 0,
@@ -47,8 +48,6 @@ export class InstrumentedStorage implements Storage {
    */
   holdReplyMs = 0;
 
-  constructor(readonly inner: Storage) {}
-
   get totalCalls(): number {
     return Object.values(this.calls).reduce((a, b) => a + b, 0);
   }
@@ -57,32 +56,36 @@ export class InstrumentedStorage implements Storage {
     for (const key of Object.keys(this.calls) as StorageMethod[]) this.calls[key] = 0;
   }
 
-  read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
+  override read(id: string, expiry: Expiry): Promise<SessionRecord | undefined> {
     return this.#run("read", () => this.inner.read(id, expiry));
   }
-  readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
+  override readKey(id: string, key: string, expiry: Expiry): Promise<KeyRead | undefined> {
     return this.#run("readKey", () => this.inner.readKey(id, key, expiry));
   }
-  apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
+  override apply(
+    id: string,
+    delta: Delta,
+    options: ApplyOptions,
+  ): Promise<ApplyResult | undefined> {
     return this.#run("apply", () => this.inner.apply(id, delta, options));
   }
-  touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
+  override touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
     return this.#run("touch", () => this.inner.touch(id, options));
   }
-  regenerate(oldId: string, newId: string, options: RegenerateOptions): Promise<RegenerateResult> {
+  override regenerate(
+    oldId: string,
+    newId: string,
+    options: RegenerateOptions,
+  ): Promise<RegenerateResult> {
     return this.#run("regenerate", () => this.inner.regenerate(oldId, newId, options));
   }
   // biome-ignore lint/suspicious/noConfusingVoidType: the Storage contract's return type
-  destroy(id: string, options?: DestroyOptions): Promise<Replay | undefined | void> {
+  override destroy(id: string, options?: DestroyOptions): Promise<Replay | undefined | void> {
     return this.#run("destroy", () => this.inner.destroy(id, options));
   }
-  ping(): Promise<void> {
+  override ping(): Promise<void> {
     return this.#run("ping", () => this.inner.ping());
   }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
   async #run<T>(method: StorageMethod, fn: () => Promise<T>): Promise<T> {
     this.calls[method]++;
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));

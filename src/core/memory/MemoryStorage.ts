@@ -14,6 +14,12 @@ import {
 } from "../storage/applyOps.js";
 import { throwIfCancelled } from "../storage/cancellation.js";
 import {
+  BUDGETED,
+  type CapabilityKey,
+  CapabilitySet,
+  EXPIRY_COUNTED,
+} from "../storage/capabilities.js";
+import {
   assertIdempotency,
   isLive,
   type RequestRecord,
@@ -119,6 +125,17 @@ export class MemoryStorage implements Storage {
   /** No entry expires before this (ms since the epoch): a full sweep before it frees nothing. */
   #earliestExpiry = Number.POSITIVE_INFINITY;
   #expired = 0;
+  /** What metrics read at scrape time (see capabilities.ts): counts kept anyway, no hook. */
+  readonly #capabilities = new CapabilitySet()
+    .with(EXPIRY_COUNTED, { expired: () => this.#expired })
+    .with(BUDGETED, {
+      medium: "memory",
+      usage: () => ({
+        sessions: this.#entries.size,
+        usedBytes: this.#budget.used,
+        maxBytes: this.#budget.max,
+      }),
+    });
 
   constructor(options: MemoryStorageOptions = {}) {
     this.#maxSessions = positive("maxSessions", options.maxSessions) ?? Number.POSITIVE_INFINITY;
@@ -149,6 +166,10 @@ export class MemoryStorage implements Storage {
   /** What the sessions held are charged against maxTotalBytes, and that budget. */
   get budget(): { usedBytes: number; maxTotalBytes: number } {
     return { usedBytes: this.#budget.used, maxTotalBytes: this.#budget.max };
+  }
+
+  capability<T>(key: CapabilityKey<T>): T | undefined {
+    return this.#capabilities.get(key);
   }
 
   async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {

@@ -3,7 +3,7 @@ import { integerOption } from "../integerOption.js";
 import { type Limits, resolveLimits } from "../Limits.js";
 import { type Logger, silentLogger } from "../Logger.js";
 import { MemoryStorage } from "../memory/MemoryStorage.js";
-import { HashedIdStorage } from "../storage/HashedIdStorage.js";
+import { capabilityOf, REQUEST_ID_SECRET } from "../storage/capabilities.js";
 import type { ApplyMode, ApplyOptions, CallSignal, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
 import {
@@ -48,7 +48,8 @@ export interface ManagerOptions {
    * record and no id: at least 32 random bytes, or a lookup that loads them on first use.
    * Every Manager that shares a storage's records (several processes on one Redis, a
    * restart over one file directory) needs the same one. Default: derived from the id-hash
-   * key when `storage` is a HashedIdStorage (so those Managers agree already); otherwise a
+   * key when `storage` is (or wraps, through StorageDecorators) a HashedIdStorage, found by
+   * its REQUEST_ID_SECRET capability (so those Managers agree already); otherwise a
    * random secret of this Manager's, and request records then do not survive a restart nor
    * span Managers (a retry that reaches another one applies again).
    */
@@ -151,9 +152,11 @@ function requestIdSecret(
   storage: Storage,
 ): RequestIdSecret {
   if (source === undefined) {
-    return storage instanceof HashedIdStorage
-      ? new RequestIdSecret(storage.requestIdSecret())
-      : RequestIdSecret.random();
+    // Found through any wrapper (MeteredStorage around HashedIdStorage, say).
+    const provider = capabilityOf(storage, REQUEST_ID_SECRET);
+    return provider === undefined
+      ? RequestIdSecret.random()
+      : new RequestIdSecret(provider.requestIdSecret());
   }
   if (source instanceof Uint8Array) {
     if (source.length < MIN_REQUEST_ID_SECRET_BYTES) {

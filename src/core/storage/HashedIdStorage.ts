@@ -1,7 +1,9 @@
 import { createHmac, hkdfSync } from "node:crypto";
 import { SessionError } from "../SessionError.js";
+import { type CapabilityKey, CapabilitySet, REQUEST_ID_SECRET } from "./capabilities.js";
 import { ID_FAMILY_LENGTH, idFamily } from "./idFamily.js";
 import type { KeyRead, SessionRecord, Storage } from "./Storage.js";
+import { StorageDecorator } from "./StorageDecorator.js";
 import { isSafeId } from "./safeId.js";
 
 /** Keys shorter than this are refused: the hash is only as secret as its key. */
@@ -32,16 +34,20 @@ export type IdHashKeySource = Buffer | Uint8Array | IdHashKeyLookup;
  * `base64url(HMAC(key, "id:" + id))` (47 characters of [0-9A-Za-z_-]): ids of one family
  * (see idFamily.ts) get names of one family, so a session and the one it is regenerated
  * into still share a Redis Cluster slot.
+ *
+ * Every other capability of the wrapped storage passes through (StorageDecorator); this one
+ * adds REQUEST_ID_SECRET. A capability that handed out the wrapped storage's ids would
+ * hand out hashed names, not session ids: such a capability must be answered here.
  */
-export class HashedIdStorage implements Storage {
-  readonly inner: Storage;
+export class HashedIdStorage extends StorageDecorator {
+  readonly #capabilities = new CapabilitySet().with(REQUEST_ID_SECRET, this);
   #key: Buffer | undefined;
   #loading: Promise<Buffer> | undefined;
   readonly #lookup: IdHashKeyLookup | undefined;
   readonly #families = new Map<string, string>();
 
   constructor(inner: Storage, key: IdHashKeySource) {
-    this.inner = inner;
+    super(inner);
     if (key instanceof Uint8Array) this.#key = checkIdHashKey(Buffer.from(key));
     else this.#lookup = key;
   }
@@ -53,19 +59,25 @@ export class HashedIdStorage implements Storage {
 
   // Arguments after the id are passed on as they are (options the Storage interface may
   // grow, e.g. request records, reach the inner storage untouched).
-  async read(...[id, ...rest]: Parameters<Storage["read"]>): Promise<SessionRecord | undefined> {
+  override async read(
+    ...[id, ...rest]: Parameters<Storage["read"]>
+  ): Promise<SessionRecord | undefined> {
     return this.inner.read(await this.storedId(id), ...rest);
   }
 
-  async readKey(...[id, ...rest]: Parameters<Storage["readKey"]>): Promise<KeyRead | undefined> {
+  override async readKey(
+    ...[id, ...rest]: Parameters<Storage["readKey"]>
+  ): Promise<KeyRead | undefined> {
     return this.inner.readKey(await this.storedId(id), ...rest);
   }
 
-  async apply(...[id, ...rest]: Parameters<Storage["apply"]>): ReturnType<Storage["apply"]> {
+  override async apply(
+    ...[id, ...rest]: Parameters<Storage["apply"]>
+  ): ReturnType<Storage["apply"]> {
     return this.inner.apply(await this.storedId(id), ...rest);
   }
 
-  async regenerate(
+  override async regenerate(
     ...[oldId, newId, ...rest]: Parameters<Storage["regenerate"]>
   ): ReturnType<Storage["regenerate"]> {
     const from = await this.storedId(oldId);
@@ -73,11 +85,15 @@ export class HashedIdStorage implements Storage {
     return this.inner.regenerate(from, to, ...rest);
   }
 
-  async touch(...[id, ...rest]: Parameters<Storage["touch"]>): ReturnType<Storage["touch"]> {
+  override async touch(
+    ...[id, ...rest]: Parameters<Storage["touch"]>
+  ): ReturnType<Storage["touch"]> {
     return this.inner.touch(await this.storedId(id), ...rest);
   }
 
-  async destroy(...[id, ...rest]: Parameters<Storage["destroy"]>): ReturnType<Storage["destroy"]> {
+  override async destroy(
+    ...[id, ...rest]: Parameters<Storage["destroy"]>
+  ): ReturnType<Storage["destroy"]> {
     return this.inner.destroy(await this.storedId(id), ...rest);
   }
 
@@ -103,7 +119,7 @@ export class HashedIdStorage implements Storage {
     };
   }
 
-  async ping(): Promise<void> {
+  override async ping(): Promise<void> {
     await this.inner.ping();
     // A key that could not be fetched yet (the store was down at start) is fetched now,
     // so health turns SERVING only once sessions can really be reached.
@@ -111,12 +127,8 @@ export class HashedIdStorage implements Storage {
     await this.#lookup?.verify?.(key);
   }
 
-  shardTrouble(): readonly string[] {
-    return this.inner.shardTrouble?.() ?? [];
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
+  override capability<T>(key: CapabilityKey<T>): T | undefined {
+    return this.#capabilities.get(key) ?? super.capability(key);
   }
 
   #hash(id: string, key: Buffer): string {

@@ -1,5 +1,6 @@
 import type { JsonValue, SessionData } from "../json.js";
 import type { Limits } from "../Limits.js";
+import type { CapabilityKey } from "./capabilities.js";
 
 /**
  * One change to a session. A request's changes travel to the storage as one list of ops
@@ -201,11 +202,12 @@ export interface Storage {
   /** Stops timers and connections. The storage is unusable afterwards. */
   close(): Promise<void>;
   /**
-   * Optional, for a storage spread over shards (Redis Cluster): the shards its last ping
-   * found down while others answered; empty when all answer. A storage that wraps another
-   * passes it through, so the server's health check can log them.
+   * Optional: what this storage offers beyond the contract under `key` (see capabilities.ts:
+   * shards down, counts and budgets, a request-id secret…), or undefined. A storage that
+   * wraps another extends StorageDecorator, which passes every lookup it does not answer
+   * itself on to the wrapped storage. Ask through capabilityOf().
    */
-  shardTrouble?(): readonly string[];
+  capability?<T>(key: CapabilityKey<T>): T | undefined;
 }
 
 /** When a session touched at `now` expires. */

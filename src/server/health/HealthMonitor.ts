@@ -1,4 +1,5 @@
 import type { Logger } from "../../core/Logger.js";
+import { capabilityOf, SHARDED } from "../../core/storage/capabilities.js";
 import type { Storage } from "../../core/storage/Storage.js";
 import type { Health, ServingStatus } from "./addHealth.js";
 
@@ -64,7 +65,10 @@ export class HealthMonitor {
     }
     if (this.#stopped) return;
     const next: ServingStatus = error === undefined ? "SERVING" : "NOT_SERVING";
-    const down = error === undefined ? (this.#options.storage.shardTrouble?.() ?? []) : [];
+    const down =
+      error === undefined
+        ? (capabilityOf(this.#options.storage, SHARDED)?.shardTrouble() ?? [])
+        : [];
     const trouble = down.join("; ");
     if (next !== this.#status || trouble !== this.#trouble) {
       const { logger } = this.#options;

@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from "prom-client";
 import { SessionError } from "../../core/SessionError.js";
 import type { ApplyResult, Storage } from "../../core/storage/Storage.js";
+import { StorageDecorator } from "../../core/storage/StorageDecorator.js";
 import type { ServerMetrics } from "./ServerMetrics.js";
 
 type StorageMetrics = Pick<
@@ -21,30 +22,30 @@ const REDIS_KINDS = new Set(["redis", "redis-hash"]);
  * A Storage that counts and times every call of the one it wraps, and counts what the
  * calls did to sessions. Arguments are passed on as they are (the signal and every
  * option, including ones the Storage interface may grow), results and errors unchanged.
+ * close() and every capability pass through untouched (StorageDecorator).
  */
-export class MeteredStorage implements Storage {
-  readonly inner: Storage;
+export class MeteredStorage extends StorageDecorator {
   readonly #kind: string;
   readonly #metrics: StorageMetrics;
   /** Redis only: the last ping's outcome, the one view of the connection every kind of deployment (single node, Sentinel, Cluster) has. */
   readonly #up: Gauge | undefined;
 
   constructor(inner: Storage, kind: string, metrics: StorageMetrics) {
-    this.inner = inner;
+    super(inner);
     this.#kind = kind;
     this.#metrics = metrics;
     this.#up = REDIS_KINDS.has(kind) ? redisUp(metrics.registry) : undefined;
   }
 
-  read(...args: Parameters<Storage["read"]>): ReturnType<Storage["read"]> {
+  override read(...args: Parameters<Storage["read"]>): ReturnType<Storage["read"]> {
     return this.#measure("read", () => this.inner.read(...args));
   }
 
-  readKey(...args: Parameters<Storage["readKey"]>): ReturnType<Storage["readKey"]> {
+  override readKey(...args: Parameters<Storage["readKey"]>): ReturnType<Storage["readKey"]> {
     return this.#measure("readKey", () => this.inner.readKey(...args));
   }
 
-  async apply(...args: Parameters<Storage["apply"]>): ReturnType<Storage["apply"]> {
+  override async apply(...args: Parameters<Storage["apply"]>): ReturnType<Storage["apply"]> {
     let result: ApplyResult | undefined;
     try {
       result = await this.#measure("apply", () => this.inner.apply(...args));
@@ -64,7 +65,9 @@ export class MeteredStorage implements Storage {
     return result;
   }
 
-  async regenerate(...args: Parameters<Storage["regenerate"]>): ReturnType<Storage["regenerate"]> {
+  override async regenerate(
+    ...args: Parameters<Storage["regenerate"]>
+  ): ReturnType<Storage["regenerate"]> {
     const result = await this.#measure("regenerate", () => this.inner.regenerate(...args));
     if (typeof result === "object" && result.replayed !== true) {
       this.#metrics.sessionsRegenerated.inc();
@@ -72,17 +75,17 @@ export class MeteredStorage implements Storage {
     return result;
   }
 
-  touch(...args: Parameters<Storage["touch"]>): ReturnType<Storage["touch"]> {
+  override touch(...args: Parameters<Storage["touch"]>): ReturnType<Storage["touch"]> {
     return this.#measure("touch", () => this.inner.touch(...args));
   }
 
-  async destroy(...args: Parameters<Storage["destroy"]>): ReturnType<Storage["destroy"]> {
+  override async destroy(...args: Parameters<Storage["destroy"]>): ReturnType<Storage["destroy"]> {
     const result = await this.#measure("destroy", () => this.inner.destroy(...args));
     if (result?.replayed !== true) this.#metrics.sessionsDestroyed.inc();
     return result;
   }
 
-  async ping(): Promise<void> {
+  override async ping(): Promise<void> {
     try {
       await this.#measure("ping", () => this.inner.ping());
     } catch (err) {
@@ -90,15 +93,6 @@ export class MeteredStorage implements Storage {
       throw err;
     }
     this.#up?.set(1);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  /** HealthMonitor asks a sharded storage which shards its last ping found down. */
-  shardTrouble(): readonly string[] {
-    return this.inner.shardTrouble?.() ?? [];
   }
 
   async #measure<T>(method: string, call: () => Promise<T>): Promise<T> {
