@@ -27,7 +27,6 @@ import { KeyRing } from "../../src/core/storage/KeyRing.js";
 import type { ApplyMode, ApplyOptions, Expiry, Op } from "../../src/core/storage/Storage.js";
 import { FileStorage } from "../../src/file/FileStorage.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
-import type { EncryptedRedisStorageBase } from "../../src/redis/EncryptedRedisStorageBase.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
 import { memoryLogger, uniquePrefix } from "../support/redisStorages.js";
 
@@ -63,7 +62,7 @@ function redisPlace(kind: "redis" | "redis-hash") {
     kind,
     { url: redis.url, prefix: uniquePrefix(), encryptionKeys: [KEY] },
     logger,
-  ) as EncryptedRedisStorageBase;
+  );
   const storage = new HashedIdStorage(inner, ID_KEY);
   const keyOf = async (id: string) => inner.keyOf(await storage.storedId(id));
   const errors = () => logger.lines.filter((l) => l.level === "error");
