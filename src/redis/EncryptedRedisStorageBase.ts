@@ -384,6 +384,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
           throw new SessionError(
             "aborted",
             `concurrent writes to this session from other instances won ${attempt} times in a row; nothing was applied, retry`,
+            { reason: "WRITE_CONFLICT" },
           );
         }
         await new Promise((resolve) => setTimeout(resolve, pause));

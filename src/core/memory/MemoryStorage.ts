@@ -535,7 +535,15 @@ interface HeapBudget {
 
 function budgetRefusal(growth: number, budget: HeapBudget): Refusal {
   const where = budget.names?.maxTotalBytes;
-  return { kind: "memoryFull", growth, used: budget.used, maxTotalBytes: budget.max, where };
+  const refusal: Refusal = {
+    kind: "memoryFull",
+    growth,
+    used: budget.used,
+    maxTotalBytes: budget.max,
+  };
+  // Absent rather than undefined: the refusal is data a request record keeps.
+  if (where !== undefined) refusal.where = where;
+  return refusal;
 }
 
 /**
@@ -649,6 +657,7 @@ function assertSafeId(id: string): void {
     throw new SessionError(
       "invalid_argument",
       "memory storage refuses a session id outside [0-9A-Za-z_-]{1,128}",
+      { reason: "MALFORMED_SESSION_ID" },
     );
   }
 }

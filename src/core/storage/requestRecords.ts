@@ -1,3 +1,4 @@
+import { refusalError } from "../Refusal.js";
 import { type ErrorCode, SessionError } from "../SessionError.js";
 import type { Idempotency, Replay } from "./Storage.js";
 
@@ -54,10 +55,7 @@ export function assertIdempotency(idem: Idempotency | undefined): void {
 
 /** The refusal for a request id presented with a different request. */
 export function reusedRequestId(): SessionError {
-  return new SessionError(
-    "already_exists",
-    "request_id was already used for a different request within the window; nothing was applied",
-  );
+  return refusalError({ kind: "requestIdReused" });
 }
 
 /** Whether a live record exists (then it decides the outcome). */
