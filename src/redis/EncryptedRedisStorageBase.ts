@@ -13,7 +13,7 @@ import {
 import { throwIfCancelled } from "../core/storage/cancellation.js";
 import { KeyedLock } from "../core/storage/KeyedLock.js";
 import { KeyRing, UnsealError } from "../core/storage/KeyRing.js";
-import { isRecordedCode, refusalRecord } from "../core/storage/requestRecords.js";
+import { isRecordedCode, refusalRecord, textRefusal } from "../core/storage/requestRecords.js";
 import type {
   ApplyOptions,
   ApplyResult,
@@ -191,9 +191,9 @@ export abstract class EncryptedRedisStorageBase implements Storage {
           applied = accepted(applyDelta(current?.data ?? {}, version, delta, options.limits));
         } catch (err) {
           // A refusal of the state read is recorded, as the plain scripts record theirs.
-          const refusal = idem && refusalRecord(idem, 0, err)?.err;
-          if (!idem || !refusal) throw err;
-          const [code, message] = refusal;
+          // The record keeps the words, sealed; a replay reads its Refusal back from them.
+          if (!idem || !refusalRecord(idem, 0, err)) throw err;
+          const { code, message } = err as SessionError;
           const sealed = this.#sealRecord(message, records, idem);
           const refused = ["refused", code, sealed];
           const raw = await this.#settle(records, args, idem, refused, options.signal);
@@ -408,7 +408,7 @@ export abstract class EncryptedRedisStorageBase implements Storage {
     if (replay === undefined || idem === undefined) return undefined;
     const [tag, a, b, c, sealed] = reply as unknown[];
     if (tag === "refused" && isRecordedCode(a) && typeof b === "string") {
-      throw new SessionError(a, this.#openRecord(b, records, idem));
+      throw textRefusal([a, this.#openRecord(b, records, idem)]);
     }
     if (tag !== "ok") throw malformed(`unexpected request record ${JSON.stringify(reply)}`);
     const incremented: Record<string, number> = {};

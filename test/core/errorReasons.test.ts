@@ -22,11 +22,12 @@ const EVERY_KIND: { [K in Refusal["kind"]]: Extract<Refusal, { kind: K }> } = {
   requestIdReused: { kind: "requestIdReused" },
 };
 
-function assertReason(err: unknown, reason: string): void {
+function assertReason(err: unknown, reason: string): true {
   assert.ok(err instanceof SessionError, String(err));
   assert.equal(err.reason, reason, err.message);
   assert.ok(isErrorReason(err.reason));
   assert.equal(ERROR_REASONS[err.reason].code, err.code, reason);
+  return true;
 }
 
 describe("error reasons", () => {
@@ -81,19 +82,19 @@ describe("error reasons", () => {
     const limits = { ...defaultLimits, maxKeyBytes: 4, maxValueBytes: 4 };
     assert.throws(
       () => assertValidKey("", limits),
-      (e) => (assertReason(e, "INVALID_KEY"), true),
+      (e) => assertReason(e, "INVALID_KEY"),
     );
     assert.throws(
       () => assertValidKey("toolong", limits),
-      (e) => (assertReason(e, "KEY_TOO_LONG"), true),
+      (e) => assertReason(e, "KEY_TOO_LONG"),
     );
     assert.throws(
       () => storedValue("too long", "k", limits),
-      (e) => (assertReason(e, "VALUE_TOO_LARGE"), true),
+      (e) => assertReason(e, "VALUE_TOO_LARGE"),
     );
     assert.throws(
       () => storedValue(Number.NaN, "k", limits),
-      (e) => (assertReason(e, "INVALID_VALUE"), true),
+      (e) => assertReason(e, "INVALID_VALUE"),
     );
   });
 });

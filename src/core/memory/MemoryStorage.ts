@@ -346,7 +346,12 @@ export class MemoryStorage implements Storage {
 
   #keepRecord(key: string, owner: string, record: RequestRecord): void {
     const cost =
-      RECORD_COST + (record.s?.length ?? 0) + (record.err?.[1].length ?? 0) + owner.length;
+      RECORD_COST +
+      (record.s?.length ?? 0) +
+      (record.err?.[1].length ?? 0) +
+      // A refusal's strings (a key) and numbers, as their JSON text: close enough a bound.
+      (record.r === undefined ? 0 : JSON.stringify(record.r).length) +
+      owner.length;
     this.#requests.set(key, { ...record, owner, cost });
     this.#budget.used += cost;
     let keys = this.#owners.get(owner);
