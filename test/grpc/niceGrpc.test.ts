@@ -20,6 +20,7 @@ import {
   type Server,
   ServerError,
 } from "nice-grpc";
+import { reasonOf } from "../../src/client/reasonOf.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import { Manager } from "../../src/core/session/Manager.js";
@@ -243,6 +244,25 @@ describe("sessionMiddleware on a nice-grpc server", () => {
     assert.equal(returnedId(out), undefined);
     assert.equal(storage.calls.apply, 0, "a failed call commits nothing");
     failed(await rawCall(client, "conflict", {}), status.ABORTED);
+  });
+
+  it("a refusal's reason reaches the client in the status details (google.rpc.ErrorInfo)", async () => {
+    const conflict = failed(await rawCall(client, "conflict", {}), status.ABORTED);
+    assert.deepEqual(reasonOf(conflict), {
+      reason: "VERSION_MISMATCH",
+      domain: "sessiond",
+      metadata: { expected: "99", actual: "0" },
+    });
+    const malformed = failed(
+      await rawCall(client, "cart", {}, { id: "../x" }),
+      status.INVALID_ARGUMENT,
+    );
+    assert.equal(reasonOf(malformed)?.reason, "MALFORMED_SESSION_ID");
+    // A SessionError without a reason sends no details.
+    assert.equal(
+      reasonOf(failed(await rawCall(client, "writeThenFail", {}), status.FAILED_PRECONDITION)),
+      undefined,
+    );
   });
 
   it("nice-grpc's ServerError keeps its code; a bug is INTERNAL, logged, no detail on the wire", async () => {
