@@ -1,5 +1,6 @@
 // Every refusal has a reason, and every reason's code is the one its table row names.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { ERROR_REASONS, isErrorReason } from "../../src/core/ErrorReason.js";
 import { defaultLimits } from "../../src/core/Limits.js";
@@ -56,6 +57,23 @@ describe("error reasons", () => {
       assert.match(reason, /^[A-Z][A-Z0-9_]*[A-Z0-9]$/);
       assert.ok(row.meaning.length > 0);
     }
+  });
+
+  test("the README's table lists every reason with its code and meaning, in order", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const start = readme.indexOf("<!-- error-reasons:start -->");
+    const end = readme.indexOf("<!-- error-reasons:end -->");
+    assert.ok(start >= 0 && end > start, "README.md has the error-reasons markers");
+    const rows = readme
+      .slice(start, end)
+      .split("\n")
+      .filter((line) => line.startsWith("| `"));
+    assert.deepEqual(
+      rows,
+      Object.entries(ERROR_REASONS).map(
+        ([reason, { code, meaning }]) => `| \`${reason}\` | ${code.toUpperCase()} | ${meaning} |`,
+      ),
+    );
   });
 
   test("metadata never holds a key or a value", () => {
