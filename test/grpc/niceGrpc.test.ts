@@ -277,11 +277,17 @@ describe("sessionMiddleware on a nice-grpc server", () => {
   it("a commit that fails turns the response into the mapped status, never OK", async () => {
     const id = String(returnedId(await rawCall(client, "addToCart", { item: "plum" })));
     storage.failure = {
-      error: new SessionError("unavailable", "storage unreachable"),
+      error: new SessionError("unavailable", "storage unreachable", {
+        reason: "STORAGE_UNAVAILABLE",
+      }),
       only: ["apply"],
     };
     const out = await rawCall(client, "addToCart", { item: "lime" }, { id });
-    failed(out, status.UNAVAILABLE, /unreachable/);
+    // The commit after the handler: its reason goes in the trailer too.
+    assert.equal(
+      reasonOf(failed(out, status.UNAVAILABLE, /unreachable/))?.reason,
+      "STORAGE_UNAVAILABLE",
+    );
     storage.failure = undefined;
     assert.deepEqual(ok(await rawCall(client, "cart", {}, { id })), { cart: ["plum"] });
   });

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Client, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { reasonOf } from "../../src/client/reasonOf.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
 import { bearer, rawClient, sessionMethods } from "../support/securityCalls.js";
@@ -21,6 +22,8 @@ interface Answer {
   code: status;
   details: string;
   response: Record<string, unknown> | undefined;
+  /** The ErrorInfo reason in the status details, if any. */
+  reason: string | undefined;
 }
 
 function call(
@@ -46,6 +49,7 @@ function call(
           code: err?.code ?? status.OK,
           details: err?.details ?? "",
           response: (res ?? undefined) as Record<string, unknown> | undefined,
+          reason: reasonOf(err)?.reason,
         }),
     );
   });
@@ -95,6 +99,8 @@ function assertNoState(answer: Answer, code: status): void {
   assert.doesNotMatch(answer.details, /\d/, answer.details);
   assert.doesNotMatch(answer.details, /string|number|session is at/, answer.details);
   assert.match(answer.details, /withheld from a caller without the read scope/);
+  // Nor a reason: it (and its metadata, the versions and sizes) would tell what is withheld.
+  assert.equal(answer.reason, undefined, show(answer));
 }
 
 describe("a write-only token", () => {
