@@ -9,6 +9,7 @@ import { type Refusal, refusalError } from "../../src/core/Refusal.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import { Manager } from "../../src/core/session/Manager.js";
 import { assertValidKey, storedValue } from "../../src/core/session/validate.js";
+import { refusalOfText } from "../../src/core/storage/refusalOfText.js";
 
 /** One refusal of every kind; the Record makes the compiler name a kind left out. */
 const EVERY_KIND: { [K in Refusal["kind"]]: Extract<Refusal, { kind: K }> } = {
@@ -49,6 +50,21 @@ describe("error reasons", () => {
       assertReason(err, expected[refusal.kind]);
       assert.deepEqual(err.refusal, refusal);
       for (const value of Object.values(err.metadata)) assert.equal(typeof value, "string");
+    }
+  });
+
+  test("a refusal kept as text (old records, encrypted Redis) reads back as the same Refusal", () => {
+    const kinds: Refusal[] = [
+      ...Object.values(EVERY_KIND),
+      { kind: "memoryFull", growth: 1, used: 2, maxTotalBytes: 3, where: "--max-memory (x)" },
+      { kind: "notNumber", key: 'a "quoted"\nkey', holds: "array" },
+    ];
+    for (const refusal of kinds) {
+      const err = refusalError(refusal);
+      assert.deepEqual(refusalOfText(err.code, err.message), refusal, err.message);
+      // Another code, or words refusalError would not write, are no refusal.
+      assert.equal(refusalOfText("internal", err.message), undefined);
+      assert.equal(refusalOfText(err.code, `${err.message} `), undefined);
     }
   });
 
