@@ -129,6 +129,7 @@ async function refusedWith(
     assert.ok(err instanceof SessionError, `expected a SessionError, got ${String(err)}`);
     assert.equal(err.code, code);
     assert.equal(err.message, text);
+    assert.ok(err.reason !== undefined, `no reason: ${text}`);
     assert.equal(err.reason, refusalError(refusal).reason, text);
     assert.deepEqual(err.metadata, refusalError(refusal).metadata, text);
     return true;
