@@ -1,5 +1,5 @@
 import type { ChannelCredentials, ClientOptions } from "@grpc/grpc-js";
-import { SessionError } from "../core/SessionError.js";
+import { ConfigError } from "../core/ConfigError.js";
 import type { SessionServiceClient } from "../gen/sessiond/v1/session.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
 import { type ClientTlsOptions, connectionOptions, type TokenOption } from "./connectionOptions.js";
@@ -36,8 +36,7 @@ export class SessionClient {
   constructor(address: string, options: SessionClientOptions = {}) {
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     if (!Number.isFinite(this.deadlineMs) || this.deadlineMs <= 0) {
-      throw new SessionError(
-        "invalid_argument",
+      throw new ConfigError(
         `deadlineMs must be a positive number of milliseconds, got ${this.deadlineMs}`,
       );
     }

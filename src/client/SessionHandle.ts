@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { type ClientUnaryCall, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { JsonValue, SessionData } from "../core/json.js";
 import { assertSendableData, assertSendableKey, assertSendableValue } from "./assertSendable.js";
+import { reasonOf, type SessionErrorInfo } from "./reasonOf.js";
 import type { SessionClient } from "./SessionClient.js";
 
 export interface CallOptions {
@@ -36,6 +37,17 @@ export interface SessionDescription {
   expireTime: Date;
   /** First creation + the server's max lifetime; undefined when it has none. */
   lifetimeEndTime?: Date;
+}
+
+/**
+ * How a SessionHandle call fails: grpc-js's ServiceError (`code` is the gRPC status,
+ * `details` the message), plus what the status details say: `reason` to branch on (see
+ * the README's table; undefined when the server sent none), `domain` and `errorInfo`.
+ */
+export interface SessionCallError extends ServiceError {
+  reason: SessionErrorInfo["reason"] | undefined;
+  domain: string | undefined;
+  errorInfo: SessionErrorInfo | undefined;
 }
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -226,7 +238,7 @@ export class SessionHandle {
     if (id !== undefined) metadata.set(key, id);
     return new Promise<Res>((resolve, reject) => {
       const call = method.call(this.#raw, req, metadata, { deadline }, (err, res) =>
-        err ? reject(err) : resolve(res),
+        err ? reject(withReason(err)) : resolve(res),
       );
       // The id rides in headers, or in trailers when the server learned it late.
       call.on("metadata", (md: Metadata) => this.#learn(md, key));
@@ -240,6 +252,16 @@ export class SessionHandle {
     const id = md.get(key)[0];
     if (typeof id === "string" && id !== "") this.#id = id;
   }
+}
+
+/** The error with its ErrorInfo read out: callers branch on `reason`, not the message. */
+function withReason(err: ServiceError): SessionCallError {
+  const errorInfo = reasonOf(err);
+  return Object.assign(err, {
+    reason: errorInfo?.reason,
+    domain: errorInfo?.domain,
+    errorInfo,
+  });
 }
 
 /** Attempts of one write call that fails UNAVAILABLE, and the first backoff (doubling). */

@@ -6,7 +6,7 @@ import {
   InterceptingCall,
   type Interceptor,
 } from "@grpc/grpc-js";
-import { SessionError } from "../core/SessionError.js";
+import { ConfigError } from "../core/ConfigError.js";
 
 /** PEM bytes, or the path of a PEM file (read when the client is built). */
 export type Pem = Buffer | string;
@@ -139,6 +139,7 @@ function checked(raw: string, what: string): string {
   return token;
 }
 
-function invalid(message: string): SessionError {
-  return new SessionError("invalid_argument", message);
+/** Options are checked while the client is built: a mistake there is a ConfigError. */
+function invalid(message: string): ConfigError {
+  return new ConfigError(message);
 }

@@ -61,6 +61,10 @@ export function checkOpCount(queued: number, adding: number, limits: Limits): vo
     throw new SessionError(
       "resource_exhausted",
       `one commit may carry at most maxOps=${limits.maxOps} operations, this one would carry ${queued + adding}`,
+      {
+        reason: "TOO_MANY_OPS",
+        metadata: { ops: String(queued + adding), maxOps: String(limits.maxOps) },
+      },
     );
   }
 }

@@ -1,4 +1,5 @@
-import { SessionError } from "./SessionError.js";
+import type { ErrorReason } from "./ErrorReason.js";
+import { type ErrorCode, SessionError } from "./SessionError.js";
 
 /** What a value that an increment refuses holds (JSON's kinds, arrays and null apart). */
 export type ValueKind = "string" | "boolean" | "object" | "array" | "null";
@@ -11,6 +12,11 @@ export type ValueKind = "string" | "boolean" | "object" | "array" | "null";
 export type Refusal =
   /** delta.expectedVersion did not match; a missing session is at 0. */
   | { kind: "version"; expected: number; actual: number }
+  /**
+   * An expected version other than 0 for a session that does not exist, as Session finds
+   * it: worded apart from "version" on purpose (clients match "does not exist").
+   */
+  | { kind: "versionMissing"; expected: number }
   /** An increment of a key holding something other than a number. */
   | { kind: "notNumber"; key: string; holds: ValueKind }
   /** An increment whose result is not a finite double. */
@@ -27,48 +33,91 @@ export type Refusal =
       where?: string | undefined;
     }
   /** MemoryStorage's maxSessions. */
-  | { kind: "tooManySessions"; sessions: number; maxSessions: number };
+  | { kind: "tooManySessions"; sessions: number; maxSessions: number }
+  /** A request_id presented with a different request within its window. */
+  | { kind: "requestIdReused" };
 
 /**
  * The error a refusal is thrown as. The texts are part of the wire contract (clients and
- * tests match them), so they change only here and only on purpose.
+ * tests match them), so they change only here and only on purpose. The error carries the
+ * refusal itself (what a request record keeps) and its reason, with the refusal's numbers
+ * as metadata (never its key: clients branch on the reason, the message names the key).
  */
 export function refusalError(refusal: Refusal): SessionError {
+  const [code, reason, message, metadata] = worded(refusal);
+  return new SessionError(code, message, { reason, metadata, refusal });
+}
+
+function worded(
+  refusal: Refusal,
+): [code: ErrorCode, reason: ErrorReason, message: string, metadata: Record<string, string>] {
   switch (refusal.kind) {
     case "version":
-      return new SessionError(
+      return [
         "aborted",
+        "VERSION_MISMATCH",
         `version mismatch: expected ${refusal.expected}, session is at ${refusal.actual}`,
-      );
+        { expected: String(refusal.expected), actual: String(refusal.actual) },
+      ];
+    case "versionMissing":
+      return [
+        "aborted",
+        "VERSION_MISMATCH",
+        `version mismatch: expected ${refusal.expected}, but the session does not exist`,
+        { expected: String(refusal.expected), actual: "0" },
+      ];
     case "notNumber":
-      return new SessionError(
+      return [
         "failed_precondition",
+        "NOT_A_NUMBER",
         `cannot increment key "${refusal.key}": it holds a ${refusal.holds}, not a number`,
-      );
+        { holds: refusal.holds },
+      ];
     case "overflow":
-      return new SessionError(
+      return [
         "failed_precondition",
+        "INCREMENT_OVERFLOW",
         `incrementing key "${refusal.key}" would overflow`,
-      );
+        {},
+      ];
     case "tooManyKeys":
-      return new SessionError(
+      return [
         "resource_exhausted",
+        "TOO_MANY_KEYS",
         `session would hold ${refusal.keys} keys, over the limit maxKeys=${refusal.maxKeys}`,
-      );
+        { keys: String(refusal.keys), maxKeys: String(refusal.maxKeys) },
+      ];
     case "tooManyBytes":
-      return new SessionError(
+      return [
         "resource_exhausted",
+        "SESSION_TOO_LARGE",
         `session would be ${refusal.bytes} bytes, over the limit maxSessionBytes=${refusal.maxSessionBytes}`,
-      );
+        { bytes: String(refusal.bytes), maxSessionBytes: String(refusal.maxSessionBytes) },
+      ];
     case "memoryFull":
-      return new SessionError(
+      return [
         "resource_exhausted",
+        "MEMORY_FULL",
         `memory storage is full: this write needs ${refusal.growth} more bytes and ${refusal.used} of the budget maxTotalBytes=${refusal.maxTotalBytes} are taken${refusal.where === undefined ? "" : ` (${refusal.where})`}`,
-      );
+        {
+          growth: String(refusal.growth),
+          used: String(refusal.used),
+          maxTotalBytes: String(refusal.maxTotalBytes),
+        },
+      ];
     case "tooManySessions":
-      return new SessionError(
+      return [
         "resource_exhausted",
+        "TOO_MANY_SESSIONS",
         `memory storage holds ${refusal.sessions} sessions, the limit maxSessions=${refusal.maxSessions}`,
-      );
+        { sessions: String(refusal.sessions), maxSessions: String(refusal.maxSessions) },
+      ];
+    case "requestIdReused":
+      return [
+        "already_exists",
+        "REQUEST_ID_REUSED",
+        "request_id was already used for a different request within the window; nothing was applied",
+        {},
+      ];
   }
 }

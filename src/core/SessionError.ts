@@ -1,3 +1,6 @@
+import type { ErrorReason } from "./ErrorReason.js";
+import type { Refusal } from "./Refusal.js";
+
 /**
  * Why an operation failed, in words the transport can map to a status code.
  * The session and storage layers never import gRPC; the service layer maps these
@@ -15,15 +18,31 @@ export type ErrorCode =
   | "deadline_exceeded" // the caller's deadline passed
   | "internal"; // a bug or an unexpected failure; the message is generic
 
+export interface SessionErrorOptions {
+  cause?: unknown;
+  /** Which failure this is, for clients to branch on (see ERROR_REASONS). */
+  reason?: ErrorReason | undefined;
+  /** Numbers and enum words about it (never an id, key or value); sent with the reason. */
+  metadata?: Readonly<Record<string, string>> | undefined;
+  /** The storage refusal this error words, as data: what a request record keeps. */
+  refusal?: Refusal | undefined;
+}
+
 export class SessionError extends Error {
   override readonly name = "SessionError";
+  readonly reason: ErrorReason | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly refusal: Refusal | undefined;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options: SessionErrorOptions = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = options.reason;
+    this.metadata = options.metadata ?? {};
+    this.refusal = options.refusal;
   }
 
   /** Wraps anything thrown into a SessionError; unknown failures become `internal`. */

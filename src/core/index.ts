@@ -1,6 +1,8 @@
 // `sessiond`: sessions without gRPC and without disk. Manager and Session for handlers, the
 // Storage contract and its helpers for storage authors, and the in-memory storage.
 export { ConfigError } from "./ConfigError.js";
+export type { ErrorReason } from "./ErrorReason.js";
+export { ERROR_DOMAIN, ERROR_REASONS, isErrorReason } from "./ErrorReason.js";
 export type { JsonValue, SessionData } from "./json.js";
 export { assignKey, ownValue } from "./json.js";
 export type { Limits } from "./Limits.js";
@@ -9,7 +11,7 @@ export type { Logger } from "./Logger.js";
 export { jsonLogger, silentLogger } from "./Logger.js";
 export type { MemoryStorageOptions } from "./memory/MemoryStorage.js";
 export { MemoryStorage } from "./memory/MemoryStorage.js";
-export type { ErrorCode } from "./SessionError.js";
+export type { ErrorCode, SessionErrorOptions } from "./SessionError.js";
 export { SessionError } from "./SessionError.js";
 export { isValidSessionId, newSessionId } from "./session/ids.js";
 export type { ManagerOptions } from "./session/Manager.js";

@@ -190,7 +190,7 @@ function inodes(fs: StatsFs): number | undefined {
 }
 
 function full(message: string): SessionError {
-  return new SessionError("resource_exhausted", message);
+  return new SessionError("resource_exhausted", message, { reason: "DISK_FULL" });
 }
 
 function limit(option: string, value: number | undefined, min: number): number | undefined {

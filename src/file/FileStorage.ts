@@ -736,6 +736,7 @@ export class FileStorage implements Storage {
       throw new SessionError(
         "invalid_argument",
         "file storage refuses a session id outside [0-9A-Za-z_-]{1,128}",
+        { reason: "MALFORMED_SESSION_ID" },
       );
     }
     return join(this.dir, `${id}${SUFFIX}`);
@@ -748,7 +749,10 @@ export class FileStorage implements Storage {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new SessionError("unavailable", "file storage is closed");
+    if (this.#closed)
+      throw new SessionError("unavailable", "file storage is closed", {
+        reason: "STORAGE_UNAVAILABLE",
+      });
   }
 
   /** The live session in `path` (see #loadAny); a tombstone reads as missing. */

@@ -42,14 +42,15 @@ export function fsError(err: unknown, action: string, dir: string): SessionError
     return new SessionError(
       "resource_exhausted",
       `file storage cannot ${action} in ${dir}: ${full} (${code})`,
-      { cause },
+      { cause, reason: "DISK_FULL" },
     );
   }
   if (reason !== undefined) {
     return new SessionError(
       "unavailable",
       `file storage cannot ${action} in ${dir}: ${reason} (${code})`,
-      { cause },
+      // A write replaces its file by rename, so a failure left the old file in place.
+      { cause, reason: "STORAGE_UNAVAILABLE" },
     );
   }
   return new SessionError("internal", `file storage failed to ${action} in ${dir}`, { cause });

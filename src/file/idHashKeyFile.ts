@@ -57,7 +57,9 @@ function readKey(path: string): Buffer | undefined {
   } catch (err) {
     if (errorCode(err) === "ENOENT") return undefined;
     if (err instanceof UntrustedFileError) {
-      throw new SessionError("unavailable", `the id-hash key file ${path} ${err.message}`);
+      throw new SessionError("unavailable", `the id-hash key file ${path} ${err.message}`, {
+        reason: "STORAGE_UNAVAILABLE",
+      });
     }
     throw fsError(err, "read the id-hash key file", path);
   }
@@ -70,5 +72,6 @@ function unreadable(path: string): SessionError {
   return new SessionError(
     "unavailable",
     `the id-hash key file ${path} does not hold a key (hex or base64 of at least 32 bytes); restore it, or delete it to start over (every stored session is then lost)`,
+    { reason: "STORAGE_UNAVAILABLE" },
   );
 }

@@ -43,7 +43,9 @@ export function prepareDir(dir: string, logger: Logger): void {
   }
   const stats = statSync(path);
   if (!stats.isDirectory()) {
-    throw new SessionError("unavailable", `file storage directory ${dir} is not a directory`);
+    throw new SessionError("unavailable", `file storage directory ${dir} is not a directory`, {
+      reason: "STORAGE_UNAVAILABLE",
+    });
   }
   untrusted(`file storage directory ${path}`, path, stats, "700", false);
   const up = dirname(path);
@@ -72,7 +74,11 @@ function untrusted(
   rootMayOwn: boolean,
 ): void {
   const problem = permissionProblem(path, stats, { rootMayOwn, fixMode });
-  if (problem !== undefined) throw new SessionError("unavailable", `${subject} ${problem}`);
+  if (problem !== undefined) {
+    throw new SessionError("unavailable", `${subject} ${problem}`, {
+      reason: "STORAGE_UNAVAILABLE",
+    });
+  }
 }
 
 /**

@@ -28,13 +28,17 @@ export function readSessionId(metadata: RequestMetadata, key: string): string | 
     return id;
   }
   if (values.length > 1) {
-    throw new SessionError("invalid_argument", `more than one "${key}" metadata entry`);
+    throw new SessionError("invalid_argument", `more than one "${key}" metadata entry`, {
+      reason: "MALFORMED_SESSION_ID",
+    });
   }
   const cookies = metadata.get("cookie");
   if (cookies.length === 0) return undefined;
   const found = cookieValues(cookies, key);
   if (found.length > 1) {
-    throw new SessionError("invalid_argument", `more than one "${key}" cookie`);
+    throw new SessionError("invalid_argument", `more than one "${key}" cookie`, {
+      reason: "MALFORMED_SESSION_ID",
+    });
   }
   const id = found[0];
   if (id === undefined || id === "") return undefined;

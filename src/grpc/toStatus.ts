@@ -1,9 +1,16 @@
-import { type Metadata, status } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
+import { ERROR_DOMAIN } from "../core/ErrorReason.js";
 import type { Logger } from "../core/Logger.js";
 import { type ErrorCode, SessionError } from "../core/SessionError.js";
+import { STATUS_DETAILS_KEY } from "../protocol/ErrorInfo.js";
+import { encodeStatusDetails } from "../protocol/encodeStatusDetails.js";
 import { ServerError } from "./ServerError.js";
 
-/** What a failure becomes on the wire: a code and a message, never a stack. */
+/**
+ * What a failure becomes on the wire: a code and a message, never a stack; a failure with
+ * a reason also carries it in `metadata` as a google.rpc.Status with an ErrorInfo (the
+ * `grpc-status-details-bin` trailer), so clients branch on the reason, not the message.
+ */
 export interface WireStatus {
   code: status;
   details: string;
@@ -35,7 +42,12 @@ export function toStatus(err: unknown, logger?: Logger, method?: string): WireSt
     // Operators need to see an unreachable storage; the other codes are the caller's doing.
     if (err.code === "unavailable")
       logger?.warn("storage unavailable", { method, err: err.message });
-    return { code: codes[err.code], details: err.message };
+    const code = codes[err.code];
+    if (err.reason === undefined) return { code, details: err.message };
+    const info = { reason: err.reason, domain: ERROR_DOMAIN, metadata: { ...err.metadata } };
+    const metadata = new Metadata();
+    metadata.set(STATUS_DETAILS_KEY, encodeStatusDetails(code, err.message, info));
+    return { code, details: err.message, metadata };
   }
   logger?.error("internal error", { method, ...describe(err) });
   return { code: status.INTERNAL, details: "internal error" };

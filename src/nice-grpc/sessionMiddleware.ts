@@ -51,7 +51,7 @@ export function sessionMiddleware(
         signal: context.signal,
       });
     } catch (err) {
-      throw toServerError(err, logger, path);
+      throw toServerError(err, logger, path, context.trailer);
     }
     const exchange = new Exchange(handle, context);
     const next = exchange.context();
@@ -138,7 +138,7 @@ class Exchange {
     const reply = await this.#handle.finish(true);
     if (reply.error !== undefined) {
       this.#setId(this.#context.trailer, reply.sessionId);
-      throw fromWireStatus(reply.error);
+      throw fromWireStatus(reply.error, this.#context.trailer);
     }
     this.#setId(this.headerSent ? this.#context.trailer : this.#context.header, reply.sessionId);
   }
@@ -146,7 +146,7 @@ class Exchange {
   /** The call failed (the handler, or a commit): nothing more is committed; an id already created still reaches the caller. */
   async fail(err: unknown, logger: Logger, method: string): Promise<Error> {
     // finish() has already mapped its own failure.
-    const mapped = toServerError(err, logger, method);
+    const mapped = toServerError(err, logger, method, this.#context.trailer);
     // A header still waiting for its commit must not leave after the call ended.
     await this.#pendingHeader?.catch(() => {});
     const reply = await this.#handle.finish(false);

@@ -44,7 +44,9 @@ export function strictDeserialize<T>(
 /** Throws invalid_argument when the strict deserializer refused the request's bytes. */
 export function assertWellFormedRequest(request: object): void {
   const problem = (request as Partial<Refused>)[PROBLEM];
-  if (problem !== undefined) throw new SessionError("invalid_argument", problem);
+  if (problem !== undefined) {
+    throw new SessionError("invalid_argument", problem, { reason: "INVALID_REQUEST" });
+  }
 }
 
 function decodeStrictly<T>(

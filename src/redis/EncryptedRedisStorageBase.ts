@@ -14,7 +14,7 @@ import { throwIfCancelled } from "../core/storage/cancellation.js";
 import type { CapabilityKey } from "../core/storage/capabilities.js";
 import { KeyedLock } from "../core/storage/KeyedLock.js";
 import { KeyRing, UnsealError } from "../core/storage/KeyRing.js";
-import { isRecordedCode, refusalRecord } from "../core/storage/requestRecords.js";
+import { isRecordedCode, refusalRecord, textRefusal } from "../core/storage/requestRecords.js";
 import type {
   ApplyOptions,
   ApplyResult,
@@ -224,9 +224,9 @@ export abstract class EncryptedRedisStorageBase implements Storage, RedisBacked 
           applied = accepted(applyDelta(current?.data ?? {}, version, delta, options.limits));
         } catch (err) {
           // A refusal of the state read is recorded, as the plain scripts record theirs.
-          const refusal = idem && refusalRecord(idem, 0, err)?.err;
-          if (!idem || !refusal) throw err;
-          const [code, message] = refusal;
+          // The record keeps the words, sealed; a replay reads its Refusal back from them.
+          if (!idem || !refusalRecord(idem, 0, err)) throw err;
+          const { code, message } = err as SessionError;
           const sealed = this.#sealRecord(message, records, idem);
           const refused = ["refused", code, sealed];
           const raw = await this.#settle(records, args, idem, refused, options.signal);
@@ -461,6 +461,7 @@ export abstract class EncryptedRedisStorageBase implements Storage, RedisBacked 
           throw new SessionError(
             "aborted",
             `concurrent writes to this session from other instances won ${attempt} times in a row; nothing was applied, retry`,
+            { reason: "WRITE_CONFLICT" },
           );
         }
         await new Promise((resolve) => setTimeout(resolve, pause));
@@ -484,7 +485,7 @@ export abstract class EncryptedRedisStorageBase implements Storage, RedisBacked 
     if (replay === undefined || idem === undefined) return undefined;
     const [tag, a, b, c, sealed] = reply as unknown[];
     if (tag === "refused" && isRecordedCode(a) && typeof b === "string") {
-      throw new SessionError(a, this.#openRecord(b, records, idem));
+      throw textRefusal([a, this.#openRecord(b, records, idem)]);
     }
     if (tag !== "ok") throw malformed(`unexpected request record ${JSON.stringify(reply)}`);
     const incremented: Record<string, number> = {};

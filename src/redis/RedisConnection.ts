@@ -176,6 +176,7 @@ export class RedisConnection {
       throw new SessionError(
         "unavailable",
         `redis unavailable: no Cluster master answers: ${trouble.join("; ") || "no slot map"}`,
+        { reason: "STORAGE_UNAVAILABLE" },
       );
     }
   }
@@ -197,7 +198,9 @@ export class RedisConnection {
 
   #failed(err: unknown, node: RedisNode | undefined, write: boolean): SessionError {
     if (this.#closed && !(err instanceof SessionError)) {
-      return new SessionError("unavailable", "redis unavailable: redis storage is closed");
+      return new SessionError("unavailable", "redis unavailable: redis storage is closed", {
+        reason: "STORAGE_UNAVAILABLE",
+      });
     }
     // Messages of sessiond's own errors name the node already; Redis' and ioredis' do not.
     const own = err instanceof NotSentError || err instanceof DeadlineError;

@@ -79,7 +79,9 @@ export const MAYBE_APPLIED = "may have been applied";
  */
 export function unavailable(detail: string, applied: "no" | "maybe", write: boolean): SessionError {
   const suffix = write ? `; ${applied === "no" ? NOT_APPLIED : MAYBE_APPLIED}` : "";
-  return new SessionError("unavailable", `redis unavailable: ${detail}${suffix}`);
+  // A read that may have run changed nothing a retry could double.
+  const reason = write && applied === "maybe" ? "WRITE_OUTCOME_UNKNOWN" : "STORAGE_UNAVAILABLE";
+  return new SessionError("unavailable", `redis unavailable: ${detail}${suffix}`, { reason });
 }
 
 /** Maps anything ioredis throws to a SessionError; a bug in a script becomes `internal`. */
@@ -88,7 +90,11 @@ export function toSessionError(err: unknown, where = "", write = false): Session
   const e = err instanceof Error ? err : new Error(String(err));
   const failure = classify(e);
   if (e instanceof NotReplicatedError) {
-    return new SessionError("unavailable", `redis unavailable: ${e.message}`, { cause: e });
+    // Applied on the master, unconfirmed by replicas: it may be lost in a fail-over.
+    return new SessionError("unavailable", `redis unavailable: ${e.message}`, {
+      cause: e,
+      reason: "WRITE_OUTCOME_UNKNOWN",
+    });
   }
   const on = where ? `${where}: ` : "";
   switch (failure.kind) {
@@ -96,11 +102,11 @@ export function toSessionError(err: unknown, where = "", write = false): Session
       return new SessionError("internal", "internal error", { cause: e });
     case "unknown": {
       const error = unavailable(`${on}${describe(e)}`, "maybe", write);
-      return new SessionError(error.code, error.message, { cause: e });
+      return new SessionError(error.code, error.message, { cause: e, reason: error.reason });
     }
     default: {
       const error = unavailable(`${on}${describe(e)}`, "no", write);
-      return new SessionError(error.code, error.message, { cause: e });
+      return new SessionError(error.code, error.message, { cause: e, reason: error.reason });
     }
   }
 }

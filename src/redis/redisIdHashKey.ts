@@ -31,7 +31,9 @@ export function redisIdHashKey(connection: RedisConnection, prefix: string): IdH
       { key: name, write: true },
     );
     if (typeof stored !== "string") {
-      throw new SessionError("unavailable", `redis lost ${name} as soon as it was written`);
+      throw new SessionError("unavailable", `redis lost ${name} as soon as it was written`, {
+        reason: "STORAGE_UNAVAILABLE",
+      });
     }
     return stored;
   };
@@ -57,6 +59,7 @@ export function redisIdHashKey(connection: RedisConnection, prefix: string): IdH
         throw new SessionError(
           "unavailable",
           `redis key ${name} holds a different id-hash key than this instance uses (it was lost and recreated?): instances disagree on where sessions are; give every instance the same --id-hash-key-file`,
+          { reason: "STORAGE_UNAVAILABLE" },
         );
       }
     },

@@ -57,7 +57,9 @@ export function assertValidPrefix(prefix: unknown): asserts prefix is string {
 /** Defence in depth: ids arrive validated, but nothing odd may reach a key name. */
 function checkId(id: string): string {
   if (!SAFE_ID.test(id)) {
-    throw new SessionError("invalid_argument", "malformed session id: refused by redis storage");
+    throw new SessionError("invalid_argument", "malformed session id: refused by redis storage", {
+      reason: "MALFORMED_SESSION_ID",
+    });
   }
   return id;
 }

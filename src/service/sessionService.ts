@@ -92,7 +92,11 @@ export function sessionServiceImplementation(
       const { key, value, expectedVersion } = call.request;
       const session = idempotent(call, "Set");
       if (value === undefined) {
-        throw new SessionError("invalid_argument", `Set of key "${key}" needs a value`);
+        throw new SessionError(
+          "invalid_argument",
+          `Set of key "${key}" needs a value`,
+          INVALID_REQUEST,
+        );
       }
       session.set(key, value as JsonValue);
       return written(session, await commit(session, expectedVersion));
@@ -101,7 +105,11 @@ export function sessionServiceImplementation(
     setMap: rpc(async (call) => {
       const { data, expectedVersion } = call.request;
       if (data === undefined || Object.keys(data).length === 0) {
-        throw new SessionError("invalid_argument", "SetMap needs at least one key in data");
+        throw new SessionError(
+          "invalid_argument",
+          "SetMap needs at least one key in data",
+          INVALID_REQUEST,
+        );
       }
       const session = idempotent(call, "SetMap");
       session.setMap(data as SessionData);
@@ -111,7 +119,11 @@ export function sessionServiceImplementation(
     remove: rpc(async (call) => {
       const { keys, expectedVersion } = call.request;
       if (keys.length === 0) {
-        throw new SessionError("invalid_argument", "Remove needs at least one key");
+        throw new SessionError(
+          "invalid_argument",
+          "Remove needs at least one key",
+          INVALID_REQUEST,
+        );
       }
       const session = idempotent(call, "Remove");
       session.removeKeys(keys);
@@ -187,6 +199,13 @@ const WITHHELD: Partial<Record<ErrorCode, string>> = {
     "nothing was applied: the write would exceed a limit (maxValueBytes, maxKeys, maxSessionBytes, maxOps or a storage budget; details are withheld from a caller without the read scope)",
 };
 
+/** The reason a refusal of the request message itself carries. */
+const INVALID_REQUEST = { reason: "INVALID_REQUEST" } as const;
+
+/**
+ * Withheld errors carry no reason either: a reason (and its metadata: versions, sizes)
+ * would tell the caller what the message withholds.
+ */
 function withheld(err: unknown): unknown {
   if (!(err instanceof SessionError)) return err;
   const message = WITHHELD[err.code];
@@ -208,7 +227,11 @@ function written(session: Session, result: { version: number }) {
 function toVersion(v: bigint | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new SessionError("invalid_argument", `expected_version ${v} is out of range`);
+    throw new SessionError(
+      "invalid_argument",
+      `expected_version ${v} is out of range`,
+      INVALID_REQUEST,
+    );
   }
   return Number(v);
 }

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { type Deadline, ServerInterceptingCall, type ServiceError, status } from "@grpc/grpc-js";
 import { SessionClient } from "../../src/client/SessionClient.js";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
-import { SessionError } from "../../src/core/SessionError.js";
 import { type ServiceTestServer, startServiceTestServer } from "../support/serviceTestServer.js";
 
 const ID_PATTERN = /^[0-9a-z]{32}$/;
@@ -161,12 +161,12 @@ describe("SessionClient (Node SDK) against a real server", () => {
     for (const deadlineMs of [0, -1, Number.NaN]) {
       assert.throws(
         () => new SessionClient("127.0.0.1:1", { deadlineMs }),
-        (e: unknown) => e instanceof SessionError && /deadlineMs/.test(e.message),
+        (e: unknown) => e instanceof ConfigError && /deadlineMs/.test(e.message),
       );
     }
     assert.throws(
       () => new SessionClient("127.0.0.1:1", { metadataKey: "Bad Key" }),
-      (e: unknown) => e instanceof SessionError && /metadata key/.test(e.message),
+      (e: unknown) => e instanceof ConfigError && /metadata key/.test(e.message),
     );
   });
 });

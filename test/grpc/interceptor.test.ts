@@ -14,6 +14,8 @@ import {
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
+import { reasonOf } from "../../src/client/reasonOf.js";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import { silentLogger } from "../../src/core/Logger.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { SessionError } from "../../src/core/SessionError.js";
@@ -249,11 +251,12 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
     ]) {
       const tossed = new Metadata();
       for (const cookie of cookies) tossed.add("cookie", cookie);
-      failed(
+      const err = failed(
         await rawCall(client, "cart", {}, { metadata: tossed }),
         status.INVALID_ARGUMENT,
         /more than one "x-session-id" cookie/,
       );
+      assert.equal(reasonOf(err)?.reason, "MALFORMED_SESSION_ID");
     }
     assert.equal(ran.cart ?? 0, before, "handler did not run");
     assert.equal(storage.totalCalls, 0, "storage was not asked");
@@ -308,11 +311,17 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
   it("a commit that fails turns the response into the mapped status, never OK", async () => {
     const id = String(returnedId(await rawCall(client, "addToCart", { item: "kiwi" })));
     storage.failure = {
-      error: new SessionError("unavailable", "storage unreachable"),
+      error: new SessionError("unavailable", "storage unreachable", {
+        reason: "STORAGE_UNAVAILABLE",
+      }),
       only: ["apply"],
     };
     const out = await rawCall(client, "addToCart", { item: "plum" }, { id, deadlineMs: 2000 });
-    failed(out, status.UNAVAILABLE, /unreachable/);
+    // The reason travels in the status details from the interceptor's commit too.
+    assert.equal(
+      reasonOf(failed(out, status.UNAVAILABLE, /unreachable/))?.reason,
+      "STORAGE_UNAVAILABLE",
+    );
     storage.failure = { error: new Error("disk full /var/x"), only: ["apply"] };
     const fresh = await rawCall(client, "addToCart", { item: "plum" }, { deadlineMs: 2000 });
     const err = failed(fresh, status.INTERNAL);
@@ -440,7 +449,7 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
     for (const bad of ["X-Session", "session-bin", "grpc-session", "a b", ""]) {
       assert.throws(
         () => sessionInterceptor(manager, { metadataKey: bad }),
-        (err: unknown) => err instanceof SessionError && err.code === "invalid_argument",
+        (err: unknown) => err instanceof ConfigError && /metadata key/.test(err.message),
         bad,
       );
     }

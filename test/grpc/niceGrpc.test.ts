@@ -20,6 +20,7 @@ import {
   type Server,
   ServerError,
 } from "nice-grpc";
+import { reasonOf } from "../../src/client/reasonOf.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import { Manager } from "../../src/core/session/Manager.js";
@@ -245,6 +246,25 @@ describe("sessionMiddleware on a nice-grpc server", () => {
     failed(await rawCall(client, "conflict", {}), status.ABORTED);
   });
 
+  it("a refusal's reason reaches the client in the status details (google.rpc.ErrorInfo)", async () => {
+    const conflict = failed(await rawCall(client, "conflict", {}), status.ABORTED);
+    assert.deepEqual(reasonOf(conflict), {
+      reason: "VERSION_MISMATCH",
+      domain: "sessiond",
+      metadata: { expected: "99", actual: "0" },
+    });
+    const malformed = failed(
+      await rawCall(client, "cart", {}, { id: "../x" }),
+      status.INVALID_ARGUMENT,
+    );
+    assert.equal(reasonOf(malformed)?.reason, "MALFORMED_SESSION_ID");
+    // A SessionError without a reason sends no details.
+    assert.equal(
+      reasonOf(failed(await rawCall(client, "writeThenFail", {}), status.FAILED_PRECONDITION)),
+      undefined,
+    );
+  });
+
   it("nice-grpc's ServerError keeps its code; a bug is INTERNAL, logged, no detail on the wire", async () => {
     failed(await rawCall(client, "refuse", {}), status.PERMISSION_DENIED, /^not your cart$/);
     const err = failed(await rawCall(client, "bug", {}), status.INTERNAL);
@@ -257,11 +277,17 @@ describe("sessionMiddleware on a nice-grpc server", () => {
   it("a commit that fails turns the response into the mapped status, never OK", async () => {
     const id = String(returnedId(await rawCall(client, "addToCart", { item: "plum" })));
     storage.failure = {
-      error: new SessionError("unavailable", "storage unreachable"),
+      error: new SessionError("unavailable", "storage unreachable", {
+        reason: "STORAGE_UNAVAILABLE",
+      }),
       only: ["apply"],
     };
     const out = await rawCall(client, "addToCart", { item: "lime" }, { id });
-    failed(out, status.UNAVAILABLE, /unreachable/);
+    // The commit after the handler: its reason goes in the trailer too.
+    assert.equal(
+      reasonOf(failed(out, status.UNAVAILABLE, /unreachable/))?.reason,
+      "STORAGE_UNAVAILABLE",
+    );
     storage.failure = undefined;
     assert.deepEqual(ok(await rawCall(client, "cart", {}, { id })), { cart: ["plum"] });
   });

@@ -118,11 +118,20 @@ function options(idempotency?: ApplyOptions["idempotency"]): ApplyOptions {
   return { mode: "upsert", ttlMs: 60_000, limits: LIMITS, idempotency };
 }
 
-async function refusedWith(promise: Promise<unknown>, code: string, text: string) {
+/** The refusal's code, words and reason: a replay from any storage's record carries all three. */
+async function refusedWith(
+  promise: Promise<unknown>,
+  code: string,
+  text: string,
+  refusal: Refusal,
+) {
   await assert.rejects(promise, (err: unknown) => {
     assert.ok(err instanceof SessionError, `expected a SessionError, got ${String(err)}`);
     assert.equal(err.code, code);
     assert.equal(err.message, text);
+    assert.ok(err.reason !== undefined, `no reason: ${text}`);
+    assert.equal(err.reason, refusalError(refusal).reason, text);
+    assert.deepEqual(err.metadata, refusalError(refusal).metadata, text);
     return true;
   });
 }
@@ -141,16 +150,16 @@ describe("refusals are worded by refusalError alone", () => {
       const storage = create();
       try {
         assert.ok(await storage.apply(ID, seeded, options()));
-        for (const [i, { delta, code, text }] of cases.entries()) {
-          await refusedWith(storage.apply(ID, delta, options()), code, text);
+        for (const [i, { delta, refusal, code, text }] of cases.entries()) {
+          await refusedWith(storage.apply(ID, delta, options()), code, text, refusal);
           if (name === "spec") continue; // the spec models no request records
           const idem = {
             key: randomBytes(32).toString("hex"),
             fingerprint: randomBytes(32).toString("hex"),
             windowMs: 60_000,
           };
-          await refusedWith(storage.apply(ID, delta, options(idem)), code, text);
-          await refusedWith(storage.apply(ID, delta, options(idem)), code, text);
+          await refusedWith(storage.apply(ID, delta, options(idem)), code, text, refusal);
+          await refusedWith(storage.apply(ID, delta, options(idem)), code, text, refusal);
           assert.equal(
             (await storage.read(ID, options()))?.version,
             1,

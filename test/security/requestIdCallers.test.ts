@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type Client, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type Client, credentials, status } from "@grpc/grpc-js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
 import { type Answer, bearer, callWith, rawClient } from "../support/securityCalls.js";

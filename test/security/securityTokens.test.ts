@@ -217,10 +217,7 @@ describe("caller tokens", () => {
       reader.close();
       assert.throws(
         () => new SessionClient(server.address, { token: { env: "SESSIOND_TEST_UNSET" } }),
-        {
-          code: "invalid_argument",
-          message: /SESSIOND_TEST_UNSET/,
-        },
+        { name: "ConfigError", message: /SESSIOND_TEST_UNSET/ },
       );
     } finally {
       for (const client of clients) client.close();

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type Client, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type Client, status } from "@grpc/grpc-js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
 import { type Answer, bearer, callWith, rawClient } from "../support/securityCalls.js";
@@ -61,6 +61,8 @@ function assertNoState(answer: Answer, code: status): void {
   assert.doesNotMatch(answer.details, /\d/, answer.details);
   assert.doesNotMatch(answer.details, /string|number|session is at/, answer.details);
   assert.match(answer.details, /withheld from a caller without the read scope/);
+  // Nor a reason: it (and its metadata, the versions and sizes) would tell what is withheld.
+  assert.equal(answer.reason, undefined, show(answer));
 }
 
 describe("a write-only token", () => {

@@ -6,6 +6,7 @@ import {
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
+import { reasonOf } from "../../src/client/reasonOf.js";
 import { sessionServiceDefinition } from "../../src/protocol/sessionServiceDefinition.js";
 
 /** A valid request for every SessionService method, by method name. */
@@ -60,6 +61,8 @@ export interface Answer extends Outcome {
   response: Record<string, unknown> | undefined;
   /** Headers and trailers, as JSON text (to look for what must not be there). */
   metadata: string;
+  /** The ErrorInfo reason in the status details, if any. */
+  reason: string | undefined;
 }
 
 /** One unary call of method `name` with `headers`; resolves its status (OK included). */
@@ -109,6 +112,7 @@ export function callWith(
           details: error?.details ?? "",
           response,
           metadata: JSON.stringify(seen.map((m) => m.toJSON())),
+          reason: reasonOf(error)?.reason,
         }),
       );
     });

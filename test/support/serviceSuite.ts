@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { credentials, status } from "@grpc/grpc-js";
+import { reasonOf } from "../../src/client/reasonOf.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import type { Storage } from "../../src/core/storage/Storage.js";
 import { Value } from "../../src/gen/google/protobuf/struct.js";
@@ -276,7 +277,13 @@ export function describeServiceSuite(
           ["remove", { keys: ["a"], expectedVersion: 1n }],
           ["increment", { key: "a", delta: 1, expectedVersion: 1n }],
         ] as const) {
-          failed(await call(method, req, id), status.ABORTED, /version/);
+          const err = failed(await call(method, req, id), status.ABORTED, /version/);
+          // The reason in the status details, from every storage (Redis' scripts too).
+          assert.deepEqual(reasonOf(err), {
+            reason: "VERSION_MISMATCH",
+            domain: "sessiond",
+            metadata: { expected: "1", actual: "2" },
+          });
         }
         assert.equal(ok(await call<GetResponse>("get", { key: "a" }, id)).value, 2);
         assert.equal(ok(await call<DescribeResponse>("describe", {}, id)).version, 2n);
@@ -292,7 +299,10 @@ export function describeServiceSuite(
       it("a non-zero version with no session is ABORTED and creates nothing", async () => {
         server.storage.resetCounts();
         const out = await call("set", { key: "a", value: 1, expectedVersion: 4n });
-        failed(out, status.ABORTED, /does not exist/);
+        assert.equal(
+          reasonOf(failed(out, status.ABORTED, /does not exist/))?.reason,
+          "VERSION_MISMATCH",
+        );
         assert.equal(returnedId(out), undefined);
         assert.equal(server.storage.calls.apply, 0);
       });

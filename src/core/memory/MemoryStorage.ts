@@ -367,7 +367,12 @@ export class MemoryStorage implements Storage {
 
   #keepRecord(key: string, owner: string, record: RequestRecord): void {
     const cost =
-      RECORD_COST + (record.s?.length ?? 0) + (record.err?.[1].length ?? 0) + owner.length;
+      RECORD_COST +
+      (record.s?.length ?? 0) +
+      (record.err?.[1].length ?? 0) +
+      // A refusal's strings (a key) and numbers, as their JSON text: close enough a bound.
+      (record.r === undefined ? 0 : JSON.stringify(record.r).length) +
+      owner.length;
     this.#requests.set(key, { ...record, owner, cost });
     this.#budget.used += cost;
     let keys = this.#owners.get(owner);
@@ -556,7 +561,15 @@ interface HeapBudget {
 
 function budgetRefusal(growth: number, budget: HeapBudget): Refusal {
   const where = budget.names?.maxTotalBytes;
-  return { kind: "memoryFull", growth, used: budget.used, maxTotalBytes: budget.max, where };
+  const refusal: Refusal = {
+    kind: "memoryFull",
+    growth,
+    used: budget.used,
+    maxTotalBytes: budget.max,
+  };
+  // Absent rather than undefined: the refusal is data a request record keeps.
+  if (where !== undefined) refusal.where = where;
+  return refusal;
 }
 
 /**
@@ -670,6 +683,7 @@ function assertSafeId(id: string): void {
     throw new SessionError(
       "invalid_argument",
       "memory storage refuses a session id outside [0-9A-Za-z_-]{1,128}",
+      { reason: "MALFORMED_SESSION_ID" },
     );
   }
 }

@@ -1,5 +1,6 @@
 import { cloneJson, type JsonValue, type SessionData } from "../json.js";
 import { checkOpCount } from "../Limits.js";
+import { refusalError } from "../Refusal.js";
 import { SessionError } from "../SessionError.js";
 import { applyOps } from "../storage/applyOps.js";
 import { throwIfCancelled } from "../storage/cancellation.js";
@@ -177,7 +178,9 @@ export class Session {
   /** Merges keys into the session. Every entry is checked first: a bad one queues nothing. */
   setMap(data: Record<string, JsonValue>): void {
     if (typeof data !== "object" || data === null || Array.isArray(data)) {
-      throw new SessionError("invalid_argument", "setMap needs a plain object of key -> value");
+      throw new SessionError("invalid_argument", "setMap needs a plain object of key -> value", {
+        reason: "INVALID_VALUE",
+      });
     }
     // Counted before any per-key work: the caller decides how many keys there are.
     const keys = Object.keys(data);
@@ -208,7 +211,9 @@ export class Session {
     this.#assertRoomFor(1);
     assertValidKey(key, this.#ctx.limits);
     if (!Number.isFinite(delta)) {
-      throw new SessionError("invalid_argument", `increment of key "${key}" needs a finite delta`);
+      throw new SessionError("invalid_argument", `increment of key "${key}" needs a finite delta`, {
+        reason: "INVALID_VALUE",
+      });
     }
     this.#pending.push({ type: "increment", key, delta });
   }
@@ -285,12 +290,8 @@ export class Session {
         return result;
       }
     }
-    // Worded apart from a storage's mismatch on purpose: clients match "does not exist".
     if (expectedVersion !== undefined && expectedVersion !== 0) {
-      throw new SessionError(
-        "aborted",
-        `version mismatch: expected ${expectedVersion}, but the session does not exist`,
-      );
+      throw refusalError({ kind: "versionMissing", expected: expectedVersion });
     }
     if (removesOnly) return undefined;
     return this.#create(ops, step);
@@ -336,7 +337,9 @@ export class Session {
     const next = this.#requestId?.next("regenerate", oldId, { keepOld });
     const step = next instanceof Promise ? await next : next;
     if (oldId === undefined || this.#exists === false) {
-      throw new SessionError("not_found", "no session to regenerate");
+      throw new SessionError("not_found", "no session to regenerate", {
+        reason: "SESSION_NOT_FOUND",
+      });
     }
     const { storage, expiry } = this.#ctx;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -355,7 +358,9 @@ export class Session {
       if (result === "missing") {
         this.#exists = false;
         this.#forgetReads();
-        throw new SessionError("not_found", "no session to regenerate");
+        throw new SessionError("not_found", "no session to regenerate", {
+          reason: "SESSION_NOT_FOUND",
+        });
       }
       // A replay: the id the first attempt moved the session to.
       if (result.replayed && step !== undefined && result.sealedId !== undefined) {
@@ -389,7 +394,9 @@ export class Session {
           );
     if (meta === undefined) {
       this.#exists = false;
-      throw new SessionError("not_found", "no session to touch");
+      throw new SessionError("not_found", "no session to touch", {
+        reason: "SESSION_NOT_FOUND",
+      });
     }
     this.#exists = true;
     this.#version = meta.version;
@@ -401,7 +408,9 @@ export class Session {
     await this.commit();
     const record = await this.#load();
     if (record === undefined || this.#id === undefined) {
-      throw new SessionError("not_found", "no session to describe");
+      throw new SessionError("not_found", "no session to describe", {
+        reason: "SESSION_NOT_FOUND",
+      });
     }
     const { version, createTime, expireTime, data } = record;
     const lifetime = this.#ctx.expiry.maxLifetimeMs;

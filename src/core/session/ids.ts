@@ -39,5 +39,7 @@ export function assertValidSessionId(id: unknown): asserts id is string {
       : id.length !== ID_LENGTH
         ? `must be ${ID_LENGTH} characters, got ${id.length}`
         : "must contain only the characters [0-9a-z]";
-  throw new SessionError("invalid_argument", `malformed session id: ${why}`);
+  throw new SessionError("invalid_argument", `malformed session id: ${why}`, {
+    reason: "MALFORMED_SESSION_ID",
+  });
 }

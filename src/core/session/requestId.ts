@@ -23,7 +23,9 @@ export function assertValidRequestId(id: unknown): asserts id is string {
       : id.length < 16 || id.length > 128
         ? `must be 16 to 128 characters, got ${id.length}`
         : "must contain only the characters [0-9A-Za-z._:~-]";
-  throw new SessionError("invalid_argument", `malformed request_id: ${why}`);
+  throw new SessionError("invalid_argument", `malformed request_id: ${why}`, {
+    reason: "MALFORMED_REQUEST_ID",
+  });
 }
 
 /** A fresh random request id: 128 bits from the CSPRNG, 22 base64url characters. */

@@ -8,12 +8,16 @@ import { SessionError } from "../SessionError.js";
  */
 export function assertValidKey(key: unknown, limits: Limits): asserts key is string {
   if (typeof key !== "string" || key.length === 0) {
-    throw new SessionError("invalid_argument", "key must be a non-empty string");
+    throw new SessionError("invalid_argument", "key must be a non-empty string", {
+      reason: "INVALID_KEY",
+    });
   }
   // A lone surrogate has no UTF-8 form: Redis and the wire would turn it into U+FFFD, so
   // the key read back would differ from the one written.
   if (!isWellFormed(key)) {
-    throw new SessionError("invalid_argument", "key contains a lone UTF-16 surrogate");
+    throw new SessionError("invalid_argument", "key contains a lone UTF-16 surrogate", {
+      reason: "INVALID_KEY",
+    });
   }
   // A UTF-16 unit is at most 3 UTF-8 bytes: short keys need no count (every call has one).
   if (key.length * 3 <= limits.maxKeyBytes) return;
@@ -22,6 +26,10 @@ export function assertValidKey(key: unknown, limits: Limits): asserts key is str
     throw new SessionError(
       "invalid_argument",
       `key is ${bytes} bytes, over the limit maxKeyBytes=${limits.maxKeyBytes}`,
+      {
+        reason: "KEY_TOO_LONG",
+        metadata: { bytes: String(bytes), maxKeyBytes: String(limits.maxKeyBytes) },
+      },
     );
   }
 }
@@ -42,13 +50,21 @@ export function assertValidValue(
  */
 export function storedValue(value: unknown, key: string, limits: Limits): JsonValue {
   const problem = jsonValueProblem(value);
-  if (problem) throw new SessionError("invalid_argument", `value of key "${key}" ${problem}`);
+  if (problem) {
+    throw new SessionError("invalid_argument", `value of key "${key}" ${problem}`, {
+      reason: "INVALID_VALUE",
+    });
+  }
   const json = JSON.stringify(value);
   const bytes = Buffer.byteLength(json, "utf8");
   if (bytes > limits.maxValueBytes) {
     throw new SessionError(
       "resource_exhausted",
       `value of key "${key}" is ${bytes} bytes, over the limit maxValueBytes=${limits.maxValueBytes}`,
+      {
+        reason: "VALUE_TOO_LARGE",
+        metadata: { bytes: String(bytes), maxValueBytes: String(limits.maxValueBytes) },
+      },
     );
   }
   // A well-formed string or a boolean reads back from its JSON text unchanged (strings are

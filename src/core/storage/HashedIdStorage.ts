@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync } from "node:crypto";
+import { ConfigError } from "../ConfigError.js";
 import { SessionError } from "../SessionError.js";
 import { type CapabilityKey, CapabilitySet, REQUEST_ID_SECRET } from "./capabilities.js";
 import { ID_FAMILY_LENGTH, idFamily } from "./idFamily.js";
@@ -133,7 +134,9 @@ export class HashedIdStorage extends StorageDecorator {
 
   #hash(id: string, key: Buffer): string {
     if (!isSafeId(id)) {
-      throw new SessionError("invalid_argument", "malformed session id: refused by the storage");
+      throw new SessionError("invalid_argument", "malformed session id: refused by the storage", {
+        reason: "MALFORMED_SESSION_ID",
+      });
     }
     const family = idFamily(id);
     let hashedFamily = this.#families.get(family);
@@ -164,12 +167,13 @@ export class HashedIdStorage extends StorageDecorator {
   }
 }
 
+/**
+ * A ConfigError, also when a lookup loads the key at the first call: a short key is the
+ * deployer's mistake, which the caller cannot fix (it answers INTERNAL, logged).
+ */
 export function checkIdHashKey(key: Buffer): Buffer {
   if (!Buffer.isBuffer(key) || key.length < MIN_ID_HASH_KEY_BYTES) {
-    throw new SessionError(
-      "invalid_argument",
-      `the id-hash key must be at least ${MIN_ID_HASH_KEY_BYTES} bytes`,
-    );
+    throw new ConfigError(`the id-hash key must be at least ${MIN_ID_HASH_KEY_BYTES} bytes`);
   }
   return key;
 }

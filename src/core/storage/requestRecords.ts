@@ -1,10 +1,16 @@
+import { type ErrorReason, isErrorReason } from "../ErrorReason.js";
+import { type Refusal, refusalError } from "../Refusal.js";
 import { type ErrorCode, SessionError } from "../SessionError.js";
+import { refusalOfText } from "./refusalOfText.js";
 import type { Idempotency, Replay } from "./Storage.js";
 
 /**
  * A request record as the in-process storages (memory, file) keep it: what the first
- * attempt of a request was answered. `ok` is the result without Replay fields; `err` a
- * refusal, replayed as the same error.
+ * attempt of a request was answered. `ok` is the result without Replay fields; `r` a
+ * refusal, as data, replayed through refusalError (so with its words and its reason);
+ * `err` a refusal kept as code and text: one that is not a Refusal (the file storage's
+ * disk budget, with its reason third), or any refusal in records written before refusals
+ * were data, which still replay (read both, write `r`).
  */
 export interface RequestRecord {
   /** Idempotency.fingerprint. */
@@ -14,7 +20,8 @@ export interface RequestRecord {
   /** Idempotency.sealedId, when there was one. */
   s?: string;
   ok?: Record<string, unknown>;
-  err?: [ErrorCode, string];
+  r?: Refusal;
+  err?: [ErrorCode, string] | [ErrorCode, string, ErrorReason];
 }
 
 /** Refusals a record keeps: they describe the stored state, so a retry gets them again. */
@@ -54,10 +61,7 @@ export function assertIdempotency(idem: Idempotency | undefined): void {
 
 /** The refusal for a request id presented with a different request. */
 export function reusedRequestId(): SessionError {
-  return new SessionError(
-    "already_exists",
-    "request_id was already used for a different request within the window; nothing was applied",
-  );
+  return refusalError({ kind: "requestIdReused" });
 }
 
 /** Whether a live record exists (then it decides the outcome). */
@@ -71,7 +75,8 @@ export function isLive(record: RequestRecord | undefined, now: number): record i
  */
 export function replay<T>(record: RequestRecord, idem: Idempotency): T & Replay {
   if (record.f !== idem.fingerprint) throw reusedRequestId();
-  if (record.err !== undefined) throw new SessionError(record.err[0], record.err[1]);
+  if (record.r !== undefined) throw refusalError(record.r);
+  if (record.err !== undefined) throw textRefusal(record.err);
   // A copy: a caller changing what it got must not change what the next retry gets.
   const out = { ...copy(record.ok ?? {}), replayed: true } as T & Replay;
   if (record.s !== undefined) out.sealedId = record.s;
@@ -92,7 +97,23 @@ export function refusalRecord(
   err: unknown,
 ): RequestRecord | undefined {
   if (!(err instanceof SessionError) || !RECORDED.has(err.code)) return undefined;
-  return { f: idem.fingerprint, e: now + idem.windowMs, err: [err.code, err.message] };
+  const record: RequestRecord = { f: idem.fingerprint, e: now + idem.windowMs };
+  if (err.refusal !== undefined) record.r = copy(err.refusal) as Refusal;
+  else if (err.reason !== undefined) record.err = [err.code, err.message, err.reason];
+  else record.err = [err.code, err.message];
+  return record;
+}
+
+/**
+ * A refusal kept as text, as an error: its reason the one recorded with it, else the one
+ * of the Refusal its words are (refusalOfText), else none.
+ */
+export function textRefusal([code, message, reason]: NonNullable<
+  RequestRecord["err"]
+>): SessionError {
+  if (reason !== undefined) return new SessionError(code, message, { reason });
+  const refusal = refusalOfText(code, message);
+  return refusal === undefined ? new SessionError(code, message) : refusalError(refusal);
 }
 
 /**
@@ -117,17 +138,46 @@ export function parseRecords(value: unknown): Record<string, RequestRecord> | un
   const out: Record<string, RequestRecord> = {};
   for (const [key, r] of Object.entries(value as Record<string, unknown>)) {
     if (!HEX64.test(key) || typeof r !== "object" || r === null) continue;
-    const { f, e, s, ok, err } = r as Record<string, unknown>;
+    const { f, e, s, ok, r: refusal, err } = r as Record<string, unknown>;
     if (typeof f !== "string" || typeof e !== "number") continue;
     const record: RequestRecord = { f, e };
     if (typeof s === "string") record.s = s;
     if (typeof ok === "object" && ok !== null) record.ok = ok as Record<string, unknown>;
-    if (Array.isArray(err) && typeof err[0] === "string" && typeof err[1] === "string") {
-      record.err = [err[0] as ErrorCode, err[1]];
+    if (isRefusal(refusal)) record.r = refusal;
+    else if (Array.isArray(err) && isRecordedCode(err[0]) && typeof err[1] === "string") {
+      record.err = isErrorReason(err[2]) ? [err[0], err[1], err[2]] : [err[0], err[1]];
     }
     out[key] = record;
   }
   return out;
+}
+
+/** The fields of each Refusal kind and their types: what a record read back must hold. */
+const REFUSAL_FIELDS: Record<Refusal["kind"], Record<string, "number" | "string">> = {
+  version: { expected: "number", actual: "number" },
+  versionMissing: { expected: "number" },
+  notNumber: { key: "string", holds: "string" },
+  overflow: { key: "string" },
+  tooManyKeys: { keys: "number", maxKeys: "number" },
+  tooManyBytes: { bytes: "number", maxSessionBytes: "number" },
+  memoryFull: { growth: "number", used: "number", maxTotalBytes: "number" },
+  tooManySessions: { sessions: "number", maxSessions: "number" },
+  requestIdReused: {},
+};
+
+const HOLDS: ReadonlySet<unknown> = new Set(["string", "boolean", "object", "array", "null"]);
+
+/** Whether a value read back from a file is a Refusal refusalError can word. */
+function isRefusal(value: unknown): value is Refusal {
+  if (typeof value !== "object" || value === null) return false;
+  const { kind, where, holds } = value as Record<string, unknown>;
+  if (typeof kind !== "string" || !Object.hasOwn(REFUSAL_FIELDS, kind)) return false;
+  const fields = REFUSAL_FIELDS[kind as Refusal["kind"]];
+  for (const [field, type] of Object.entries(fields)) {
+    if (typeof (value as Record<string, unknown>)[field] !== type) return false;
+  }
+  if (kind === "notNumber" && !HOLDS.has(holds)) return false;
+  return where === undefined || typeof where === "string";
 }
 
 /** Results are JSON (numbers and records of numbers); JSON.parse keeps "__proto__" an own key. */

@@ -78,6 +78,20 @@ export function code(expected: SessionError["code"]): (err: unknown) => boolean 
   };
 }
 
+/** A SessionError with this code, reason (see ERROR_REASONS) and, when given, message. */
+export function refused(
+  expected: SessionError["code"],
+  reason: string,
+  message?: string,
+): (err: unknown) => boolean {
+  return (err) => {
+    code(expected)(err);
+    assert.equal((err as SessionError).reason, reason, (err as SessionError).message);
+    if (message !== undefined) assert.equal((err as SessionError).message, message);
+    return true;
+  };
+}
+
 /** Commits a new session holding `data` through `manager`; its id. */
 export async function createdSession(
   manager: Manager,

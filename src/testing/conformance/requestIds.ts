@@ -14,7 +14,7 @@ import {
   type Storage,
 } from "../../core/storage/Storage.js";
 import { retryOnStall, sleep, within } from "../timing.js";
-import { type ConformanceSuite, code, createdSession, LONG } from "./helpers.js";
+import { type ConformanceSuite, code, createdSession, LONG, refused } from "./helpers.js";
 
 function hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
@@ -82,7 +82,11 @@ export function requestIds(suite: ConformanceSuite): void {
         ["more ops", (x) => x.setMap({ a: 1, b: 2 })],
       ];
       for (const [what, write] of cases) {
-        await assert.rejects(attempt(m, id, rid, write), code("already_exists"), what);
+        await assert.rejects(
+          attempt(m, id, rid, write),
+          refused("already_exists", "REQUEST_ID_REUSED"),
+          what,
+        );
       }
       const touch = m.session(id);
       touch.setRequestId(rid, { scope: "conformance" });
@@ -98,7 +102,7 @@ export function requestIds(suite: ConformanceSuite): void {
   );
 
   it(
-    "records a refusal: a retry gets the same ABORTED even once the version would match",
+    "records a refusal: a retry gets the same ABORTED, reason and words even once the version would match",
     fresh(async (storage) => {
       const m = manager(storage);
       const id = await createdSession(m, { a: 1 });
@@ -109,11 +113,16 @@ export function requestIds(suite: ConformanceSuite): void {
         s.set("a", 99);
         return s.commit({ expectedVersion: 2 });
       };
-      await assert.rejects(tryIt(), code("aborted"));
+      const first = "version mismatch: expected 2, session is at 1";
+      await assert.rejects(tryIt(), refused("aborted", "VERSION_MISMATCH", first));
       const bump = m.session(id);
       bump.set("b", 1);
       await bump.commit(); // now at version 2
-      await assert.rejects(tryIt(), code("aborted"), "the recorded refusal, not a new write");
+      await assert.rejects(
+        tryIt(),
+        refused("aborted", "VERSION_MISMATCH", first),
+        "the recorded refusal (its reason, as data), not a new write",
+      );
       assert.deepEqual((await storage.read(id, LONG))?.data, { a: 1, b: 1 });
     }),
   );
