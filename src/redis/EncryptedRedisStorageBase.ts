@@ -98,7 +98,7 @@ const LOCK_AFTER = 3;
 
 /**
  * What the encrypted Redis storages share: reads are one script each; writes are a
- * read-modify-write in Node committed by a compare-and-set script (see encryptedScripts.ts),
+ * read-modify-write in Node committed by a compare-and-set script (see encryptedScripts.ts and lua/enc_*.lua),
  * serialised per session inside this process (so only writers on other instances ever
  * make a write start over), started over as often as the call's bound (timeoutMs) allows,
  * and never after a commit whose outcome is unknown (only after a definite 'conflict').

@@ -10,7 +10,7 @@ import {
 } from "./RedisStorageBase.js";
 
 /**
- * `redis-hash`: one hash per session, one field per key (see hashScripts.ts). Reading or
+ * `redis-hash`: one hash per session, one field per key (see lua/hash_*.lua). Reading or
  * writing one key touches only that field, so it suits large sessions accessed by key.
  */
 export class RedisHashStorage extends RedisStorageBase {

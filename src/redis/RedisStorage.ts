@@ -16,7 +16,7 @@ interface Document {
 }
 
 /**
- * `redis`: one string key per session holding its whole document (see kvScripts.ts).
+ * `redis`: one string key per session holding its whole document (see lua/kv_*.lua).
  * A whole-session read is one GET; every write rewrites the document inside Redis, so
  * it suits small sessions read whole.
  */

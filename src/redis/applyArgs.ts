@@ -11,7 +11,7 @@ export function expiryArgs(expiry: Expiry): string[] {
   return [String(expiry.ttlMs), max === undefined ? "" : String(max)];
 }
 
-/** ARGV[1..6] of every write script: the expiry, then the request record (luaIdempotency). */
+/** ARGV[1..6] of every write script: the expiry, then the request record (lua/lib/idempotency.lua). */
 export function writeArgs(expiry: Expiry, idem: Idempotency | undefined): string[] {
   const args = expiryArgs(expiry);
   assertIdempotency(idem);
@@ -21,7 +21,7 @@ export function writeArgs(expiry: Expiry, idem: Idempotency | undefined): string
 }
 
 /**
- * ARGV of the apply scripts (layout documented in luaCommon.ts). Values go as the JSON
+ * ARGV of the apply scripts (layout documented in lua/lib/apply_ops.lua). Values go as the JSON
  * text Node produces, so Lua never re-encodes a user number.
  */
 export function applyArgs(delta: Delta, options: ApplyOptions): string[] {

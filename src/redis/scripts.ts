@@ -1,28 +1,21 @@
 import {
+  DESTROY,
   HASH_APPLY,
   HASH_READ,
   HASH_READ_KEY,
   HASH_REGENERATE,
   HASH_TOUCH,
-} from "./hashScripts.js";
-import { KV_APPLY, KV_READ, KV_READ_KEY, KV_REGENERATE, KV_TOUCH } from "./kvScripts.js";
-import { LUA_COMMON, LUA_IDEM } from "./luaCommon.js";
+  KV_APPLY,
+  KV_READ,
+  KV_READ_KEY,
+  KV_REGENERATE,
+  KV_TOUCH,
+} from "../gen/lua.js";
 
 /**
- * KEYS[1] the session (either layout: one key each), KEYS[2] its request records; ARGV[1..2]
- * unused expiry, [3..6] the record. Only destroys with a request id come here.
- */
-const DESTROY = `${LUA_COMMON}${LUA_IDEM}
-local function main()
-  redis.call('DEL', KEYS[1])
-  return {'ok'}
-end
-return idem_run(main)
-`;
-
-/**
- * Every script, registered with ioredis `defineCommand`: ioredis sends EVALSHA and falls
- * back to EVAL per connection on NOSCRIPT, which is what a Cluster or a freshly promoted
+ * Every script, registered with ioredis `defineCommand`. The Lua is in src/redis/lua/ (one
+ * file per script, each named after its constant); `npm run gen` builds src/gen/lua.ts from it.
+ * ioredis sends EVALSHA and falls back to EVAL per connection on NOSCRIPT, which is what a Cluster or a freshly promoted
  * replica needs; a hand-run SCRIPT LOAD would reach one node only. Reads take one key (the
  * session's); writes add the session's request records hash as their last key, and
  * regenerate takes the old and the new session before it.
