@@ -34,11 +34,12 @@ import type {
 } from "../core/storage/Storage.js";
 import { checkKey, writeArgs } from "./applyArgs.js";
 import { unwrapReplay } from "./applyReply.js";
+import { RedisConnection } from "./client/RedisConnection.js";
+import { type RedisClient, type RedisTarget, targetOf } from "./client/RedisTarget.js";
 import type { EncryptedCommands } from "./encryptedScripts.js";
-import { type RedisClient, RedisConnection } from "./RedisConnection.js";
 import type { RedisStorageOptions } from "./RedisStorageBase.js";
 import { type RedisBacked, redisCapabilities } from "./redisBacked.js";
-import type { ScriptCommands } from "./scripts.js";
+import { type ScriptCommands, STORAGE_SCRIPTS } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
 
 export interface EncryptedRedisStorageOptions extends RedisStorageOptions {
@@ -120,13 +121,14 @@ export abstract class EncryptedRedisStorageBase implements Storage, RedisBacked 
   /** Sessions with a reseal queued, so a burst of reads queues one. */
   readonly #resealing = new Set<string>();
 
-  constructor(client: RedisClient, options: EncryptedRedisStorageOptions) {
+  constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
     this.keys = new SessionKeys(options.prefix);
     const keys = options.encryptionKeys;
     this.ring = keys instanceof KeyRing ? keys : new KeyRing(keys);
     // Silent unless given one, as every other storage (JSON on stderr was a surprise in a library).
     this.logger = options.logger ?? silentLogger;
-    this.connection = new RedisConnection(client, {
+    this.connection = new RedisConnection(targetOf(client, options.clusterNodes), {
+      scripts: STORAGE_SCRIPTS,
       timeoutMs: options.timeoutMs,
       logger: options.logger,
       target: options.target,

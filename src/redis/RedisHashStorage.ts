@@ -1,7 +1,7 @@
 import type { JsonValue } from "../core/json.js";
 import type { KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
-import type { RedisClient } from "./RedisConnection.js";
+import type { RedisClient, RedisTarget } from "./client/RedisTarget.js";
 import {
   dataFrom,
   decode,
@@ -14,7 +14,7 @@ import {
  * writing one key touches only that field, so it suits large sessions accessed by key.
  */
 export class RedisHashStorage extends RedisStorageBase {
-  constructor(client: RedisClient, options: RedisStorageOptions = {}) {
+  constructor(client: RedisClient | RedisTarget, options: RedisStorageOptions = {}) {
     super(
       client,
       {

@@ -1,7 +1,7 @@
 import type { JsonValue } from "../core/json.js";
 import type { KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
-import type { RedisClient } from "./RedisConnection.js";
+import type { RedisClient, RedisTarget } from "./client/RedisTarget.js";
 import {
   dataFrom,
   decode,
@@ -21,7 +21,7 @@ interface Document {
  * it suits small sessions read whole.
  */
 export class RedisStorage extends RedisStorageBase {
-  constructor(client: RedisClient, options: RedisStorageOptions = {}) {
+  constructor(client: RedisClient | RedisTarget, options: RedisStorageOptions = {}) {
     super(
       client,
       {

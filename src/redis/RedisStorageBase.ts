@@ -21,10 +21,21 @@ import type {
 } from "../core/storage/Storage.js";
 import { applyArgs, checkKey, expiryArgs, writeArgs } from "./applyArgs.js";
 import { applyReply, unwrapReplay } from "./applyReply.js";
+import { RedisConnection } from "./client/RedisConnection.js";
+import {
+  type RedisAddress,
+  type RedisClient,
+  type RedisTarget,
+  targetOf,
+} from "./client/RedisTarget.js";
 import { RecentSlides } from "./RecentSlides.js";
-import { type RedisClient, RedisConnection } from "./RedisConnection.js";
 import { type RedisBacked, redisCapabilities } from "./redisBacked.js";
-import type { OneKeyScriptName, RegenerateScriptName, WriteScriptName } from "./scripts.js";
+import {
+  type OneKeyScriptName,
+  type RegenerateScriptName,
+  STORAGE_SCRIPTS,
+  type WriteScriptName,
+} from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
 
 export interface RedisStorageOptions {
@@ -41,6 +52,12 @@ export interface RedisStorageOptions {
   waitReplicas?: number;
   /** How long one WAIT may block (below timeoutMs). Default 250 ms. */
   waitTimeoutMs?: number;
+  /**
+   * The seed nodes of a Cluster client passed in (required then, ignored otherwise):
+   * ioredis does not expose the ones it was given, and sessiond connects to each master
+   * itself (one plain connection per master), using the Cluster's `redisOptions`.
+   */
+  clusterNodes?: readonly RedisAddress[];
 }
 
 /** The script names and key of one layout; everything else is shared. */
@@ -65,9 +82,14 @@ export abstract class RedisStorageBase implements Storage, RedisBacked {
   protected readonly slides = new RecentSlides();
   readonly #layout: Layout;
 
-  constructor(client: RedisClient, layout: Layout, options: RedisStorageOptions = {}) {
+  constructor(
+    client: RedisClient | RedisTarget,
+    layout: Layout,
+    options: RedisStorageOptions = {},
+  ) {
     this.keys = new SessionKeys(options.prefix);
-    this.connection = new RedisConnection(client, {
+    this.connection = new RedisConnection(targetOf(client, options.clusterNodes), {
+      scripts: STORAGE_SCRIPTS,
       timeoutMs: options.timeoutMs,
       logger: options.logger,
       target: options.target,

@@ -1,10 +1,7 @@
 // `sessiond/redis`: sessions in Redis (standalone, Sentinel or Cluster), as one value per
 // session or as a hash; optionally encrypted. Needs the optional peer dependency ioredis.
-export type {
-  RedisAddress,
-  RedisConnectionOptions,
-  RedisStorageKind,
-} from "./createRedisStorage.js";
+export type { RedisAddress } from "./client/RedisTarget.js";
+export type { RedisConnectionOptions, RedisStorageKind } from "./createRedisStorage.js";
 export { createRedisStorage } from "./createRedisStorage.js";
 export { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
 export { EncryptedRedisStorage } from "./EncryptedRedisStorage.js";

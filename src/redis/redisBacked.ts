@@ -5,7 +5,7 @@ import {
   SHARDED,
 } from "../core/storage/capabilities.js";
 import type { Storage } from "../core/storage/Storage.js";
-import type { RedisConnection } from "./RedisConnection.js";
+import type { RedisConnection } from "./client/RedisConnection.js";
 import type { SessionKeys } from "./sessionKeys.js";
 
 /**

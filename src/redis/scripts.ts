@@ -11,6 +11,7 @@ import {
   KV_REGENERATE,
   KV_TOUCH,
 } from "../gen/lua.js";
+import { ENCRYPTED_SCRIPTS } from "./encryptedScripts.js";
 
 /**
  * Every script, registered with ioredis `defineCommand`. The Lua is in src/redis/lua/ (one
@@ -33,6 +34,12 @@ export const SCRIPTS = {
   sessiondHashRegenerate: { lua: HASH_REGENERATE, keys: 3 },
   sessiondDestroy: { lua: DESTROY, keys: 2 },
 } as const;
+
+/**
+ * What every node's client defines, whichever storage uses it: a plain and an encrypted
+ * storage may share one client, and the encrypted ones send the plain destroy script too.
+ */
+export const STORAGE_SCRIPTS = { ...SCRIPTS, ...ENCRYPTED_SCRIPTS };
 
 export type ScriptName = keyof typeof SCRIPTS;
 type NamesWithKeys<N> = {

@@ -1,21 +1,23 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis, type RedisOptions } from "ioredis";
-import type { Logger } from "../core/Logger.js";
+import type { Logger } from "../../core/Logger.js";
 import { SLOT_COUNT } from "./keySlot.js";
-import { RedisNode } from "./RedisNode.js";
+import { RedisNode, type ScriptTable } from "./RedisNode.js";
+import type { RedisAddress } from "./RedisTarget.js";
 import { NotSentError } from "./redisErrors.js";
 
 /** Pauses that must not keep the process alive on their own. */
 const UNREF = { ref: false } as const;
 
 export interface ClusterRouterInit {
-  seeds: { host: string; port: number }[];
+  seeds: readonly RedisAddress[];
   /** ioredis options for every node connection (password, TLS...); sessiond's own win. */
   nodeOptions: RedisOptions;
   timeoutMs: number;
   waitReplicas: number;
   waitTimeoutMs: number;
   logger?: Logger;
+  scripts: ScriptTable;
 }
 
 /** How often the slot map is re-read; faster while a slot has no healthy master. */
@@ -118,6 +120,7 @@ export class ClusterRouter {
         waitReplicas: this.#init.waitReplicas,
         waitTimeoutMs: this.#init.waitTimeoutMs,
         ownsClient: true,
+        scripts: this.#init.scripts,
       });
       this.#nodes.set(address, node);
     }

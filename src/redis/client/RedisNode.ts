@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
-import type { Logger } from "../core/Logger.js";
-import { abortable, throwIfCancelled } from "../core/storage/cancellation.js";
-import type { CallSignal } from "../core/storage/Storage.js";
-import { ENCRYPTED_SCRIPTS } from "./encryptedScripts.js";
+import type { Logger } from "../../core/Logger.js";
+import { abortable, throwIfCancelled } from "../../core/storage/cancellation.js";
+import type { CallSignal } from "../../core/storage/Storage.js";
+import type { ScriptCommands } from "../scripts.js";
 import { DeadlineError, NotReplicatedError, NotSentError } from "./redisErrors.js";
-import { SCRIPTS, type ScriptCommands } from "./scripts.js";
+
+/** Lua scripts a node's client defines (ioredis `defineCommand`), by command name. */
+export type ScriptTable = Readonly<Record<string, { readonly lua: string; readonly keys: number }>>;
 
 export interface RedisNodeInit {
   /** For messages and logs, e.g. "redis 127.0.0.1:6379" or "Cluster master 10.0.0.1:7000". */
@@ -25,6 +27,8 @@ export interface RedisNodeInit {
   ownsClient: boolean;
   /** Describes what is down when the client's own last error does not (Sentinel). */
   describeError?: (lastError: string) => string;
+  /** Defined on the client, so that every node (each Cluster master too) has them. */
+  scripts: ScriptTable;
 }
 
 interface Waiter {
@@ -68,7 +72,7 @@ export class RedisNode {
     this.name = init.name;
     this.#init = init;
     // Every node's client gets every script: a Cluster's are made here, not by the storage.
-    for (const [name, script] of Object.entries({ ...SCRIPTS, ...ENCRYPTED_SCRIPTS })) {
+    for (const [name, script] of Object.entries(init.scripts)) {
       client.defineCommand(name, { lua: script.lua, numberOfKeys: script.keys });
     }
     // Without an 'error' listener ioredis reports "Unhandled error event" on every retry.

@@ -1,19 +1,20 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Cluster, type Redis } from "ioredis";
-import type { Logger } from "../core/Logger.js";
-import { SessionError } from "../core/SessionError.js";
-import { abortable, throwIfCancelled } from "../core/storage/cancellation.js";
-import type { CallSignal } from "../core/storage/Storage.js";
+import type { Redis } from "ioredis";
+import type { Logger } from "../../core/Logger.js";
+import { SessionError } from "../../core/SessionError.js";
+import { abortable, throwIfCancelled } from "../../core/storage/cancellation.js";
+import type { CallSignal } from "../../core/storage/Storage.js";
+import { DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "../defaults.js";
+import type { ScriptCommands } from "../scripts.js";
 import { ClusterRouter } from "./ClusterRouter.js";
-import { DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "./defaults.js";
 import { keySlot } from "./keySlot.js";
-import { RedisNode } from "./RedisNode.js";
+import { RedisNode, type ScriptTable } from "./RedisNode.js";
+import type { RedisTarget } from "./RedisTarget.js";
 import { classify, DeadlineError, NotSentError, toSessionError } from "./redisErrors.js";
-import type { ScriptCommands } from "./scripts.js";
-
-export type RedisClient = Redis | Cluster;
 
 export interface RedisConnectionInit {
+  /** The Lua scripts every node defines (see RedisNode). */
+  scripts: ScriptTable;
   /** Bound on one storage call, waiting for a connection and retries included. Default 1000 ms. */
   timeoutMs?: number;
   logger?: Logger;
@@ -57,7 +58,11 @@ const RETRY_PAUSE_MS = 25;
  *   while the others carry on (see ClusterRouter).
  */
 export class RedisConnection {
-  readonly client: RedisClient;
+  /**
+   * The single node's or Sentinel set-up's client; undefined for a Cluster, where each
+   * master has its own (ClusterRouter).
+   */
+  readonly client: Redis | undefined;
   readonly timeoutMs: number;
   readonly #node: RedisNode | undefined;
   readonly #router: ClusterRouter | undefined;
@@ -66,28 +71,27 @@ export class RedisConnection {
   #closed = false;
   #shardTrouble: string[] = [];
 
-  constructor(client: RedisClient, options: RedisConnectionInit = {}) {
-    this.client = client;
+  constructor(target: RedisTarget, options: RedisConnectionInit) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
     this.#target = options.target ?? "redis";
     this.#logger = options.logger;
     const waitReplicas = options.waitReplicas ?? 0;
     const waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
-    if (client instanceof Cluster || (client as { isCluster?: boolean }).isCluster) {
-      // Only the seeds and node options of an ioredis Cluster are used (see ClusterRouter).
-      const cluster = client as Cluster;
+    if (target.kind === "cluster") {
+      this.client = undefined;
       this.#router = new ClusterRouter({
-        seeds: (cluster as unknown as { startupNodes: unknown[] }).startupNodes.map(seedOf),
-        nodeOptions: cluster.options.redisOptions ?? {},
+        seeds: target.seeds,
+        nodeOptions: target.nodeOptions,
         timeoutMs: this.timeoutMs,
         waitReplicas,
         waitTimeoutMs,
         logger: this.#logger,
+        scripts: options.scripts,
       });
-      if (options.ownsClient) cluster.disconnect();
     } else {
-      const sentinel = sentinelName(client as Redis);
-      this.#node = new RedisNode(client as Redis, {
+      const client = target.client;
+      this.client = client;
+      this.#node = new RedisNode(client, {
         name: this.#target,
         timeoutMs: this.timeoutMs,
         logger: this.#logger,
@@ -95,7 +99,9 @@ export class RedisConnection {
         waitReplicas,
         waitTimeoutMs,
         ownsClient: options.ownsClient ?? false,
-        describeError: sentinel === undefined ? undefined : sentinelDescriber(client, sentinel),
+        describeError:
+          target.kind === "sentinel" ? sentinelDescriber(client, target.masterName) : undefined,
+        scripts: options.scripts,
       });
     }
   }
@@ -230,24 +236,6 @@ function askingCommands(node: RedisNode): ScriptCommands {
       };
     },
   }) as unknown as ScriptCommands;
-}
-
-function seedOf(node: unknown): { host: string; port: number } {
-  if (typeof node === "object" && node !== null) {
-    const { host, port } = node as { host?: string; port?: number | string };
-    return { host: host ?? "127.0.0.1", port: Number(port ?? 6379) };
-  }
-  if (typeof node === "number") return { host: "127.0.0.1", port: node };
-  const text = String(node);
-  const cut = text.lastIndexOf(":");
-  return cut < 0
-    ? { host: text, port: 6379 }
-    : { host: text.slice(0, cut), port: Number(text.slice(cut + 1)) };
-}
-
-function sentinelName(client: Redis): string | undefined {
-  const { sentinels, name } = client.options as { sentinels?: unknown[]; name?: string };
-  return Array.isArray(sentinels) && sentinels.length > 0 ? name : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { SessionError } from "../core/SessionError.js";
+import { SessionError } from "../../core/SessionError.js";
 
 /**
  * Replies that prove the command was not executed and that a later try may succeed: a
