@@ -7,12 +7,12 @@ import { KeyRing } from "../core/storage/KeyRing.js";
 import type { RedisAddress, RedisTarget } from "./client/RedisTarget.js";
 import { redactUrl } from "./client/redactUrl.js";
 import { DEFAULT_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "./defaults.js";
-import { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
-import { EncryptedRedisStorage } from "./EncryptedRedisStorage.js";
-import { RedisHashStorage } from "./RedisHashStorage.js";
-import { RedisStorage } from "./RedisStorage.js";
 import type { RedisBackedStorage } from "./redisBacked.js";
-import { assertValidPrefix } from "./sessionKeys.js";
+import { EncryptedRedisHashStorage } from "./storage/EncryptedRedisHashStorage.js";
+import { EncryptedRedisStorage } from "./storage/EncryptedRedisStorage.js";
+import { RedisHashStorage } from "./storage/RedisHashStorage.js";
+import { RedisStorage } from "./storage/RedisStorage.js";
+import { assertValidPrefix } from "./storage/sessionKeys.js";
 
 export type RedisStorageKind = "redis" | "redis-hash";
 

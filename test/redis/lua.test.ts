@@ -10,8 +10,8 @@ import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { MAX_REQUEST_RECORDS } from "../../src/core/storage/Storage.js";
 import * as LUA from "../../src/gen/lua.js";
-import { ENCRYPTED_SCRIPTS } from "../../src/redis/encryptedScripts.js";
-import { SCRIPTS } from "../../src/redis/scripts.js";
+import { ENCRYPTED_SCRIPTS } from "../../src/redis/storage/encryptedScripts.js";
+import { SCRIPTS } from "../../src/redis/storage/scripts.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
 
 const LUA_DIR = join(import.meta.dirname, "..", "..", "src", "redis", "lua");

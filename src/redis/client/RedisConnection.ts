@@ -5,7 +5,7 @@ import { SessionError } from "../../core/SessionError.js";
 import { abortable, throwIfCancelled } from "../../core/storage/cancellation.js";
 import type { CallSignal } from "../../core/storage/Storage.js";
 import { DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "../defaults.js";
-import type { ScriptCommands } from "../scripts.js";
+import type { ScriptCommands } from "../storage/scripts.js";
 import { ClusterRouter } from "./ClusterRouter.js";
 import { keySlot } from "./keySlot.js";
 import { RedisNode, type ScriptTable } from "./RedisNode.js";

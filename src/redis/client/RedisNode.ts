@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../../core/Logger.js";
 import { abortable, throwIfCancelled } from "../../core/storage/cancellation.js";
 import type { CallSignal } from "../../core/storage/Storage.js";
-import type { ScriptCommands } from "../scripts.js";
+import type { ScriptCommands } from "../storage/scripts.js";
 import { DeadlineError, NotReplicatedError, NotSentError } from "./redisErrors.js";
 
 /** Lua scripts a node's client defines (ioredis `defineCommand`), by command name. */

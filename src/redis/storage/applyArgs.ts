@@ -1,8 +1,8 @@
-import { checkOpCount } from "../core/Limits.js";
-import { SessionError } from "../core/SessionError.js";
-import { assertExpectedVersion, assertExpiry } from "../core/storage/applyOps.js";
-import { assertIdempotency } from "../core/storage/requestRecords.js";
-import type { ApplyOptions, Delta, Expiry, Idempotency } from "../core/storage/Storage.js";
+import { checkOpCount } from "../../core/Limits.js";
+import { SessionError } from "../../core/SessionError.js";
+import { assertExpectedVersion, assertExpiry } from "../../core/storage/applyOps.js";
+import { assertIdempotency } from "../../core/storage/requestRecords.js";
+import type { ApplyOptions, Delta, Expiry, Idempotency } from "../../core/storage/Storage.js";
 
 /** ARGV[1..2] of every script: the expiry, computed inside Redis with Redis' clock. */
 export function expiryArgs(expiry: Expiry): string[] {
@@ -11,7 +11,10 @@ export function expiryArgs(expiry: Expiry): string[] {
   return [String(expiry.ttlMs), max === undefined ? "" : String(max)];
 }
 
-/** ARGV[1..6] of every write script: the expiry, then the request record (lua/lib/idempotency.lua). */
+/**
+ * ARGV[1..6] of every write script: the expiry, then the request record
+ * (../lua/lib/idempotency.lua).
+ */
 export function writeArgs(expiry: Expiry, idem: Idempotency | undefined): string[] {
   const args = expiryArgs(expiry);
   assertIdempotency(idem);
@@ -21,7 +24,7 @@ export function writeArgs(expiry: Expiry, idem: Idempotency | undefined): string
 }
 
 /**
- * ARGV of the apply scripts (layout documented in lua/lib/apply_ops.lua). Values go as the JSON
+ * ARGV of the apply scripts (layout documented in ../lua/lib/apply_ops.lua). Values go as the JSON
  * text Node produces, so Lua never re-encodes a user number.
  */
 export function applyArgs(delta: Delta, options: ApplyOptions): string[] {

@@ -10,7 +10,7 @@ import {
   KV_READ_KEY,
   KV_REGENERATE,
   KV_TOUCH,
-} from "../gen/lua.js";
+} from "../../gen/lua.js";
 import { ENCRYPTED_SCRIPTS } from "./encryptedScripts.js";
 
 /**

@@ -1,12 +1,12 @@
-import { assignKey } from "../core/json.js";
-import type { Limits } from "../core/Limits.js";
-import { type Refusal, refusalError, type ValueKind } from "../core/Refusal.js";
-import { SessionError } from "../core/SessionError.js";
-import { reusedRequestId } from "../core/storage/requestRecords.js";
-import type { ApplyResult, Replay } from "../core/storage/Storage.js";
+import { assignKey } from "../../core/json.js";
+import type { Limits } from "../../core/Limits.js";
+import { type Refusal, refusalError, type ValueKind } from "../../core/Refusal.js";
+import { SessionError } from "../../core/SessionError.js";
+import { reusedRequestId } from "../../core/storage/requestRecords.js";
+import type { ApplyResult, Replay } from "../../core/storage/Storage.js";
 
 /**
- * A write script's reply without its request-record wrapping (see lua/lib/idempotency.lua): the
+ * A write script's reply without its request-record wrapping (see ../lua/lib/idempotency.lua): the
  * reply itself and, when it was answered from a record, the Replay marker. A request id
  * reused for another request throws already_exists.
  */
@@ -22,7 +22,7 @@ export function unwrapReplay(reply: unknown): [unknown, Replay | undefined] {
 
 /**
  * Turns an apply script's reply into the result, or throws the refusal it reports: the
- * script replies a tag and numbers or keys (see lua/lib/apply_ops.lua), never a message, and
+ * script replies a tag and numbers or keys (see ../lua/lib/apply_ops.lua), never a message, and
  * refusalOf reads them into the same Refusal the in-process storages decide.
  */
 export function applyReply(

@@ -1,8 +1,8 @@
-import { ConfigError } from "../core/ConfigError.js";
-import { SessionError } from "../core/SessionError.js";
-import { idFamily } from "../core/storage/idFamily.js";
-import { SAFE_ID } from "../core/storage/safeId.js";
-import { DEFAULT_PREFIX } from "./defaults.js";
+import { ConfigError } from "../../core/ConfigError.js";
+import { SessionError } from "../../core/SessionError.js";
+import { idFamily } from "../../core/storage/idFamily.js";
+import { SAFE_ID } from "../../core/storage/safeId.js";
+import { DEFAULT_PREFIX } from "../defaults.js";
 
 /**
  * Key names. Every key of one session carries its id's family (the first characters, see

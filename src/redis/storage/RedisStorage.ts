@@ -1,7 +1,7 @@
-import type { JsonValue } from "../core/json.js";
-import type { KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
+import type { JsonValue } from "../../core/json.js";
+import type { KeyRead, ReadOptions, SessionRecord } from "../../core/storage/Storage.js";
+import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
-import type { RedisClient, RedisTarget } from "./client/RedisTarget.js";
 import {
   dataFrom,
   decode,
@@ -16,7 +16,7 @@ interface Document {
 }
 
 /**
- * `redis`: one string key per session holding its whole document (see lua/kv_*.lua).
+ * `redis`: one string key per session holding its whole document (see ../lua/kv_*.lua).
  * A whole-session read is one GET; every write rewrites the document inside Redis, so
  * it suits small sessions read whole.
  */

@@ -1,5 +1,10 @@
-import { cloneJson, type JsonValue, type SessionData } from "../core/json.js";
-import type { CallSignal, KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
+import { cloneJson, type JsonValue, type SessionData } from "../../core/json.js";
+import type {
+  CallSignal,
+  KeyRead,
+  ReadOptions,
+  SessionRecord,
+} from "../../core/storage/Storage.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   EncryptedRedisStorageBase,

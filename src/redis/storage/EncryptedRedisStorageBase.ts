@@ -1,20 +1,20 @@
 import { randomBytes } from "node:crypto";
-import { assignKey, type SessionData } from "../core/json.js";
-import { checkOpCount } from "../core/Limits.js";
-import { type Logger, redactId, silentLogger } from "../core/Logger.js";
-import { SessionError } from "../core/SessionError.js";
+import { assignKey, type SessionData } from "../../core/json.js";
+import { checkOpCount } from "../../core/Limits.js";
+import { type Logger, redactId, silentLogger } from "../../core/Logger.js";
+import { SessionError } from "../../core/SessionError.js";
 import {
   type Applied,
   accepted,
   applyDelta,
   assertExpectedVersion,
   assertExpiry,
-} from "../core/storage/applyOps.js";
-import { throwIfCancelled } from "../core/storage/cancellation.js";
-import type { CapabilityKey } from "../core/storage/capabilities.js";
-import { KeyedLock } from "../core/storage/KeyedLock.js";
-import { KeyRing, UnsealError } from "../core/storage/KeyRing.js";
-import { isRecordedCode, refusalRecord, textRefusal } from "../core/storage/requestRecords.js";
+} from "../../core/storage/applyOps.js";
+import { throwIfCancelled } from "../../core/storage/cancellation.js";
+import type { CapabilityKey } from "../../core/storage/capabilities.js";
+import { KeyedLock } from "../../core/storage/KeyedLock.js";
+import { KeyRing, UnsealError } from "../../core/storage/KeyRing.js";
+import { isRecordedCode, refusalRecord, textRefusal } from "../../core/storage/requestRecords.js";
 import type {
   ApplyOptions,
   ApplyResult,
@@ -31,14 +31,14 @@ import type {
   SessionRecord,
   Storage,
   TouchOptions,
-} from "../core/storage/Storage.js";
+} from "../../core/storage/Storage.js";
+import { RedisConnection } from "../client/RedisConnection.js";
+import { type RedisClient, type RedisTarget, targetOf } from "../client/RedisTarget.js";
+import { type RedisBacked, redisCapabilities } from "../redisBacked.js";
 import { checkKey, writeArgs } from "./applyArgs.js";
 import { unwrapReplay } from "./applyReply.js";
-import { RedisConnection } from "./client/RedisConnection.js";
-import { type RedisClient, type RedisTarget, targetOf } from "./client/RedisTarget.js";
 import type { EncryptedCommands } from "./encryptedScripts.js";
 import type { RedisStorageOptions } from "./RedisStorageBase.js";
-import { type RedisBacked, redisCapabilities } from "./redisBacked.js";
 import { type ScriptCommands, STORAGE_SCRIPTS } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
 
@@ -99,8 +99,8 @@ const LOCK_AFTER = 3;
 
 /**
  * What the encrypted Redis storages share: reads are one script each; writes are a
- * read-modify-write in Node committed by a compare-and-set script (see encryptedScripts.ts and lua/enc_*.lua),
- * serialised per session inside this process (so only writers on other instances ever
+ * read-modify-write in Node committed by a compare-and-set script (see encryptedScripts.ts
+ * and ../lua/enc_*.lua), serialised per session inside this process (so only writers on other instances ever
  * make a write start over), started over as often as the call's bound (timeoutMs) allows,
  * and never after a commit whose outcome is unknown (only after a definite 'conflict').
  *

@@ -12,7 +12,7 @@ import {
   ENC_KV_WRITE,
   ENC_SETTLE,
   ENC_UNLOCK,
-} from "../gen/lua.js";
+} from "../../gen/lua.js";
 
 /**
  * Scripts of the encrypted Redis storages (EncryptedRedisStorage, EncryptedRedisHashStorage).
@@ -24,10 +24,10 @@ import {
  *
  * Their Lua is src/redis/lua/enc_*.lua (built into src/gen/lua.ts by `npm run gen`).
  * Expiry is computed there with Redis' clock, like every sessiond script (ARGV[1..2], see
- * lua/lib/common.lua). Replies of the writes: {'ok', version, createTime, expireTime, ...},
+ * ../lua/lib/common.lua). Replies of the writes: {'ok', version, createTime, expireTime, ...},
  * {'conflict'}, or {'expired'} (the session's lifetime ran out since it was read).
  *
- * Request records (see Idempotency in Storage.ts) are the plain scripts' (lua/lib/idempotency.lua:
+ * Request records (see Idempotency in Storage.ts) are the plain scripts' (../lua/lib/idempotency.lua:
  * ARGV[3..6], the records hash as the last key, in the session's slot; the session key
  * again when there is no request id): a write checks and records in the same script as
  * its compare-and-set, so a first attempt that commits between another attempt's read

@@ -1,7 +1,7 @@
-import type { JsonValue, SessionData } from "../core/json.js";
-import type { Logger } from "../core/Logger.js";
-import { SessionError } from "../core/SessionError.js";
-import type { CapabilityKey } from "../core/storage/capabilities.js";
+import type { JsonValue, SessionData } from "../../core/json.js";
+import type { Logger } from "../../core/Logger.js";
+import { SessionError } from "../../core/SessionError.js";
+import type { CapabilityKey } from "../../core/storage/capabilities.js";
 import type {
   ApplyOptions,
   ApplyResult,
@@ -18,18 +18,18 @@ import type {
   SessionRecord,
   Storage,
   TouchOptions,
-} from "../core/storage/Storage.js";
-import { applyArgs, checkKey, expiryArgs, writeArgs } from "./applyArgs.js";
-import { applyReply, unwrapReplay } from "./applyReply.js";
-import { RedisConnection } from "./client/RedisConnection.js";
+} from "../../core/storage/Storage.js";
+import { RedisConnection } from "../client/RedisConnection.js";
 import {
   type RedisAddress,
   type RedisClient,
   type RedisTarget,
   targetOf,
-} from "./client/RedisTarget.js";
+} from "../client/RedisTarget.js";
+import { type RedisBacked, redisCapabilities } from "../redisBacked.js";
+import { applyArgs, checkKey, expiryArgs, writeArgs } from "./applyArgs.js";
+import { applyReply, unwrapReplay } from "./applyReply.js";
 import { RecentSlides } from "./RecentSlides.js";
-import { type RedisBacked, redisCapabilities } from "./redisBacked.js";
 import {
   type OneKeyScriptName,
   type RegenerateScriptName,

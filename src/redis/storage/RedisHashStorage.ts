@@ -1,7 +1,7 @@
-import type { JsonValue } from "../core/json.js";
-import type { KeyRead, ReadOptions, SessionRecord } from "../core/storage/Storage.js";
+import type { JsonValue } from "../../core/json.js";
+import type { KeyRead, ReadOptions, SessionRecord } from "../../core/storage/Storage.js";
+import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
-import type { RedisClient, RedisTarget } from "./client/RedisTarget.js";
 import {
   dataFrom,
   decode,
@@ -10,7 +10,7 @@ import {
 } from "./RedisStorageBase.js";
 
 /**
- * `redis-hash`: one hash per session, one field per key (see lua/hash_*.lua). Reading or
+ * `redis-hash`: one hash per session, one field per key (see ../lua/hash_*.lua). Reading or
  * writing one key touches only that field, so it suits large sessions accessed by key.
  */
 export class RedisHashStorage extends RedisStorageBase {
