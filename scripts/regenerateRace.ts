@@ -19,8 +19,8 @@ import { newSessionId } from "../src/core/session/ids.js";
 import { Manager } from "../src/core/session/Manager.js";
 import type { Op, Storage } from "../src/core/storage/Storage.js";
 import { FileStorage } from "../src/file/FileStorage.js";
-import { RedisHashStorage } from "../src/redis/RedisHashStorage.js";
-import { RedisStorage } from "../src/redis/RedisStorage.js";
+import { RedisHashStorage } from "../src/redis/storage/RedisHashStorage.js";
+import { RedisStorage } from "../src/redis/storage/RedisStorage.js";
 import { requireTool } from "../test/support/systemTools.js";
 
 const { values } = parseArgs({

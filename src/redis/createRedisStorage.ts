@@ -1,17 +1,18 @@
 import type { ConnectionOptions } from "node:tls";
-import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError } from "../core/ConfigError.js";
 import { integerOption } from "../core/integerOption.js";
 import type { Logger } from "../core/Logger.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
+import type { RedisAddress, RedisTarget } from "./client/RedisTarget.js";
+import { redactUrl } from "./client/redactUrl.js";
 import { DEFAULT_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "./defaults.js";
-import { EncryptedRedisHashStorage } from "./EncryptedRedisHashStorage.js";
-import { EncryptedRedisStorage } from "./EncryptedRedisStorage.js";
-import { RedisHashStorage } from "./RedisHashStorage.js";
-import { RedisStorage } from "./RedisStorage.js";
-import { redactUrl } from "./redactUrl.js";
 import type { RedisBackedStorage } from "./redisBacked.js";
-import { assertValidPrefix } from "./sessionKeys.js";
+import { EncryptedRedisHashStorage } from "./storage/EncryptedRedisHashStorage.js";
+import { EncryptedRedisStorage } from "./storage/EncryptedRedisStorage.js";
+import { RedisHashStorage } from "./storage/RedisHashStorage.js";
+import { RedisStorage } from "./storage/RedisStorage.js";
+import { assertValidPrefix } from "./storage/sessionKeys.js";
 
 export type RedisStorageKind = "redis" | "redis-hash";
 
@@ -46,12 +47,6 @@ export interface RedisConnectionOptions {
    * AES-256 keys, the first seals and every one opens (rotation).
    */
   encryptionKeys?: readonly Uint8Array[];
-}
-
-/** A Redis node or Sentinel. Text forms ("host:port") are parsed by the caller (the server). */
-export interface RedisAddress {
-  host: string;
-  port: number;
 }
 
 /**
@@ -100,7 +95,7 @@ export function createRedisStorage(
   // Checked before connecting: a bad key must not leave a client reconnecting forever.
   const keys = options.encryptionKeys;
   const encryptionKeys = keys === undefined ? undefined : new KeyRing(keys);
-  const { client, target } = connect(options, timeoutMs);
+  const { connection, target } = connect(options, timeoutMs);
   const settings = {
     prefix,
     timeoutMs,
@@ -112,16 +107,16 @@ export function createRedisStorage(
   };
   if (encryptionKeys) {
     const Sealed = kind === "redis" ? EncryptedRedisStorage : EncryptedRedisHashStorage;
-    return new Sealed(client, { ...settings, encryptionKeys });
+    return new Sealed(connection, { ...settings, encryptionKeys });
   }
   const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
-  return new Kind(client, settings);
+  return new Kind(connection, settings);
 }
 
 function connect(
   options: RedisConnectionOptions,
   timeoutMs: number,
-): { client: Redis | Cluster; target: string } {
+): { connection: RedisTarget; target: string } {
   const given = [
     options.url !== undefined && "url",
     options.clusterNodes !== undefined && "clusterNodes",
@@ -155,14 +150,17 @@ function connect(
   if (options.url !== undefined) {
     const url = parseUrl(options.url);
     const tls = options.tls === undefined ? {} : { tls: options.tls };
-    return { client: new Redis(url, { ...single, ...tls }), target: redactUrl(url) };
+    const client = new Redis(url, { ...single, ...tls });
+    return { connection: { kind: "node", client }, target: redactUrl(url) };
   }
   if (options.clusterNodes !== undefined) {
     const nodes = addresses(options.clusterNodes, "clusterNodes");
-    // Never connected: RedisConnection routes commands itself, one connection per master
-    // (ClusterRouter), and takes only the seeds and node options from it.
-    const client = new Cluster(nodes, { lazyConnect: true, redisOptions: perNode });
-    return { client, target: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(",")}` };
+    // No ioredis Cluster client: RedisConnection routes commands itself, one connection per
+    // master (ClusterRouter), from these seeds and node options.
+    return {
+      connection: { kind: "cluster", seeds: nodes, nodeOptions: perNode },
+      target: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(",")}`,
+    };
   }
   const sentinels = addresses(options.sentinels ?? [], "sentinels");
   const name = options.sentinelName;
@@ -179,7 +177,7 @@ function connect(
     // makes it give up for good (status "end"). A killed master closes the socket anyway.
   });
   return {
-    client,
+    connection: { kind: "sentinel", client, masterName: name },
     target: `sentinel ${name}@${sentinels.map((n) => `${n.host}:${n.port}`).join(",")}`,
   };
 }

@@ -5,8 +5,8 @@ import {
   SHARDED,
 } from "../core/storage/capabilities.js";
 import type { Storage } from "../core/storage/Storage.js";
-import type { RedisConnection } from "./RedisConnection.js";
-import type { SessionKeys } from "./sessionKeys.js";
+import type { RedisConnection } from "./client/RedisConnection.js";
+import type { SessionKeys } from "./storage/sessionKeys.js";
 
 /**
  * What every Redis storage (plain or encrypted, kv or hash) offers beyond Storage: the

@@ -1,7 +1,7 @@
 import { SessionError } from "../core/SessionError.js";
 import type { IdHashKeyLookup } from "../core/storage/HashedIdStorage.js";
 import { newIdHashKeyText, parseIdHashKeyText } from "../core/storage/idHashKeyText.js";
-import type { RedisConnection } from "./RedisConnection.js";
+import type { RedisConnection } from "./client/RedisConnection.js";
 
 /** Under the prefix, outside every session's `{family}` slot. */
 export const ID_HASH_KEY_NAME = "id-hash-key";

@@ -87,7 +87,8 @@ const PROMISES: Record<string, EntryPromise> = {
     // prom-client too: startServer imports the metrics only when SESSIOND_METRICS_PORT is set.
     packages: [...REDIS, ...PROTOBUFJS, "prom-client"],
     folders: [
-      "src/redis/RedisConnection.ts",
+      "src/redis/client/",
+      "src/redis/storage/",
       "src/redis/createRedisStorage.ts",
       "src/server/metrics/",
     ],

@@ -9,8 +9,8 @@ import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { ConfigError } from "../../src/core/ConfigError.js";
-import { EncryptedRedisHashStorage } from "../../src/redis/EncryptedRedisHashStorage.js";
-import { EncryptedRedisStorage } from "../../src/redis/EncryptedRedisStorage.js";
+import { EncryptedRedisHashStorage } from "../../src/redis/storage/EncryptedRedisHashStorage.js";
+import { EncryptedRedisStorage } from "../../src/redis/storage/EncryptedRedisStorage.js";
 import { startRedis } from "../support/redisServers.js";
 import { REDIS_KINDS } from "../support/redisStorages.js";
 

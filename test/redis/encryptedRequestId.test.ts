@@ -14,13 +14,13 @@ import { resolveLimits } from "../../src/core/Limits.js";
 import { newSessionId } from "../../src/core/session/ids.js";
 import { idInFamily } from "../../src/core/storage/idFamily.js";
 import type { ApplyOptions, Idempotency, Op } from "../../src/core/storage/Storage.js";
-import { EncryptedRedisHashStorage } from "../../src/redis/EncryptedRedisHashStorage.js";
-import { EncryptedRedisStorage } from "../../src/redis/EncryptedRedisStorage.js";
+import { EncryptedRedisHashStorage } from "../../src/redis/storage/EncryptedRedisHashStorage.js";
+import { EncryptedRedisStorage } from "../../src/redis/storage/EncryptedRedisStorage.js";
 import type {
   EncryptedRedisStorageBase,
   EncryptedRedisStorageOptions,
   LoadedOrMissing,
-} from "../../src/redis/EncryptedRedisStorageBase.js";
+} from "../../src/redis/storage/EncryptedRedisStorageBase.js";
 import { startRedis } from "../support/redisServers.js";
 import { uniquePrefix } from "../support/redisStorages.js";
 

@@ -1,7 +1,7 @@
 // What the redis storage logs as its target: no secret of the URL survives.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { redactUrl } from "../../src/redis/redactUrl.js";
+import { redactUrl } from "../../src/redis/client/redactUrl.js";
 
 test("redactUrl hides the password, and a userinfo that may be one", () => {
   assert.equal(redactUrl("redis://user:pass@host:6379/0"), "redis://user:***@host:6379/0");

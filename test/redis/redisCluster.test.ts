@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import { defaultLimits } from "../../src/core/Limits.js";
 import { silentLogger } from "../../src/core/Logger.js";
 import { SessionError } from "../../src/core/SessionError.js";
@@ -17,6 +18,7 @@ import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
 import { idFamily, idInFamily } from "../../src/core/storage/idFamily.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
+import { RedisHashStorage } from "../../src/redis/storage/RedisHashStorage.js";
 import { HealthMonitor } from "../../src/server/health/HealthMonitor.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
 import { type RedisCluster, startCluster } from "../support/redisServers.js";
@@ -161,6 +163,46 @@ async function beforeTheKill(write: () => Promise<unknown>): Promise<void> {
     }
   }
 }
+
+describe("a user's own ioredis Cluster client", () => {
+  test("works with its seeds given as clusterNodes, and is left to its owner", async () => {
+    const user = new Cluster(cluster.seedAddresses, { lazyConnect: true });
+    user.on("error", () => {});
+    const storage = new RedisHashStorage(user, {
+      prefix: uniquePrefix(),
+      clusterNodes: cluster.seedAddresses,
+    });
+    try {
+      const options = { mode: "upsert" as const, ttlMs: 60_000, limits: defaultLimits };
+      const id = newSessionId();
+      const ops = [{ type: "set" as const, key: "a", value: 1 }];
+      assert.equal((await storage.apply(id, { ops }, options))?.version, 1);
+      assert.deepStrictEqual(await storage.readKey(id, "a", options), { found: true, value: 1 });
+      await storage.ping();
+    } finally {
+      await storage.close();
+    }
+    // sessiond routes by itself (one connection per master): the user's client is untouched.
+    assert.equal(user.status, "wait");
+    user.disconnect();
+  });
+
+  test("without clusterNodes is refused: ioredis does not expose a Cluster's seeds", () => {
+    const user = new Cluster(cluster.seedAddresses, { lazyConnect: true });
+    try {
+      assert.throws(
+        () => new RedisHashStorage(user),
+        (err) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(err.message, /clusterNodes/);
+          return true;
+        },
+      );
+    } finally {
+      user.disconnect();
+    }
+  });
+});
 
 describe("cluster failure", () => {
   test("a master killed: calls end within the bound (ok or unavailable), health names the shard, plain and encrypted; restarted, every session is back", async () => {

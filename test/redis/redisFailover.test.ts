@@ -12,7 +12,7 @@ import { defaultLimits } from "../../src/core/Limits.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import { newSessionId } from "../../src/core/session/ids.js";
 import type { ApplyOptions } from "../../src/core/storage/Storage.js";
-import { keySlot } from "../../src/redis/keySlot.js";
+import { keySlot } from "../../src/redis/client/keySlot.js";
 import type { RedisBackedStorage } from "../../src/redis/redisBacked.js";
 import {
   type RedisCluster,

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Redis } from "ioredis";
 import { defaultLimits } from "../../src/core/Limits.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import type { ApplyOptions } from "../../src/core/storage/Storage.js";
@@ -213,8 +214,9 @@ test("a client that gave up reconnecting (status end) is started over by the sto
   const s = createTestRedisStorage("redis-hash", { url: server.url }, { logger });
   try {
     await s.ping();
-    const ended = once(s.connection.client, "end");
-    s.connection.client.disconnect();
+    const client = s.connection.client as Redis;
+    const ended = once(client, "end");
+    client.disconnect();
     await ended;
     await eventually("ping works again", async () => {
       await s.ping();

@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { defaultLimits } from "../../src/core/Limits.js";
 import { newSessionId } from "../../src/core/session/ids.js";
 import type { ApplyOptions } from "../../src/core/storage/Storage.js";
-import { RecentSlides } from "../../src/redis/RecentSlides.js";
+import { RecentSlides } from "../../src/redis/storage/RecentSlides.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
 import { createTestRedisStorage, REDIS_KINDS, uniquePrefix } from "../support/redisStorages.js";
 

@@ -62,7 +62,9 @@ export function redisOf(storage: Storage): RedisBacked {
  */
 export async function keysUnderPrefix(storage: Storage): Promise<number> {
   const inner = redisOf(storage);
-  return (await inner.connection.client.keys(`${inner.keys.prefix}*`)).length;
+  const client = inner.connection.client;
+  if (client === undefined) throw new Error("keysUnderPrefix: a Cluster has no one client");
+  return (await client.keys(`${inner.keys.prefix}*`)).length;
 }
 
 /** The same on a Cluster: the keys live on its masters, which are asked one by one. */

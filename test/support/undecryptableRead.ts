@@ -10,8 +10,8 @@ import { Redis } from "ioredis";
 import { defaultLimits } from "../../src/core/Limits.js";
 import { SessionError } from "../../src/core/SessionError.js";
 import { newSessionId } from "../../src/core/session/ids.js";
-import { EncryptedRedisHashStorage } from "../../src/redis/EncryptedRedisHashStorage.js";
-import { EncryptedRedisStorage } from "../../src/redis/EncryptedRedisStorage.js";
+import { EncryptedRedisHashStorage } from "../../src/redis/storage/EncryptedRedisHashStorage.js";
+import { EncryptedRedisStorage } from "../../src/redis/storage/EncryptedRedisStorage.js";
 
 const [url, kind] = process.argv.slice(2);
 const Kind = kind === "redis" ? EncryptedRedisStorage : EncryptedRedisHashStorage;

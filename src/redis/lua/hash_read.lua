@@ -1,0 +1,21 @@
+-- The `redis-hash` layout: one hash per session, one field per user key holding the
+-- value's JSON text, plus the metadata field "" (hash_meta.lua).
+--
+-- KEYS[1] hash. Reply: false when missing, else {version, createTime, expireTime, flat HGETALL}.
+-- #include lib/common.lua
+-- #include lib/hash_meta.lua
+
+local all = redis.call('HGETALL', KEYS[1])
+local meta = nil
+for i = 1, #all, 2 do
+  if all[i] == '' then
+    meta = all[i + 1]
+    break
+  end
+end
+if not meta then return false end
+local now = now_ms()
+local version, create = parse_meta(meta)
+local e = slide(KEYS[1], now, create)
+if not e then return false end
+return {fmt_int(version), fmt_int(create), fmt_int(e), all}

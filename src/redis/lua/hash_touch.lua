@@ -1,0 +1,16 @@
+-- KEYS[1] hash, KEYS[2] its request records (ARGV[3..6], see idempotency.lua).
+-- Reply: false when missing, else {version, createTime, expireTime}.
+-- #include lib/common.lua
+-- #include lib/idempotency.lua
+-- #include lib/hash_meta.lua
+
+local function main()
+  local meta = redis.call('HGET', KEYS[1], '')
+  if not meta then return false end
+  local now = now_ms()
+  local version, create = parse_meta(meta)
+  local e = slide(KEYS[1], now, create)
+  if not e then return false end
+  return {fmt_int(version), fmt_int(create), fmt_int(e)}
+end
+return idem_run(main)

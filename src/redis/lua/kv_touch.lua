@@ -1,0 +1,16 @@
+-- KEYS[1] session key, KEYS[2] its request records (ARGV[3..6], see idempotency.lua).
+-- Reply: false when missing, else {version, createTime, expireTime}.
+-- #include lib/common.lua
+-- #include lib/idempotency.lua
+-- #include lib/kv_header.lua
+
+local function main()
+  local head = redis.call('GETRANGE', KEYS[1], 0, 63)
+  if head == '' then return false end
+  local now = now_ms()
+  local version, create = parse_header(head)
+  local e = slide(KEYS[1], now, create)
+  if not e then return false end
+  return {fmt_int(version), fmt_int(create), fmt_int(e)}
+end
+return idem_run(main)
