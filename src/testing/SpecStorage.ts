@@ -263,6 +263,16 @@ export class SpecStorage implements Storage {
     return new Map([...this.#sessions].map(([id, session]) => [id, meta(session)]));
   }
 
+  /**
+   * When each request record held expires (expired ones not yet dropped included): a test
+   * steers clear of these boundaries too.
+   */
+  recordExpiries(): number[] {
+    return [...this.#records.values()].flatMap((records) =>
+      Object.values(records).map((record) => record.e),
+    );
+  }
+
   /** An expired session is exactly a missing one: it expires at expireTime, not after. */
   #live(id: string, now: number): SpecSession | undefined {
     const session = this.#sessions.get(id);
