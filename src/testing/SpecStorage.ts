@@ -101,12 +101,9 @@ export class SpecStorage implements Storage {
     const now = this.#clock();
     // A create's retry comes with another id: its record is found by the key alone.
     const scope = options.mode === "create" ? CREATES : id;
-    return this.#idempotent(options.idempotency, scope, now, () => {
-      const result = this.#apply(id, delta, options, now);
-      // A create keeps its record with the session it created too (see Idempotency).
-      if (result !== undefined && options.mode === "create") return { result, also: id };
-      return { result };
-    });
+    return this.#idempotent(options.idempotency, scope, now, () => ({
+      result: this.#apply(id, delta, options, now),
+    }));
   }
 
   #apply(id: string, delta: Delta, options: ApplyOptions, now: number): ApplyResult | undefined {
@@ -217,19 +214,18 @@ export class SpecStorage implements Storage {
   /**
    * `write` under the request record `idem` names in `scope` (see Idempotency): a live
    * record answers instead (replayed, or already_exists); else the write's result, or its
-   * refusal if it is one a record keeps, is recorded in `scope` (and, for a create, also
-   * with the session it created: `also`). An undefined result records nothing and is
-   * answered as `unrecorded` ("missing", "taken") or undefined.
+   * refusal if it is one a record keeps, is recorded in `scope`. An undefined result records
+   * nothing and is answered as `unrecorded` ("missing", "taken") or undefined.
    */
   async #idempotent<T extends object, U>(
     idem: Idempotency | undefined,
     scope: string,
     now: number,
-    write: () => { result: T | undefined; also?: string; unrecorded?: U },
+    write: () => { result: T | undefined; unrecorded?: U },
   ): Promise<(T & Replay) | U | undefined> {
     const held = idem === undefined ? undefined : this.#records.get(scope)?.[idem.key];
     if (idem !== undefined && held !== undefined && held.e > now) return replay<T>(held, idem);
-    let outcome: { result: T | undefined; also?: string; unrecorded?: U };
+    let outcome: { result: T | undefined; unrecorded?: U };
     try {
       outcome = write();
     } catch (err) {
@@ -237,12 +233,9 @@ export class SpecStorage implements Storage {
       if (idem && record) this.#keep(scope, idem.key, record, now);
       throw err;
     }
-    const { result, also, unrecorded } = outcome;
+    const { result, unrecorded } = outcome;
     if (result === undefined) return unrecorded;
-    if (idem !== undefined) {
-      this.#keep(scope, idem.key, recordOf(idem, now, result), now);
-      if (also !== undefined) this.#keep(also, idem.key, recordOf(idem, now, result), now);
-    }
+    if (idem !== undefined) this.#keep(scope, idem.key, recordOf(idem, now, result), now);
     return result;
   }
 

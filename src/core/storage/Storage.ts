@@ -86,9 +86,11 @@ export interface ApplyOptions extends Expiry, CallOptions {
  * id is another record. (Why not one scope for the whole storage: a Redis Cluster cannot
  * look a key up across slots, and the Manager's keys never meet across sessions anyway.)
  * A `create` is the exception, since its retry comes with another (fresh) id: a create
- * looks its record up by `key` alone, among create records; a create that creates keeps
- * its record there AND with the session it created, so a later write to that session
- * reusing the key for another request is refused like any other reuse.
+ * keeps and looks up its record by `key` alone, among create records, a scope of their
+ * own. So a later write to the session it created under the same key is another scope and
+ * runs (recorded there): the two never answer for each other, so neither can be handed the
+ * other's outcome, which is what REQUEST_ID_REUSED guards against. (Refusing it too would
+ * need every create to write two scopes, two keys per script on Redis, for no safety.)
  *
  * **Look-up first.** After its own arguments are checked (invalid_argument, maxOps: those
  * refusals are never recorded), a write looks for a live record in its scope, before
