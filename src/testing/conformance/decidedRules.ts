@@ -52,8 +52,9 @@ export function decidedRules({ fresh, timed, manager }: ConformanceSuite): void 
       );
       assert.ok(Object.is(applied?.incremented.m, 0), "incremented: 0, not -0");
       const data = (await storage.read(id, LONG))?.data;
-      assert.ok(Object.is(data?.z, 0), `z reads back as 0, got ${String(data?.z)}`);
-      const [first, second] = data?.n as [number, { x: number }];
+      assert.ok(data, "the session is there");
+      assert.ok(Object.is(data.z, 0), `z reads back as 0, got ${String(data.z)}`);
+      const [first, second] = data.n as [number, { x: number }];
       assert.ok(Object.is(first, 0) && Object.is(second.x, 0), "nested -0 reads back as 0");
       assert.ok(Object.is((await storage.readKey(id, "z", LONG))?.value, 0));
       const again = await storage.apply(
