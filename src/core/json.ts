@@ -44,14 +44,17 @@ export function ownValue<T>(source: Readonly<Record<string, T>>, key: string): T
 
 /**
  * A deep copy, so no caller ever shares a live object with a storage. Primitives are
- * immutable and returned as they are; objects and arrays are copied by a plain walk, which
- * for JSON data is several times cheaper than structuredClone (on every read's path).
+ * immutable and returned as they are (but -0 as 0, see copy); objects and arrays are copied
+ * by a plain walk, which for JSON data is several times cheaper than structuredClone (on
+ * every read's path).
  */
 export function cloneJson<T extends JsonValue | SessionData>(value: T): T {
-  return (typeof value === "object" && value !== null ? copy(value) : value) as T;
+  return copy(value as JsonValue) as T;
 }
 
+/** A -0 becomes 0: JSON has no -0, so that is what every storage keeping JSON text holds. */
 function copy(value: JsonValue): JsonValue {
+  if (value === 0) return 0;
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
     const out: JsonValue[] = new Array(value.length);

@@ -8,6 +8,7 @@ import {
   mkdir,
   open,
   opendir,
+  readFile,
   rename,
   statfs,
   unlink,
@@ -340,7 +341,9 @@ export class FileStorage implements Storage {
       const next: StoredSession = { version: version + 1, createTime, data };
       const requests = keptRecords(stored?.requests, now, idem, result);
       if (requests !== undefined) next.requests = requests;
-      const replace = options.mode !== "create";
+      // A create over a tombstone replaces it (keeping its records, above): the id holds no
+      // session, and its records outlive the one that was there (see Idempotency).
+      const replace = options.mode !== "create" || stored?.gone === true;
       const written = await this.#write(id, path, next, expireTime, replace, stored?.size);
       return written ? result : undefined;
     } catch (err) {
@@ -387,7 +390,7 @@ export class FileStorage implements Storage {
     path: string,
     requests: Record<string, RequestRecord>,
     before: number | undefined,
-  ): Promise<void> {
+  ): Promise<Loaded> {
     let expireTime = Date.now();
     for (const record of Object.values(requests)) expireTime = Math.max(expireTime, record.e);
     const tombstone: StoredSession = {
@@ -398,6 +401,7 @@ export class FileStorage implements Storage {
       gone: true,
     };
     await this.#write(id, path, tombstone, expireTime, true, before);
+    return withExpiry(tombstone, expireTime, (await lstat(path)).size);
   }
 
   /**
@@ -439,7 +443,10 @@ export class FileStorage implements Storage {
     const oldPath = this.#path(oldId);
     const newPath = this.#path(newId);
     assertExpiry(options);
-    if (oldId === newId) return "taken";
+    // Into itself: one lock (taking it twice would wait on itself); the record and the old
+    // id are checked as for any regenerate, and a live session finds its id taken.
+    if (oldId === newId)
+      return this.#run(oldId, options.signal, () => this.#regenerateInto(oldId, oldPath, options));
     // Both ids locked, always in the same order, so two regenerates cannot deadlock.
     const [first, second] = oldId < newId ? [oldId, newId] : [newId, oldId];
     return this.#run(first, options.signal, () =>
@@ -454,16 +461,22 @@ export class FileStorage implements Storage {
         }
         const current = stored?.gone ? undefined : stored;
         if (!current) return "missing";
-        if (await this.#load(newId, newPath, now, options)) return "taken";
+        const target = await this.#loadAny(newId, newPath, now, options);
+        if (target !== undefined && !target.gone) return "taken";
         const { createTime, data } = current;
         const expireTime = expireAt(now, createTime, options);
         if (expireTime <= now) {
-          this.#cache.delete(oldId);
-          await this.#unlink(oldId, oldPath, current.size);
+          this.#expired++;
+          await this.#retire(oldId, oldPath, current.size, now, current);
           return "missing";
         }
         const next: StoredSession = { version: 1, createTime, data };
-        const written = await this.#write(newId, newPath, next, expireTime, false, undefined);
+        // A tombstone under the new id is replaced, its records kept (they outlive it).
+        const kept = keptRecords(target?.requests, now, undefined, {});
+        if (kept !== undefined) next.requests = kept;
+        const written = target
+          ? await this.#write(newId, newPath, next, expireTime, true, target.size)
+          : await this.#write(newId, newPath, next, expireTime, false, undefined);
         if (!written) return "taken";
         const result: SessionMeta = { version: 1, createTime, expireTime };
         // A crash right here leaves both files: a copy too many, never a session lost.
@@ -481,13 +494,28 @@ export class FileStorage implements Storage {
             // No room for the record (the disk budget): the move still completes, unrecorded.
           }
         }
-        if (!options.keepOld) {
-          this.#cache.delete(oldId);
-          await this.#unlink(oldId, oldPath, current.size);
-        }
+        if (!options.keepOld) await this.#retire(oldId, oldPath, current.size, now, current);
         return result;
       }),
     );
+  }
+
+  /** Regenerate of `id` into itself, under its lock: a replay, "missing", or "taken". */
+  async #regenerateInto(
+    id: string,
+    path: string,
+    options: RegenerateOptions,
+  ): Promise<RegenerateResult> {
+    const now = Date.now();
+    const idem = options.idempotency;
+    assertIdempotency(idem);
+    const stored = await this.#loadAny(id, path, now, options);
+    if (idem !== undefined) {
+      const record = stored?.requests?.[idem.key];
+      if (isLive(record, now)) return replay<SessionMeta>(record, idem);
+    }
+    // The old id first (see RegenerateResult): then the new one, which it is, is taken.
+    return stored === undefined || stored.gone ? "missing" : "taken";
   }
 
   async touch(id: string, options: TouchOptions): Promise<(SessionMeta & Replay) | undefined> {
@@ -526,7 +554,10 @@ export class FileStorage implements Storage {
     return this.#run(id, options.signal, async () => {
       if (idem === undefined) {
         const stats = await lstat(path).catch(() => undefined);
-        if (stats) await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
+        if (!stats) return undefined;
+        // Its live request records outlive it (see Idempotency): a tombstone keeps them.
+        if (stats.isFile()) await this.#retire(id, path, stats.size, Date.now());
+        else await this.#unlink(id, path, undefined);
         return undefined;
       }
       // A tombstone replaces the session in one rename, holding its records and this one.
@@ -696,8 +727,9 @@ export class FileStorage implements Storage {
         usage.saw(id, stats?.isFile() ? stats.size : undefined);
         return 0;
       }
+      if (stats.isFile()) await this.#retire(id, path, stats.size, Date.now());
+      else await this.#unlink(id, path, undefined);
       this.#cache.delete(id);
-      await this.#unlink(id, path, stats.isFile() ? stats.size : undefined);
       usage.saw(id, undefined);
       this.#expired++;
       return 1;
@@ -784,10 +816,8 @@ export class FileStorage implements Storage {
       if (end < loaded.expireTime) loaded.expireTime = end;
       return loaded;
     }
-    this.#cache.delete(id);
-    await this.#unlink(id, path, loaded.size);
     this.#expired++;
-    return undefined;
+    return this.#retire(id, path, loaded.size, now, loaded);
   }
 
   /** #loadAny by the file alone: its mtime is its expiry. */
@@ -812,10 +842,8 @@ export class FileStorage implements Storage {
       if (cached !== undefined) {
         const expireTime = mtime(stats.mtimeMs);
         if (expireTime > now) return withExpiry(cached, expireTime, stats.size);
-        this.#cache.delete(id);
-        await this.#unlink(id, path, stats.size);
         this.#expired++;
-        return undefined;
+        return this.#retire(id, path, stats.size, now, cached);
       }
       this.#cache.delete(id);
     }
@@ -840,9 +868,8 @@ export class FileStorage implements Storage {
       expireTime = mtime(stats.mtimeMs);
       if (expireTime <= now) {
         await handle.close();
-        await this.#unlink(id, path, stats.size);
         this.#expired++;
-        return undefined;
+        return this.#retire(id, path, stats.size, now);
       }
       body = await handle.readFile();
     } catch (err) {
@@ -998,6 +1025,37 @@ export class FileStorage implements Storage {
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * The session in `path` (expired, or moved away) goes; its live request records stay, in
+   * a tombstone, for their window (see Idempotency): so a retry after the session expired
+   * is still answered. `session`: the file's content when the caller has it; else it is
+   * read (a file that does not decode is simply deleted, as before records outlived it).
+   * Returns the tombstone, if one was left: what the id now holds.
+   */
+  async #retire(
+    id: string,
+    path: string,
+    size: number,
+    now: number,
+    session?: StoredSession,
+  ): Promise<Loaded | undefined> {
+    this.#cache.delete(id);
+    let stored = session;
+    if (stored === undefined) {
+      try {
+        stored = this.#codec.decode(id, await readFile(path));
+      } catch {
+        stored = undefined;
+      }
+    }
+    const kept = stored?.requests && pruneRecords(stored.requests, now, MAX_REQUEST_RECORDS);
+    if (kept !== undefined && Object.keys(kept).length > 0) {
+      return this.#writeTombstone(id, path, kept, size);
+    }
+    await this.#unlink(id, path, size);
+    return undefined;
   }
 
   /** Every delete goes through here; `size` (a regular file's) goes back to the budget. */

@@ -2,6 +2,7 @@ import { describe } from "node:test";
 import { bounds } from "./conformance/bounds.js";
 import { cancellation } from "./conformance/cancellation.js";
 import { concurrency } from "./conformance/concurrency.js";
+import { decidedRules } from "./conformance/decidedRules.js";
 import { deltas } from "./conformance/deltas.js";
 import { destroy } from "./conformance/destroy.js";
 import { expiry } from "./conformance/expiry.js";
@@ -57,5 +58,8 @@ export function describeStorageConformance(target: StorageTarget): void {
     });
     describe("request ids (idempotent writes)", { concurrency: true }, () => requestIds(suite));
     describe("Object.prototype names as keys", { concurrency: true }, () => prototypeKeys(suite));
+    describe("rules once disputed (see Storage.ts)", { concurrency: true }, () =>
+      decidedRules(suite),
+    );
   });
 }

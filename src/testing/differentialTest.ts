@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import type { JsonValue } from "../core/json.js";
 import type { Limits } from "../core/Limits.js";
 import { SessionError } from "../core/SessionError.js";
-import type { ApplyMode, Expiry, Op, Storage } from "../core/storage/Storage.js";
+import type { ApplyMode, Expiry, Idempotency, Op, Storage } from "../core/storage/Storage.js";
 import { SpecStorage } from "./SpecStorage.js";
 import { Stall, sleep } from "./timing.js";
 
@@ -42,10 +43,14 @@ export const DIFFERENTIAL_LIMITS: Limits = Object.freeze({
 /** One family (see idFamily.ts), so a regenerate between any two is legal on a Cluster. */
 const IDS = ["dfam0", "dfam1", "dfam2", "dfam3", "dfam4", "dfam5"];
 const KEYS = ["a", "b", "n", "m", "__proto__", "constructor", "ключ", "x y"];
-// No -0: file and Redis read it back as 0 (JSON text), memory as -0 when the write added
-// no key (no compact()); reported with issue 11, left to the one-semantics work.
-const NUMBERS = [0, 1, -3, 42, 0.1, 0.2, 1.5, -2.25, 1 / 3, 1e21, 2 ** 53, 1e-7, 123456.789];
-const DELTAS = [1, -1, 5, 0.1, 0.2, -0.5, 1e308, 2 ** 52, 1 / 3];
+// -0 among them: it is stored and read back as 0 everywhere (see Op in Storage.ts).
+const NUMBERS = [0, -0, 1, -3, 42, 0.1, 0.2, 1.5, -2.25, 1 / 3, 1e21, 2 ** 53, 1e-7, 123456.789];
+const DELTAS = [1, -1, 5, 0.1, 0.2, -0.5, 1e308, 2 ** 52, 1 / 3, -0];
+/**
+ * Request-record windows: mostly longer than any run, sometimes short enough that records
+ * expire during one (steps are kept away from their expiry as from sessions').
+ */
+const WINDOWS = [60_000, 60_000, 700];
 
 type Step =
   | {
@@ -55,13 +60,24 @@ type Step =
       expectedVersion?: number;
       mode: ApplyMode;
       ttlMs: number;
+      idem?: Idempotency;
     }
   | { kind: "read"; id: string; ttlMs: number }
   | { kind: "readKey"; id: string; key: string; ttlMs: number }
-  | { kind: "regenerate"; oldId: string; newId: string; keepOld: boolean; ttlMs: number }
-  | { kind: "touch"; id: string; ttlMs: number }
-  | { kind: "destroy"; id: string }
+  | {
+      kind: "regenerate";
+      oldId: string;
+      newId: string;
+      keepOld: boolean;
+      ttlMs: number;
+      idem?: Idempotency;
+    }
+  | { kind: "touch"; id: string; ttlMs: number; idem?: Idempotency }
+  | { kind: "destroy"; id: string; idem?: Idempotency }
   | { kind: "expire" };
+
+/** A write that may carry a request record. */
+type Write = Extract<Step, { idem?: Idempotency }>;
 
 /** What one call came to, in a form two storages can be compared by. */
 type Outcome = { ok: unknown } | { error: string; message: string };
@@ -71,7 +87,9 @@ type Outcome = { ok: unknown } | { error: string; message: string };
  * destroys and expiries to every target and to SpecStorage, step by step, and fails at the
  * first step where a target's outcome differs from the spec's: same result shape, values,
  * versions and error code; times within the margin (plus the ≤ ttl/20 a storage may
- * coalesce a slide by, see RecentSlides). Request ids are not part of the sequence.
+ * coalesce a slide by, see RecentSlides). Writes carry request records (Idempotency) too:
+ * fresh keys, a past write sent again as it was (a retry; a create's with another id),
+ * a past key with another request, on its session or another.
  *
  * Expiry is real: TTLs of 200–300 ms and, on two seeds in three, a 900 ms lifetime, with
  * real sleeps. The choice of each step is a function of the seed and of the spec's state,
@@ -84,6 +102,7 @@ export async function runDifferential(
 ): Promise<DifferentialReport> {
   const margin = options.marginMs ?? 60;
   const rng = new Rng(options.seed);
+  const writes: Write[] = [];
   const maxLifetimeMs = options.seed % 3 === 0 ? undefined : 900;
   const spec = new SpecStorage();
   const storages = await Promise.all(targets.map((t) => t.create()));
@@ -93,7 +112,7 @@ export async function runDifferential(
   };
   try {
     for (let index = 0; index < options.steps; index++) {
-      const step = nextStep(rng, spec);
+      const step = nextStep(rng, spec, writes);
       await awayFromExpiry(spec, margin, step.kind === "expire");
       count(step.kind);
       if (step.kind === "expire") continue;
@@ -107,6 +126,8 @@ export async function runDifferential(
         throw new Stall(`step ${index} took ${took} ms, over the ${margin} ms margin`);
       }
       count(`${step.kind}:${label(expected as Outcome)}`);
+      if ("idem" in step && step.idem !== undefined)
+        count(`requestId:${label(expected as Outcome)}`);
       const problems: string[] = [];
       for (const [i, got] of actual.entries()) {
         const name = (targets[i] as DifferentialTarget).name;
@@ -136,19 +157,24 @@ function run(storage: Storage, step: Exclude<Step, { kind: "expire" }>, expiry: 
       return storage.apply(
         step.id,
         { ops: step.ops, expectedVersion: step.expectedVersion },
-        { ...expiry, mode: step.mode, limits: DIFFERENTIAL_LIMITS },
+        { ...expiry, mode: step.mode, limits: DIFFERENTIAL_LIMITS, idempotency: step.idem },
       );
     case "read":
       return storage.read(step.id, expiry);
     case "readKey":
       return storage.readKey(step.id, step.key, expiry);
     case "regenerate":
-      return storage.regenerate(step.oldId, step.newId, { ...expiry, keepOld: step.keepOld });
+      return storage.regenerate(step.oldId, step.newId, {
+        ...expiry,
+        keepOld: step.keepOld,
+        idempotency: step.idem,
+      });
     case "touch":
-      return storage.touch(step.id, expiry);
+      return storage.touch(step.id, { ...expiry, idempotency: step.idem });
     case "destroy":
       // What destroy returns without a request id is unspecified (undefined or void).
-      return storage.destroy(step.id).then(() => "destroyed");
+      if (step.idem === undefined) return storage.destroy(step.id).then(() => "destroyed");
+      return storage.destroy(step.id, { idempotency: step.idem });
   }
 }
 
@@ -197,23 +223,27 @@ function difference(expected: Outcome, got: Outcome, timeTolerance: number): str
 async function awayFromExpiry(spec: SpecStorage, margin: number, pass: boolean): Promise<void> {
   if (pass) {
     const now = Date.now();
-    const live = [...spec.peek().values()].map((m) => m.expireTime).filter((e) => e > now);
+    const live = expiries(spec).filter((e) => e > now);
     if (live.length > 0) await sleep(Math.min(...live) - now + margin);
   }
   for (;;) {
     const now = Date.now();
-    const near = [...spec.peek().values()]
-      .map((m) => m.expireTime)
-      .filter((e) => e > now - margin && e < now + 2 * margin);
+    const near = expiries(spec).filter((e) => e > now - margin && e < now + 2 * margin);
     if (near.length === 0) return;
     await sleep(Math.max(...near) - now + margin + 1);
   }
 }
 
-function nextStep(rng: Rng, spec: SpecStorage): Step {
+/** Every time at which something the spec holds expires: sessions and request records. */
+function expiries(spec: SpecStorage): number[] {
+  return [...[...spec.peek().values()].map((m) => m.expireTime), ...spec.recordExpiries()];
+}
+
+function nextStep(rng: Rng, spec: SpecStorage, writes: Write[]): Step {
   const roll = rng.int(100);
   const id = rng.pick(IDS);
   const ttlMs = rng.pick([200, 250, 300]);
+  if (roll < 6 && writes.length > 0) return retry(rng, rng.pick(writes), ttlMs);
   if (roll < 45) {
     const ops: Op[] = [];
     const n = rng.int(DIFFERENTIAL_LIMITS.maxOps + 3);
@@ -226,19 +256,60 @@ function nextStep(rng: Rng, spec: SpecStorage): Step {
       const live = at !== undefined && at.expireTime > Date.now();
       step.expectedVersion = Math.max(0, (live ? at.version : 0) + rng.pick([0, 0, 0, 1, -1]));
     }
-    return step;
+    return withRequestId(rng, step, writes);
   }
   if (roll < 60) return { kind: "read", id, ttlMs };
   if (roll < 70) return { kind: "readKey", id, key: rng.pick(KEYS), ttlMs };
   if (roll < 81) {
-    // Never into the same id: with the old session missing, memory answers "missing" and
-    // file and Redis "taken" (they compare the ids first); reported with issue 11.
-    const newId = rng.pick(IDS.filter((other) => other !== id));
-    return { kind: "regenerate", oldId: id, newId, keepOld: rng.int(3) === 0, ttlMs };
+    // Into any id, itself included: a missing one is "missing", a live one "taken".
+    const newId = rng.pick(IDS);
+    const step: Step = { kind: "regenerate", oldId: id, newId, keepOld: rng.int(3) === 0, ttlMs };
+    return withRequestId(rng, step, writes);
   }
-  if (roll < 90) return { kind: "touch", id, ttlMs };
-  if (roll < 97) return { kind: "destroy", id };
+  if (roll < 90) return withRequestId(rng, { kind: "touch", id, ttlMs }, writes);
+  if (roll < 97) return withRequestId(rng, { kind: "destroy", id }, writes);
   return { kind: "expire" };
+}
+
+/**
+ * The write with a request record on two in five: under a fresh key, or under a key a past
+ * write used (so another request on its session, or the same key on another session; the
+ * same request now and then, when the bodies happen to match).
+ */
+function withRequestId(rng: Rng, step: Write, writes: Write[]): Write {
+  const roll = rng.int(5);
+  if (roll >= 2) return step;
+  const past = roll === 1 && writes.length > 0 ? rng.pick(writes).idem : undefined;
+  const key = past?.key ?? hex(`request ${rng.next()}`);
+  const idem: Idempotency = { key, fingerprint: fingerprint(step), windowMs: rng.pick(WINDOWS) };
+  // What a create or a regenerate issued, as the Manager seals it: opaque to the storage.
+  if (step.kind === "regenerate" || (step.kind === "apply" && step.mode === "create")) {
+    idem.sealedId = `sealed_${hex(key).slice(0, 12)}`;
+  }
+  const out = { ...step, idem };
+  writes.push(out);
+  return out;
+}
+
+/**
+ * A past write sent again, as a client retries: the same request and record. A create's
+ * retry creates under another id (the Manager draws a fresh one), with the same record.
+ */
+function retry(rng: Rng, past: Write, ttlMs: number): Step {
+  const again = "ttlMs" in past ? { ...past, ttlMs } : { ...past };
+  if (again.kind === "apply" && again.mode === "create") again.id = rng.pick(IDS);
+  return again;
+}
+
+/** What the Manager's fingerprint stands for: the request, but not a create's (fresh) id. */
+function fingerprint(step: Write): string {
+  const { ttlMs: _ttl, idem: _idem, ...body } = { ttlMs: 0, ...step };
+  const request = body.kind === "apply" && body.mode === "create" ? { ...body, id: "" } : body;
+  return hex(JSON.stringify(request, (_, v) => (Object.is(v, -0) ? "-0" : v)));
+}
+
+function hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
 }
 
 function randomOp(rng: Rng): Op {
@@ -287,7 +358,8 @@ function randomValue(rng: Rng, depth: number): JsonValue {
 function label(outcome: Outcome): string {
   if ("error" in outcome) return outcome.error;
   if (outcome.ok === undefined) return "undefined";
-  return typeof outcome.ok === "string" ? outcome.ok : "ok";
+  if (typeof outcome.ok === "string") return outcome.ok;
+  return (outcome.ok as { replayed?: boolean }).replayed === true ? "replayed" : "ok";
 }
 
 function describe(step: Step, expiry: Expiry): string {

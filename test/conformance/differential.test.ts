@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { after } from "node:test";
 import { silentLogger } from "../../src/core/Logger.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
-import { FileStorage } from "../../src/file/FileStorage.js";
+import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
+import { FileStorage, type FileStorageOptions } from "../../src/file/FileStorage.js";
 import { differentialTests } from "../support/differentialSeeds.js";
 
 const dirs: string[] = [];
@@ -17,14 +18,27 @@ after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
+function inFreshDir(options: Omit<FileStorageOptions, "dir">): FileStorage {
+  const dir = mkdtempSync(join(tmpdir(), "sessiond-diff-"));
+  dirs.push(dir);
+  return new FileStorage({ ...options, dir, logger: silentLogger });
+}
+
+// The kinds the conformance suite runs, encrypted ones included (as conformance.test.ts
+// builds them): each must agree with the spec, not merely with the plain file storage.
 differentialTests("memory and file", () => [
   { name: "memory", create: () => new MemoryStorage() },
+  { name: "file", create: () => inFreshDir({}) },
   {
-    name: "file",
-    create: () => {
-      const dir = mkdtempSync(join(tmpdir(), "sessiond-diff-"));
-      dirs.push(dir);
-      return new FileStorage({ dir, logger: silentLogger });
-    },
+    name: "file (encrypted)",
+    create: () => inFreshDir({ encryptionKey: Buffer.alloc(32, 7) }),
+  },
+  {
+    name: "file (encrypted, hashed ids, rotated keys)",
+    create: () =>
+      new HashedIdStorage(
+        inFreshDir({ encryptionKeys: [Buffer.alloc(32, 8), Buffer.alloc(32, 7)] }),
+        Buffer.alloc(32, 9),
+      ),
   },
 ]);

@@ -53,7 +53,7 @@ import { keyCost, sessionCost } from "./heapCost.js";
 
 /** A request record in memory: kept apart from sessions, so it outlives a destroy. */
 interface HeldRecord extends RequestRecord {
-  /** The session it was written for (the per-session cap counts by it). */
+  /** Its scope: the session it was written for, or CREATES (the per-scope cap counts by it). */
   owner: string;
   /** What it is charged against maxTotalBytes. */
   cost: number;
@@ -103,6 +103,14 @@ function small(n: number): number {
   return n >= 0 && n <= 0x3fff_ffff ? n | 0 : n;
 }
 
+/** The scope of create records: never a session id (ids are [0-9A-Za-z_-]). */
+const CREATES = "\0creates";
+
+/** A record's name in #requests: records of different scopes never meet (see Idempotency). */
+function recordName(scope: string, key: string): string {
+  return `${scope}/${key}`;
+}
+
 /** What a request record is charged (keys, fingerprint, result and Map entry, roughly). */
 const RECORD_COST = 400;
 
@@ -112,9 +120,9 @@ const COMPACT_KEYS = 32;
 /** Single process, fastest, not persistent. Values are copied in and out, never shared. */
 export class MemoryStorage implements Storage {
   readonly #entries = new Map<string, Entry>();
-  /** Request records by Idempotency.key, in the order written. */
+  /** Request records by recordName(scope, Idempotency.key), in the order written. */
   readonly #requests = new Map<string, HeldRecord>();
-  /** Each session's request record keys, oldest first (for MAX_REQUEST_RECORDS). */
+  /** Each scope's request record names, oldest first (for MAX_REQUEST_RECORDS). */
   readonly #owners = new Map<string, string[]>();
   readonly #maxSessions: number;
   readonly #budget: HeapBudget;
@@ -203,6 +211,11 @@ export class MemoryStorage implements Storage {
     checkOpCount(0, delta.ops.length, options.limits);
     const idem = options.idempotency;
     if (idem === undefined) return this.#apply(id, delta, options, Date.now());
+    // A create's retry comes with another id: its record is found by the key alone, in a
+    // scope of its own (see Idempotency).
+    if (options.mode === "create") {
+      return this.#idempotent(idem, CREATES, (now) => this.#apply(id, delta, options, now));
+    }
     return this.#idempotent(idem, id, (now) => this.#apply(id, delta, options, now));
   }
 
@@ -246,10 +259,15 @@ export class MemoryStorage implements Storage {
     assertExpiry(options);
     const idem = options.idempotency;
     if (idem === undefined) return this.#regenerate(oldId, newId, options, Date.now());
-    return this.#idempotent(idem, oldId, (now) => {
-      const result = this.#regenerate(oldId, newId, options, now);
-      return typeof result === "string" ? undefined : result;
-    }) as Promise<RegenerateResult>;
+    // "missing" and "taken" are answered as they are, unrecorded.
+    let unrecorded: RegenerateResult = "missing";
+    const result = await this.#idempotent(idem, oldId, (now) => {
+      const outcome = this.#regenerate(oldId, newId, options, now);
+      if (typeof outcome !== "string") return outcome;
+      unrecorded = outcome;
+      return undefined;
+    });
+    return result ?? unrecorded;
   }
 
   /** One synchronous step: no other call can run between the checks and the move. */
@@ -339,33 +357,37 @@ export class MemoryStorage implements Storage {
 
   /**
    * `write` (synchronous, so the look-up, the write and the record are one step) under a
-   * request record; see Idempotency. An undefined result is not recorded.
+   * request record of `scope` (a session id, or CREATES); see Idempotency. An undefined
+   * result is not recorded.
    */
   #idempotent<T extends object>(
     idem: Idempotency,
-    owner: string,
+    scope: string,
     write: (now: number) => T | undefined,
   ): Promise<(T & Replay) | undefined> {
     assertIdempotency(idem);
     const now = Date.now();
-    const held = this.#requests.get(idem.key);
+    const name = recordName(scope, idem.key);
+    const held = this.#requests.get(name);
     if (held !== undefined) {
       if (isLive(held, now)) return Promise.resolve(replay<T>(held, idem));
-      this.#dropRecord(idem.key);
+      this.#dropRecord(name);
     }
     let result: T | undefined;
     try {
       result = write(now);
     } catch (err) {
       const refusal = refusalRecord(idem, now, err);
-      if (refusal !== undefined) this.#keepRecord(idem.key, owner, refusal);
+      if (refusal !== undefined) this.#keepRecord(name, scope, refusal);
       throw err;
     }
-    if (result !== undefined) this.#keepRecord(idem.key, owner, recordOf(idem, now, result));
+    if (result !== undefined) this.#keepRecord(name, scope, recordOf(idem, now, result));
     return Promise.resolve(result);
   }
 
+  /** `key` is recordName(owner, Idempotency.key); one written again replaces the old. */
   #keepRecord(key: string, owner: string, record: RequestRecord): void {
+    this.#dropRecord(key);
     const cost =
       RECORD_COST +
       (record.s?.length ?? 0) +

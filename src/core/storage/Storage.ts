@@ -8,9 +8,14 @@ import type { CapabilityKey } from "./capabilities.js";
  * different keys never lose each other's writes.
  */
 export type Op =
+  /** A -0 anywhere in the value is stored (and read back) as 0: JSON has no -0. */
   | { type: "set"; key: string; value: JsonValue }
   | { type: "remove"; key: string }
-  /** Absent keys count as 0; a non-number value fails the whole delta (failed_precondition). */
+  /**
+   * Absent keys count as 0; a non-number value fails the whole delta (failed_precondition).
+   * A result of -0 (0 + -0, say) is stored and answered (in `incremented`) as 0: JSON has
+   * no -0, so the storages that keep JSON text could not keep it, and one answer for all.
+   */
   | { type: "increment"; key: string; delta: number }
   /** Removes every key; ops after it in the same delta still apply. */
   | { type: "clear" };
@@ -73,19 +78,42 @@ export interface ApplyOptions extends Expiry, CallOptions {
 }
 
 /**
- * Makes one write idempotent (a caller's `request_id`). Before writing, the storage looks
- * for a live record named `key`:
+ * Makes one write idempotent (a caller's `request_id`). The rules, decided here once
+ * (SpecStorage is their executable form, the differential test holds every storage to it):
+ *
+ * **Scope.** A record belongs to one session id: the id the write addressed (apply, touch,
+ * destroy; regenerate's OLD id). Only writes to that id find it; the same `key` on another
+ * id is another record. (Why not one scope for the whole storage: a Redis Cluster cannot
+ * look a key up across slots, and the Manager's keys never meet across sessions anyway.)
+ * A `create` is the exception, since its retry comes with another (fresh) id: a create
+ * keeps and looks up its record by `key` alone, among create records, a scope of their
+ * own. So a later write to the session it created under the same key is another scope and
+ * runs (recorded there): the two never answer for each other, so neither can be handed the
+ * other's outcome, which is what REQUEST_ID_REUSED guards against. (Refusing it too would
+ * need every create to write two scopes, two keys per script on Redis, for no safety.)
+ *
+ * **Look-up first.** After its own arguments are checked (invalid_argument, maxOps: those
+ * refusals are never recorded), a write looks for a live record in its scope, before
+ * anything else (before the session is even looked at):
  * - found, same `fingerprint`: nothing is written; the recorded outcome is returned again
  *   (with `replayed: true` and the record's `sealedId`), or the recorded refusal thrown again;
- * - found, other fingerprint: nothing is written; throws `already_exists`;
- * - none: the write runs and its outcome (a result, or a refusal: `aborted`,
- *   `resource_exhausted`, `failed_precondition`) is recorded in the SAME atomic step as the
- *   write. A write that changes nothing and returns undefined / "missing" / "taken" records
- *   nothing: the caller tries again (another mode, another id) under the same key.
- * A record lives `windowMs`, then behaves as absent. It is stored where the write's session
- * lives (same file, same Redis Cluster slot) and survives the session's destroy or
- * regenerate for its window. A storage keeps at most MAX_REQUEST_RECORDS records per
- * session, dropping the oldest first, so no caller grows them without bound.
+ * - found, other fingerprint: nothing is written; throws `already_exists` (REQUEST_ID_REUSED);
+ * - none: the write runs.
+ *
+ * **What is recorded**, in the SAME atomic step as the write: a result (apply's, with its
+ * `incremented`; regenerate's, touch's new meta; destroy's `{}`, even when there was
+ * nothing to destroy) or a refusal that describes the stored state (`aborted`,
+ * `resource_exhausted`, `failed_precondition`; a create's refusals among create records
+ * only, there being no session). A write that changes nothing and returns undefined /
+ * "missing" / "taken" records nothing: the caller tries again (another mode, another id)
+ * under the same key.
+ *
+ * **Lifetime.** A record lives `windowMs` from when it was written, then behaves as absent.
+ * It is stored where its session lives (same file, same Redis Cluster slot) and outlives
+ * the session: a destroy, a regenerate away, an expiry or a later create under the same id
+ * leave it answering for its window. A scope keeps at most MAX_REQUEST_RECORDS records,
+ * dropping the oldest first, so no caller grows them without bound.
+ *
  * A storage never sees the request id itself, only values derived from it, and stores no
  * session id in a record except sealed (`sealedId`, opaque to the storage).
  */
@@ -149,6 +177,10 @@ export interface RegenerateOptions extends Expiry, CallOptions {
 /**
  * What regenerate() did: the new session's meta, or why nothing changed — `missing` (no
  * live session under the old id) or `taken` (the new id is in use: pick another).
+ * The old id is checked first, so regenerating a missing id into itself is `missing`, and a
+ * live one into itself `taken` (by itself): "missing" is the answer that is true whatever
+ * the new id, and the one a caller acts on (there is nothing to move), where "taken" would
+ * send it looking for another id for a session that does not exist.
  */
 export type RegenerateResult = (SessionMeta & Replay) | "missing" | "taken";
 

@@ -96,7 +96,8 @@ export function increment(
   if (typeof base !== "number") return { kind: "notNumber", key, holds: kindOf(base) };
   const next = base + delta;
   if (!Number.isFinite(next)) return { kind: "overflow", key };
-  return next;
+  // -0 (from -0 + -0) is 0: JSON has no -0, and every storage answers alike (see Op).
+  return next === 0 ? 0 : next;
 }
 
 function kindOf(value: JsonValue): ValueKind {

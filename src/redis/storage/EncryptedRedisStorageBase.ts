@@ -262,28 +262,32 @@ export abstract class EncryptedRedisStorageBase implements Storage, RedisBacked 
     const from = this.keyOf(oldId);
     const to = this.keyOf(newId);
     assertExpiry(options);
-    if (from === to) return "taken";
     const idem = options.idempotency;
     const args = writeArgs(options, idem);
     const records = idem === undefined ? from : this.keys.requests(oldId);
     const [first, second] = from < to ? [from, to] : [to, from];
-    return this.#locks.run(first, () =>
-      this.#locks.run(second, () =>
-        this.#retrying<RegenerateResult>(from, options.signal, async (token) => {
-          const { current } = await this.load(from, options.signal);
-          const lock = { key: lockOf(from), token, args, records, signal: options.signal };
-          const raw = current
-            ? await this.move(from, to, current, options.keepOld, lock)
-            : await this.#settle(records, args, idem, ["missing"], options.signal);
-          const [reply, replay] = unwrapReplay(raw);
-          const committed = commitReply(reply);
-          if (committed.tag === "ok") return { done: { ...committed.meta, ...replay } };
-          if (committed.tag === "missing" || committed.tag === "taken") {
-            return { done: committed.tag };
-          }
-          return undefined;
-        }),
-      ),
+    // Into itself too the script decides (the record, then the old id: a missing one is
+    // "missing", see RegenerateResult; then the new one, which a live session holds), under
+    // one lock: taking the same one twice would wait on itself.
+    const both = <T>(run: () => Promise<T>) =>
+      from === to
+        ? this.#locks.run(from, run)
+        : this.#locks.run(first, () => this.#locks.run(second, run));
+    return both(() =>
+      this.#retrying<RegenerateResult>(from, options.signal, async (token) => {
+        const { current } = await this.load(from, options.signal);
+        const lock = { key: lockOf(from), token, args, records, signal: options.signal };
+        const raw = current
+          ? await this.move(from, to, current, options.keepOld, lock)
+          : await this.#settle(records, args, idem, ["missing"], options.signal);
+        const [reply, replay] = unwrapReplay(raw);
+        const committed = commitReply(reply);
+        if (committed.tag === "ok") return { done: { ...committed.meta, ...replay } };
+        if (committed.tag === "missing" || committed.tag === "taken") {
+          return { done: committed.tag };
+        }
+        return undefined;
+      }),
     );
   }
 

@@ -155,7 +155,8 @@ export abstract class RedisStorageBase implements Storage, RedisBacked {
   ): Promise<RegenerateResult> {
     const from = this.keyOf(oldId);
     const to = this.keyOf(newId);
-    if (from === to) return "taken";
+    // Into itself too the script decides: the record, then the old id (a missing one is
+    // "missing", see RegenerateResult), then the new one, which a live session holds.
     const args = writeArgs(options, options.idempotency);
     args.push(options.keepOld ? "1" : "");
     this.slides.forget(from);
