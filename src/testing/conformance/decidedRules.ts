@@ -124,8 +124,12 @@ export function decidedRules({ fresh, timed, manager }: ConformanceSuite): void 
     "request records outlive their session: a destroy without request id, a regenerate away, expiry",
     timed(async (storage) => {
       const ops = [{ type: "increment" as const, key: "n", delta: 1 }];
-      const ids = [newSessionId(), newSessionId(), newSessionId()];
-      const [destroyed, moved, expired] = ids as [string, string, string];
+      // `destroyed` is in `expired`'s family: the last step regenerates one into the other,
+      // which a Redis Cluster can do only within one slot.
+      const expired = newSessionId();
+      const destroyed = idInFamily(expired, newSessionId());
+      const moved = newSessionId();
+      const ids = [destroyed, moved, expired];
       for (const id of ids) await storage.apply(id, { ops }, options("create"));
       const idem = (id: string) => record(`outlive ${id}`, "increment");
       const write = (id: string) =>
