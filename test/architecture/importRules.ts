@@ -15,13 +15,15 @@ export interface LayerRule {
   ioBuiltins: boolean;
 }
 
-const CORE = ["core", "core/storage", "core/memory", "core/session"] as const;
+const CORE = ["core", "core/storage", "core/engine", "core/memory", "core/session"] as const;
 
 export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
   // The core is ordered: errors and limits, then the storage contract, then the memory
   // storage, then Manager and Session (whose default storage is the memory one).
   core: { layers: [], packages: [], ioBuiltins: false },
   "core/storage": { layers: ["core"], packages: [], ioBuiltins: false },
+  // The engine: the session rules over any DocumentStore (file, encrypted Redis, yours).
+  "core/engine": { layers: ["core", "core/storage"], packages: [], ioBuiltins: false },
   "core/memory": { layers: ["core", "core/storage"], packages: [], ioBuiltins: false },
   "core/session": {
     layers: ["core", "core/storage", "core/memory"],
