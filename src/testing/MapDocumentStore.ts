@@ -2,7 +2,6 @@ import type {
   DocumentStore,
   Loaded,
   LoadOptions,
-  RecordRef,
   SessionDoc,
   Write,
 } from "../core/engine/DocumentStore.js";
@@ -19,85 +18,83 @@ import {
   type SessionRecord,
 } from "../core/storage/Storage.js";
 
-/** What a name (a session id, or a create's record key) holds. */
+/** What a name holds: `s:<id>` a session and its records, `c:<key>` a create's records. */
 interface Entry {
-  doc?: SessionDoc;
+  doc?: SessionDoc | undefined;
   records: Record<string, RequestRecord>;
-  /** Bumped by every commit to this name: what a revision compares. */
+  /** Changed by every commit to the name: what a revision compares. */
   generation: number;
 }
 
-/** The generations a load saw: of the session's name, and of a create record's. */
-interface Revision {
-  session: number;
-  createRecord?: number;
-}
+/** The generation of each name a load looked at (0: nothing there). */
+type Revision = Record<string, number>;
 
 /**
- * The smallest complete DocumentStore: sessions and request records in two Maps, a
- * generation per name as the revision. A storage on it is `new SessionEngine(new
- * MapDocumentStore())`; the engine supplies every session rule. It is the README's
- * storage-author example and the engine's own test backend: every call awaits once
- * between load and commit, so concurrent writes really interleave and the engine's
- * start-over path runs. Expired entries go when looked at and on sweep().
+ * The smallest complete DocumentStore: one Map, a generation per name as the revision.
+ * `new SessionEngine(new MapDocumentStore())` is a Storage that passes the conformance suite
+ * and the differential test; the engine supplies every session rule. Each call waits one
+ * turn of the event loop, as real I/O would, so concurrent writes interleave and the
+ * engine's start-over path runs. Expired entries go when looked at, and on sweep().
  */
 export class MapDocumentStore implements DocumentStore<Revision> {
-  readonly #sessions = new Map<string, Entry>();
-  /** A create's records, by request key (see Idempotency). */
-  readonly #creates = new Map<string, Entry>();
-  /** Where generations come from: one counter, so a name dropped and written again never repeats one. */
+  readonly #names = new Map<string, Entry>();
+  /** One counter for all names, so a name dropped and written again never repeats one. */
   #generations = 0;
 
   async load(id: string, options: LoadOptions): Promise<Loaded<Revision>> {
     await tick(options.signal);
     const now = Date.now();
-    const entry = this.#entry(this.#sessions, id, now);
-    const revision: Revision = { session: entry?.generation ?? 0 };
-    let record: RequestRecord | undefined;
+    const names = [`s:${id}`];
     const ref = options.record;
-    if (ref !== undefined) {
-      const holder = ref.create ? this.#entry(this.#creates, ref.key, now) : entry;
-      if (ref.create) revision.createRecord = holder?.generation ?? 0;
-      const found = holder?.records[ref.key];
-      if (found !== undefined && found.e > now) record = found;
-    }
-    const doc = entry?.doc;
-    return { revision, now, session: doc && { ...doc, data: cloneJson(doc.data) }, record };
+    if (ref?.create) names.push(`c:${ref.key}`);
+    const revision: Revision = {};
+    for (const name of names) revision[name] = this.#entry(name, now)?.generation ?? 0;
+    const doc = this.#names.get(`s:${id}`)?.doc;
+    const found = ref && this.#names.get(names.at(-1) as string)?.records[ref.key];
+    return {
+      revision,
+      now,
+      session: doc && { ...doc, data: cloneJson(doc.data) },
+      record: found !== undefined && found.e > now ? found : undefined,
+    };
   }
 
   async commit(writes: readonly Write<Revision>[], signal?: CallSignal): Promise<boolean> {
     await tick(signal);
-    for (const { id, revision, record } of writes) {
-      if ((this.#sessions.get(id)?.generation ?? 0) !== revision.session) return false;
-      if (record?.ref.create && revision.createRecord !== undefined) {
-        if ((this.#creates.get(record.ref.key)?.generation ?? 0) !== revision.createRecord)
-          return false;
+    for (const { revision } of writes) {
+      for (const [name, seen] of Object.entries(revision)) {
+        if ((this.#names.get(name)?.generation ?? 0) !== seen) return false;
       }
     }
     const now = Date.now();
     for (const { id, change, record } of writes) {
-      const entry = this.#touched(this.#sessions, id);
+      const entry = this.#changed(`s:${id}`);
       if (change.kind === "put") entry.doc = { ...change.doc, data: cloneJson(change.doc.data) };
-      else if (change.kind === "remove") entry.doc = undefined;
-      else if (change.kind === "slide" && entry.doc) entry.doc.expireTime = change.expireTime;
-      if (record !== undefined) this.#keep(entry, record.ref, record.record, now);
+      if (change.kind === "remove") entry.doc = undefined;
+      if (change.kind === "slide" && entry.doc) entry.doc.expireTime = change.expireTime;
+      if (record === undefined) continue;
+      const holder = record.ref.create ? this.#changed(`c:${record.ref.key}`) : entry;
+      // Re-added last: a key written again counts as the newest.
+      const { [record.ref.key]: _, ...others } = holder.records;
+      others[record.ref.key] = record.record;
+      holder.records = pruneRecords(others, now, MAX_REQUEST_RECORDS);
     }
     return true;
   }
 
   async read(id: string, options: ReadOptions): Promise<SessionRecord | undefined> {
     const meta = await this.slide(id, options);
-    const doc = this.#sessions.get(id)?.doc;
+    const doc = this.#names.get(`s:${id}`)?.doc;
     return meta && doc && { ...meta, data: cloneJson(doc.data) };
   }
 
   async slide(
     id: string,
-    options: Expiry & { signal?: CallSignal },
+    options: Expiry & { signal?: CallSignal | undefined },
   ): Promise<SessionMeta | undefined> {
     await tick(options.signal);
     const now = Date.now();
-    const doc = this.#entry(this.#sessions, id, now)?.doc;
+    const doc = this.#entry(`s:${id}`, now)?.doc;
     if (doc === undefined) return undefined;
     doc.expireTime = expireAt(now, doc.createTime, options);
     return { version: doc.version, createTime: doc.createTime, expireTime: doc.expireTime };
@@ -105,64 +102,44 @@ export class MapDocumentStore implements DocumentStore<Revision> {
 
   async remove(id: string, signal?: CallSignal): Promise<void> {
     await tick(signal);
-    const entry = this.#sessions.get(id);
-    if (entry?.doc === undefined) return;
-    entry.doc = undefined;
-    entry.generation = ++this.#generations;
+    if (this.#names.get(`s:${id}`)?.doc !== undefined) this.#changed(`s:${id}`).doc = undefined;
   }
 
-  /** Drops expired sessions and records (a real backend runs this on a timer). */
+  /** Drops what has expired (a real backend runs this on a timer). */
   sweep(): void {
     const now = Date.now();
-    for (const map of [this.#sessions, this.#creates]) {
-      for (const name of [...map.keys()]) this.#entry(map, name, now);
-    }
+    for (const name of [...this.#names.keys()]) this.#entry(name, now);
   }
 
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
-    this.#sessions.clear();
-    this.#creates.clear();
+    this.#names.clear();
   }
 
-  /** `name`'s entry with what has expired dropped (and itself, when nothing is left). */
-  #entry(map: Map<string, Entry>, name: string, now: number): Entry | undefined {
-    const entry = map.get(name);
-    if (entry === undefined) return undefined;
-    if (entry.doc !== undefined && entry.doc.expireTime <= now) {
+  /** `name`'s entry with what has expired dropped, or undefined when nothing is left. */
+  #entry(name: string, now: number): Entry | undefined {
+    const entry = this.#names.get(name);
+    if (entry?.doc !== undefined && entry.doc.expireTime <= now) {
       entry.doc = undefined;
       entry.generation = ++this.#generations;
     }
-    entry.records = pruneRecords(entry.records, now, MAX_REQUEST_RECORDS);
-    if (entry.doc === undefined && Object.keys(entry.records).length === 0) {
-      map.delete(name);
-      return undefined;
-    }
-    return entry;
+    if (entry !== undefined) entry.records = pruneRecords(entry.records, now, MAX_REQUEST_RECORDS);
+    if (entry?.doc !== undefined || Object.keys(entry?.records ?? {}).length > 0) return entry;
+    this.#names.delete(name);
+    return undefined;
   }
 
-  #touched(map: Map<string, Entry>, name: string): Entry {
-    let entry = map.get(name);
-    if (entry === undefined) {
-      entry = { records: {}, generation: 0 };
-      map.set(name, entry);
-    }
+  /** `name`'s entry (made if missing) with a new generation: a commit is changing it. */
+  #changed(name: string): Entry {
+    const entry = this.#names.get(name) ?? { records: {}, generation: 0 };
     entry.generation = ++this.#generations;
+    this.#names.set(name, entry);
     return entry;
-  }
-
-  #keep(session: Entry, ref: RecordRef, record: RequestRecord, now: number): void {
-    const entry = ref.create ? this.#touched(this.#creates, ref.key) : session;
-    const records = { ...entry.records };
-    // Re-added last: a key written again counts as the newest.
-    delete records[ref.key];
-    records[ref.key] = record;
-    entry.records = pruneRecords(records, now, MAX_REQUEST_RECORDS);
   }
 }
 
-/** One turn of the event loop, as a real backend's I/O would take, with its cancellation. */
+/** One turn of the event loop, as real I/O would take, then the call's cancellation. */
 async function tick(signal: CallSignal | undefined): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
   throwIfCancelled(signal);

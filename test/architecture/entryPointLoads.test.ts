@@ -99,6 +99,11 @@ const PROMISES: Record<string, EntryPromise> = {
     folders: ["src/file/", "src/redis/", "src/grpc/", "src/server/"],
     loads: "src/testing/SpecStorage.ts",
   },
+  "src/storage-kit/index.ts": {
+    packages: ["@grpc/grpc-js", ...REDIS, ...PROTOBUFJS],
+    folders: ["src/file/", "src/redis/", "src/grpc/", "src/server/"],
+    loads: "src/core/engine/SessionEngine.ts",
+  },
 };
 
 /** What `loaded` does that `promise` says it must not, one line each. */

@@ -55,6 +55,8 @@ export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
     ioBuiltins: false,
   },
   testing: { layers: CORE, packages: [], ioBuiltins: false },
+  // The storage author's kit: the engine and the contract's helpers, and the test runners.
+  "storage-kit": { layers: [...CORE, "testing"], packages: [], ioBuiltins: false },
   server: {
     layers: [...CORE, "file", "redis", "gen", "protocol", "grpc", "service"],
     // prom-client only behind `await import` (src/server/metrics/), when metrics are asked for.
@@ -78,6 +80,7 @@ export const ENTRY_POINT_PACKAGES: Readonly<Record<string, readonly string[]>> =
   "src/client/index.ts": ["@grpc/grpc-js", "@bufbuild/protobuf"],
   "src/server/index.ts": ["@grpc/grpc-js", "@bufbuild/protobuf"],
   "src/testing/index.ts": [],
+  "src/storage-kit/index.ts": [],
 };
 
 /** Builtins that reach the disk, the network or other processes. */

@@ -58,12 +58,20 @@ import { sessionInterceptor, getSession, openSession } from "sessiond/grpc";
 import { sessionMiddleware } from "sessiond/nice-grpc";
 import { startServer } from "sessiond/server";
 import { describeStorageConformance } from "sessiond/testing";
+import { SessionEngine, MapDocumentStore, applyDelta, accepted, refusalError, replay, recordOf } from "sessiond/storage-kit";
 
 async function main(): Promise<void> {
   const manager = new Manager({ storage: new MemoryStorage() });
   const local = manager.session();
   local.set("a", 1);
   await local.commit();
+  // A storage built from the kit alone: the engine over its smallest backend.
+  const kit = new Manager({ storage: new SessionEngine(new MapDocumentStore()) });
+  const built = kit.session();
+  built.set("n", 2);
+  await built.commit();
+  const kitValue = await kit.session(built.id).get("n");
+  await kit.close();
   let invalid: string | undefined;
   try {
     manager.session("../x");
@@ -85,8 +93,9 @@ async function main(): Promise<void> {
   await server.shutdown();
   await manager.close();
   console.log(JSON.stringify({
-    localId: local.id, invalid, config, remoteId: remote.id, cart,
-    functions: [describeStorageConformance, sessionInterceptor, getSession, openSession, sessionMiddleware].map((f) => typeof f),
+    localId: local.id, invalid, config, remoteId: remote.id, cart, kitValue,
+    functions: [describeStorageConformance, sessionInterceptor, getSession, openSession, sessionMiddleware,
+      applyDelta, accepted, refusalError, replay, recordOf].map((f) => typeof f),
   }));
 }
 main().catch((err) => { console.error(err); process.exit(1); });
@@ -99,7 +108,8 @@ function checkProgramOutput(stdout: string): void {
   assert.equal(out.config, "ConfigError");
   assert.match(String(out.remoteId), /^[0-9a-z]{32}$/);
   assert.deepEqual(out.cart, { items: ["book"] });
-  assert.deepEqual(out.functions, Array(5).fill("function"));
+  assert.equal(out.kitValue, 2);
+  assert.deepEqual(out.functions, Array(10).fill("function"));
 }
 
 describe("the npm pack tarball in fresh projects", () => {
@@ -157,9 +167,17 @@ describe("the npm pack tarball in fresh projects", () => {
   it("ships dist/ (with sources in its maps), the protos and the README, and no tests", () => {
     const files = readdirSync(join(dir, "unpacked", "package"), { recursive: true }).map(String);
     for (const wanted of [
-      ...["core", "file", "redis", "grpc", "nice-grpc", "client", "server", "testing"].flatMap(
-        (entry) => [`dist/${entry}/index.js`, `dist/${entry}/index.d.ts`],
-      ),
+      ...[
+        "core",
+        "file",
+        "redis",
+        "grpc",
+        "nice-grpc",
+        "client",
+        "server",
+        "testing",
+        "storage-kit",
+      ].flatMap((entry) => [`dist/${entry}/index.js`, `dist/${entry}/index.d.ts`]),
       "dist/server/main.js",
       "proto/sessiond/v1/session.proto",
       "README.md",
