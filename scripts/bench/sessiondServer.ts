@@ -6,7 +6,8 @@
 import { silentLogger } from "../../src/core/Logger.js";
 import { Manager } from "../../src/core/session/Manager.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
-import { resolveConfig, type StorageKind } from "../../src/server/config.js";
+import { resolveConfig } from "../../src/server/config/resolveConfig.js";
+import type { StorageKind } from "../../src/server/config/ServerConfig.js";
 import { createStorage } from "../../src/server/createStorage.js";
 import { startServer } from "../../src/server/startServer.js";
 import {

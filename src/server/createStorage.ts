@@ -8,7 +8,7 @@ import { FileStorage } from "../file/FileStorage.js";
 import { fileIdHashKey } from "../file/idHashKeyFile.js";
 import type { RedisConnectionOptions } from "../redis/createRedisStorage.js";
 import type { RedisBackedStorage } from "../redis/redisBacked.js";
-import type { ServerConfig } from "./config.js";
+import type { ServerConfig } from "./config/ServerConfig.js";
 
 /**
  * The storage the settings ask for, open (a file storage's directory is prepared here, so
@@ -46,7 +46,7 @@ const REDIS_SETTINGS: SettingNames = {
   waitTimeoutMs: "SESSIOND_REDIS_WAIT_TIMEOUT (--redis-wait-timeout)",
 };
 
-/** The encryption keys of every setting that names some (config.ts allows one of them). */
+/** The encryption keys of every setting that names some (checkCombinations allows one of them). */
 function encryptionKeys(config: ServerConfig): Buffer[] | undefined {
   if (config.fileEncryptionKey !== undefined) return [config.fileEncryptionKey];
   return config.encryptionKeys ?? config.encryptionKeyFile;

@@ -1,4 +1,5 @@
-import { envName, flagName, SETTINGS } from "./config.js";
+import { envName, flagName } from "./config/Setting.js";
+import { SETTINGS } from "./config/settings.js";
 
 /** The --help text: every flag, its variable, its default and what it does. */
 export function helpText(): string {
@@ -18,4 +19,9 @@ export function helpText(): string {
   }
   lines.push("", "  --help, -h", "      Print this help and exit.");
   return `${lines.join("\n")}\n`;
+}
+
+/** True when the command line asks for --help / -h. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.some((arg) => arg === "--help" || arg === "-h");
 }

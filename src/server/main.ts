@@ -1,9 +1,10 @@
 #!/usr/bin/env node
+import { ConfigError } from "../core/ConfigError.js";
 // The sessiond process (`npm start`). Everything reusable lives in startServer.ts; this file
 // only reads the settings, logs, and turns signals into a graceful shutdown.
 import { jsonLogger } from "../core/Logger.js";
-import { ConfigError, parseConfig, wantsHelp } from "./config.js";
-import { helpText } from "./helpText.js";
+import { parseConfig } from "./config/parseConfig.js";
+import { helpText, wantsHelp } from "./helpText.js";
 
 const argv = process.argv.slice(2);
 

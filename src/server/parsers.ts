@@ -1,6 +1,6 @@
 /**
  * Value parsers for settings. Each returns the parsed value or throws a ValueError whose
- * message says what was expected; config.ts adds which setting it was.
+ * message says what was expected; parseConfig and resolveConfig add which setting it was.
  */
 
 import { readFileSync } from "node:fs";

@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, readdirSync, statfsSync, statSync } from "node
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import type { JsonValue } from "../../src/core/json.js";
 import { resolveLimits } from "../../src/core/Limits.js";
 import { silentLogger } from "../../src/core/Logger.js";
@@ -18,7 +19,7 @@ import { Manager } from "../../src/core/session/Manager.js";
 import { BUDGETED, capabilityOf } from "../../src/core/storage/capabilities.js";
 import type { ApplyMode, ApplyOptions, Op, Storage } from "../../src/core/storage/Storage.js";
 import { FileStorage, type FileStorageOptions } from "../../src/file/FileStorage.js";
-import { ConfigError, parseConfig } from "../../src/server/config.js";
+import { parseConfig } from "../../src/server/config/parseConfig.js";
 import { createStorage, FILE_SETTINGS, MEMORY_SETTINGS } from "../../src/server/createStorage.js";
 import { sleep } from "../../src/testing/timing.js";
 import { tempDir } from "../support/coreFixtures.js";

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import { resolveLimits } from "../../src/core/Limits.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { SessionError } from "../../src/core/SessionError.js";
@@ -22,7 +23,7 @@ import type { ApplyMode, ApplyOptions } from "../../src/core/storage/Storage.js"
 import { FileStorage } from "../../src/file/FileStorage.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
-import { ConfigError, parseConfig } from "../../src/server/config.js";
+import { parseConfig } from "../../src/server/config/parseConfig.js";
 import { startServer } from "../../src/server/startServer.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
 import { memoryLogger, redisOf, uniquePrefix } from "../support/redisStorages.js";

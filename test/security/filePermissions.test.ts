@@ -17,7 +17,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { ConfigError, parseConfig } from "../../src/server/config.js";
+import { ConfigError } from "../../src/core/ConfigError.js";
+import { parseConfig } from "../../src/server/config/parseConfig.js";
 import { defaultFileDir } from "../../src/server/defaultFileDir.js";
 import { startServer } from "../../src/server/startServer.js";
 import { REPO_ROOT, runCli, ServerProcess } from "../support/serverProcess.js";

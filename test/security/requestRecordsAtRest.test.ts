@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Redis } from "ioredis";
-import type { ServerConfig } from "../../src/server/config.js";
+import type { ServerConfig } from "../../src/server/config/ServerConfig.js";
 import { startServer } from "../../src/server/startServer.js";
 import { oldRecordName, unsealWithRequestIdAlone } from "../support/oldRequestIdScheme.js";
 import { startRedis } from "../support/redisServers.js";

@@ -14,7 +14,7 @@ import { credentials, status } from "@grpc/grpc-js";
 import { SessionClient } from "../../src/client/SessionClient.js";
 import type { Logger } from "../../src/core/Logger.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
-import { parseConfig } from "../../src/server/config.js";
+import { parseConfig } from "../../src/server/config/parseConfig.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
 import { GatedStorage } from "../support/GatedStorage.js";
 import { callMethod, rawClient } from "../support/securityCalls.js";

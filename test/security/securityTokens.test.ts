@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Metadata, status } from "@grpc/grpc-js";
 import { SessionClient } from "../../src/client/SessionClient.js";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import type { Logger } from "../../src/core/Logger.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { permissionProblem } from "../../src/file/permissionProblem.js";
-import { ConfigError } from "../../src/server/config.js";
 import { type RunningServer, startServer } from "../../src/server/startServer.js";
 import {
   bearer,

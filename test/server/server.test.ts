@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isValidSessionId } from "../../src/core/session/ids.js";
 import { SetRequest, SetResponse } from "../../src/gen/sessiond/v1/session.js";
-import { envName, flagName, SETTINGS } from "../../src/server/config.js";
+import { envName, flagName } from "../../src/server/config/Setting.js";
+import { SETTINGS } from "../../src/server/config/settings.js";
 import { checkHealth, sessionClient, unary } from "../support/serverClients.js";
 import { REPO_ROOT, runCli, ServerProcess } from "../support/serverProcess.js";
 

@@ -3,17 +3,13 @@
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { describe, test } from "node:test";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import { defaultLimits } from "../../src/core/Limits.js";
-import {
-  ConfigError,
-  envName,
-  flagName,
-  parseConfig,
-  resolveConfig,
-  SETTINGS,
-  type ServerConfig,
-  type StorageKind,
-} from "../../src/server/config.js";
+import { parseConfig } from "../../src/server/config/parseConfig.js";
+import { resolveConfig } from "../../src/server/config/resolveConfig.js";
+import type { ServerConfig, StorageKind } from "../../src/server/config/ServerConfig.js";
+import { envName, flagName } from "../../src/server/config/Setting.js";
+import { SETTINGS } from "../../src/server/config/settings.js";
 import { defaultFileDir } from "../../src/server/defaultFileDir.js";
 import { helpText } from "../../src/server/helpText.js";
 import { startServer } from "../../src/server/startServer.js";

@@ -19,8 +19,9 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
+import { ConfigError } from "../../src/core/ConfigError.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
-import { ConfigError, parseConfig } from "../../src/server/config.js";
+import { parseConfig } from "../../src/server/config/parseConfig.js";
 import { addHealth, MAX_SERVICE_NAME_BYTES } from "../../src/server/health/addHealth.js";
 import { startServer } from "../../src/server/startServer.js";
 import { startRedis } from "../support/redisServers.js";

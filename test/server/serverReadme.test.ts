@@ -8,7 +8,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { envName, flagName, SETTINGS } from "../../src/server/config.js";
+import { envName, flagName } from "../../src/server/config/Setting.js";
+import { SETTINGS } from "../../src/server/config/settings.js";
 import { REPO_ROOT, runCli, ServerProcess } from "../support/serverProcess.js";
 
 const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");

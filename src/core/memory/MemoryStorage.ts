@@ -1,15 +1,12 @@
 import { integerOption } from "../integerOption.js";
-import { assignKey, cloneJson, type JsonValue, jsonByteLength, type SessionData } from "../json.js";
-import { checkOpCount, type Limits, sizeRefusal } from "../Limits.js";
-import { type Refusal, refusalError } from "../Refusal.js";
-import { SessionError } from "../SessionError.js";
+import { cloneJson } from "../json.js";
+import { checkOpCount } from "../Limits.js";
+import { refusalError } from "../Refusal.js";
 import type { SettingNames } from "../settingNames.js";
 import {
   accepted,
   assertExpectedVersion,
   assertExpiry,
-  increment,
-  type Outcome,
   versionRefusal,
 } from "../storage/applyOps.js";
 import { throwIfCancelled } from "../storage/cancellation.js";
@@ -47,17 +44,14 @@ import {
   type Storage,
   type TouchOptions,
 } from "../storage/Storage.js";
-import { isSafeId } from "../storage/safeId.js";
+import { assertSafeId } from "./assertSafeId.js";
+import { type Counted, countDelta } from "./countDelta.js";
 import { defaultMemoryBudget } from "./defaultMemoryBudget.js";
-import { keyCost, sessionCost } from "./heapCost.js";
-
-/** A request record in memory: kept apart from sessions, so it outlives a destroy. */
-interface HeldRecord extends RequestRecord {
-  /** Its scope: the session it was written for, or CREATES (the per-scope cap counts by it). */
-  owner: string;
-  /** What it is charged against maxTotalBytes. */
-  cost: number;
-}
+import { type Entry, small } from "./Entry.js";
+import { budgetRefusal, type HeapBudget } from "./HeapBudget.js";
+import { CREATES, type HeldRecord, RECORD_COST, recordName } from "./HeldRecord.js";
+import { sessionCost } from "./heapCost.js";
+import { merged } from "./merged.js";
 
 export interface MemoryStorageOptions {
   /** Refuse to create sessions beyond this many live ones (resource_exhausted). Default: no bound. */
@@ -76,46 +70,6 @@ export interface MemoryStorageOptions {
   /** Named in refusals next to the budget (see core/settingNames.ts). */
   settingNames?: SettingNames;
 }
-
-/**
- * One session. Times are milliseconds since the storage's epoch (its creation), not since
- * 1970: such offsets stay small integers for the first ~12.4 days (2^30 ms, the Smi range of
- * every V8 build, see small(); Smis are stored inline)
- * where epoch times would each need a boxed double, 32 bytes a session at a million
- * sessions. Beyond that V8 moves the fields to doubles by itself; nothing else changes.
- */
-interface Entry {
-  data: SessionData;
-  version: number;
-  created: number;
-  expires: number;
-  /** sessionBytes(data), kept so a write costs what it changes, not the session's size. */
-  bytes: number;
-  /** What the entry is charged against maxTotalBytes (sessionCost + keyCost of each key). */
-  cost: number;
-}
-
-/**
- * The same number, as a small integer when it is one: arithmetic on Date.now() yields a
- * double even when the result is whole, and a double stored in a field is boxed.
- */
-function small(n: number): number {
-  return n >= 0 && n <= 0x3fff_ffff ? n | 0 : n;
-}
-
-/** The scope of create records: never a session id (ids are [0-9A-Za-z_-]). */
-const CREATES = "\0creates";
-
-/** A record's name in #requests: records of different scopes never meet (see Idempotency). */
-function recordName(scope: string, key: string): string {
-  return `${scope}/${key}`;
-}
-
-/** What a request record is charged (keys, fingerprint, result and Map entry, roughly). */
-const RECORD_COST = 400;
-
-/** Sessions up to this many keys are re-laid out after growing (see compact()). */
-const COMPACT_KEYS = 32;
 
 /** Single process, fastest, not persistent. Values are copied in and out, never shared. */
 export class MemoryStorage implements Storage {
@@ -555,158 +509,6 @@ export class MemoryStorage implements Storage {
       createTime: entry.created + this.#epoch,
       expireTime: entry.expires + this.#epoch,
     };
-  }
-}
-
-/**
- * A delta counted against one stored entry, not yet applied: the values it leaves for the
- * keys it touches (undefined for removed), on top of the entry's data or, after a clear,
- * of nothing; and the entry's sizes with it.
- */
-interface Counted {
-  changes: Map<string, JsonValue | undefined>;
-  cleared: boolean;
-  /** Some key was added, so the key count may have grown (and compact() may pay). */
-  grew: boolean;
-  keys: number;
-  bytes: number;
-  cost: number;
-  incremented: Record<string, number>;
-}
-
-/** The storage-wide byte budget; countDelta refuses a delta that would take it past max. */
-interface HeapBudget {
-  max: number;
-  used: number;
-  readonly names: SettingNames | undefined;
-}
-
-function budgetRefusal(growth: number, budget: HeapBudget): Refusal {
-  const where = budget.names?.maxTotalBytes;
-  const refusal: Refusal = {
-    kind: "memoryFull",
-    growth,
-    used: budget.used,
-    maxTotalBytes: budget.max,
-  };
-  // Absent rather than undefined: the refusal is data a request record keeps.
-  if (where !== undefined) refusal.where = where;
-  return refusal;
-}
-
-/**
- * The delta for one stored entry, counted: its byte size and its cost against the budget
- * are kept up to date by what each op changes (sizing only the values it touches), so a
- * write to a large session does not re-measure every value; keys are counted only when
- * some were added. Checks the limits and the budget on the result. Values are copied in.
- *
- * It changes nothing: the ops go to an overlay of the keys they touch (as the Lua scripts
- * do), which merged() writes into the entry once the delta is accepted, so a refused delta
- * has nothing to undo. Copying the whole data instead cost 17 us per write to a 200-key
- * session, a third of a whole gRPC call.
- */
-function countDelta(
-  id: string,
-  entry: Entry | undefined,
-  ops: readonly Op[],
-  limits: Limits,
-  budget: HeapBudget,
-): Outcome<Counted> {
-  // No closures in here: tsx compiles with keepNames, which re-names every closure each
-  // time it is created, and this runs on every write.
-  const original = entry?.data;
-  const changes = new Map<string, JsonValue | undefined>();
-  let cleared = false;
-  let bytes = entry?.bytes ?? 0;
-  const before = entry?.cost ?? 0;
-  let cost = entry?.cost ?? sessionCost(id);
-  let grew = false;
-  /** Keys added less keys removed, since the start or the last clear. */
-  let added = 0;
-  const incremented: Record<string, number> = {};
-  for (const op of ops) {
-    if (op.type === "clear") {
-      changes.clear();
-      cleared = true;
-      bytes = 0;
-      cost = sessionCost(id);
-      added = 0;
-      continue;
-    }
-    const key = op.key;
-    const old = changes.has(key)
-      ? changes.get(key)
-      : cleared || original === undefined || !Object.hasOwn(original, key)
-        ? undefined
-        : original[key];
-    let value: JsonValue | undefined;
-    if (op.type === "set") value = cloneJson(op.value);
-    else if (op.type === "increment") {
-      const next = increment(old, key, op.delta);
-      if (typeof next !== "number") return { ok: false, refusal: next };
-      assignKey(incremented, key, next);
-      value = next;
-    }
-    if (old === undefined && value === undefined) continue;
-    changes.set(key, value);
-    const keyBytes = Buffer.byteLength(key, "utf8");
-    if (old !== undefined) {
-      const oldBytes = jsonByteLength(old);
-      bytes -= keyBytes + oldBytes;
-      cost -= keyCost(key, keyBytes, old, oldBytes);
-      added--;
-    }
-    if (value === undefined) continue;
-    grew ||= old === undefined;
-    added++;
-    const valueBytes = jsonByteLength(value);
-    bytes += keyBytes + valueBytes;
-    cost += keyCost(key, keyBytes, value, valueBytes);
-  }
-  // Without added keys the count cannot have grown past a limit it was already within.
-  const base = cleared || original === undefined ? 0 : grew ? Object.keys(original).length : 0;
-  const keys = grew ? base + added : 0;
-  const refusal = sizeRefusal(keys, bytes, limits);
-  if (refusal) return { ok: false, refusal };
-  // Only growth is refused: a write that keeps or shrinks a session always fits.
-  if (cost > before && cost - before > budget.max - budget.used) {
-    return { ok: false, refusal: budgetRefusal(cost - before, budget) };
-  }
-  return { ok: true, changes, cleared, grew, keys, bytes, cost, incremented };
-}
-
-/**
- * The entry's data with an accepted delta in: changed in place (nothing outside holds
- * it, since reads hand out copies, and this runs synchronously, so no reader sees half a
- * delta), or a fresh object after a clear.
- */
-function merged(original: SessionData | undefined, counted: Counted): SessionData {
-  const data = counted.cleared || original === undefined ? {} : original;
-  for (const [key, value] of counted.changes) {
-    if (value === undefined) delete data[key];
-    else assignKey(data, key, value);
-  }
-  return counted.grew && counted.keys <= COMPACT_KEYS ? compact(data) : data;
-}
-
-/**
- * The same data in fresh objects. Keys added one by one to an object spill into a separate
- * property array (a spread copy keeps that layout); objects built by JSON.parse hold their
- * properties inline, 32 bytes less for a typical session. Values are JSON already (the
- * storage contract), so the text round trip changes nothing. Only done when a small
- * session gained keys.
- */
-function compact(data: SessionData): SessionData {
-  return JSON.parse(JSON.stringify(data)) as SessionData;
-}
-
-function assertSafeId(id: string): void {
-  if (!isSafeId(id)) {
-    throw new SessionError(
-      "invalid_argument",
-      "memory storage refuses a session id outside [0-9A-Za-z_-]{1,128}",
-      { reason: "MALFORMED_SESSION_ID" },
-    );
   }
 }
 

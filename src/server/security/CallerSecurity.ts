@@ -6,10 +6,11 @@ import {
   type ServerInterceptingCallInterface,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
+import { ConfigError } from "../../core/ConfigError.js";
 import type { Logger } from "../../core/Logger.js";
 import { SECRET_FILE_RULE } from "../../file/permissionProblem.js";
 import { readPrivateFile, UntrustedFileError } from "../../file/readPrivateFile.js";
-import { ConfigError, type ServerConfig } from "../config.js";
+import type { ServerConfig } from "../config/ServerConfig.js";
 import { type Caller, callerInterceptor } from "./callerInterceptor.js";
 import { FileWatcher } from "./FileWatcher.js";
 import { isLoopbackHost } from "./isLoopbackHost.js";

@@ -1,4 +1,4 @@
-import type { ServerConfig } from "../config.js";
+import type { ServerConfig } from "../config/ServerConfig.js";
 import { isLoopbackHost } from "./isLoopbackHost.js";
 
 type SecuritySettings = Pick<

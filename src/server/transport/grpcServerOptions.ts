@@ -1,5 +1,5 @@
 import type { ServerOptions } from "@grpc/grpc-js";
-import type { ServerConfig } from "../config.js";
+import type { ServerConfig } from "../config/ServerConfig.js";
 
 const MIB = 1024 * 1024;
 

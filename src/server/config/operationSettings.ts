@@ -1,0 +1,45 @@
+import { parseChoice, parseDuration, parseInteger, parseNonEmpty } from "../parsers.js";
+import { LOG_LEVELS } from "./ServerConfig.js";
+import type { AnySetting } from "./Setting.js";
+
+/** Logging, health checks, shutdown and metrics. */
+export const OPERATION_SETTINGS: readonly AnySetting[] = [
+  {
+    name: "LOG_LEVEL",
+    key: "logLevel",
+    default: "info",
+    parse: (raw) => parseChoice(raw, LOG_LEVELS),
+    description:
+      "Least severe level logged (JSON lines on stderr): info, warn or error. The listening line always shows.",
+  },
+  {
+    name: "HEALTH_CHECK_INTERVAL",
+    key: "healthCheckIntervalMs",
+    default: "5s",
+    parse: (raw) => parseDuration(raw),
+    description:
+      "How often the storage is pinged; failure turns health NOT_SERVING until it answers (a Redis Cluster stays SERVING while any master answers, and logs the masters that do not: see Running on Redis).",
+  },
+  {
+    name: "SHUTDOWN_GRACE",
+    key: "shutdownGraceMs",
+    default: "10s",
+    parse: (raw) => parseDuration(raw, { allowZero: true }),
+    description: "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled.",
+  },
+  {
+    name: "METRICS_HOST",
+    key: "metricsHost",
+    default: "127.0.0.1",
+    parse: (raw) => parseNonEmpty(raw, "a host name or IP address"),
+    description:
+      "Address the Prometheus metrics endpoint listens on, with SESSIOND_METRICS_PORT (it has no authentication).",
+  },
+  {
+    name: "METRICS_PORT",
+    key: "metricsPort",
+    parse: (raw) => parseInteger(raw, 0, 65_535),
+    description:
+      "TCP port of the Prometheus metrics endpoint, GET /metrics over HTTP; 0 picks a free port (default: no endpoint).",
+  },
+];

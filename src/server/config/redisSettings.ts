@@ -1,0 +1,93 @@
+import {
+  DEFAULT_PREFIX,
+  DEFAULT_REDIS_TIMEOUT_MS,
+  DEFAULT_WAIT_TIMEOUT_MS,
+} from "../../redis/defaults.js";
+import {
+  durationText,
+  parseDuration,
+  parseHostPortList,
+  parseInteger,
+  parseNonEmpty,
+  parsePemFile,
+  parseRedisUrl,
+} from "../parsers.js";
+import type { AnySetting } from "./Setting.js";
+
+/** The Redis storages: where Redis is, and how writes wait for it (README: Running on Redis). */
+export const REDIS_SETTINGS: readonly AnySetting[] = [
+  {
+    name: "REDIS_URL",
+    key: "redisUrl",
+    parse: parseRedisUrl,
+    secret: true,
+    notAsFlag: { use: "set SESSIOND_REDIS_URL instead", when: hasPassword },
+    description:
+      "Redis storages: single-node URL; with no Cluster or Sentinels either, redis://127.0.0.1:6379. One with a password is refused as a flag (a command line shows in ps): set it in the environment.",
+  },
+  {
+    name: "REDIS_TLS_CA_FILE",
+    key: "redisTlsCa",
+    parse: parsePemFile,
+    description:
+      "Redis storages: PEM file of the CA that signed a rediss:// server's certificate (default: the system's CAs).",
+  },
+  {
+    name: "REDIS_CLUSTER_NODES",
+    key: "redisClusterNodes",
+    parse: parseHostPortList,
+    description: "Redis storages: Cluster seed nodes, comma-separated host:port.",
+  },
+  {
+    name: "REDIS_SENTINELS",
+    key: "redisSentinels",
+    parse: parseHostPortList,
+    description:
+      "Redis storages: Sentinels, comma-separated host:port (needs SESSIOND_REDIS_SENTINEL_NAME).",
+  },
+  {
+    name: "REDIS_SENTINEL_NAME",
+    key: "redisSentinelName",
+    parse: (raw) => parseNonEmpty(raw, "a Sentinel master name"),
+    description: "Redis storages: name of the master the Sentinels watch.",
+  },
+  {
+    name: "REDIS_PREFIX",
+    key: "redisPrefix",
+    default: DEFAULT_PREFIX,
+    parse: (raw) => parseNonEmpty(raw, "a key prefix"),
+    description: "Redis storages: prefix of every key.",
+  },
+  {
+    name: "REDIS_TIMEOUT_MS",
+    key: "redisTimeoutMs",
+    default: String(DEFAULT_REDIS_TIMEOUT_MS),
+    parse: (raw) => parseDuration(raw),
+    description: "Redis storages: a command not answered in this time fails with UNAVAILABLE.",
+  },
+  {
+    name: "REDIS_WAIT_REPLICAS",
+    key: "redisWaitReplicas",
+    default: "0",
+    parse: (raw) => parseInteger(raw, 0, 1000),
+    description:
+      "Redis storages: replicas that must confirm each write (WAIT) before it is acknowledged; 0 acknowledges once the master applied it.",
+  },
+  {
+    name: "REDIS_WAIT_TIMEOUT",
+    key: "redisWaitTimeoutMs",
+    default: durationText(DEFAULT_WAIT_TIMEOUT_MS),
+    parse: (raw) => parseDuration(raw),
+    description:
+      "Redis storages: with SESSIOND_REDIS_WAIT_REPLICAS, how long a write waits for its replicas before failing with UNAVAILABLE (below SESSIOND_REDIS_TIMEOUT_MS).",
+  },
+];
+
+/** A URL with a password in it (an unparsable one is left to the setting's own parser). */
+function hasPassword(raw: string): boolean {
+  try {
+    return new URL(raw.trim()).password !== "";
+  } catch {
+    return false;
+  }
+}
