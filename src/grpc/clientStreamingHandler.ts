@@ -1,7 +1,5 @@
 import type { handleClientStreamingCall, ServerReadableStream } from "@grpc/grpc-js";
-import { settle } from "./settle.js";
-import { toStatus } from "./toStatus.js";
-import type { HandlerOptions } from "./unaryHandler.js";
+import { type HandlerOptions, singleResponse } from "./unaryHandler.js";
 
 /**
  * Turns an async function into a grpc-js client-streaming handler (read the requests with
@@ -11,12 +9,5 @@ export function clientStreamingHandler<Req, Res>(
   fn: (call: ServerReadableStream<Req, Res>) => Promise<Res> | Res,
   options: HandlerOptions = {},
 ): handleClientStreamingCall<Req, Res> {
-  const { logger } = options;
-  return (call, callback) =>
-    settle(
-      fn,
-      call,
-      (response) => callback(null, response),
-      (err) => callback(toStatus(err, logger, call.getPath()), null),
-    );
+  return singleResponse(fn, options);
 }

@@ -1,4 +1,4 @@
-import type { handleUnaryCall, ServerUnaryCall } from "@grpc/grpc-js";
+import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "../core/Logger.js";
 import { settle } from "./settle.js";
 import { toStatus } from "./toStatus.js";
@@ -17,7 +17,17 @@ export function unaryHandler<Req, Res>(
   fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res,
   options: HandlerOptions = {},
 ): handleUnaryCall<Req, Res> {
-  const { logger } = options;
+  return singleResponse(fn, options);
+}
+
+/**
+ * The handler of a call answered by one response (unary, client streaming): `fn`'s result
+ * is the response, its throw the status.
+ */
+export function singleResponse<Call extends { getPath(): string }, Res>(
+  fn: (call: Call) => Promise<Res> | Res,
+  { logger }: HandlerOptions,
+): (call: Call, callback: sendUnaryData<Res>) => void {
   return (call, callback) =>
     settle(
       fn,

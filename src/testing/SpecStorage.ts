@@ -69,24 +69,24 @@ export class SpecStorage implements Storage {
   }
 
   async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
-    throwIfCancelled(expiry.signal);
-    assertExpiry(expiry);
-    const now = this.#clock();
-    const session = this.#live(id, now);
-    if (!session) return undefined;
-    slide(session, now, expiry);
-    return { ...meta(session), data: cloneJson(session.data) };
+    const session = this.#read(id, expiry);
+    return session && { ...meta(session), data: cloneJson(session.data) };
   }
 
   async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
+    const session = this.#read(id, expiry);
+    if (!session) return undefined;
+    const value: JsonValue | undefined = ownValue(session.data, key);
+    return value === undefined ? { found: false } : { found: true, value: cloneJson(value) };
+  }
+  /** A read: the live session, its expiry slid (never its data, version or creation time). */
+  #read(id: string, expiry: ReadOptions): SpecSession | undefined {
     throwIfCancelled(expiry.signal);
     assertExpiry(expiry);
     const now = this.#clock();
     const session = this.#live(id, now);
-    if (!session) return undefined;
-    slide(session, now, expiry);
-    const value: JsonValue | undefined = ownValue(session.data, key);
-    return value === undefined ? { found: false } : { found: true, value: cloneJson(value) };
+    if (session) slide(session, now, expiry);
+    return session;
   }
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {

@@ -135,26 +135,27 @@ export class MemoryStorage implements Storage {
   }
 
   async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
-    throwIfCancelled(expiry.signal);
-    assertSafeId(id);
-    assertExpiry(expiry);
-    const entry = this.#live(id, Date.now());
+    const entry = this.#read(id, expiry);
     if (!entry) return undefined;
-    this.#slide(entry, expiry);
     const { version, createTime, expireTime } = this.#meta(entry);
     return { version, createTime, expireTime, data: cloneJson(entry.data) };
   }
 
   async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
+    const entry = this.#read(id, expiry);
+    if (!entry) return undefined;
+    return Object.hasOwn(entry.data, key)
+      ? { found: true, value: cloneJson(entry.data[key]) }
+      : { found: false };
+  }
+  /** What both reads do first: the live entry under `id`, its expiry slid. */
+  #read(id: string, expiry: ReadOptions): Entry | undefined {
     throwIfCancelled(expiry.signal);
     assertSafeId(id);
     assertExpiry(expiry);
     const entry = this.#live(id, Date.now());
-    if (!entry) return undefined;
-    this.#slide(entry, expiry);
-    return Object.hasOwn(entry.data, key)
-      ? { found: true, value: cloneJson(entry.data[key]) }
-      : { found: false };
+    if (entry) this.#slide(entry, expiry);
+    return entry;
   }
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {

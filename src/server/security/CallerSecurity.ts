@@ -12,6 +12,7 @@ import { SECRET_FILE_RULE } from "../../file/permissionProblem.js";
 import { readPrivateFile, UntrustedFileError } from "../../file/readPrivateFile.js";
 import type { ServerConfig } from "../config/ServerConfig.js";
 import { type Caller, callerInterceptor } from "./callerInterceptor.js";
+import type { SecuritySettings } from "./checkSecurityCombinations.js";
 import { FileWatcher } from "./FileWatcher.js";
 import { isLoopbackHost } from "./isLoopbackHost.js";
 import { loadTlsFiles, TlsFileError, type TlsFiles } from "./loadTlsFiles.js";
@@ -19,18 +20,8 @@ import { RefusalLog } from "./RefusalLog.js";
 import { ReloadableServerCredentials } from "./ReloadableServerCredentials.js";
 import { TokenFileError, type TokenScan, TokenSet } from "./TokenSet.js";
 
-type SecurityConfig = Pick<
-  ServerConfig,
-  | "host"
-  | "tlsCertFile"
-  | "tlsKeyFile"
-  | "tlsClientCaFile"
-  | "tlsClientNames"
-  | "authTokensFile"
-  | "authHealth"
-  | "reflection"
-  | "handshakeTimeoutMs"
->;
+type SecurityConfig = Omit<SecuritySettings, "allowInsecure"> &
+  Pick<ServerConfig, "authHealth" | "reflection" | "handshakeTimeoutMs">;
 
 export interface CallerSecurityHooks {
   /** A call passed the caller check: the connection it came on (TransportGuard's idle rule). */

@@ -1,7 +1,8 @@
 import type { ServerConfig } from "../config/ServerConfig.js";
 import { isLoopbackHost } from "./isLoopbackHost.js";
 
-type SecuritySettings = Pick<
+/** The settings that decide who may call and over what. */
+export type SecuritySettings = Pick<
   ServerConfig,
   | "host"
   | "tlsCertFile"
