@@ -21,8 +21,8 @@ export type SessionData = Record<string, JsonValue>;
  *   an absent "constructor" or "toString" finds Object.prototype's function.
  * JSON.parse, object spread and computed keys in literals define own properties too.
  * Plain objects rather than null-prototype ones: they are what callers get back (and
- * compare with deepStrictEqual), and V8 keeps a null-prototype object in slow dictionary
- * mode, which at a million sessions is memory the memory storage cannot spare.
+ * compare with deepStrictEqual), and null-prototype ones cost memory the memory storage
+ * cannot spare at a million sessions (docs/bench/NOTES.md).
  */
 
 /** Sets `key` on `target` as an own property, whatever the key. */

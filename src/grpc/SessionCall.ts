@@ -152,8 +152,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   onCancel(): void {
     this.#settled();
     // grpc-js reports every finished call as cancelled too. Once its status is out there is
-    // nothing left to stop, and aborting (an Error with its stack, an abort event) on every
-    // call cost a tenth of a memory-storage call.
+    // nothing left to stop, and aborting on every call is costly (docs/bench/NOTES.md).
     if (this.#ended) {
       this.#listener?.onCancel();
       return;

@@ -30,8 +30,8 @@ export interface Counted {
  *
  * It changes nothing: the ops go to an overlay of the keys they touch (as the Lua scripts
  * do), which merged() writes into the entry once the delta is accepted, so a refused delta
- * has nothing to undo. Copying the whole data instead cost 17 us per write to a 200-key
- * session, a third of a whole gRPC call.
+ * has nothing to undo. Copying the whole data instead cost a third of a gRPC call on a
+ * 200-key session (docs/bench/NOTES.md).
  */
 export function countDelta(
   id: string,

@@ -47,8 +47,8 @@ export interface CallOptions {
 /**
  * A call's cancellation, as much of an AbortSignal as a storage reads (through the
  * helpers in cancellation.ts): an AbortSignal is one. The gRPC adapters pass a lighter
- * CallCancellation, because on Node 20 an AbortSignal per call cost a tenth of a
- * memory-storage call. A storage that hands the signal to an API wanting a real
+ * CallCancellation, because an AbortSignal per call is costly (docs/bench/NOTES.md).
+ * A storage that hands the signal to an API wanting a real
  * AbortSignal (fetch, timers) converts it with toAbortSignal().
  */
 export interface CallSignal {
