@@ -193,9 +193,11 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
   }
 
   /**
-   * The writes in order, each in one file replace. A later write's record that cannot be
-   * written (the disk budget) after the writes before it landed, which cannot be taken
-   * back: its change still goes through, unrecorded (a regenerate's move completes).
+   * The writes in order, each in one file replace: a regenerate's new id first, so a crash
+   * between leaves both files, a copy too many, never a session lost. A later write's
+   * record that cannot be written (the disk budget) after the writes before it landed,
+   * which cannot be taken back: its change still goes through, unrecorded (a regenerate's
+   * move completes).
    */
   async commit(writes: readonly Write<FileRevision>[]): Promise<boolean> {
     const now = Date.now();
@@ -246,10 +248,10 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
         else if (session !== undefined) await files.setExpiry(path, now, change.expireTime);
         break;
       case "remove":
-        if (change.expired && session !== undefined) files.expired++;
-        if (file !== undefined && (session !== undefined || own !== undefined)) {
+        if (session !== undefined) {
+          if (change.expired) files.expired++;
           const extra = own && { key: own.ref.key, record: own.record };
-          await files.retire(id, path, file.size, now, file, extra);
+          await files.retire(id, path, session.size, now, session, extra);
         } else if (own !== undefined) await this.#keep(id, path, file, own, now, undefined);
         break;
       case "keep":

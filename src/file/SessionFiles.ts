@@ -410,14 +410,14 @@ export class SessionFiles {
   async retire(
     id: string,
     path: string,
-    size: number | undefined,
+    size: number,
     now: number,
     session?: StoredSession,
     extra?: { key: string; record: RequestRecord },
   ): Promise<StoredFile | undefined> {
     this.cache.delete(id);
     let stored = session;
-    if (stored === undefined && size !== undefined) {
+    if (stored === undefined) {
       try {
         stored = this.#codec.decode(id, await readFile(path));
       } catch {
