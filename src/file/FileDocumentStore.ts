@@ -351,7 +351,8 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
    * lifetime not live and may write nothing. Such a file is deleted as a read would.
    */
   async retirePastLifetime(id: string, expiry: Expiry): Promise<void> {
-    if (expiry.maxLifetimeMs === undefined) return;
+    // After close the write's answer stands; the next read past the lifetime deletes it.
+    if (expiry.maxLifetimeMs === undefined || this.files.closed) return;
     const path = this.files.path(id);
     await this.#run(id, undefined, () => this.files.loadAny(id, path, Date.now(), expiry));
   }
