@@ -67,3 +67,10 @@ function withoutPath(err: unknown): unknown {
   Object.assign(clean, { code, syscall, errno });
   return clean;
 }
+
+/** What a log line says of a failure: its message and code, never a stack. */
+export function failure(err: unknown): Record<string, unknown> {
+  return err instanceof Error
+    ? { error: err.message, code: errorCode(err) }
+    : { error: String(err) };
+}
