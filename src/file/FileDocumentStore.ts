@@ -169,7 +169,9 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
   async load(id: string, options: LoadOptions): Promise<Loaded<FileRevision>> {
     const files = this.files;
     const now = Date.now();
-    const file = await files.loadAny(id, files.path(id), now);
+    // With the call's expiry, a session past its sealed lifetime is retired here, whatever
+    // its mtime says, as a read would.
+    const file = await files.loadAny(id, files.path(id), now, options.expiry);
     const revision: FileRevision = { file };
     const ref = options.record;
     let holder = file;
@@ -344,17 +346,6 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
       if (stats.isFile()) await files.retire(id, path, stats.size, Date.now());
       else await files.unlink(id, path, undefined);
     });
-  }
-
-  /**
-   * A write's load sees only the mtime; the engine then finds a session past its sealed
-   * lifetime not live and may write nothing. Such a file is deleted as a read would.
-   */
-  async retirePastLifetime(id: string, expiry: Expiry): Promise<void> {
-    // After close the write's answer stands; the next read past the lifetime deletes it.
-    if (expiry.maxLifetimeMs === undefined || this.files.closed) return;
-    const path = this.files.path(id);
-    await this.#run(id, undefined, () => this.files.loadAny(id, path, Date.now(), expiry));
   }
 
   async ping(): Promise<void> {

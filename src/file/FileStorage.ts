@@ -5,16 +5,6 @@ import { integerOption } from "../core/integerOption.js";
 import { type Logger, silentLogger } from "../core/Logger.js";
 import { encryptionKeyBytes } from "../core/storage/encryptionKey.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
-import type {
-  ApplyOptions,
-  ApplyResult,
-  Delta,
-  RegenerateOptions,
-  RegenerateResult,
-  Replay,
-  SessionMeta,
-  TouchOptions,
-} from "../core/storage/Storage.js";
 import { type DiskBudgetOptions, diskBudgetSettings } from "./DiskBudget.js";
 import { FileDocumentStore, type FileRevision } from "./FileDocumentStore.js";
 import { SessionFileCodec } from "./SessionFileCodec.js";
@@ -163,40 +153,6 @@ export class FileStorage extends SessionEngine<FileRevision> {
     const budget = this.store.files.opened();
     const { files, bytes } = budget.usage;
     return { files, bytes, ...budget.limits };
-  }
-
-  // A session past its sealed lifetime that a write finds not live (it writes nothing) is
-  // still on disk, its mtime saying otherwise: deleted and counted, as a read does.
-
-  override async apply(
-    id: string,
-    delta: Delta,
-    options: ApplyOptions,
-  ): Promise<ApplyResult | undefined> {
-    const result = await super.apply(id, delta, options);
-    if (result === undefined) await this.store.retirePastLifetime(id, options);
-    return result;
-  }
-
-  override async regenerate(
-    oldId: string,
-    newId: string,
-    options: RegenerateOptions,
-  ): Promise<RegenerateResult> {
-    const result = await super.regenerate(oldId, newId, options);
-    if (result === "missing") await this.store.retirePastLifetime(oldId, options);
-    return result;
-  }
-
-  override async touch(
-    id: string,
-    options: TouchOptions,
-  ): Promise<(SessionMeta & Replay) | undefined> {
-    const result = await super.touch(id, options);
-    // Without a request id the store's own slide checked the lifetime.
-    if (result === undefined && options.idempotency !== undefined)
-      await this.store.retirePastLifetime(id, options);
-    return result;
   }
 }
 

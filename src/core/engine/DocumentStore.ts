@@ -68,6 +68,12 @@ export interface DocumentStore<Revision = unknown> {
 export interface LoadOptions {
   /** The request record to look up with the session (its live one only). */
   record?: RecordRef | undefined;
+  /**
+   * The call's expiry, when it has one. The engine treats a session past its absolute
+   * lifetime as gone whatever the backend returns; a backend whose stored expiry can be
+   * moved by others (a file's mtime) may also retire such a session here, as its reads do.
+   */
+  expiry?: Expiry | undefined;
   signal?: CallSignal | undefined;
 }
 

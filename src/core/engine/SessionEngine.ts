@@ -98,7 +98,7 @@ export class SessionEngine<Revision = unknown> implements Storage {
     const ref = idem && { key: idem.key, create: mode === "create" };
     const scope = { ids: [id], createRecord: ref?.create ? ref.key : undefined };
     return this.#exclusive(scope, signal, async () => {
-      const loaded = await this.store.load(id, { record: ref, signal });
+      const loaded = await this.store.load(id, { record: ref, expiry: options, signal });
       if (idem && loaded.record) return { value: replay<ApplyResult>(loaded.record, idem) };
       const current = live(loaded, options);
       if (current ? mode === "create" : mode === "existing") return { value: undefined };
@@ -139,13 +139,13 @@ export class SessionEngine<Revision = unknown> implements Storage {
     const ref = idem && { key: idem.key, create: false };
     const ids = oldId === newId ? [oldId] : [oldId, newId].sort();
     return this.#exclusive({ ids }, signal, async (): Promise<Round<RegenerateResult>> => {
-      const from = await this.store.load(oldId, { record: ref, signal });
+      const from = await this.store.load(oldId, { record: ref, expiry: options, signal });
       if (idem && from.record) return { value: replay<SessionMeta>(from.record, idem) };
       // The old id first (see RegenerateResult): a missing one is "missing", into itself too.
       const current = live(from, options);
       if (current === undefined) return { value: "missing" };
       if (oldId === newId) return { value: "taken" };
-      const to = await this.store.load(newId, { signal });
+      const to = await this.store.load(newId, { expiry: options, signal });
       if (live(to, options) !== undefined) return { value: "taken" };
       // The creation time moves with the data: an absolute lifetime is never renewed.
       const { createTime, data } = current;
@@ -173,7 +173,7 @@ export class SessionEngine<Revision = unknown> implements Storage {
     if (idem === undefined) return this.store.slide(id, options);
     const ref = { key: idem.key, create: false };
     return this.#exclusive({ ids: [id] }, signal, async () => {
-      const loaded = await this.store.load(id, { record: ref, signal });
+      const loaded = await this.store.load(id, { record: ref, expiry: options, signal });
       if (loaded.record) return { value: replay<SessionMeta>(loaded.record, idem) };
       const current = live(loaded, options);
       if (current === undefined) return { value: undefined };
