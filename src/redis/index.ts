@@ -8,7 +8,7 @@ export { REDIS_BACKED } from "./redisBacked.js";
 export { redisIdHashKey } from "./redisIdHashKey.js";
 export { EncryptedRedisHashStorage } from "./storage/EncryptedRedisHashStorage.js";
 export { EncryptedRedisStorage } from "./storage/EncryptedRedisStorage.js";
-export type { EncryptedRedisStorageOptions } from "./storage/EncryptedRedisStorageBase.js";
+export type { EncryptedRedisStorageOptions } from "./storage/EncryptedRedisStore.js";
 export { RedisHashStorage } from "./storage/RedisHashStorage.js";
 export { RedisStorage } from "./storage/RedisStorage.js";
 export type { RedisStorageOptions } from "./storage/RedisStorageBase.js";
