@@ -5,6 +5,7 @@ import type {
   LoadOptions,
   LockScope,
   RecordRef,
+  SessionChange,
   SessionDoc,
   Write,
 } from "../../core/engine/DocumentStore.js";
@@ -176,9 +177,8 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
       const key = this.keyOf(id);
       const records = record === undefined ? key : this.#recordsOf(id, record.ref);
       keys.push(key, lockOf(key), records);
-      const block = [revision.state, this.#writers.get(key)?.tokens.get(key) ?? "", change.kind];
-      block.push(change.kind === "put" ? String(change.doc.expireTime) : "");
-      if (change.kind === "slide") block[3] = String(change.expireTime);
+      const token = this.#writers.get(key)?.tokens.get(key) ?? "";
+      const block = [revision.state, token, change.kind, expiryOf(change)];
       if (record === undefined) block.push("", "", "");
       else {
         const stored = sealRecord(this, records, record.ref.key, record.record);
@@ -412,6 +412,12 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
       // It expires after the call's bound anyway.
     });
   }
+}
+
+/** The expiry a change sets, in ms ("": none). */
+function expiryOf(change: SessionChange): string {
+  if (change.kind === "put") return String(change.doc.expireTime);
+  return change.kind === "slide" ? String(change.expireTime) : "";
 }
 
 /** Same hash tag as the session key, so the lock is in its Cluster slot. */
