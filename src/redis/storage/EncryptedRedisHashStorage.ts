@@ -1,20 +1,16 @@
 import type { SessionDoc } from "../../core/engine/DocumentStore.js";
-import { SessionEngine } from "../../core/engine/SessionEngine.js";
 import { assignKey, type JsonValue, type SessionData } from "../../core/json.js";
-import type { CapabilityKey } from "../../core/storage/capabilities.js";
 import type { KeyRead, ReadOptions, SessionRecord } from "../../core/storage/Storage.js";
-import type { RedisConnection } from "../client/RedisConnection.js";
 import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
-import { type RedisBacked, redisCapabilities } from "../redisBacked.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
   type Decoded,
+  EncryptedRedisEngine,
   type EncryptedRedisStorageOptions,
   EncryptedRedisStore,
   type Revision,
 } from "./EncryptedRedisStore.js";
 import { malformed } from "./encryptedRecords.js";
-import type { SessionKeys } from "./sessionKeys.js";
 
 const AAD = "sessiond-redis/2 hash ";
 const MANIFEST_AAD = "sessiond-redis/2 manifest ";
@@ -265,25 +261,9 @@ export class EncryptedHashStore extends EncryptedRedisStore {
  * `redis-hash` with encryption at rest: SessionEngine (every session rule) over
  * EncryptedHashStore (the layout, its sealing and its one-key read).
  */
-export class EncryptedRedisHashStorage extends SessionEngine<Revision> implements RedisBacked {
-  readonly connection: RedisConnection;
-  readonly keys: SessionKeys;
-  readonly #capabilities = redisCapabilities(this);
-
+export class EncryptedRedisHashStorage extends EncryptedRedisEngine {
   constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
-    const store = new EncryptedHashStore(client, options);
-    super(store);
-    this.connection = store.connection;
-    this.keys = store.keys;
-  }
-
-  keyOf(id: string): string {
-    return this.keys.hash(id);
-  }
-
-  /** REDIS_BACKED (this storage), and SHARDED: the Cluster masters the last ping found down. */
-  override capability<T>(key: CapabilityKey<T>): T | undefined {
-    return this.#capabilities.get(key);
+    super(new EncryptedHashStore(client, options));
   }
 }
 

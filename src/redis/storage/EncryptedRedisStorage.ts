@@ -1,20 +1,16 @@
 import type { SessionDoc } from "../../core/engine/DocumentStore.js";
-import { SessionEngine } from "../../core/engine/SessionEngine.js";
 import type { SessionData } from "../../core/json.js";
-import type { CapabilityKey } from "../../core/storage/capabilities.js";
 import type { ReadOptions, SessionRecord } from "../../core/storage/Storage.js";
-import type { RedisConnection } from "../client/RedisConnection.js";
 import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
-import { type RedisBacked, redisCapabilities } from "../redisBacked.js";
 import { expiryArgs } from "./applyArgs.js";
 import {
   type Decoded,
+  EncryptedRedisEngine,
   type EncryptedRedisStorageOptions,
   EncryptedRedisStore,
   type Revision,
 } from "./EncryptedRedisStore.js";
 import { malformed } from "./encryptedRecords.js";
-import type { SessionKeys } from "./sessionKeys.js";
 
 const AAD = "sessiond-redis/2 kv ";
 /** The format before seals were bound to version and creation time; read for this release. */
@@ -96,25 +92,9 @@ export class EncryptedKvStore extends EncryptedRedisStore {
  * `redis` with encryption at rest: SessionEngine (every session rule) over EncryptedKvStore
  * (the layout and its sealing).
  */
-export class EncryptedRedisStorage extends SessionEngine<Revision> implements RedisBacked {
-  readonly connection: RedisConnection;
-  readonly keys: SessionKeys;
-  readonly #capabilities = redisCapabilities(this);
-
+export class EncryptedRedisStorage extends EncryptedRedisEngine {
   constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
-    const store = new EncryptedKvStore(client, options);
-    super(store);
-    this.connection = store.connection;
-    this.keys = store.keys;
-  }
-
-  keyOf(id: string): string {
-    return this.keys.kv(id);
-  }
-
-  /** REDIS_BACKED (this storage), and SHARDED: the Cluster masters the last ping found down. */
-  override capability<T>(key: CapabilityKey<T>): T | undefined {
-    return this.#capabilities.get(key);
+    super(new EncryptedKvStore(client, options));
   }
 }
 

@@ -9,6 +9,7 @@ import type {
   SessionDoc,
   Write,
 } from "../../core/engine/DocumentStore.js";
+import { SessionEngine } from "../../core/engine/SessionEngine.js";
 import type { SessionData } from "../../core/json.js";
 import { type Logger, redactId, silentLogger } from "../../core/Logger.js";
 import { SessionError } from "../../core/SessionError.js";
@@ -411,6 +412,33 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
     this.run((c) => c.sessiondEncUnlock(lock, [token]), lock).catch(() => {
       // It expires after the call's bound anyway.
     });
+  }
+}
+
+/**
+ * SessionEngine over an encrypted layout, with its Redis side at hand (RedisBacked): what
+ * EncryptedRedisStorage and EncryptedRedisHashStorage are, each over its layout's store.
+ */
+export class EncryptedRedisEngine extends SessionEngine<Revision> implements RedisBacked {
+  readonly connection: RedisConnection;
+  readonly keys: SessionKeys;
+  readonly #layout: EncryptedRedisStore;
+  readonly #capabilities = redisCapabilities(this);
+
+  constructor(store: EncryptedRedisStore) {
+    super(store);
+    this.#layout = store;
+    this.connection = store.connection;
+    this.keys = store.keys;
+  }
+
+  keyOf(id: string): string {
+    return this.#layout.keyOf(id);
+  }
+
+  /** REDIS_BACKED (this storage), and SHARDED: the Cluster masters the last ping found down. */
+  override capability<T>(key: CapabilityKey<T>): T | undefined {
+    return this.#capabilities.get(key);
   }
 }
 
