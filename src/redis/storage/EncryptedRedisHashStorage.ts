@@ -11,6 +11,7 @@ import {
   type Revision,
 } from "./EncryptedRedisStore.js";
 import { malformed } from "./encryptedRecords.js";
+import { HASH } from "./layouts.js";
 
 const AAD = "sessiond-redis/2 hash ";
 const MANIFEST_AAD = "sessiond-redis/2 manifest ";
@@ -44,11 +45,6 @@ interface Meta {
  * Key names stay readable, as the field names: the values are what is sealed.
  */
 export class EncryptedHashStore extends EncryptedRedisStore {
-  protected readonly scripts = {
-    load: "sessiondEncHashLoad",
-    commit: "sessiondEncHashCommit",
-    touch: "sessiondEncHashTouch",
-  } as const;
   /**
    * Manifests opened lately, by Redis key, with the exact metadata text they came from:
    * every one-key Get opens the manifest, whose size grows with the session's keys, and a
@@ -58,8 +54,8 @@ export class EncryptedHashStore extends EncryptedRedisStore {
   readonly #manifests = new Map<string, { raw: string; meta: Meta }>();
   #manifestChars = 0;
 
-  keyOf(id: string): string {
-    return this.keys.hash(id);
+  constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
+    super(client, HASH, options);
   }
 
   async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {

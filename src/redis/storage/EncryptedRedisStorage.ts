@@ -11,6 +11,7 @@ import {
   type Revision,
 } from "./EncryptedRedisStore.js";
 import { malformed } from "./encryptedRecords.js";
+import { KV } from "./layouts.js";
 
 const AAD = "sessiond-redis/2 kv ";
 /** The format before seals were bound to version and creation time; read for this release. */
@@ -26,14 +27,8 @@ const LEGACY_AAD = "sessiond-redis/1 kv ";
  * (expiry, compare-and-set); they say nothing about the session's content.
  */
 export class EncryptedKvStore extends EncryptedRedisStore {
-  protected readonly scripts = {
-    load: "sessiondEncKvLoad",
-    commit: "sessiondEncKvCommit",
-    touch: "sessiondEncKvTouch",
-  } as const;
-
-  keyOf(id: string): string {
-    return this.keys.kv(id);
+  constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
+    super(client, KV, options);
   }
 
   async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {

@@ -25,15 +25,16 @@ import {
   type SessionMeta,
   type SessionRecord,
 } from "../../core/storage/Storage.js";
-import { RedisConnection } from "../client/RedisConnection.js";
-import { type RedisClient, type RedisTarget, targetOf } from "../client/RedisTarget.js";
-import { type RedisBacked, redisCapabilities } from "../redisBacked.js";
+import type { RedisConnection } from "../client/RedisConnection.js";
+import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
+import type { RedisBacked } from "../redisBacked.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
+import { metaReply } from "./applyReply.js";
 import { malformed, openRecord, type Sealer, sealRecord } from "./encryptedRecords.js";
 import type { EncryptedCommands } from "./encryptedScripts.js";
-import type { RedisStorageOptions } from "./RedisStorageBase.js";
-import { STORAGE_SCRIPTS } from "./scripts.js";
-import { SessionKeys } from "./sessionKeys.js";
+import type { RedisLayout } from "./layouts.js";
+import { RedisSide, type RedisStorageOptions } from "./RedisSide.js";
+import type { SessionKeys } from "./sessionKeys.js";
 
 export interface EncryptedRedisStorageOptions extends RedisStorageOptions {
   /**
@@ -72,13 +73,6 @@ export interface Decoded {
   stale: boolean;
 }
 
-/** The layout's scripts (see encryptedScripts.ts). */
-export interface LayoutScripts {
-  load: "sessiondEncKvLoad" | "sessiondEncHashLoad";
-  commit: "sessiondEncKvCommit" | "sessiondEncHashCommit";
-  touch: "sessiondEncKvTouch" | "sessiondEncHashTouch";
-}
-
 /** A writer inside exclusive(): the commits it lost, and the session locks it took. */
 interface Writer {
   keys: readonly string[];
@@ -102,35 +96,36 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
   readonly connection: RedisConnection;
   readonly keys: SessionKeys;
   readonly conflictBudgetMs: number;
-  readonly #capabilities = redisCapabilities(this);
   protected readonly ring: KeyRing;
   protected readonly logger: Logger;
+  protected readonly scripts: RedisLayout["sealed"];
+  readonly #side: RedisSide;
   readonly #locks = new KeyedLock();
   readonly #writers = new Map<string, Writer>();
   /** Sessions with a reseal queued, so a burst of reads queues one. */
   readonly #resealing = new Set<string>();
 
-  constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
-    this.keys = new SessionKeys(options.prefix);
+  constructor(
+    client: RedisClient | RedisTarget,
+    layout: RedisLayout,
+    options: EncryptedRedisStorageOptions,
+  ) {
     const keys = options.encryptionKeys;
     this.ring = keys instanceof KeyRing ? keys : new KeyRing(keys);
     // Silent unless given one, as every other storage (JSON on stderr was a surprise in a library).
     this.logger = options.logger ?? silentLogger;
-    this.connection = new RedisConnection(targetOf(client, options.clusterNodes), {
-      scripts: STORAGE_SCRIPTS,
-      timeoutMs: options.timeoutMs,
-      logger: options.logger,
-      target: options.target,
-      ownsClient: options.ownsClient,
-      waitReplicas: options.waitReplicas,
-      waitTimeoutMs: options.waitTimeoutMs,
-    });
+    this.#side = new RedisSide(client, layout.key, options);
+    this.connection = this.#side.connection;
+    this.keys = this.#side.keys;
+    this.scripts = layout.sealed;
     this.conflictBudgetMs = this.connection.timeoutMs;
   }
 
   /** The Redis key holding session `id`. */
-  abstract keyOf(id: string): string;
-  protected abstract readonly scripts: LayoutScripts;
+  keyOf(id: string): string {
+    return this.#side.keyOf(id);
+  }
+
   /** The stored session as the load script gives it (undefined: none). */
   protected abstract decode(key: string, id: string, stored: unknown): Decoded | undefined;
   /** What the commit script's put() reads for `doc` under `key`, over what `revision` saw. */
@@ -139,7 +134,7 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
 
   /** REDIS_BACKED, and SHARDED: the Cluster masters the last ping found down. */
   capability<T>(key: CapabilityKey<T>): T | undefined {
-    return this.#capabilities.get(key);
+    return this.#side.capability(key);
   }
 
   assertKey(key: string): void {
@@ -199,13 +194,7 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
     const name = this.scripts.touch;
     const args = expiryArgs(options);
     const reply = await this.run((c) => c[name](key, args), key, false, options.signal);
-    if (!reply) return undefined;
-    const [version, createTime, expireTime] = reply as [string, string, string];
-    return {
-      version: Number(version),
-      createTime: Number(createTime),
-      expireTime: Number(expireTime),
-    };
+    return reply ? metaReply(reply) : undefined;
   }
 
   async remove(id: string, signal?: CallSignal): Promise<void> {
@@ -250,11 +239,7 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
     write = false,
     signal?: CallSignal,
   ): Promise<T> {
-    return this.connection.run((c) => op(c as unknown as EncryptedCommands), {
-      key,
-      write,
-      signal,
-    });
+    return this.#side.run((c) => op(c as unknown as EncryptedCommands), key, write, signal);
   }
 
   /**
@@ -423,7 +408,6 @@ export class EncryptedRedisEngine extends SessionEngine<Revision> implements Red
   readonly connection: RedisConnection;
   readonly keys: SessionKeys;
   readonly #layout: EncryptedRedisStore;
-  readonly #capabilities = redisCapabilities(this);
 
   constructor(store: EncryptedRedisStore) {
     super(store);
@@ -434,11 +418,6 @@ export class EncryptedRedisEngine extends SessionEngine<Revision> implements Red
 
   keyOf(id: string): string {
     return this.#layout.keyOf(id);
-  }
-
-  /** REDIS_BACKED (this storage), and SHARDED: the Cluster masters the last ping found down. */
-  override capability<T>(key: CapabilityKey<T>): T | undefined {
-    return this.#capabilities.get(key);
   }
 }
 
