@@ -90,7 +90,8 @@ const LOCK_AFTER = 3;
  * Writes to one session are serialised inside this process (exclusive), so that only
  * writers on other instances ever make a commit lose; a writer that lost LOCK_AFTER
  * commits takes the sessions' locks, so that busier instances do not starve it.
- * Subclasses are the layouts: key names, encoding and the read path.
+ * It takes a layout (layouts.ts: key names, scripts); subclasses are that layout's sealed
+ * encoding: decoding, sealing a put, the read path.
  */
 export abstract class EncryptedRedisStore implements DocumentStore<Revision>, RedisBacked, Sealer {
   readonly connection: RedisConnection;
