@@ -10,17 +10,24 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
 import { Redis } from "ioredis";
+import type { Loaded, LoadOptions } from "../../src/core/engine/DocumentStore.js";
+import { SessionEngine } from "../../src/core/engine/SessionEngine.js";
 import { resolveLimits } from "../../src/core/Limits.js";
 import { newSessionId } from "../../src/core/session/ids.js";
 import { idInFamily } from "../../src/core/storage/idFamily.js";
 import type { ApplyOptions, Idempotency, Op } from "../../src/core/storage/Storage.js";
-import { EncryptedRedisHashStorage } from "../../src/redis/storage/EncryptedRedisHashStorage.js";
-import { EncryptedRedisStorage } from "../../src/redis/storage/EncryptedRedisStorage.js";
+import {
+  EncryptedHashStore,
+  EncryptedRedisHashStorage,
+} from "../../src/redis/storage/EncryptedRedisHashStorage.js";
+import {
+  EncryptedKvStore,
+  EncryptedRedisStorage,
+} from "../../src/redis/storage/EncryptedRedisStorage.js";
 import type {
-  EncryptedRedisStorageBase,
   EncryptedRedisStorageOptions,
-  LoadedOrMissing,
-} from "../../src/redis/storage/EncryptedRedisStorageBase.js";
+  Revision,
+} from "../../src/redis/storage/EncryptedRedisStore.js";
 import { startRedis } from "../support/redisServers.js";
 import { uniquePrefix } from "../support/redisStorages.js";
 
@@ -30,10 +37,10 @@ after(() => redis.stop());
 const LONG = { ttlMs: 60_000 };
 const limits = resolveLimits();
 
-/** Runs `next` once, right after the storage's next read for a write, before its script. */
+/** Runs `next` once, right after the storage's next load for a write, before its commit. */
 class BetweenReadAndCommit {
   next: (() => Promise<unknown>) | undefined;
-  async after(loaded: Promise<LoadedOrMissing>): Promise<LoadedOrMissing> {
+  async after(loaded: Promise<Loaded<Revision>>): Promise<Loaded<Revision>> {
     const value = await loaded;
     const next = this.next;
     this.next = undefined;
@@ -42,17 +49,17 @@ class BetweenReadAndCommit {
   }
 }
 
-class HookedKv extends EncryptedRedisStorage {
+class HookedKv extends EncryptedKvStore {
   readonly between = new BetweenReadAndCommit();
-  protected override load(key: string): Promise<LoadedOrMissing> {
-    return this.between.after(super.load(key));
+  override load(id: string, options: LoadOptions): Promise<Loaded<Revision>> {
+    return this.between.after(super.load(id, options));
   }
 }
 
-class HookedHash extends EncryptedRedisHashStorage {
+class HookedHash extends EncryptedHashStore {
   readonly between = new BetweenReadAndCommit();
-  protected override load(key: string): Promise<LoadedOrMissing> {
-    return this.between.after(super.load(key));
+  override load(id: string, options: LoadOptions): Promise<Loaded<Revision>> {
+    return this.between.after(super.load(id, options));
   }
 }
 
@@ -78,8 +85,13 @@ for (const [kind, Hooked, Plain] of KINDS) {
       encryptionKeys: keys,
       ownsClient: true,
     });
-    const a = new Hooked(new Redis(redis.url), settings());
-    const b: EncryptedRedisStorageBase = new Plain(new Redis(redis.url), settings());
+    // The public class is SessionEngine over the layout's store: the same, with a hooked store.
+    const hooked = new Hooked(new Redis(redis.url), settings());
+    const a = Object.assign(new SessionEngine(hooked), { between: hooked.between });
+    const b: EncryptedRedisStorage | EncryptedRedisHashStorage = new Plain(
+      new Redis(redis.url),
+      settings(),
+    );
     after(() => Promise.all([a.close(), b.close()]));
     const options = (idempotency: Idempotency, mode: ApplyOptions["mode"] = "existing") => ({
       ...LONG,

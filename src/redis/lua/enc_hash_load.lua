@@ -1,5 +1,7 @@
--- KEYS[1], for a write: {flat HGETALL, Redis' clock in ms} (the clock: a new session's
--- creation time, which its seals are bound to).
+-- KEYS[1] session, KEYS[2] the request records to look in (as enc_kv_load.lua); ARGV[1]
+-- the record's key, "" for none.
+-- Reply, for a write: {flat HGETALL, its PTTL, Redis' clock in ms, the record or false}.
 -- #include lib/common.lua
+-- #include lib/enc_load.lua
 
-return {redis.call('HGETALL', KEYS[1]), fmt_int(now_ms())}
+return enc_load(redis.call('HGETALL', KEYS[1]))

@@ -4,15 +4,9 @@
 -- KEYS[1] hash. Reply: false when missing, else {version, createTime, expireTime, flat HGETALL}.
 -- #include lib/common.lua
 -- #include lib/hash_meta.lua
+-- #include lib/hash_all.lua
 
-local all = redis.call('HGETALL', KEYS[1])
-local meta = nil
-for i = 1, #all, 2 do
-  if all[i] == '' then
-    meta = all[i + 1]
-    break
-  end
-end
+local all, meta = hash_all(KEYS[1])
 if not meta then return false end
 local now = now_ms()
 local version, create = parse_meta(meta)

@@ -1,18 +1,17 @@
+import type { SessionDoc } from "../../core/engine/DocumentStore.js";
 import { assignKey, type JsonValue, type SessionData } from "../../core/json.js";
-import type {
-  CallSignal,
-  KeyRead,
-  ReadOptions,
-  SessionRecord,
-} from "../../core/storage/Storage.js";
+import type { KeyRead, ReadOptions, SessionRecord } from "../../core/storage/Storage.js";
+import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
 import { checkKey, expiryArgs } from "./applyArgs.js";
 import {
-  EncryptedRedisStorageBase,
-  type Loaded,
-  type LoadedOrMissing,
-  type Lock,
-  malformed,
-} from "./EncryptedRedisStorageBase.js";
+  type Decoded,
+  EncryptedRedisEngine,
+  type EncryptedRedisStorageOptions,
+  EncryptedRedisStore,
+  type Revision,
+} from "./EncryptedRedisStore.js";
+import { malformed } from "./encryptedRecords.js";
+import { HASH } from "./layouts.js";
 
 const AAD = "sessiond-redis/2 hash ";
 const MANIFEST_AAD = "sessiond-redis/2 manifest ";
@@ -31,7 +30,7 @@ interface Meta {
 }
 
 /**
- * `redis-hash` with encryption at rest: the plain layout (one hash per session), each
+ * The `redis-hash` layout, encrypted: the plain layout (one hash per session), each
  * value sealed on its own with AES-256-GCM, and the metadata field "" =
  * "<version> <createTime> <bytes> <sealed manifest>". The manifest lists every key with the
  * version its value was sealed at, and is bound to the session's Redis key and the clear
@@ -40,13 +39,12 @@ interface Meta {
  * value put back from an earlier version, a deleted field, or a moved creation time
  * (which would restart the absolute lifetime) does not read: the call fails as internal.
  * Reading one key stays one script (the field, the metadata and HLEN for the count); a
- * write reads and decrypts the session, applies the delta in Node, and writes back only the
- * fields it changed and the manifest (compare-and-set on the metadata).
+ * put writes back only the fields that changed and the manifest (the commit compares the
+ * metadata).
  *
  * Key names stay readable, as the field names: the values are what is sealed.
  */
-export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
-  protected readonly touchScript = "sessiondEncHashTouch" as const;
+export class EncryptedHashStore extends EncryptedRedisStore {
   /**
    * Manifests opened lately, by Redis key, with the exact metadata text they came from:
    * every one-key Get opens the manifest, whose size grows with the session's keys, and a
@@ -56,8 +54,8 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
   readonly #manifests = new Map<string, { raw: string; meta: Meta }>();
   #manifestChars = 0;
 
-  keyOf(id: string): string {
-    return this.keys.hash(id);
+  constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
+    super(client, HASH, options);
   }
 
   async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
@@ -71,8 +69,8 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     );
     if (!reply) return undefined;
     const [meta, expireTime, flat] = reply as [string, string, string[]];
-    const loaded = this.#decode(key, meta, flat, idOf(key));
-    if (loaded.stale) this.resealLater(key, expiry);
+    const loaded = this.#decode(key, meta, flat, id);
+    if (loaded.stale) this.resealLater(id);
     return {
       version: loaded.version,
       createTime: loaded.createTime,
@@ -98,7 +96,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     const { written } = meta;
     if (written === undefined) {
       // The earlier format: sealed again in the bound one, whatever was asked.
-      this.resealLater(hash, expiry);
+      this.resealLater(id);
       if (sealed === undefined) return { found: false };
       return { found: true, value: parse(this.open(sealed, legacyAad(hash, field), id, field)) };
     }
@@ -112,35 +110,23 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
     if (Number(count) !== written.size + 1) this.#fieldCount(id, written.size, Number(count) - 1);
     if (sealed === undefined || at === undefined) return { found: false };
     const value = parse(this.open(sealed, aad(hash, at, meta.createTime, field), id, field));
-    if (this.sealedByOldKey(sealed)) this.resealLater(hash, expiry);
+    if (this.sealedByOldKey(sealed)) this.resealLater(id);
     return { found: true, value };
   }
 
-  protected async load(key: string, signal?: CallSignal): Promise<LoadedOrMissing> {
-    const reply = await this.run((c) => c.sessiondEncHashLoad(key, []), key, false, signal);
-    const [flat, now] = reply as [string[], string];
+  protected decode(key: string, id: string, flat: unknown): Decoded | undefined {
+    if (!Array.isArray(flat)) return undefined;
     let meta: string | undefined;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       if (flat[i] === "") meta = flat[i + 1];
     }
-    const current = meta === undefined ? undefined : this.#decode(key, meta, flat, idOf(key));
-    return { current, now: Number(now) };
+    return meta === undefined ? undefined : this.#decode(key, meta, flat as string[], id);
   }
 
-  protected async commit(
-    key: string,
-    current: Loaded | undefined,
-    data: SessionData,
-    version: number,
-    createTime: number,
-    lock: Lock,
-    tail: readonly string[] = [],
-  ): Promise<unknown> {
-    const before = current?.texts ?? new Map<string, string>();
-    const gone: string[] = [];
-    for (const field of Object.keys(current?.data ?? {})) {
-      if (!Object.hasOwn(data, field)) gone.push(field);
-    }
+  protected putArgs(key: string, revision: Revision, doc: SessionDoc): string[] {
+    const { version, createTime, data } = doc;
+    const before = revision.texts ?? new Map<string, string>();
+    const gone = (revision.keys ?? []).filter((field) => !Object.hasOwn(data, field));
     const pairs: string[] = [];
     const written = new Map<string, number>();
     let bytes = 0;
@@ -148,7 +134,7 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       const text = JSON.stringify(value);
       bytes += Buffer.byteLength(field, "utf8") + Buffer.byteLength(text, "utf8");
       // A value left as it was keeps its seal, and the version it was sealed at.
-      const kept = before.get(field) === text ? current?.written?.get(field) : undefined;
+      const kept = before.get(field) === text ? revision.written?.get(field) : undefined;
       if (kept !== undefined) written.set(field, kept);
       else {
         pairs.push(field, this.seal(text, aad(key, version, createTime, field)));
@@ -156,57 +142,11 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       }
     }
     const manifest = this.#sealManifest(key, version, createTime, bytes, written);
-    const args = [
-      ...lock.args,
-      lock.token,
-      current?.state ?? "",
-      String(version),
-      String(bytes),
-      String(createTime),
-      manifest,
-      String(tail.length),
-      ...tail,
-      String(gone.length),
-      ...gone,
-      ...pairs,
-    ];
-    return this.run(
-      (c) => c.sessiondEncHashWrite(key, lock.key, lock.records, args),
-      key,
-      true,
-      lock.signal,
-    );
+    const meta = `${version} ${createTime} ${bytes} ${manifest}`;
+    return [meta, String(gone.length), ...gone, ...pairs];
   }
 
-  protected async move(
-    from: string,
-    to: string,
-    current: Loaded,
-    keepOld: boolean,
-    lock: Lock,
-  ): Promise<unknown> {
-    // The new session starts at version 1 with the old one's creation time (the script's).
-    const { createTime } = current;
-    const pairs: string[] = [];
-    const written = new Map<string, number>();
-    let bytes = 0;
-    for (const [field, value] of Object.entries(current.data)) {
-      const text = JSON.stringify(value);
-      bytes += Buffer.byteLength(field, "utf8") + Buffer.byteLength(text, "utf8");
-      pairs.push(field, this.seal(text, aad(to, 1, createTime, field)));
-      written.set(field, 1);
-    }
-    const meta = `1 ${createTime} ${bytes} ${this.#sealManifest(to, 1, createTime, bytes, written)}`;
-    const args = [...lock.args, lock.token, current.state, keepOld ? "1" : "", meta, ...pairs];
-    return this.run(
-      (c) => c.sessiondEncHashRegenerate(from, to, lock.key, lock.records, args),
-      from,
-      true,
-      lock.signal,
-    );
-  }
-
-  #decode(key: string, rawMeta: string, flat: string[], id: string): Loaded {
+  #decode(key: string, rawMeta: string, flat: string[], id: string): Decoded {
     const meta = this.#meta(key, rawMeta, id);
     const { written, createTime } = meta;
     const data: SessionData = {};
@@ -232,15 +172,13 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
       assignKey(data, field, parse(text));
     }
     if (written !== undefined && count !== written.size) this.#fieldCount(id, written.size, count);
-    return {
+    const revision = {
       state: rawMeta,
-      version: meta.version,
-      createTime,
-      data,
       texts,
       written: written ?? new Map(),
-      stale,
+      keys: Object.keys(data),
     };
+    return { revision, version: meta.version, createTime, data, stale };
   }
 
   /**
@@ -316,6 +254,16 @@ export class EncryptedRedisHashStorage extends EncryptedRedisStorageBase {
 }
 
 /**
+ * `redis-hash` with encryption at rest: SessionEngine (every session rule) over
+ * EncryptedHashStore (the layout, its sealing and its one-key read).
+ */
+export class EncryptedRedisHashStorage extends EncryptedRedisEngine {
+  constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
+    super(new EncryptedHashStore(client, options));
+  }
+}
+
+/**
  * A value's associated data: its session's key, the version it was sealed at, the
  * creation time, its field. A Redis key holds no newline (prefix and id are checked) and
  * the numbers are digits, so with the field last this split is unambiguous.
@@ -331,11 +279,6 @@ function manifestAad(key: string, version: number, createTime: number, bytes: nu
 
 function legacyAad(key: string, field: string): string {
   return `${LEGACY_AAD}${key}\n${field}`;
-}
-
-/** The session part of a key, for log lines (which show only its first characters). */
-function idOf(key: string): string {
-  return key.slice(key.indexOf("}") + 1);
 }
 
 function parse(text: string): JsonValue {

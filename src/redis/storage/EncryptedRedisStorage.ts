@@ -1,37 +1,34 @@
-import { cloneJson, type JsonValue, type SessionData } from "../../core/json.js";
-import type {
-  CallSignal,
-  KeyRead,
-  ReadOptions,
-  SessionRecord,
-} from "../../core/storage/Storage.js";
-import { checkKey, expiryArgs } from "./applyArgs.js";
+import type { SessionDoc } from "../../core/engine/DocumentStore.js";
+import type { SessionData } from "../../core/json.js";
+import type { ReadOptions, SessionRecord } from "../../core/storage/Storage.js";
+import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
+import { expiryArgs } from "./applyArgs.js";
 import {
-  EncryptedRedisStorageBase,
-  type Loaded,
-  type LoadedOrMissing,
-  type Lock,
-  malformed,
-} from "./EncryptedRedisStorageBase.js";
+  type Decoded,
+  EncryptedRedisEngine,
+  type EncryptedRedisStorageOptions,
+  EncryptedRedisStore,
+  type Revision,
+} from "./EncryptedRedisStore.js";
+import { malformed } from "./encryptedRecords.js";
+import { KV } from "./layouts.js";
 
 const AAD = "sessiond-redis/2 kv ";
 /** The format before seals were bound to version and creation time; read for this release. */
 const LEGACY_AAD = "sessiond-redis/1 kv ";
 
 /**
- * `redis` with encryption at rest: one string per session (the plain layout's key),
- * holding `<version> <createTime> <base64 of the sealed document>`. The document (every
- * key and value) is sealed with AES-256-GCM, bound to the session's Redis key, version
- * and creation time: a document copied to another session's key, put back under a later
+ * The `redis` layout, encrypted: one string per session (the plain layout's key), holding
+ * `<version> <createTime> <base64 of the sealed document>`. The document (every key and
+ * value) is sealed with AES-256-GCM, bound to the session's Redis key, version and
+ * creation time: a document copied to another session's key, put back under a later
  * version, or left under a moved creation time (which would restart the absolute
  * lifetime) does not open. Version and creation time stay readable for the scripts
  * (expiry, compare-and-set); they say nothing about the session's content.
  */
-export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
-  protected readonly touchScript = "sessiondEncKvTouch" as const;
-
-  keyOf(id: string): string {
-    return this.keys.kv(id);
+export class EncryptedKvStore extends EncryptedRedisStore {
+  constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
+    super(client, KV, options);
   }
 
   async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
@@ -40,8 +37,8 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     const reply = await this.run((c) => c.sessiondEncKvRead(key, args), key, false, expiry.signal);
     if (!reply) return undefined;
     const [raw, expireTime] = reply as [string, string];
-    const loaded = this.#decode(key, id, raw);
-    if (loaded.stale) this.resealLater(key, expiry);
+    const loaded = this.decode(key, id, raw) as Decoded;
+    if (loaded.stale) this.resealLater(id);
     return {
       version: loaded.version,
       createTime: loaded.createTime,
@@ -50,62 +47,8 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
     };
   }
 
-  async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
-    checkKey(key);
-    const record = await this.read(id, expiry);
-    if (!record) return undefined;
-    return Object.hasOwn(record.data, key)
-      ? { found: true, value: cloneJson(record.data[key] as JsonValue) }
-      : { found: false };
-  }
-
-  protected async load(key: string, signal?: CallSignal): Promise<LoadedOrMissing> {
-    const reply = await this.run((c) => c.sessiondEncKvLoad(key, []), key, false, signal);
-    const [raw, now] = reply as [string | null, string];
-    const current = typeof raw === "string" ? this.#decode(key, idOf(key), raw) : undefined;
-    return { current, now: Number(now) };
-  }
-
-  protected async commit(
-    key: string,
-    current: Loaded | undefined,
-    data: SessionData,
-    version: number,
-    createTime: number,
-    lock: Lock,
-    tail: readonly string[] = [],
-  ): Promise<unknown> {
-    const sealed = this.seal(JSON.stringify(data), aad(key, version, createTime));
-    const state = current?.state ?? "";
-    const args = [...lock.args, lock.token, state, String(version), String(createTime), sealed];
-    args.push(...tail);
-    return this.run(
-      (c) => c.sessiondEncKvWrite(key, lock.key, lock.records, args),
-      key,
-      true,
-      lock.signal,
-    );
-  }
-
-  protected async move(
-    from: string,
-    to: string,
-    current: Loaded,
-    keepOld: boolean,
-    lock: Lock,
-  ): Promise<unknown> {
-    // The new session starts at version 1 with the old one's creation time (the script's).
-    const sealed = this.seal(JSON.stringify(current.data), aad(to, 1, current.createTime));
-    const args = [...lock.args, lock.token, current.state, sealed, keepOld ? "1" : ""];
-    return this.run(
-      (c) => c.sessiondEncKvRegenerate(from, to, lock.key, lock.records, args),
-      from,
-      true,
-      lock.signal,
-    );
-  }
-
-  #decode(key: string, id: string, raw: string): Loaded {
+  protected decode(key: string, id: string, raw: unknown): Decoded | undefined {
+    if (typeof raw !== "string") return undefined;
     const match = /^(\d+) (\d+) ([A-Za-z0-9+/=]+)$/.exec(raw);
     if (!match) throw malformed("an encrypted session is not in the encrypted layout");
     const [, version, createTime, sealed] = match as unknown as [string, string, string, string];
@@ -125,12 +68,28 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
       throw malformed("a decrypted session is not an object");
     }
     return {
-      state: `${version} ${createTime}`,
+      revision: { state: `${version} ${createTime}` },
       version: Number(version),
       createTime: Number(createTime),
       data: data as SessionData,
       stale: legacy || this.sealedByOldKey(sealed),
     };
+  }
+
+  protected putArgs(key: string, _: Revision, doc: SessionDoc): string[] {
+    const { version, createTime } = doc;
+    const sealed = this.seal(JSON.stringify(doc.data), aad(key, version, createTime));
+    return [`${version} ${createTime} ${sealed}`];
+  }
+}
+
+/**
+ * `redis` with encryption at rest: SessionEngine (every session rule) over EncryptedKvStore
+ * (the layout and its sealing).
+ */
+export class EncryptedRedisStorage extends EncryptedRedisEngine {
+  constructor(client: RedisClient | RedisTarget, options: EncryptedRedisStorageOptions) {
+    super(new EncryptedKvStore(client, options));
   }
 }
 
@@ -140,9 +99,4 @@ export class EncryptedRedisStorage extends EncryptedRedisStorageBase {
  */
 function aad(key: string, version: number, createTime: number): string {
   return `${AAD}${key}\n${version} ${createTime}`;
-}
-
-/** The session part of a key, for log lines (which show only its first characters). */
-function idOf(key: string): string {
-  return key.slice(key.indexOf("}") + 1);
 }

@@ -3,7 +3,7 @@ import type { Limits } from "../../core/Limits.js";
 import { type Refusal, refusalError, type ValueKind } from "../../core/Refusal.js";
 import { SessionError } from "../../core/SessionError.js";
 import { reusedRequestId } from "../../core/storage/requestRecords.js";
-import type { ApplyResult, Replay } from "../../core/storage/Storage.js";
+import type { ApplyResult, Replay, SessionMeta } from "../../core/storage/Storage.js";
 
 /**
  * A write script's reply without its request-record wrapping (see ../lua/lib/idempotency.lua): the
@@ -124,4 +124,14 @@ function unexpected(reply: unknown): SessionError {
   return new SessionError("internal", "internal error", {
     cause: new Error(`unexpected apply reply ${JSON.stringify(reply)}`),
   });
+}
+
+/** A script's {version, createTime, expireTime} reply (a touch's, a slide's) as numbers. */
+export function metaReply(reply: unknown): SessionMeta {
+  const [version, createTime, expireTime] = reply as [string, string, string];
+  return {
+    version: Number(version),
+    createTime: Number(createTime),
+    expireTime: Number(expireTime),
+  };
 }

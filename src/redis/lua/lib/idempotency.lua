@@ -5,37 +5,17 @@
 -- The script's body runs as main() inside idem_run: a live record with the same
 -- fingerprint answers {'replayed', sealed, <the recorded reply>...} without running it,
 -- another fingerprint {'reused'}; otherwise main's reply is recorded in the same script,
--- unless it is one that changed nothing (skip, missing, taken, false; conflict and expired,
--- which only the encrypted storages' scripts give).
+-- unless it is one that changed nothing (skip, missing, taken, false). The plain storages'
+-- scripts use it; the encrypted storages keep records of their own format (enc_commit.lua).
 --
 -- IDEM_CAP is MAX_REQUEST_RECORDS (src/core/storage/Storage.ts); test/redis/lua.test.ts
 -- holds the two equal.
 
 local IDEM_KEY = ARGV[3]
 local IDEM_CAP = 64
--- conflict, expired: the encrypted storages' compare-and-set lost, Node starts over.
-local IDEM_UNRECORDED = {
-  skip = true, missing = true, taken = true, badop = true, conflict = true, expired = true,
-}
+local IDEM_UNRECORDED = {skip = true, missing = true, taken = true, badop = true}
 
--- Drops expired records, then the oldest beyond the cap.
-local function idem_prune(rk, t)
-  local all = redis.call('HGETALL', rk)
-  local live = {}
-  for i = 1, #all, 2 do
-    local ok, rec = pcall(cjson.decode, all[i + 1])
-    local e = ok and type(rec) == 'table' and tonumber(rec.e)
-    if not e or e <= t then
-      redis.call('HDEL', rk, all[i])
-    else
-      table.insert(live, {e, all[i]})
-    end
-  end
-  if #live > IDEM_CAP then
-    table.sort(live, function(a, b) return a[1] < b[1] end)
-    for i = 1, #live - IDEM_CAP do redis.call('HDEL', rk, live[i][2]) end
-  end
-end
+-- #include lib/prune_records.lua
 
 local function idem_run(main)
   if IDEM_KEY == '' then return main() end
@@ -57,6 +37,6 @@ local function idem_run(main)
   local rec = cjson.encode({f = ARGV[4], e = fmt_int(t + window), s = ARGV[6], r = reply})
   redis.call('HSET', rk, IDEM_KEY, rec)
   if redis.call('PTTL', rk) < window then redis.call('PEXPIRE', rk, window) end
-  if redis.call('HLEN', rk) > IDEM_CAP then idem_prune(rk, t) end
+  if redis.call('HLEN', rk) > IDEM_CAP then prune_records(rk, t, IDEM_CAP) end
   return reply
 end

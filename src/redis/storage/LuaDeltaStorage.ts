@@ -1,5 +1,4 @@
-import type { JsonValue, SessionData } from "../../core/json.js";
-import type { Logger } from "../../core/Logger.js";
+import type { JsonValue } from "../../core/json.js";
 import { SessionError } from "../../core/SessionError.js";
 import type { CapabilityKey } from "../../core/storage/capabilities.js";
 import type {
@@ -19,109 +18,90 @@ import type {
   Storage,
   TouchOptions,
 } from "../../core/storage/Storage.js";
-import { RedisConnection } from "../client/RedisConnection.js";
-import {
-  type RedisAddress,
-  type RedisClient,
-  type RedisTarget,
-  targetOf,
-} from "../client/RedisTarget.js";
-import { type RedisBacked, redisCapabilities } from "../redisBacked.js";
+import type { RedisConnection } from "../client/RedisConnection.js";
+import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
+import type { RedisBacked } from "../redisBacked.js";
 import { applyArgs, checkKey, expiryArgs, writeArgs } from "./applyArgs.js";
-import { applyReply, unwrapReplay } from "./applyReply.js";
+import { applyReply, metaReply, unwrapReplay } from "./applyReply.js";
+import { decode, type RedisLayout } from "./layouts.js";
 import { RecentSlides } from "./RecentSlides.js";
-import {
-  type OneKeyScriptName,
-  type RegenerateScriptName,
-  STORAGE_SCRIPTS,
-  type WriteScriptName,
-} from "./scripts.js";
-import { SessionKeys } from "./sessionKeys.js";
-
-export interface RedisStorageOptions {
-  /** Prepended to every key; default "sessiond:". */
-  prefix?: string;
-  /** Bound on every call, waiting for a connection included. Default 1000 ms. */
-  timeoutMs?: number;
-  logger?: Logger;
-  /** Close the client when the storage closes. Default false (the caller owns it). */
-  ownsClient?: boolean;
-  /** Where the client points, for logs; never include a password. */
-  target?: string;
-  /** Replicas that must confirm each write before it is acknowledged (Redis WAIT). Default 0. */
-  waitReplicas?: number;
-  /** How long one WAIT may block (below timeoutMs). Default 250 ms. */
-  waitTimeoutMs?: number;
-  /**
-   * The seed nodes of a Cluster client passed in (required then, ignored otherwise):
-   * ioredis does not expose the ones it was given, and sessiond connects to each master
-   * itself (one plain connection per master), using the Cluster's `redisOptions`.
-   */
-  clusterNodes?: readonly RedisAddress[];
-}
-
-/** The script names and key of one layout; everything else is shared. */
-export interface Layout {
-  key(keys: SessionKeys, id: string): string;
-  read: OneKeyScriptName;
-  readKey: OneKeyScriptName;
-  touch: WriteScriptName;
-  apply: WriteScriptName;
-  regenerate: RegenerateScriptName;
-}
+import { RedisSide, type RedisStorageOptions } from "./RedisSide.js";
+import type { OneKeyScriptName } from "./scripts.js";
+import type { SessionKeys } from "./sessionKeys.js";
 
 /**
- * A Storage whose every method is one Lua script (one round trip, atomic, expiry computed
- * and set inside Redis). Subclasses pick the layout and decode a whole-session read.
+ * The Lua-delta write strategy over a layout (RedisStorage, RedisHashStorage): every
+ * method is one Lua script (one round trip, atomic, the delta applied and the expiry
+ * computed inside Redis), but for the layout's fast Get path.
  */
-export abstract class RedisStorageBase implements Storage, RedisBacked {
+export class LuaDeltaStorage implements Storage, RedisBacked {
   readonly connection: RedisConnection;
   readonly keys: SessionKeys;
-  readonly #capabilities = redisCapabilities(this);
+  readonly #side: RedisSide;
   /** Sessions this instance slid lately: their reads skip the slide (see RecentSlides). */
-  protected readonly slides = new RecentSlides();
-  readonly #layout: Layout;
+  readonly #slides = new RecentSlides();
+  readonly #layout: RedisLayout;
 
   constructor(
     client: RedisClient | RedisTarget,
-    layout: Layout,
+    layout: RedisLayout,
     options: RedisStorageOptions = {},
   ) {
-    this.keys = new SessionKeys(options.prefix);
-    this.connection = new RedisConnection(targetOf(client, options.clusterNodes), {
-      scripts: STORAGE_SCRIPTS,
-      timeoutMs: options.timeoutMs,
-      logger: options.logger,
-      target: options.target,
-      ownsClient: options.ownsClient,
-      waitReplicas: options.waitReplicas,
-      waitTimeoutMs: options.waitTimeoutMs,
-    });
+    this.#side = new RedisSide(client, layout.key, options);
+    this.connection = this.#side.connection;
+    this.keys = this.#side.keys;
     this.#layout = layout;
   }
 
   /** The Redis key holding session `id` (tests check its expiry and slot). */
   keyOf(id: string): string {
-    return this.#layout.key(this.keys, id);
+    return this.#side.keyOf(id);
   }
-
-  protected abstract decodeRead(reply: unknown[]): SessionRecord;
 
   async read(id: string, expiry: ReadOptions): Promise<SessionRecord | undefined> {
     const reply = await this.#script(
-      this.#layout.read,
+      this.#layout.lua.read,
       this.keyOf(id),
       expiryArgs(expiry),
       expiry.signal,
     );
     if (!reply) return undefined;
-    return decode(() => this.decodeRead(reply as unknown[]));
+    return decode(() => this.#layout.decodeRead(reply as unknown[]));
   }
 
+  /**
+   * The Get path. Without an absolute lifetime the new expiry does not depend on what is
+   * stored, so a plain read and a PEXPIRE, auto-pipelined into one round trip, do the job
+   * at a fraction of the script's cost to Redis (which every instance shares); a session
+   * this instance slid within the coalescing window (RecentSlides) is read without being
+   * slid again. With a lifetime, the script caps the expiry.
+   */
   async readKey(id: string, key: string, expiry: ReadOptions): Promise<KeyRead | undefined> {
     const args = expiryArgs(expiry);
-    args.push(checkKey(key));
-    const reply = await this.#script(this.#layout.readKey, this.keyOf(id), args, expiry.signal);
+    const field = checkKey(key);
+    const k = this.keyOf(id);
+    const { signal } = expiry;
+    if (expiry.maxLifetimeMs === undefined) {
+      const layout = this.#layout;
+      const now = Date.now();
+      const fresh = this.#slides.fresh(k, expiry.ttlMs, now);
+      const found = await this.#side.run(
+        (c) => (fresh ? layout.peek(c, k, field) : layout.slide(c, k, field, args[0] as string)),
+        k,
+        false,
+        signal,
+      );
+      if (found === undefined) {
+        if (fresh) this.#slides.forget(k);
+        return undefined;
+      }
+      if (!fresh) this.#slides.mark(k, expiry.ttlMs, now);
+      const { text } = found;
+      if (text === null) return { found: false };
+      return decode(() => ({ found: true, value: JSON.parse(text) as JsonValue }));
+    }
+    args.push(field);
+    const reply = await this.#script(this.#layout.lua.readKey, k, args, signal);
     if (!reply) return undefined;
     const [found, text] = reply as [number, string | undefined];
     if (Number(found) !== 1) return { found: false };
@@ -139,7 +119,7 @@ export abstract class RedisStorageBase implements Storage, RedisBacked {
         : options.mode === "create"
           ? this.keys.createRecord(id, idem.key)
           : this.keys.requests(id);
-    const name = this.#layout.apply;
+    const name = this.#layout.lua.apply;
     const reply = await this.connection.run((c) => c[name](key, records, args), {
       key,
       write: true,
@@ -159,10 +139,10 @@ export abstract class RedisStorageBase implements Storage, RedisBacked {
     // "missing", see RegenerateResult), then the new one, which a live session holds.
     const args = writeArgs(options, options.idempotency);
     args.push(options.keepOld ? "1" : "");
-    this.slides.forget(from);
+    this.#slides.forget(from);
     const records =
       options.idempotency === undefined ? recordsUnused(from) : this.keys.requests(oldId);
-    const name = this.#layout.regenerate;
+    const name = this.#layout.lua.regenerate;
     const [reply, replay] = unwrapReplay(
       await this.connection.run((c) => c[name](from, to, records, args), {
         key: from,
@@ -189,7 +169,7 @@ export abstract class RedisStorageBase implements Storage, RedisBacked {
     const args = writeArgs(options, options.idempotency);
     const key = this.keyOf(id);
     const records = options.idempotency === undefined ? recordsUnused(key) : this.keys.requests(id);
-    const name = this.#layout.touch;
+    const name = this.#layout.lua.touch;
     const [reply, replay] = unwrapReplay(
       await this.connection.run((c) => c[name](key, records, args), {
         key,
@@ -198,18 +178,12 @@ export abstract class RedisStorageBase implements Storage, RedisBacked {
       }),
     );
     if (!reply) return undefined;
-    const [version, createTime, expireTime] = reply as [string, string, string];
-    return {
-      version: Number(version),
-      createTime: Number(createTime),
-      expireTime: Number(expireTime),
-      ...replay,
-    };
+    return { ...metaReply(reply), ...replay };
   }
 
   async destroy(id: string, options: DestroyOptions = {}): Promise<Replay | undefined> {
     const key = this.keyOf(id);
-    this.slides.forget(key);
+    this.#slides.forget(key);
     const idem: Idempotency | undefined = options.idempotency;
     if (idem === undefined) {
       await this.connection.run((c) => c.del(key), { key, write: true, signal: options.signal });
@@ -234,7 +208,7 @@ export abstract class RedisStorageBase implements Storage, RedisBacked {
 
   /** REDIS_BACKED, and SHARDED: the Cluster masters the last ping found down (see redisBacked.ts). */
   capability<T>(key: CapabilityKey<T>): T | undefined {
-    return this.#capabilities.get(key);
+    return this.#side.capability(key);
   }
 
   close(): Promise<void> {
@@ -259,29 +233,4 @@ export abstract class RedisStorageBase implements Storage, RedisBacked {
  */
 function recordsUnused(sessionKey: string): string {
   return sessionKey;
-}
-
-/** Builds a record from parsed entries without ever assigning through `__proto__`. */
-export function dataFrom(entries: Iterable<[string, string]>): SessionData {
-  const data: SessionData = {};
-  for (const [key, text] of entries) {
-    Object.defineProperty(data, key, {
-      value: JSON.parse(text) as JsonValue,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return data;
-}
-
-/** Stored text that does not parse is a bug or tampering, never the caller's fault. */
-export function decode<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw new SessionError("internal", "internal error", {
-      cause: new Error("redis storage: stored session does not decode", { cause: err }),
-    });
-  }
 }
