@@ -5,7 +5,4 @@
 
 local meta = redis.call('HGET', KEYS[1], '')
 if not meta then return false end
-local create = hash_create(meta)
-local e = slide(KEYS[1], now_ms(), create)
-if not e then return false end
-return {string.match(meta, '^(%d+)'), fmt_int(create), fmt_int(e)}
+return touched(KEYS[1], string.match(meta, '^(%d+)'), hash_create(meta))

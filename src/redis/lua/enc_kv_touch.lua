@@ -6,6 +6,4 @@
 
 local state, create = kv_state(KEYS[1])
 if not state then return false end
-local e = slide(KEYS[1], now_ms(), create)
-if not e then return false end
-return {string.match(state, '^(%d+)'), fmt_int(create), fmt_int(e)}
+return touched(KEYS[1], string.match(state, '^(%d+)'), create)

@@ -7,10 +7,7 @@
 local function main()
   local meta = redis.call('HGET', KEYS[1], '')
   if not meta then return false end
-  local now = now_ms()
   local version, create = parse_meta(meta)
-  local e = slide(KEYS[1], now, create)
-  if not e then return false end
-  return {fmt_int(version), fmt_int(create), fmt_int(e)}
+  return touched(KEYS[1], fmt_int(version), create)
 end
 return idem_run(main)

@@ -7,10 +7,7 @@
 local function main()
   local head = redis.call('GETRANGE', KEYS[1], 0, 63)
   if head == '' then return false end
-  local now = now_ms()
   local version, create = parse_header(head)
-  local e = slide(KEYS[1], now, create)
-  if not e then return false end
-  return {fmt_int(version), fmt_int(create), fmt_int(e)}
+  return touched(KEYS[1], fmt_int(version), create)
 end
 return idem_run(main)

@@ -33,3 +33,11 @@ local function slide(key, now, create)
   redis.call('PEXPIREAT', key, fmt_int(e))
   return e
 end
+
+-- A touch's reply: the session slid, {version, createTime, expireTime}, or false when its
+-- lifetime has run out (slide deleted it). `version` as the layout stores it (text).
+local function touched(key, version, create)
+  local e = slide(key, now_ms(), create)
+  if not e then return false end
+  return {version, fmt_int(create), fmt_int(e)}
+end
