@@ -111,10 +111,10 @@ function serverArgs(
   return [
     "--storage",
     storage,
-    "--file-dir",
-    store,
     "--log-level",
     "warn",
+    // Each storage is given only its own settings: the server refuses the others.
+    ...(storage === "file" ? ["--file-dir", store] : []),
     ...(redis ? ["--redis-url", redis.url] : []),
   ];
 }

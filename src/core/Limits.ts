@@ -1,6 +1,7 @@
 import { integerOption } from "./integerOption.js";
 import { type Refusal, refusalError } from "./Refusal.js";
 import { SessionError } from "./SessionError.js";
+import type { SettingNames } from "./settingNames.js";
 
 /** Bounds on what one session may hold, and on what one commit may ask of the storage. Sizes are UTF-8 bytes of the JSON text. */
 export interface Limits {
@@ -55,12 +56,24 @@ export function sizeRefusal(keys: number, bytes: number, limits: Limits): Refusa
   return undefined;
 }
 
-/** Refuses the op that would take one commit past maxOps, before anything is queued. */
-export function checkOpCount(queued: number, adding: number, limits: Limits): void {
+/**
+ * Refuses the op that would take one commit past maxOps, before anything is queued.
+ * `names`: where a deployer sets maxOps, for the message (see settingNames.ts).
+ */
+export function checkOpCount(
+  queued: number,
+  adding: number,
+  limits: Limits,
+  names?: SettingNames,
+): void {
   if (queued + adding > limits.maxOps) {
+    const where = names?.maxOps;
+    const carry = queued + adding;
     throw new SessionError(
       "resource_exhausted",
-      `one commit may carry at most maxOps=${limits.maxOps} operations, this one would carry ${queued + adding}`,
+      where === undefined
+        ? `one commit may carry at most maxOps=${limits.maxOps} operations, this one would carry ${carry}`
+        : `one commit may carry at most ${limits.maxOps} operations, this one would carry ${carry}: the limit is set by ${where}`,
       {
         reason: "TOO_MANY_OPS",
         metadata: { ops: String(queued + adding), maxOps: String(limits.maxOps) },

@@ -1,5 +1,6 @@
 import type { ErrorReason } from "./ErrorReason.js";
 import { type ErrorCode, SessionError } from "./SessionError.js";
+import { limitText } from "./settingNames.js";
 
 /** What a value that an increment refuses holds (JSON's kinds, arrays and null apart). */
 export type ValueKind = "string" | "boolean" | "object" | "array" | "null";
@@ -21,8 +22,14 @@ export type Refusal =
   | { kind: "notNumber"; key: string; holds: ValueKind }
   /** An increment whose result is not a finite double. */
   | { kind: "overflow"; key: string }
-  | { kind: "tooManyKeys"; keys: number; maxKeys: number }
-  | { kind: "tooManyBytes"; bytes: number; maxSessionBytes: number }
+  /** `where`: where a deployer sets the limit (core/settingNames.ts), if known. */
+  | { kind: "tooManyKeys"; keys: number; maxKeys: number; where?: string | undefined }
+  | {
+      kind: "tooManyBytes";
+      bytes: number;
+      maxSessionBytes: number;
+      where?: string | undefined;
+    }
   /** MemoryStorage's maxTotalBytes, after reclaiming expired sessions did not make room. */
   | {
       kind: "memoryFull";
@@ -32,8 +39,8 @@ export type Refusal =
       /** Where a deployer sets maxTotalBytes (see core/settingNames.ts), if known. */
       where?: string | undefined;
     }
-  /** MemoryStorage's maxSessions. */
-  | { kind: "tooManySessions"; sessions: number; maxSessions: number }
+  /** MemoryStorage's maxSessions; `where` as for memoryFull. */
+  | { kind: "tooManySessions"; sessions: number; maxSessions: number; where?: string | undefined }
   /** A request_id presented with a different request within its window. */
   | { kind: "requestIdReused" };
 
@@ -84,14 +91,14 @@ function worded(
       return [
         "resource_exhausted",
         "TOO_MANY_KEYS",
-        `session would hold ${refusal.keys} keys, over the limit maxKeys=${refusal.maxKeys}`,
+        `session would hold ${refusal.keys} keys, over the limit ${limitText(refusal.where, "maxKeys", refusal.maxKeys)}`,
         { keys: String(refusal.keys), maxKeys: String(refusal.maxKeys) },
       ];
     case "tooManyBytes":
       return [
         "resource_exhausted",
         "SESSION_TOO_LARGE",
-        `session would be ${refusal.bytes} bytes, over the limit maxSessionBytes=${refusal.maxSessionBytes}`,
+        `session would be ${refusal.bytes} bytes, over the limit ${limitText(refusal.where, "maxSessionBytes", refusal.maxSessionBytes)}`,
         { bytes: String(refusal.bytes), maxSessionBytes: String(refusal.maxSessionBytes) },
       ];
     case "memoryFull":
@@ -109,7 +116,7 @@ function worded(
       return [
         "resource_exhausted",
         "TOO_MANY_SESSIONS",
-        `memory storage holds ${refusal.sessions} sessions, the limit maxSessions=${refusal.maxSessions}`,
+        `memory storage holds ${refusal.sessions} sessions, the limit ${limitText(refusal.where, "maxSessions", refusal.maxSessions)}`,
         { sessions: String(refusal.sessions), maxSessions: String(refusal.maxSessions) },
       ];
     case "requestIdReused":

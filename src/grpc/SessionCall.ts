@@ -23,6 +23,8 @@ export interface SessionCallConfig {
   readonly manager: Manager;
   readonly key: string;
   readonly logger: Logger;
+  /** Send storage failures' own messages to callers (StatusOptions); default false. */
+  readonly exposeStorageErrors?: boolean | undefined;
 }
 
 /**
@@ -124,17 +126,18 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   }
 
   onReceiveMetadata(metadata: Metadata): void {
-    const { manager, key, logger } = this.#config;
+    const { manager, key, logger, exposeStorageErrors } = this.#config;
     try {
       this.#handle = openChecked(manager, metadata, key, {
         logger,
         method: this.#path,
         signal: () => this.#signal(),
+        exposeStorageErrors,
       });
     } catch (err) {
       // Refused before the handler or any storage sees the id; the handler never starts.
       this.#over = true;
-      this.#end(toStatus(err, logger, this.#path));
+      this.#end(toStatus(err, logger, this.#path, this.#config));
       return;
     }
     bindSessionCall(metadata, this);
@@ -255,7 +258,7 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   /** A commit failed before headers or a message went out: end the call with its status. */
   #fail(err: unknown): void {
     this.#over = true;
-    const st = toStatus(err, this.#config.logger, this.#path);
+    const st = toStatus(err, this.#config.logger, this.#path, this.#config);
     const handle = this.#handle;
     // The handler hears 'cancelled' when the stream closes, as after any status.
     this.#end(handle === undefined ? st : withId(st, handle.key, handle.newId()));

@@ -12,10 +12,9 @@ export function bidiStreamingHandler<Req, Res>(
   fn: (call: ServerDuplexStream<Req, Res>) => Promise<void> | void,
   options: HandlerOptions = {},
 ): handleBidiStreamingCall<Req, Res> {
-  const { logger } = options;
   return (call) => {
     const fail = (err: unknown) => {
-      call.emit("error", toStatus(err, logger, call.getPath()));
+      call.emit("error", toStatus(err, options.logger, call.getPath(), options));
     };
     // A plain `for await` over a Duplex destroys it when the requests end, after which the
     // call can no longer send its status and the client waits for its deadline.

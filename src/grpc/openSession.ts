@@ -20,6 +20,11 @@ export interface OpenSessionOptions {
   logger?: Logger;
   /** The method's path, for the log lines. */
   method?: string;
+  /**
+   * Send a failed commit's storage message (which names the storage's address or path) to
+   * the caller. Default false: a generic one, the full text to `logger` (StatusOptions).
+   */
+  exposeStorageErrors?: boolean | undefined;
 }
 
 /** What the response must carry once the handler is done. */
@@ -48,6 +53,7 @@ export class OpenedSession {
   readonly #signal: CallSignal | (() => CallSignal) | undefined;
   readonly #logger: Logger;
   readonly #method: string | undefined;
+  readonly #exposeStorageErrors: boolean | undefined;
   #session: Session | undefined;
   /** The id the caller has already been sent. */
   #sentId: string | undefined;
@@ -60,6 +66,7 @@ export class OpenedSession {
     this.#signal = options.signal;
     this.#logger = options.logger ?? manager.context.logger;
     this.#method = options.method;
+    this.#exposeStorageErrors = options.exposeStorageErrors;
   }
 
   /** The metadata key of the id. */
@@ -118,7 +125,9 @@ export class OpenedSession {
       try {
         await this.commit();
       } catch (err) {
-        error = toStatus(err, this.#logger, this.#method);
+        error = toStatus(err, this.#logger, this.#method, {
+          exposeStorageErrors: this.#exposeStorageErrors,
+        });
       }
     }
     return { sessionId: this.newId(), key: this.#key, error };

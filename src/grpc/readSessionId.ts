@@ -13,7 +13,8 @@ export interface RequestMetadata {
 /**
  * The caller's session id: the metadata entry `key`, or when that is absent, the cookie
  * named `key` in a `cookie` entry. undefined = the caller has no session yet. A malformed
- * id throws invalid_argument. An empty cookie counts as absent, because that is how HTTP
+ * id throws invalid_argument naming which carried it ('malformed session id in cookie
+ * "x-session-id": …'). An empty cookie counts as absent, because that is how HTTP
  * clears a cookie; an empty metadata entry is malformed, as the Manager says.
  *
  * Two cookies with that name are refused like two metadata entries: a browser sends both
@@ -24,7 +25,7 @@ export function readSessionId(metadata: RequestMetadata, key: string): string | 
   const values = metadata.get(key);
   if (values.length === 1) {
     const id = values[0];
-    assertValidSessionId(id);
+    assertValidSessionId(id, `metadata "${key}"`);
     return id;
   }
   if (values.length > 1) {
@@ -42,7 +43,7 @@ export function readSessionId(metadata: RequestMetadata, key: string): string | 
   }
   const id = found[0];
   if (id === undefined || id === "") return undefined;
-  assertValidSessionId(id);
+  assertValidSessionId(id, `cookie "${key}"`);
   return id;
 }
 

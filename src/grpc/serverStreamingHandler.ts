@@ -12,11 +12,10 @@ export function serverStreamingHandler<Req, Res>(
   fn: (call: ServerWritableStream<Req, Res>) => Promise<void> | void,
   options: HandlerOptions = {},
 ): handleServerStreamingCall<Req, Res> {
-  const { logger } = options;
   return (call) => {
     const fail = (err: unknown) => {
       // grpc-js turns an 'error' event into the call's status after pending writes.
-      call.emit("error", toStatus(err, logger, call.getPath()));
+      call.emit("error", toStatus(err, options.logger, call.getPath(), options));
     };
     settle(fn, call, () => call.end(), fail);
   };

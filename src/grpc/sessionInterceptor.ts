@@ -21,6 +21,12 @@ export interface SessionInterceptorOptions {
    * Default: every method.
    */
   methods?: (path: string) => boolean;
+  /**
+   * Send a storage failure's own message (which names the storage's address or path) to
+   * callers. Default false: callers get a generic "storage unavailable" one, and the full
+   * text goes to `logger` (see StatusOptions in toStatus.ts).
+   */
+  exposeStorageErrors?: boolean;
 }
 
 /**
@@ -37,7 +43,12 @@ export function sessionInterceptor(
 ): ServerInterceptor {
   const key = options.metadataKey ?? DEFAULT_METADATA_KEY;
   assertValidMetadataKey(key);
-  const config = { manager, key, logger: options.logger ?? manager.context.logger };
+  const config = {
+    manager,
+    key,
+    logger: options.logger ?? manager.context.logger,
+    exposeStorageErrors: options.exposeStorageErrors,
+  };
   const { methods } = options;
   return (method, call) =>
     methods === undefined || methods(method.path)

@@ -1,10 +1,13 @@
 import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "../core/Logger.js";
 import { settle } from "./settle.js";
-import { toStatus } from "./toStatus.js";
+import { type StatusOptions, toStatus } from "./toStatus.js";
 
-export interface HandlerOptions {
-  /** Where unexpected errors are logged with their stack. Default: nowhere. */
+export interface HandlerOptions extends StatusOptions {
+  /**
+   * Where unexpected errors are logged with their stack, and a storage failure's full
+   * message (callers get a generic one: see StatusOptions). Default: nowhere.
+   */
   logger?: Logger;
 }
 
@@ -26,13 +29,13 @@ export function unaryHandler<Req, Res>(
  */
 export function singleResponse<Call extends { getPath(): string }, Res>(
   fn: (call: Call) => Promise<Res> | Res,
-  { logger }: HandlerOptions,
+  options: HandlerOptions,
 ): (call: Call, callback: sendUnaryData<Res>) => void {
   return (call, callback) =>
     settle(
       fn,
       call,
       (response) => callback(null, response),
-      (err) => callback(toStatus(err, logger, call.getPath()), null),
+      (err) => callback(toStatus(err, options.logger, call.getPath(), options), null),
     );
 }

@@ -4,6 +4,7 @@ import type { Manager } from "../core/session/Manager.js";
 import type { Session } from "../core/session/Session.js";
 import { type OpenedSession, openChecked } from "../grpc/openSession.js";
 import type { SessionInterceptorOptions } from "../grpc/sessionInterceptor.js";
+import type { StatusOptions } from "../grpc/toStatus.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
 import type { SessionCallContext, SessionContextExt } from "./SessionContext.js";
 import { fromWireStatus, toServerError } from "./toServerError.js";
@@ -28,6 +29,7 @@ export function sessionMiddleware(
   assertValidMetadataKey(key);
   const logger = options.logger ?? manager.context.logger;
   const { methods } = options;
+  const statusOptions = { exposeStorageErrors: options.exposeStorageErrors };
 
   return async function* sessionMiddlewareCall<Request, Response>(
     call: ServerMiddlewareCall<Request, Response, SessionContextExt>,
@@ -49,9 +51,10 @@ export function sessionMiddleware(
         logger,
         method: path,
         signal: context.signal,
+        exposeStorageErrors: options.exposeStorageErrors,
       });
     } catch (err) {
-      throw toServerError(err, logger, path, context.trailer);
+      throw toServerError(err, logger, path, context.trailer, statusOptions);
     }
     const exchange = new Exchange(handle, context);
     const next = exchange.context();
@@ -70,7 +73,7 @@ export function sessionMiddleware(
       await exchange.finish();
       return response;
     } catch (err) {
-      throw await exchange.fail(err, logger, path);
+      throw await exchange.fail(err, logger, path, statusOptions);
     }
   };
 }
@@ -144,9 +147,9 @@ class Exchange {
   }
 
   /** The call failed (the handler, or a commit): nothing more is committed; an id already created still reaches the caller. */
-  async fail(err: unknown, logger: Logger, method: string): Promise<Error> {
+  async fail(err: unknown, logger: Logger, method: string, options: StatusOptions): Promise<Error> {
     // finish() has already mapped its own failure.
-    const mapped = toServerError(err, logger, method, this.#context.trailer);
+    const mapped = toServerError(err, logger, method, this.#context.trailer, options);
     // A header still waiting for its commit must not leave after the call ended.
     await this.#pendingHeader?.catch(() => {});
     const reply = await this.#handle.finish(false);

@@ -1,6 +1,6 @@
 import { type CallContext, ServerError, type Status } from "nice-grpc-common";
 import type { Logger } from "../core/Logger.js";
-import { toStatus, type WireStatus } from "../grpc/toStatus.js";
+import { type StatusOptions, toStatus, type WireStatus } from "../grpc/toStatus.js";
 import { STATUS_DETAILS_KEY } from "../protocol/ErrorInfo.js";
 
 /**
@@ -14,9 +14,10 @@ export function toServerError(
   logger: Logger,
   method: string,
   trailer?: CallContext["trailer"],
+  options?: StatusOptions,
 ): Error {
   if (err instanceof ServerError || isAbortError(err)) return err as Error;
-  return fromWireStatus(toStatus(err, logger, method), trailer);
+  return fromWireStatus(toStatus(err, logger, method, options), trailer);
 }
 
 /**

@@ -27,6 +27,7 @@ export async function createStorage(config: ServerConfig, logger: Logger): Promi
 /** How the server's settings are named in the library's refusals (see core/settingNames.ts). */
 export const MEMORY_SETTINGS: SettingNames = {
   maxTotalBytes: "server setting SESSIOND_MEMORY_MAX_BYTES",
+  maxSessions: "server setting SESSIOND_MEMORY_MAX_SESSIONS",
 };
 export const FILE_SETTINGS: SettingNames = {
   maxTotalBytes: "server setting SESSIOND_FILE_MAX_BYTES",

@@ -1,4 +1,4 @@
-import { envName, flagName } from "./config/Setting.js";
+import { defaultShown, envName, flagUsage } from "./config/Setting.js";
 import { SETTINGS } from "./config/settings.js";
 
 /** The --help text: every flag, its variable, its default and what it does. */
@@ -10,12 +10,14 @@ export function helpText(): string {
     "       (in a checkout of the repository: npm start -- [flags])",
     "",
     "Every setting is a flag and an environment variable; a flag wins over the variable.",
+    "An unknown flag or SESSIOND_ variable, or a setting the chosen storage does not read,",
+    "stops start-up (exit 2) with one line naming the fix.",
     "Durations take ms, s, m, h, d suffixes (500ms, 30s, 24h) or whole milliseconds.",
     "",
   ];
   for (const s of SETTINGS) {
-    lines.push(`  ${flagName(s)} <value>, ${envName(s)}`);
-    lines.push(`      ${s.description} (default: ${s.default ?? "none"})`);
+    lines.push(`  ${flagUsage(s)}, ${envName(s)}`);
+    lines.push(`      ${s.description} (default: ${defaultShown(s)})`);
   }
   lines.push("", "  --help, -h", "      Print this help and exit.");
   return `${lines.join("\n")}\n`;

@@ -5,6 +5,7 @@ import type { Storage } from "../core/storage/Storage.js";
 import { sessionInterceptor } from "../grpc/sessionInterceptor.js";
 import { sessionServiceDefinition } from "../protocol/sessionServiceDefinition.js";
 import { sessionServiceImplementation } from "../service/sessionService.js";
+import { LIMIT_NAMES } from "./config/limitNames.js";
 import { resolveConfig } from "./config/resolveConfig.js";
 import type { ServerConfig } from "./config/ServerConfig.js";
 import { createStorage } from "./createStorage.js";
@@ -131,6 +132,7 @@ export async function startServer(
         maxSessionBytes: settings.maxSessionBytes,
         maxOps: settings.maxOps,
       },
+      settingNames: LIMIT_NAMES,
       logger,
     });
     server = new Server({

@@ -518,11 +518,13 @@ describe("budget settings of the server", () => {
     assert.equal(defaults.fileMaxBytes, "auto");
     assert.equal(defaults.fileMaxFiles, 1_000_000);
     assert.equal(defaults.fileMinFreeBytes, "auto");
-    assert.equal(parse("--memory-max-bytes", "64MiB").memoryMaxBytes, 64 * MiB);
-    assert.equal(parse("--memory-max-bytes=1.5GB").memoryMaxBytes, 1.5e9);
+    // The memory budget is the memory storage's: given with another storage it is refused.
+    const memory = (...argv: string[]) => parse("--storage", "memory", ...argv);
+    assert.equal(memory("--memory-max-bytes", "64MiB").memoryMaxBytes, 64 * MiB);
+    assert.equal(memory("--memory-max-bytes=1.5GB").memoryMaxBytes, 1.5e9);
     assert.equal(parse("--file-max-bytes", "2097152").fileMaxBytes, 2 * MiB);
     for (const lift of ["unlimited", "0", "UNLIMITED"]) {
-      assert.equal(parse("--memory-max-bytes", lift).memoryMaxBytes, Number.POSITIVE_INFINITY);
+      assert.equal(memory("--memory-max-bytes", lift).memoryMaxBytes, Number.POSITIVE_INFINITY);
       assert.equal(parse("--file-max-files", lift).fileMaxFiles, Number.POSITIVE_INFINITY);
     }
     assert.equal(parse("--file-min-free-bytes", "0").fileMinFreeBytes, 0);
@@ -546,13 +548,13 @@ describe("budget settings of the server", () => {
       );
     }
 
-    const memory = await createStorage(
+    const memoryStorage = await createStorage(
       { ...parse("--storage", "memory", "--memory-max-bytes", "3MiB") },
       silentLogger,
     );
     // The memory storage is not behind hashed ids: it keeps nothing at rest.
-    assert.equal(capabilityOf(memory, BUDGETED)?.usage()?.maxBytes, 3 * MiB);
-    await memory.close();
+    assert.equal(capabilityOf(memoryStorage, BUDGETED)?.usage()?.maxBytes, 3 * MiB);
+    await memoryStorage.close();
     const file = await createStorage(
       parse(
         "--file-dir",

@@ -229,14 +229,19 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
 
   it("a malformed id is INVALID_ARGUMENT and the handler never runs", async () => {
     const before = ran.cart ?? 0;
+    // The message names which of the caller's headers carried the id.
     failed(
       await rawCall(client, "cart", {}, { id: "../../etc/passwd" }),
       status.INVALID_ARGUMENT,
-      /malformed session id/,
+      /^malformed session id in metadata "x-session-id": must be 32 characters, got 16$/,
     );
     const md = new Metadata();
     md.set("cookie", "x-session-id=../x");
-    failed(await rawCall(client, "cart", {}, { metadata: md }), status.INVALID_ARGUMENT);
+    failed(
+      await rawCall(client, "cart", {}, { metadata: md }),
+      status.INVALID_ARGUMENT,
+      /^malformed session id in cookie "x-session-id": must be 32 characters, got 4$/,
+    );
     const two = new Metadata();
     two.add("x-session-id", "a".repeat(32));
     two.add("x-session-id", "b".repeat(32));
@@ -317,10 +322,19 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
       only: ["apply"],
     };
     const out = await rawCall(client, "addToCart", { item: "plum" }, { id, deadlineMs: 2000 });
-    // The reason travels in the status details from the interceptor's commit too.
-    assert.equal(
-      reasonOf(failed(out, status.UNAVAILABLE, /unreachable/))?.reason,
-      "STORAGE_UNAVAILABLE",
+    // The reason travels in the status details from the interceptor's commit too; the
+    // storage's own words (an address, a path) go to the log, the caller gets generic ones.
+    const unavailable = failed(
+      out,
+      status.UNAVAILABLE,
+      /^storage unavailable: nothing was applied, safe to retry \(the server's log has the details\)$/,
+    );
+    assert.equal(reasonOf(unavailable)?.reason, "STORAGE_UNAVAILABLE");
+    assert.ok(
+      logger.lines.some(
+        (l) => l.msg === "storage unavailable" && l.fields.err === "storage unreachable",
+      ),
+      "the full message is logged",
     );
     storage.failure = { error: new Error("disk full /var/x"), only: ["apply"] };
     const fresh = await rawCall(client, "addToCart", { item: "plum" }, { deadlineMs: 2000 });
@@ -383,7 +397,8 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
       const out = await stream({ n: 4, failAt: 2 });
       assert.equal(out.messages.length, 2, "messages after the failed commit are not sent");
       assert.equal(out.error?.code, status.UNAVAILABLE);
-      assert.match(String(out.error?.details), /went away/);
+      assert.match(String(out.error?.details), /^storage unavailable \(the server's log/);
+      assert.doesNotMatch(String(out.error?.details), /went away/);
     });
   });
 
@@ -452,6 +467,52 @@ describe("sessionInterceptor in an unrelated grpc-js service", () => {
         (err: unknown) => err instanceof ConfigError && /metadata key/.test(err.message),
         bad,
       );
+    }
+  });
+});
+
+describe("exposeStorageErrors: the storage's own message reaches the caller", () => {
+  it("through the interceptor's commit and the handler wrapper alike", async () => {
+    const storage = new InstrumentedStorage(new MemoryStorage());
+    const manager = new Manager({ storage, logger: silentLogger });
+    const server = new Server({
+      interceptors: [sessionInterceptor(manager, { exposeStorageErrors: true })],
+    });
+    const failure = () =>
+      new SessionError("unavailable", "redis unavailable: connect ECONNREFUSED 10.0.0.7:6379", {
+        reason: "WRITE_OUTCOME_UNKNOWN",
+      });
+    server.addService(
+      { addToCart: ShopService.addToCart, cart: ShopService.cart },
+      {
+        addToCart: unaryHandler(async (call) => {
+          getSession(call).set("item", call.request.item as string);
+          return {};
+        }),
+        cart: unaryHandler(
+          async () => {
+            throw failure();
+          },
+          { exposeStorageErrors: true },
+        ),
+      },
+    );
+    const port = await bind(server);
+    const client = new ShopClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    try {
+      storage.failure = { error: failure(), only: ["apply"] };
+      const committed = failed(
+        await rawCall(client, "addToCart", { item: "x" }),
+        status.UNAVAILABLE,
+        /^redis unavailable: connect ECONNREFUSED 10\.0\.0\.7:6379$/,
+      );
+      assert.equal(reasonOf(committed)?.reason, "WRITE_OUTCOME_UNKNOWN");
+      storage.failure = undefined;
+      failed(await rawCall(client, "cart", {}), status.UNAVAILABLE, /10\.0\.0\.7:6379/);
+    } finally {
+      client.close();
+      await shutdown(server);
+      await storage.close();
     }
   });
 });

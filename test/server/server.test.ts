@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isValidSessionId } from "../../src/core/session/ids.js";
 import { SetRequest, SetResponse } from "../../src/gen/sessiond/v1/session.js";
-import { envName, flagName } from "../../src/server/config/Setting.js";
+import { defaultShown, envName, flagUsage } from "../../src/server/config/Setting.js";
 import { SETTINGS } from "../../src/server/config/settings.js";
 import { checkHealth, sessionClient, unary } from "../support/serverClients.js";
 import { REPO_ROOT, runCli, ServerProcess } from "../support/serverProcess.js";
@@ -38,12 +38,22 @@ describe("sessiond process", () => {
     assert.equal(code, 0, stderr);
     const lines = stdout.split("\n");
     for (const setting of SETTINGS) {
-      const at = lines.indexOf(`  ${flagName(setting)} <value>, ${envName(setting)}`);
-      assert.ok(at >= 0, `--help has no line for ${flagName(setting)} / ${envName(setting)}`);
+      const at = lines.indexOf(`  ${flagUsage(setting)}, ${envName(setting)}`);
+      assert.ok(at >= 0, `--help has no line for ${flagUsage(setting)} / ${envName(setting)}`);
       const description = lines[at + 1] ?? "";
       assert.ok(description.includes(setting.description), description);
-      assert.ok(description.includes(`(default: ${setting.default ?? "none"})`), description);
+      assert.ok(description.includes(`(default: ${defaultShown(setting)})`), description);
+      // One default per setting: a description never states another one.
+      assert.equal(description.split("default:").length, 2, description);
+      assert.ok(
+        !(setting.default !== undefined && setting.defaultText !== undefined),
+        setting.name,
+      );
     }
+    // A boolean flag takes no value; --help does not ask for one.
+    assert.ok(lines.includes("  --adopt-unknown-ids [true|false], SESSIOND_ADOPT_UNKNOWN_IDS"));
+    assert.ok(lines.includes("  --port <value>, SESSIOND_PORT"));
+    assert.ok(stdout.includes("(default: one generated in the file directory"));
   });
 
   const badValues: Array<{ args: string[]; env?: Record<string, string>; names: string }> = [
@@ -69,7 +79,28 @@ describe("sessiond process", () => {
     { args: ["--encryption-keys", "ab".repeat(32)], names: "SESSIOND_ENCRYPTION_KEYS" },
     { args: ["--redis-url", "http://x"], names: "SESSIOND_REDIS_URL" },
     { args: ["--redis-cluster-nodes", "a:1,b"], names: "SESSIOND_REDIS_CLUSTER_NODES" },
-    { args: ["--redis-sentinels", "s:26379"], names: "SESSIOND_REDIS_SENTINEL_NAME" },
+    {
+      args: ["--storage", "redis", "--redis-sentinels", "s:26379"],
+      names: "SESSIOND_REDIS_SENTINEL_NAME",
+    },
+    // Misspelt and misplaced settings: each names the fix.
+    {
+      args: [],
+      env: { SESSIOND_REDIS_UR: "redis://x" },
+      names: "did you mean SESSIOND_REDIS_URL?",
+    },
+    { args: ["--max-value-byte", "1"], names: "did you mean --max-value-bytes?" },
+    {
+      args: [],
+      env: { SESSIOND_REDIS_URL: "redis://cache:6379" },
+      names: "set SESSIOND_STORAGE=redis or redis-hash, or remove SESSIOND_REDIS_URL",
+    },
+    {
+      args: ["--file-max-files", "3"],
+      env: { SESSIOND_STORAGE: "memory" },
+      names: "set SESSIOND_STORAGE=file, or remove --file-max-files",
+    },
+    { args: ["--metrics-host", "::1"], names: "set --metrics-port too, or remove --metrics-host" },
     // A path through a regular file cannot become a directory (ENOTDIR).
     {
       args: ["--file-dir", join(REPO_ROOT, "package.json", "sessions")],

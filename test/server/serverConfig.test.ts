@@ -157,6 +157,7 @@ describe("server config", () => {
     // Refused whatever the value, so that no key is ever parsed from argv.
     fails(["--encryption-keys", "short"], {}, /refused on the command line/);
     const env = parseConfig([], {
+      SESSIOND_STORAGE: "redis",
       SESSIOND_ENCRYPTION_KEYS: key,
       SESSIOND_REDIS_URL: "redis://:s3cret-pass@cache:6379",
     }).config;
@@ -164,7 +165,7 @@ describe("server config", () => {
     assert.equal(env.redisUrl, "redis://:s3cret-pass@cache:6379");
     // A Redis URL without a password is no secret: the flag stays.
     assert.equal(
-      parseConfig(["--redis-url", "redis://cache:6379"], {}).config.redisUrl,
+      parseConfig(["--storage", "redis", "--redis-url", "redis://cache:6379"], {}).config.redisUrl,
       "redis://cache:6379",
     );
     // Every setting the table marks secret and that always carries one is env-only.
@@ -175,7 +176,14 @@ describe("server config", () => {
 
   test("host:port lists, IPv6 in brackets", () => {
     const { config } = parseConfig(
-      ["--redis-sentinels", "10.0.0.1:26379, [::1]:26380", "--redis-sentinel-name", "main"],
+      [
+        "--storage",
+        "redis",
+        "--redis-sentinels",
+        "10.0.0.1:26379, [::1]:26380",
+        "--redis-sentinel-name",
+        "main",
+      ],
       {},
     );
     assert.deepEqual(config.redisSentinels, [
@@ -185,7 +193,7 @@ describe("server config", () => {
     for (const bad of ["host", "host:0", "host:99999", ":1", ","]) {
       fails(["--redis-cluster-nodes", bad], {}, /SESSIOND_REDIS_CLUSTER_NODES.*host:port/);
     }
-    fails(["--redis-sentinels", "s:1"], {}, /SESSIOND_REDIS_SENTINEL_NAME/);
+    fails(["--storage", "redis", "--redis-sentinels", "s:1"], {}, /SESSIOND_REDIS_SENTINEL_NAME/);
   });
 
   test("metadata keys must be valid, non-binary, non-reserved gRPC metadata names", () => {
@@ -210,15 +218,127 @@ describe("server config", () => {
     assert.equal(parseConfig(["--port", "0"], {}).config.port, 0);
   });
 
-  test("command-line mistakes", () => {
+  test("command-line mistakes; an unknown flag names the nearest one", () => {
     fails(["--port"], {}, /^--port \(SESSIOND_PORT\): expected a value after it$/);
-    fails(["--nope"], {}, /unknown option "--nope"/);
+    fails(["--nope"], {}, /^unknown option "--nope": expected one of the flags listed by --help$/);
     fails(["extra"], {}, /unexpected argument "extra"/);
+    fails(
+      ["--stroage", "memory"],
+      {},
+      /^unknown option "--stroage": did you mean --storage\? \(--help lists the flags\)$/,
+    );
+    fails(["--max-value-byte=1"], {}, /did you mean --max-value-bytes\?/);
+    fails(["--redis-urls=redis://x"], {}, /did you mean --redis-url\?/);
   });
 
-  test("an unknown SESSIOND_ variable is a warning, not an error", () => {
-    const { warnings } = parseConfig([], { SESSIOND_PROT: "1", OTHER: "x" });
-    assert.deepEqual(warnings, ["unknown environment variable SESSIOND_PROT ignored (see --help)"]);
+  test("an unknown SESSIOND_ variable is refused, naming the nearest setting", () => {
+    fails(
+      [],
+      { SESSIOND_PROT: "1", OTHER: "x" },
+      /^unknown environment variable SESSIOND_PROT: did you mean SESSIOND_PORT\? \(remove or rename it; --help lists the settings\)$/,
+    );
+    fails([], { SESSIOND_REDIS_UR: "redis://x" }, /did you mean SESSIOND_REDIS_URL\?/);
+    fails([], { SESSIOND_MAXVALUE_BYTES: "1" }, /did you mean SESSIOND_MAX_VALUE_BYTES\?/);
+    fails(
+      [],
+      { SESSIOND_COMPLETELY_DIFFERENT: "1" },
+      /^unknown environment variable SESSIOND_COMPLETELY_DIFFERENT: no setting has this name; remove it, or see --help for the settings$/,
+    );
+    // Before any value is read: the typo, not what it left out, is what the line names.
+    fails(
+      [],
+      { SESSIOND_STORGE: "redis", SESSIOND_REDIS_URL: "redis://x" },
+      /SESSIOND_STORGE: did you mean SESSIOND_STORAGE\?/,
+    );
+    // The documented exceptions: the test harness's variables, and SESSIOND_TEST_*.
+    const env = { SESSIOND_DIFF_SEED: "7", SESSIOND_GRPC_JS: "x", SESSIOND_TEST_TOKEN: "t" };
+    assert.deepEqual(parseConfig([], env).warnings, []);
+    // Variables outside the prefix are none of sessiond's business.
+    assert.equal(parseConfig([], { PORT: "1", sessiond_port: "2" }).config.port, 50051);
+  });
+
+  test("a setting its storage does not read is refused, naming the fix; the table says which", () => {
+    fails(
+      [],
+      { SESSIOND_REDIS_URL: "redis://cache:6379" },
+      /^SESSIOND_REDIS_URL \(--redis-url\): read by the redis and redis-hash storages only, and SESSIOND_STORAGE is file \(the default\); set SESSIOND_STORAGE=redis or redis-hash, or remove SESSIOND_REDIS_URL$/,
+    );
+    fails(
+      ["--storage", "memory", "--file-dir", "/tmp/x"],
+      {},
+      /^--file-dir \(SESSIOND_FILE_DIR\): read by the file storage only, and --storage is memory; set --storage file, or remove --file-dir$/,
+    );
+    fails(
+      ["--memory-max-bytes", "1MiB"],
+      { SESSIOND_STORAGE: "redis-hash" },
+      /^--memory-max-bytes \(SESSIOND_MEMORY_MAX_BYTES\): read by the memory storage only, and SESSIOND_STORAGE is redis-hash; set SESSIOND_STORAGE=memory, or remove --memory-max-bytes$/,
+    );
+    // Keys encrypt what is stored outside the process: the memory storage has nothing to.
+    fails(
+      [],
+      { SESSIOND_STORAGE: "memory", SESSIOND_ENCRYPTION_KEYS: "ab".repeat(32) },
+      /^SESSIOND_ENCRYPTION_KEYS \(--encryption-keys\): read by the file, redis and redis-hash storages only/,
+    );
+    // Every setting that names storages is refused with each other storage, accepted with its own.
+    const kinds: StorageKind[] = ["file", "memory", "redis", "redis-hash"];
+    const sample: Record<string, string> = {
+      FILE_ENCRYPTION_KEY: "ab".repeat(32),
+      ENCRYPTION_KEYS: "ab".repeat(32),
+      ID_HASH_KEY_FILE: "/nonexistent",
+      ENCRYPTION_KEY_FILE: "/nonexistent",
+      REDIS_TLS_CA_FILE: "/nonexistent",
+      REDIS_SENTINELS: "s:26379",
+      REDIS_URL: "redis://cache:6379",
+      REDIS_CLUSTER_NODES: "a:1",
+    };
+    let checked = 0;
+    for (const s of SETTINGS) {
+      if (s.storages === undefined) continue;
+      const raw = sample[s.name] ?? s.default ?? "1";
+      for (const kind of kinds.filter((k) => !s.storages?.includes(k))) {
+        // Read files and the like only with a storage that reads them: refused before.
+        if (sample[s.name]?.startsWith("/")) continue;
+        fails(
+          [],
+          { SESSIOND_STORAGE: kind, [envName(s)]: raw },
+          new RegExp(`^${envName(s)} .*read by`),
+        );
+        checked++;
+      }
+    }
+    assert.ok(checked >= 30, `only ${checked} combinations checked`);
+    // Defaults never count: the file storage's directory has one, and memory starts.
+    assert.equal(parseConfig(["--storage", "memory"], {}).config.storage, "memory");
+    // With the storage that reads them, the same settings pass.
+    assert.equal(
+      parseConfig(["--storage", "memory", "--memory-max-bytes", "1MiB"], {}).config.memoryMaxBytes,
+      1024 * 1024,
+    );
+  });
+
+  test("a setting given without the one it works with is refused", () => {
+    fails(
+      ["--metrics-host", "0.0.0.0"],
+      {},
+      /^--metrics-host \(SESSIOND_METRICS_HOST\): does nothing without SESSIOND_METRICS_PORT \(--metrics-port\); set --metrics-port too, or remove --metrics-host$/,
+    );
+    fails(
+      [],
+      { SESSIOND_STORAGE: "redis", SESSIOND_REDIS_SENTINEL_NAME: "main" },
+      /^SESSIOND_REDIS_SENTINEL_NAME \(--redis-sentinel-name\): does nothing without SESSIOND_REDIS_SENTINELS/,
+    );
+    fails(
+      ["--storage", "redis", "--redis-wait-timeout", "100ms"],
+      {},
+      /does nothing without SESSIOND_REDIS_WAIT_REPLICAS/,
+    );
+    assert.equal(
+      parseConfig(["--metrics-host", "::1", "--metrics-port", "0"], {}).config.metricsHost,
+      "::1",
+    );
+    // Every `needs` names a setting of the table.
+    const names = new Set(SETTINGS.map((s) => s.name));
+    for (const s of SETTINGS) if (s.needs !== undefined) assert.ok(names.has(s.needs), s.name);
   });
 
   test("resolveConfig fills what a partial config leaves out", () => {

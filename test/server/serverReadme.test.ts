@@ -104,7 +104,7 @@ test("the configuration table lists every setting with its flag, default and mea
       s.name === "FILE_DIR"
         ? "`$XDG_STATE_HOME/sessiond`, else `~/.local/state/sessiond`"
         : s.default === undefined
-          ? "—"
+          ? (s.defaultText ?? "—")
           : `\`${s.default}\``;
     const row = `| \`${envName(s)}\` | \`${flagName(s)}\` | ${shown} | ${s.description} |`;
     assert.ok(table.includes(row), `README configuration table lacks or differs from:\n${row}`);
@@ -117,6 +117,19 @@ test("the configuration section's example error is what the server prints", asyn
   assert.ok(at >= 0, "no `$ npm start -- …` example in the Configuration section");
   const args = (lines[at] as string).slice("$ npm start -- ".length).split(" ");
   const { code, stderr } = await runCli(args);
+  assert.equal(code, 2);
+  assert.equal(stderr.trim(), lines[at + 1]);
+});
+
+test("the configuration section's example of a setting its storage does not read is what the server prints", async () => {
+  const lines = section("Configuration").split("\n");
+  const at = lines.findIndex((line) => /^\$ SESSIOND_\w+=\S+ npm start$/.test(line));
+  assert.ok(at >= 0, "no `$ SESSIOND_…=… npm start` example in the Configuration section");
+  const [assignment = ""] = (lines[at] as string).slice(2).split(" ");
+  const eq = assignment.indexOf("=");
+  const { code, stderr } = await runCli([], {
+    [assignment.slice(0, eq)]: assignment.slice(eq + 1),
+  });
   assert.equal(code, 2);
   assert.equal(stderr.trim(), lines[at + 1]);
 });

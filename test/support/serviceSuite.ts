@@ -454,7 +454,15 @@ export function describeServiceSuite(
         server.storage.failure = {
           error: new SessionError("unavailable", "storage unreachable (test)"),
         };
-        failed(await call("get", { key: "a" }, id), status.UNAVAILABLE, /unreachable/);
+        // The storage's own words stay in the log; the caller gets generic ones.
+        const err = failed(await call("get", { key: "a" }, id), status.UNAVAILABLE);
+        assert.equal(err.details, "storage unavailable (the server's log has the details)");
+        assert.ok(
+          server.logs.some(
+            (l) => l.msg === "storage unavailable" && l.fields.err === "storage unreachable (test)",
+          ),
+          "the storage's message is logged",
+        );
         failed(await call("set", { key: "a", value: 2 }, id), status.UNAVAILABLE);
         failed(await call("set", { key: "a", value: 2 }), status.UNAVAILABLE);
         failed(await call("describe", {}, id), status.UNAVAILABLE);

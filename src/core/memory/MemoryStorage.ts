@@ -1,7 +1,7 @@
 import { integerOption } from "../integerOption.js";
 import { cloneJson } from "../json.js";
 import { checkOpCount } from "../Limits.js";
-import { refusalError } from "../Refusal.js";
+import { type Refusal, refusalError } from "../Refusal.js";
 import type { SettingNames } from "../settingNames.js";
 import {
   accepted,
@@ -475,7 +475,15 @@ export class MemoryStorage implements Storage {
     this.#reclaim(now);
     if (this.#entries.size >= this.#maxSessions) {
       const sessions = this.#entries.size;
-      throw refusalError({ kind: "tooManySessions", sessions, maxSessions: this.#maxSessions });
+      const refusal: Refusal = {
+        kind: "tooManySessions",
+        sessions,
+        maxSessions: this.#maxSessions,
+      };
+      // Absent rather than undefined: the refusal is data a request record keeps.
+      const where = this.#budget.names?.maxSessions;
+      if (where !== undefined) refusal.where = where;
+      throw refusalError(refusal);
     }
   }
 

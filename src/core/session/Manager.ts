@@ -3,6 +3,7 @@ import { integerOption } from "../integerOption.js";
 import { type Limits, resolveLimits } from "../Limits.js";
 import { type Logger, silentLogger } from "../Logger.js";
 import { MemoryStorage } from "../memory/MemoryStorage.js";
+import type { SettingNames } from "../settingNames.js";
 import { capabilityOf, REQUEST_ID_SECRET } from "../storage/capabilities.js";
 import type { ApplyMode, ApplyOptions, CallSignal, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
@@ -35,6 +36,13 @@ export interface ManagerOptions {
   /** Custom id generator; its ids must still be 32 characters of [0-9a-z]. */
   generateId?: () => string;
   limits?: Partial<Limits>;
+  /**
+   * Where a deployer sets each limit, by option name ({ maxValueBytes: "SESSIOND_MAX_VALUE_BYTES
+   * (--max-value-bytes)" }, see core/settingNames.ts): a refusal then names that instead
+   * of the option ("over the limit 65536 set by …"). The server passes its settings; an
+   * app embedding the library may pass its own. Absent: refusals name the option.
+   */
+  settingNames?: SettingNames;
   /** Where the library's warnings go. Default: nowhere (the server passes its logger). */
   logger?: Logger;
   /**
@@ -71,6 +79,8 @@ export interface ManagerConfig {
   readonly storage: Storage;
   readonly expiry: Expiry;
   readonly limits: Limits;
+  /** Where a deployer sets the limits, for refusals (ManagerOptions.settingNames). */
+  readonly settingNames: SettingNames | undefined;
   readonly adoptUnknownIds: boolean;
   readonly logger: Logger;
   readonly requestIdWindowMs: number;
@@ -108,6 +118,7 @@ export class Manager {
       storage,
       expiry,
       limits,
+      settingNames: options.settingNames,
       applyOptions: {
         existing: applyOptions("existing"),
         create: applyOptions("create"),

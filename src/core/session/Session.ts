@@ -1,7 +1,8 @@
 import { cloneJson, type JsonValue, type SessionData } from "../json.js";
 import { checkOpCount } from "../Limits.js";
-import { refusalError } from "../Refusal.js";
+import { type Refusal, refusalError } from "../Refusal.js";
 import { SessionError } from "../SessionError.js";
+import type { SettingNames } from "../settingNames.js";
 import { applyOps } from "../storage/applyOps.js";
 import { throwIfCancelled } from "../storage/cancellation.js";
 import { idInFamily } from "../storage/idFamily.js";
@@ -170,8 +171,8 @@ export class Session {
   /** Queues a write. The value is copied now: mutating it afterwards changes nothing. */
   set(key: string, value: JsonValue): void {
     this.#assertRoomFor(1);
-    assertValidKey(key, this.#ctx.limits);
-    const stored = storedValue(value, key, this.#ctx.limits);
+    assertValidKey(key, this.#ctx.limits, this.#ctx.settingNames);
+    const stored = storedValue(value, key, this.#ctx.limits, this.#ctx.settingNames);
     this.#pending.push({ type: "set", key, value: stored });
   }
 
@@ -187,8 +188,12 @@ export class Session {
     this.#assertRoomFor(keys.length);
     const ops: Op[] = [];
     for (const key of keys) {
-      assertValidKey(key, this.#ctx.limits);
-      ops.push({ type: "set", key, value: storedValue(data[key], key, this.#ctx.limits) });
+      assertValidKey(key, this.#ctx.limits, this.#ctx.settingNames);
+      ops.push({
+        type: "set",
+        key,
+        value: storedValue(data[key], key, this.#ctx.limits, this.#ctx.settingNames),
+      });
     }
     this.#queue(ops);
   }
@@ -200,7 +205,7 @@ export class Session {
   /** remove() for a list of any length (a spread of a long list overflows the call stack). */
   removeKeys(keys: readonly string[]): void {
     this.#assertRoomFor(keys.length);
-    for (const key of keys) assertValidKey(key, this.#ctx.limits);
+    for (const key of keys) assertValidKey(key, this.#ctx.limits, this.#ctx.settingNames);
     const ops: Op[] = [];
     for (const key of keys) ops.push({ type: "remove", key });
     this.#queue(ops);
@@ -209,7 +214,7 @@ export class Session {
   /** Adds `delta` to a numeric key (absent = 0). The stored result is known after commit(). */
   increment(key: string, delta = 1): void {
     this.#assertRoomFor(1);
-    assertValidKey(key, this.#ctx.limits);
+    assertValidKey(key, this.#ctx.limits, this.#ctx.settingNames);
     if (!Number.isFinite(delta)) {
       throw new SessionError("invalid_argument", `increment of key "${key}" needs a finite delta`, {
         reason: "INVALID_VALUE",
@@ -263,7 +268,7 @@ export class Session {
       }
       // Whatever made the storage refuse (another writer, say) is worth reading afresh.
       this.#forgetReads();
-      throw err;
+      throw namedLimit(err, this.#ctx.settingNames);
     } finally {
       this.#inflight = NO_OPS;
       this.#commits--;
@@ -438,7 +443,7 @@ export class Session {
   }
 
   async #readKey(key: string): Promise<KeyRead> {
-    assertValidKey(key, this.#ctx.limits);
+    assertValidKey(key, this.#ctx.limits, this.#ctx.settingNames);
     if (this.#pending.length === 0 && this.#inflight.length === 0) {
       return (await this.#loadKey(key)) ?? NOT_FOUND;
     }
@@ -516,7 +521,7 @@ export class Session {
 
   /** maxOps bounds what one commit asks of the storage; checked before anything is queued. */
   #assertRoomFor(adding: number): void {
-    checkOpCount(this.#pending.length, adding, this.#ctx.limits);
+    checkOpCount(this.#pending.length, adding, this.#ctx.limits, this.#ctx.settingNames);
   }
 
   #queue(ops: readonly Op[]): void {
@@ -557,4 +562,24 @@ function withIdempotency(
   step: RequestStep | undefined,
 ): Readonly<ApplyOptions> {
   return step === undefined ? options : { ...options, idempotency: idempotencyOf(step) };
+}
+
+/**
+ * A storage's maxKeys / maxSessionBytes refusal, worded again with where a deployer sets
+ * the limit (ManagerOptions.settingNames): storages word refusals with the option names,
+ * and their request records keep those words, so the names are added only here, on the
+ * way to the caller. Anything else is returned as it is.
+ */
+function namedLimit(err: unknown, names: SettingNames | undefined): unknown {
+  if (names === undefined || !(err instanceof SessionError)) return err;
+  const refusal = err.refusal;
+  const option =
+    refusal?.kind === "tooManyKeys"
+      ? "maxKeys"
+      : refusal?.kind === "tooManyBytes"
+        ? "maxSessionBytes"
+        : undefined;
+  const where = option === undefined ? undefined : names[option];
+  if (refusal === undefined || where === undefined) return err;
+  return refusalError({ ...refusal, where } as Refusal);
 }

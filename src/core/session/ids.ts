@@ -30,8 +30,12 @@ export function isValidSessionId(id: unknown): id is string {
   return typeof id === "string" && ID_PATTERN.test(id);
 }
 
-/** Throws invalid_argument for anything that is not a well-formed id; never echoes it whole. */
-export function assertValidSessionId(id: unknown): asserts id is string {
+/**
+ * Throws invalid_argument for anything that is not a well-formed id; never echoes it whole.
+ * `from` says where the id came from ('metadata "x-session-id"', 'cookie "sid"'), so that
+ * whoever reads the refusal knows which of the client's headers to look at.
+ */
+export function assertValidSessionId(id: unknown, from?: string): asserts id is string {
   if (isValidSessionId(id)) return;
   const why =
     typeof id !== "string"
@@ -39,7 +43,8 @@ export function assertValidSessionId(id: unknown): asserts id is string {
       : id.length !== ID_LENGTH
         ? `must be ${ID_LENGTH} characters, got ${id.length}`
         : "must contain only the characters [0-9a-z]";
-  throw new SessionError("invalid_argument", `malformed session id: ${why}`, {
+  const source = from === undefined ? "" : ` in ${from}`;
+  throw new SessionError("invalid_argument", `malformed session id${source}: ${why}`, {
     reason: "MALFORMED_SESSION_ID",
   });
 }

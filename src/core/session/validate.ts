@@ -1,12 +1,17 @@
 import type { JsonValue } from "../json.js";
 import type { Limits } from "../Limits.js";
 import { SessionError } from "../SessionError.js";
+import { limitText, type SettingNames } from "../settingNames.js";
 
 /**
  * Keys are non-empty, well-formed UTF-16 strings within maxKeyBytes. Any such string will
  * do, "__proto__" included (see assignKey in common/json.ts for how it is kept).
  */
-export function assertValidKey(key: unknown, limits: Limits): asserts key is string {
+export function assertValidKey(
+  key: unknown,
+  limits: Limits,
+  names?: SettingNames,
+): asserts key is string {
   if (typeof key !== "string" || key.length === 0) {
     throw new SessionError("invalid_argument", "key must be a non-empty string", {
       reason: "INVALID_KEY",
@@ -25,7 +30,7 @@ export function assertValidKey(key: unknown, limits: Limits): asserts key is str
   if (bytes > limits.maxKeyBytes) {
     throw new SessionError(
       "invalid_argument",
-      `key is ${bytes} bytes, over the limit maxKeyBytes=${limits.maxKeyBytes}`,
+      `key is ${bytes} bytes, over the limit ${limitText(names?.maxKeyBytes, "maxKeyBytes", limits.maxKeyBytes)}`,
       {
         reason: "KEY_TOO_LONG",
         metadata: { bytes: String(bytes), maxKeyBytes: String(limits.maxKeyBytes) },
@@ -47,8 +52,14 @@ export function assertValidValue(
  * Validates a value and returns the copy a storage should hold: the value as its JSON text
  * reads back (so -0 becomes 0 and non-JSON extras vanish), which is what every storage,
  * memory included, then returns. Values therefore read back equal on every storage.
+ * `names`: where a deployer sets the limits, for the refusal's message (settingNames.ts).
  */
-export function storedValue(value: unknown, key: string, limits: Limits): JsonValue {
+export function storedValue(
+  value: unknown,
+  key: string,
+  limits: Limits,
+  names?: SettingNames,
+): JsonValue {
   const problem = jsonValueProblem(value);
   if (problem) {
     throw new SessionError("invalid_argument", `value of key "${key}" ${problem}`, {
@@ -60,7 +71,7 @@ export function storedValue(value: unknown, key: string, limits: Limits): JsonVa
   if (bytes > limits.maxValueBytes) {
     throw new SessionError(
       "resource_exhausted",
-      `value of key "${key}" is ${bytes} bytes, over the limit maxValueBytes=${limits.maxValueBytes}`,
+      `value of key "${key}" is ${bytes} bytes, over the limit ${limitText(names?.maxValueBytes, "maxValueBytes", limits.maxValueBytes)}`,
       {
         reason: "VALUE_TOO_LARGE",
         metadata: { bytes: String(bytes), maxValueBytes: String(limits.maxValueBytes) },

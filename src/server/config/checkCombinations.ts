@@ -1,6 +1,55 @@
 import { ConfigError } from "../../core/ConfigError.js";
 import { checkSecurityCombinations } from "../security/checkSecurityCombinations.js";
 import type { ServerConfig } from "./ServerConfig.js";
+import { type AnySetting, envName, flagName } from "./Setting.js";
+import { SETTINGS } from "./settings.js";
+
+/** A setting the operator gave, and how: its flag or its variable, as messages name it. */
+export interface Given {
+  setting: AnySetting;
+  /** "--redis-url" or "SESSIOND_REDIS_URL": the form the operator used. */
+  as: string;
+  /** "--redis-url (SESSIOND_REDIS_URL)": how a message starts. */
+  source: string;
+}
+
+/**
+ * Settings given that would do nothing, as the table says (Setting.storages and
+ * Setting.needs): one the chosen storage does not read, or one without the setting it
+ * works with. Defaults never count: only what the operator gave. Throws ConfigError naming
+ * the fix.
+ */
+export function checkGivenSettings(given: readonly Given[], config: ServerConfig): void {
+  const storage = given.find((g) => g.setting.key === "storage");
+  const storageIs =
+    storage === undefined
+      ? `SESSIOND_STORAGE is ${config.storage} (the default)`
+      : `${storage.as} is ${config.storage}`;
+  for (const { setting, as, source } of given) {
+    const storages = setting.storages;
+    if (storages === undefined || storages.includes(config.storage)) continue;
+    const kinds = storages.join(" or ");
+    const set =
+      storage?.as.startsWith("--") === true ? `--storage ${kinds}` : `SESSIOND_STORAGE=${kinds}`;
+    const readers =
+      storages.length === 1
+        ? `the ${kinds} storage`
+        : `the ${storages.slice(0, -1).join(", ")} and ${storages.at(-1)} storages`;
+    throw new ConfigError(
+      `${source}: read by ${readers} only, and ${storageIs}; set ${set}, or remove ${as}`,
+    );
+  }
+  const byName = new Map(SETTINGS.map((s) => [s.name, s]));
+  for (const { setting, as, source } of given) {
+    if (setting.needs === undefined) continue;
+    const needed = byName.get(setting.needs);
+    if (needed === undefined || given.some((g) => g.setting === needed)) continue;
+    const form = as.startsWith("--") ? flagName(needed) : envName(needed);
+    throw new ConfigError(
+      `${source}: does nothing without ${envName(needed)} (${flagName(needed)}); set ${form} too, or remove ${as}`,
+    );
+  }
+}
 
 /** Settings that are each valid but not together; throws ConfigError on the first such pair. */
 export function checkCombinations(config: ServerConfig): void {

@@ -1,7 +1,7 @@
 import { defaultLimits } from "../../core/Limits.js";
 import { DEFAULT_MAX_FILES } from "../../file/DiskBudget.js";
 import { parseBudget, parseByteSize, parseInteger } from "../parsers.js";
-import type { AnySetting } from "./Setting.js";
+import { type AnySetting, FILE_ONLY, MEMORY_ONLY } from "./Setting.js";
 
 const positive = (raw: string) => parseInteger(raw, 1);
 const SIZE = "a size such as 1048576, 512MiB, 2GiB or 1.5GB";
@@ -47,6 +47,7 @@ export const LIMIT_SETTINGS: readonly AnySetting[] = [
   {
     name: "MEMORY_MAX_SESSIONS",
     key: "memoryMaxSessions",
+    storages: MEMORY_ONLY,
     parse: positive,
     description: "Memory storage only: most live sessions (more: RESOURCE_EXHAUSTED).",
   },
@@ -54,6 +55,7 @@ export const LIMIT_SETTINGS: readonly AnySetting[] = [
   {
     name: "MEMORY_MAX_BYTES",
     key: "memoryMaxBytes",
+    storages: MEMORY_ONLY,
     default: "auto",
     parse: (raw) => parseBudget(raw, parseByteSize, SIZE),
     description:
@@ -62,6 +64,7 @@ export const LIMIT_SETTINGS: readonly AnySetting[] = [
   {
     name: "FILE_MAX_BYTES",
     key: "fileMaxBytes",
+    storages: FILE_ONLY,
     default: "auto",
     parse: (raw) => parseBudget(raw, parseByteSize, SIZE),
     description:
@@ -70,6 +73,7 @@ export const LIMIT_SETTINGS: readonly AnySetting[] = [
   {
     name: "FILE_MAX_FILES",
     key: "fileMaxFiles",
+    storages: FILE_ONLY,
     default: String(DEFAULT_MAX_FILES),
     parse: (raw) => parseBudget(raw, (text) => parseInteger(text, 0), "a whole number"),
     description: "File storage only: most session files (0 or unlimited: no limit).",
@@ -77,6 +81,7 @@ export const LIMIT_SETTINGS: readonly AnySetting[] = [
   {
     name: "FILE_MIN_FREE_BYTES",
     key: "fileMinFreeBytes",
+    storages: FILE_ONLY,
     default: "auto",
     parse: (raw) => parseBudget(raw, parseByteSize, SIZE, { unlimited: false }),
     description:

@@ -30,6 +30,7 @@ export const OPERATION_SETTINGS: readonly AnySetting[] = [
   {
     name: "METRICS_HOST",
     key: "metricsHost",
+    needs: "METRICS_PORT",
     default: "127.0.0.1",
     parse: (raw) => parseNonEmpty(raw, "a host name or IP address"),
     description:
@@ -39,7 +40,8 @@ export const OPERATION_SETTINGS: readonly AnySetting[] = [
     name: "METRICS_PORT",
     key: "metricsPort",
     parse: (raw) => parseInteger(raw, 0, 65_535),
+    defaultText: "no endpoint",
     description:
-      "TCP port of the Prometheus metrics endpoint, GET /metrics over HTTP; 0 picks a free port (default: no endpoint).",
+      "TCP port of the Prometheus metrics endpoint, GET /metrics over HTTP; 0 picks a free port.",
   },
 ];

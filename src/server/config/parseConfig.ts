@@ -1,6 +1,7 @@
 import { ConfigError } from "../../core/ConfigError.js";
 import { ValueError } from "../parsers.js";
-import { checkCombinations } from "./checkCombinations.js";
+import { checkCombinations, checkGivenSettings, type Given } from "./checkCombinations.js";
+import { closest } from "./closest.js";
 import { quote } from "./quote.js";
 import type { ServerConfig } from "./ServerConfig.js";
 import { type AnySetting, envName, flagName } from "./Setting.js";
@@ -8,20 +9,35 @@ import { SETTINGS } from "./settings.js";
 
 export interface ParsedConfig {
   config: ServerConfig;
-  /** Things worth a log line that do not stop start-up (e.g. an unknown SESSIOND_ variable). */
+  /** Things worth a log line that do not stop start-up (none today; main.ts logs them). */
   warnings: string[];
 }
 
 /**
+ * SESSIOND_ variables that are not settings and that the server leaves alone: the test
+ * harness's own (README, Configuration). Every other SESSIOND_ name is refused, so that a
+ * misspelt setting stops the start instead of being silently ignored.
+ */
+export const NOT_SETTINGS: readonly string[] = ["SESSIOND_DIFF_SEED", "SESSIOND_GRPC_JS"];
+/** Names under this prefix are never settings either: tests use them for their own values. */
+export const NOT_SETTINGS_PREFIX = "SESSIOND_TEST_";
+
+const PREFIX = "SESSIOND_";
+
+/**
  * Reads every setting from flags (which win) and environment variables, falling back to
- * the defaults. Throws ConfigError with a one-line message on the first bad value.
+ * the defaults. Throws ConfigError with a one-line message on the first mistake: an
+ * unknown flag or SESSIOND_ variable, a bad value, a setting its storage does not read,
+ * or settings that are each valid but not together.
  */
 export function parseConfig(
   argv: readonly string[] = [],
   env: Readonly<Record<string, string | undefined>> = {},
 ): ParsedConfig {
+  checkEnvNames(env);
   const fromFlags = readFlags(argv);
   const config: Record<string, unknown> = {};
+  const given: Given[] = [];
   for (const setting of SETTINGS) {
     const flag = fromFlags.get(setting);
     const envValue = env[envName(setting)];
@@ -31,6 +47,8 @@ export function parseConfig(
         : envValue !== undefined
           ? [envValue, `${envName(setting)} (${flagName(setting)})`]
           : [setting.default, `default of ${envName(setting)}`];
+    if (flag !== undefined) given.push({ setting, as: flagName(setting), source });
+    else if (envValue !== undefined) given.push({ setting, as: envName(setting), source });
     if (raw === undefined) continue;
     try {
       config[setting.key] = setting.parse(raw);
@@ -41,12 +59,27 @@ export function parseConfig(
     }
   }
   const parsed = config as unknown as ServerConfig;
+  checkGivenSettings(given, parsed);
   checkCombinations(parsed);
+  return { config: parsed, warnings: [] };
+}
+
+/** Refuses a SESSIOND_ variable that names no setting (a typo would otherwise do nothing). */
+function checkEnvNames(env: Readonly<Record<string, string | undefined>>): void {
   const known = new Set(SETTINGS.map(envName));
-  const warnings = Object.keys(env)
-    .filter((name) => name.startsWith("SESSIOND_") && !known.has(name))
-    .map((name) => `unknown environment variable ${name} ignored (see --help)`);
-  return { config: parsed, warnings };
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(PREFIX) || known.has(name) || env[name] === undefined) continue;
+    if (NOT_SETTINGS.includes(name) || name.startsWith(NOT_SETTINGS_PREFIX)) continue;
+    const near = closest(
+      name.slice(PREFIX.length),
+      SETTINGS.map((s) => s.name),
+    );
+    throw new ConfigError(
+      near === undefined
+        ? `unknown environment variable ${name}: no setting has this name; remove it, or see --help for the settings`
+        : `unknown environment variable ${name}: did you mean ${PREFIX}${near}? (remove or rename it; --help lists the settings)`,
+    );
+  }
 }
 
 function readFlags(argv: readonly string[]): Map<AnySetting, string> {
@@ -58,10 +91,19 @@ function readFlags(argv: readonly string[]): Map<AnySetting, string> {
     const flag = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
     const setting = byFlag.get(flag);
     if (!setting) {
+      if (!arg.startsWith("-")) {
+        throw new ConfigError(
+          `unexpected argument ${quote(arg)}: expected --flag value or --flag=value`,
+        );
+      }
+      const near = closest(
+        flag.replace(/^-+/, ""),
+        [...byFlag.keys()].map((f) => f.slice(2)),
+      );
       throw new ConfigError(
-        arg.startsWith("-")
+        near === undefined
           ? `unknown option ${quote(flag)}: expected one of the flags listed by --help`
-          : `unexpected argument ${quote(arg)}: expected --flag value or --flag=value`,
+          : `unknown option ${quote(flag)}: did you mean --${near}? (--help lists the flags)`,
       );
     }
     let value: string | undefined;

@@ -12,35 +12,40 @@ import {
   parsePemFile,
   parseRedisUrl,
 } from "../parsers.js";
-import type { AnySetting } from "./Setting.js";
+import { type AnySetting, REDIS_ONLY } from "./Setting.js";
 
 /** The Redis storages: where Redis is, and how writes wait for it (README: Running on Redis). */
 export const REDIS_SETTINGS: readonly AnySetting[] = [
   {
     name: "REDIS_URL",
     key: "redisUrl",
+    storages: REDIS_ONLY,
     parse: parseRedisUrl,
     secret: true,
     notAsFlag: { use: "set SESSIOND_REDIS_URL instead", when: hasPassword },
+    defaultText: "redis://127.0.0.1:6379 unless a Cluster or Sentinels are named",
     description:
-      "Redis storages: single-node URL; with no Cluster or Sentinels either, redis://127.0.0.1:6379. One with a password is refused as a flag (a command line shows in ps): set it in the environment.",
+      "Redis storages: single-node URL. One with a password is refused as a flag (a command line shows in ps): set it in the environment.",
   },
   {
     name: "REDIS_TLS_CA_FILE",
     key: "redisTlsCa",
+    storages: REDIS_ONLY,
     parse: parsePemFile,
-    description:
-      "Redis storages: PEM file of the CA that signed a rediss:// server's certificate (default: the system's CAs).",
+    defaultText: "the system's CAs",
+    description: "Redis storages: PEM file of the CA that signed a rediss:// server's certificate.",
   },
   {
     name: "REDIS_CLUSTER_NODES",
     key: "redisClusterNodes",
+    storages: REDIS_ONLY,
     parse: parseHostPortList,
     description: "Redis storages: Cluster seed nodes, comma-separated host:port.",
   },
   {
     name: "REDIS_SENTINELS",
     key: "redisSentinels",
+    storages: REDIS_ONLY,
     parse: parseHostPortList,
     description:
       "Redis storages: Sentinels, comma-separated host:port (needs SESSIOND_REDIS_SENTINEL_NAME).",
@@ -48,12 +53,15 @@ export const REDIS_SETTINGS: readonly AnySetting[] = [
   {
     name: "REDIS_SENTINEL_NAME",
     key: "redisSentinelName",
+    storages: REDIS_ONLY,
     parse: (raw) => parseNonEmpty(raw, "a Sentinel master name"),
+    needs: "REDIS_SENTINELS",
     description: "Redis storages: name of the master the Sentinels watch.",
   },
   {
     name: "REDIS_PREFIX",
     key: "redisPrefix",
+    storages: REDIS_ONLY,
     default: DEFAULT_PREFIX,
     parse: (raw) => parseNonEmpty(raw, "a key prefix"),
     description: "Redis storages: prefix of every key.",
@@ -61,6 +69,7 @@ export const REDIS_SETTINGS: readonly AnySetting[] = [
   {
     name: "REDIS_TIMEOUT_MS",
     key: "redisTimeoutMs",
+    storages: REDIS_ONLY,
     default: String(DEFAULT_REDIS_TIMEOUT_MS),
     parse: (raw) => parseDuration(raw),
     description: "Redis storages: a command not answered in this time fails with UNAVAILABLE.",
@@ -68,6 +77,7 @@ export const REDIS_SETTINGS: readonly AnySetting[] = [
   {
     name: "REDIS_WAIT_REPLICAS",
     key: "redisWaitReplicas",
+    storages: REDIS_ONLY,
     default: "0",
     parse: (raw) => parseInteger(raw, 0, 1000),
     description:
@@ -76,7 +86,9 @@ export const REDIS_SETTINGS: readonly AnySetting[] = [
   {
     name: "REDIS_WAIT_TIMEOUT",
     key: "redisWaitTimeoutMs",
+    storages: REDIS_ONLY,
     default: durationText(DEFAULT_WAIT_TIMEOUT_MS),
+    needs: "REDIS_WAIT_REPLICAS",
     parse: (raw) => parseDuration(raw),
     description:
       "Redis storages: with SESSIOND_REDIS_WAIT_REPLICAS, how long a write waits for its replicas before failing with UNAVAILABLE (below SESSIOND_REDIS_TIMEOUT_MS).",

@@ -14,7 +14,7 @@ import {
   parseNonEmpty,
 } from "../parsers.js";
 import { STORAGE_KINDS } from "./ServerConfig.js";
-import type { AnySetting } from "./Setting.js";
+import { type AnySetting, AT_REST, FILE_ONLY } from "./Setting.js";
 
 /** Where the server listens, where sessions live and how they behave. */
 export const SERVICE_SETTINGS: readonly AnySetting[] = [
@@ -42,6 +42,7 @@ export const SERVICE_SETTINGS: readonly AnySetting[] = [
   {
     name: "FILE_DIR",
     key: "fileDir",
+    storages: FILE_ONLY,
     default: defaultFileDir(),
     parse: (raw) => parseNonEmpty(raw, "a directory path"),
     description:
@@ -50,6 +51,7 @@ export const SERVICE_SETTINGS: readonly AnySetting[] = [
   {
     name: "FILE_ENCRYPTION_KEY",
     key: "fileEncryptionKey",
+    storages: FILE_ONLY,
     parse: parseKey32,
     secret: true,
     notAsFlag: { use: "set SESSIOND_FILE_ENCRYPTION_KEY, or use --encryption-key-file" },
@@ -60,13 +62,16 @@ export const SERVICE_SETTINGS: readonly AnySetting[] = [
   {
     name: "ID_HASH_KEY_FILE",
     key: "idHashKey",
+    storages: AT_REST,
     parse: parseIdHashKeyFile,
+    defaultText: "one generated in the file directory, or in Redis under the prefix",
     description:
-      "File holding the secret (32+ bytes, hex or base64) that sessions are stored under an HMAC of, never their ids; every instance needs the same one (default: one generated in the file directory, or in Redis under the prefix).",
+      "File holding the secret (32+ bytes, hex or base64) that sessions are stored under an HMAC of, never their ids; every instance needs the same one.",
   },
   {
     name: "ENCRYPTION_KEYS",
     key: "encryptionKeys",
+    storages: AT_REST,
     parse: parseKeyList,
     secret: true,
     notAsFlag: { use: "set SESSIOND_ENCRYPTION_KEYS, or use --encryption-key-file" },
@@ -76,6 +81,7 @@ export const SERVICE_SETTINGS: readonly AnySetting[] = [
   {
     name: "ENCRYPTION_KEY_FILE",
     key: "encryptionKeyFile",
+    storages: AT_REST,
     parse: parseKeyFile,
     description:
       "Like SESSIOND_ENCRYPTION_KEYS, from a file: one key per line, the first encrypts; # starts a comment.",
