@@ -140,4 +140,3 @@ function jsonProblem(value: unknown, depth: number): string | undefined {
   }
   return `is a ${typeof value}, not a JSON value`;
 }
-
