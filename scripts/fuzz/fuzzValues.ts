@@ -28,8 +28,8 @@ export interface GenValue {
   label: string;
 }
 
-/** The JSON nesting a value may have (validate.ts MAX_DEPTH); deeper is INVALID_ARGUMENT. */
-export const MAX_JSON_DEPTH = 64;
+/** The JSON nesting a value may have (validate.ts MAX_JSON_DEPTH); deeper is INVALID_ARGUMENT. */
+export const MAX_JSON_DEPTH = 32;
 /** Depths up to this are always accepted; between it and MAX_JSON_DEPTH the wire check may refuse. */
 const SURELY_ACCEPTED_DEPTH = 30;
 
@@ -325,7 +325,7 @@ function shapedValue(ctx: Ctx): Node | undefined {
   const { rng } = ctx;
   const shape = rng.pick(["deepList", "deepStruct", "wideList", "wideStruct", "bigString"]);
   if (shape === "deepList" || shape === "deepStruct") {
-    const depth = rng.pick([10, 30, 50, 63, 64, 65, 66, 100, 1000, 5000]);
+    const depth = rng.pick([10, 30, 31, 32, 33, 34, 64, 65, 100, 1000, 5000]);
     let bytes = varintField(1, 0);
     let model: Json = null;
     for (let i = 0; i < depth; i++) {

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
+import { isIP } from "node:net";
 import {
   type ChannelCredentials,
   type ClientOptions,
@@ -7,6 +8,7 @@ import {
   type Interceptor,
 } from "@grpc/grpc-js";
 import { ConfigError } from "../core/ConfigError.js";
+import { BEARER_TOKEN, MIN_TOKEN_LENGTH } from "../protocol/bearerToken.js";
 
 /** PEM bytes, or the path of a PEM file (read when the client is built). */
 export type Pem = Buffer | string;
@@ -58,9 +60,40 @@ export function connectionOptions(options: ConnectionOptions): {
     ];
   }
   return {
-    credentials: options.credentials ?? (tls ? tlsCredentials(tls) : credentials.createInsecure()),
+    credentials:
+      options.credentials ??
+      (tls ? withoutIpServerName(tlsCredentials(tls)) : credentials.createInsecure()),
     channelOptions,
   };
+}
+
+/** What withoutIpServerName reaches into: grpc-js's secure connector (1.13 and 1.14). */
+interface SecureConnectorFactory {
+  _createSecureConnector?: (
+    ...args: unknown[]
+  ) => { connectionOptions?: { servername?: unknown } } | undefined;
+}
+
+/**
+ * grpc-js gives TLS the address's host as the server name (SNI) even when it is an IP
+ * literal, which RFC 6066 forbids and Node answers with a DEP0123 warning. For an IP, this
+ * drops it: no SNI is sent, and Node checks the certificate against the IP (the connection's
+ * host) as before. A `tls.serverName` override keeps its own check. With a grpc-js that
+ * builds connectors differently, nothing changes.
+ */
+function withoutIpServerName(secure: ChannelCredentials): ChannelCredentials {
+  const factory = secure as unknown as SecureConnectorFactory;
+  const create = factory._createSecureConnector;
+  if (typeof create !== "function") return secure;
+  factory._createSecureConnector = function (this: unknown, ...args: unknown[]) {
+    const connector = create.apply(this, args);
+    const options = connector?.connectionOptions;
+    if (typeof options?.servername === "string" && isIP(options.servername) !== 0) {
+      delete options.servername;
+    }
+    return connector;
+  };
+  return secure;
 }
 
 function tlsCredentials(tls: ClientTlsOptions): ChannelCredentials {
@@ -131,9 +164,15 @@ function tokenReader(option: TokenOption): () => string {
 
 function checked(raw: string, what: string): string {
   const token = raw.trim();
-  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+  if (!BEARER_TOKEN.test(token)) {
     throw invalid(
       `${what}: expected one token (letters, digits, - . _ ~ + /), got ${token === "" ? "nothing" : "other characters"}`,
+    );
+  }
+  // The server refuses shorter tokens in its tokens file, so such a token cannot work.
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw invalid(
+      `${what}: a token is at least ${MIN_TOKEN_LENGTH} characters (the server accepts no shorter one), got ${token.length}`,
     );
   }
   return token;

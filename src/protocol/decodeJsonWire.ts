@@ -1,6 +1,5 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { assignKey, type JsonValue, type SessionData } from "../core/json.js";
-import { MAX_JSON_DEPTH } from "../core/session/validate.js";
 import { notUtf8, WireProblem } from "./WireProblem.js";
 import { wireTypeName } from "./wireTypeName.js";
 
@@ -18,9 +17,9 @@ import { wireTypeName } from "./wireTypeName.js";
  *   value twice, or without a value;
  * - fields these types do not declare, or declared ones with the wrong wire type.
  * Every Struct becomes a plain object holding each key as an own property. Nesting is
- * bounded by the library's own limit on values, MAX_JSON_DEPTH, counted the same way:
- * `depth` is the JSON level of the Value being read, and a Struct or ListValue is at the
- * level of the Value that holds it.
+ * bounded by `maxDepth`, counted as the library counts it for MAX_JSON_DEPTH: `depth` is
+ * the JSON level of the Value being read, and a Struct or ListValue is at the level of the
+ * Value that holds it.
  */
 
 // The kind oneof, by field number: null (1), number (2), string (3), bool (4), struct (5), list (6).
@@ -43,27 +42,35 @@ const KIND_WIRE_TYPES = [
   WireType.LengthDelimited,
 ];
 
-/** A `Value` message's bytes as the JSON value they carry; `path` names it in problems. */
-export function decodeValue(bytes: Uint8Array, path: string): JsonValue {
+/**
+ * A `Value` message's bytes as the JSON value they carry; `path` names it in problems.
+ * `maxDepth`: MAX_JSON_DEPTH for requests (what a write may carry), MAX_STORED_JSON_DEPTH
+ * for responses (what a session may hold, written by an older version).
+ */
+export function decodeValue(bytes: Uint8Array, path: string, maxDepth: number): JsonValue {
   const reader = new BinaryReader(bytes);
-  return value(reader, reader.len, path, 0);
+  return value(reader, reader.len, path, 0, maxDepth);
 }
 
 /**
  * A `Struct` message's bytes as a plain object; `path` names it in problems. Read as a
  * session's data (SetMap): each of its values is a value of its own, at level 0.
  */
-export function decodeStruct(bytes: Uint8Array, path: string): SessionData {
+export function decodeStruct(bytes: Uint8Array, path: string, maxDepth: number): SessionData {
   const reader = new BinaryReader(bytes);
-  return struct(reader, reader.len, path, -1);
+  return struct(reader, reader.len, path, -1, maxDepth);
 }
 
 // One reader walks the whole field; each nested message is read up to its `end`.
 
-function value(r: BinaryReader, end: number, path: string, depth: number): JsonValue {
-  if (depth > MAX_JSON_DEPTH) {
-    throw new WireProblem(`${path} is nested deeper than ${MAX_JSON_DEPTH} levels`);
-  }
+function value(
+  r: BinaryReader,
+  end: number,
+  path: string,
+  depth: number,
+  maxDepth: number,
+): JsonValue {
+  if (depth > maxDepth) throw new WireProblem(`${path} is nested deeper than ${maxDepth} levels`);
   let kind = 0;
   let out: JsonValue = null;
   while (r.pos < end) {
@@ -95,10 +102,10 @@ function value(r: BinaryReader, end: number, path: string, depth: number): JsonV
         out = r.bool();
         break;
       case 5:
-        out = struct(r, nestedEnd(r), path, depth);
+        out = struct(r, nestedEnd(r), path, depth, maxDepth);
         break;
       default:
-        out = list(r, nestedEnd(r), path, depth);
+        out = list(r, nestedEnd(r), path, depth, maxDepth);
     }
   }
   assertEnd(r, end);
@@ -106,7 +113,13 @@ function value(r: BinaryReader, end: number, path: string, depth: number): JsonV
   return out;
 }
 
-function struct(r: BinaryReader, end: number, path: string, depth: number): SessionData {
+function struct(
+  r: BinaryReader,
+  end: number,
+  path: string,
+  depth: number,
+  maxDepth: number,
+): SessionData {
   const out: SessionData = {};
   while (r.pos < end) {
     const [field, type] = r.tag();
@@ -144,21 +157,27 @@ function struct(r: BinaryReader, end: number, path: string, depth: number): Sess
     }
     if (valueStart < 0) throw new WireProblem(`${at} has no value`);
     r.pos = valueStart;
-    assignKey(out, key, value(r, valueEnd, at, depth + 1));
+    assignKey(out, key, value(r, valueEnd, at, depth + 1, maxDepth));
     r.pos = entryEnd;
   }
   assertEnd(r, end);
   return out;
 }
 
-function list(r: BinaryReader, end: number, path: string, depth: number): JsonValue[] {
+function list(
+  r: BinaryReader,
+  end: number,
+  path: string,
+  depth: number,
+  maxDepth: number,
+): JsonValue[] {
   const out: JsonValue[] = [];
   while (r.pos < end) {
     const [field, type] = r.tag();
     if (field !== 1 || type !== WireType.LengthDelimited) {
       throw undeclared(path, "google.protobuf.ListValue", field, type);
     }
-    out.push(value(r, nestedEnd(r), `${path}[${out.length}]`, depth + 1));
+    out.push(value(r, nestedEnd(r), `${path}[${out.length}]`, depth + 1, maxDepth));
   }
   assertEnd(r, end);
   return out;

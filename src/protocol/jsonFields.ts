@@ -1,5 +1,6 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { JsonValue } from "../core/json.js";
+import { MAX_STORED_JSON_DEPTH } from "../core/session/validate.js";
 import { decodeStruct, decodeValue } from "./decodeJsonWire.js";
 import { appendJsonFields, type JsonFieldValue } from "./encodeJsonWire.js";
 import type { MessageFields } from "./messageFields.js";
@@ -29,8 +30,10 @@ export function jsonFieldsOf({ fields }: MessageFields): Map<number, JsonField> 
   return out;
 }
 
-export function decodeJsonField(field: JsonField, bytes: Uint8Array): JsonValue {
-  return field.struct ? decodeStruct(bytes, field.name) : decodeValue(bytes, field.name);
+export function decodeJsonField(field: JsonField, bytes: Uint8Array, maxDepth: number): JsonValue {
+  return field.struct
+    ? decodeStruct(bytes, field.name, maxDepth)
+    : decodeValue(bytes, field.name, maxDepth);
 }
 
 /** Wraps a generated serializer: the JSON fields are written exactly, the rest as before. */
@@ -72,7 +75,8 @@ export function exactDeserialize<T>(
   const fields = jsonFieldsOf(message);
   if (fields.size === 0) return deserialize;
   return (bytes) => {
-    const split = new JsonFieldSplit(bytes, message.typeName);
+    // A response may carry a value an older sessiond accepted (up to 64 levels): read it.
+    const split = new JsonFieldSplit(bytes, message.typeName, MAX_STORED_JSON_DEPTH);
     const reader = new BinaryReader(bytes);
     while (reader.pos < reader.len) {
       const start = reader.pos;
@@ -98,10 +102,13 @@ export class JsonFieldSplit {
   #rest: Uint8Array[] | undefined;
   /** Where the run of bytes not yet cut out starts. */
   #from = 0;
+  readonly #maxDepth: number;
 
-  constructor(bytes: Buffer, typeName: string) {
+  /** `maxDepth`: how deep the JSON values may nest (see decodeValue). */
+  constructor(bytes: Buffer, typeName: string, maxDepth: number) {
     this.#bytes = bytes;
     this.#typeName = typeName;
+    this.#maxDepth = maxDepth;
   }
 
   /** The field `field` occupies bytes start..end of the message; `value` is its content. */
@@ -114,7 +121,7 @@ export class JsonFieldSplit {
         );
       }
     }
-    this.#values.push([field, decodeJsonField(field, value)]);
+    this.#values.push([field, decodeJsonField(field, value, this.#maxDepth)]);
     this.#rest ??= [];
     if (start > this.#from) this.#rest.push(this.#bytes.subarray(this.#from, start));
     this.#from = end;

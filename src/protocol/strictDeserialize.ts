@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { SessionError } from "../core/SessionError.js";
+import { MAX_JSON_DEPTH } from "../core/session/validate.js";
 import { JsonFieldSplit, jsonFieldsOf } from "./jsonFields.js";
 import type { MessageField, MessageFields } from "./messageFields.js";
 import { notUtf8, WireProblem } from "./WireProblem.js";
@@ -85,7 +86,7 @@ function decodeStrictly<T>(
     }
     const jsonField = json.get(number);
     if (jsonField !== undefined) {
-      split ??= new JsonFieldSplit(bytes, typeName);
+      split ??= new JsonFieldSplit(bytes, typeName, MAX_JSON_DEPTH);
       split.add(start, jsonField, reader.bytes(), reader.pos);
     } else if (field.isString) {
       const text = reader.bytes();

@@ -9,6 +9,7 @@ import { type Client, credentials, type ServiceError, status } from "@grpc/grpc-
 import { SessionClient } from "../../src/client/SessionClient.js";
 import type { JsonValue } from "../../src/core/json.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
+import { MAX_JSON_DEPTH } from "../../src/core/session/validate.js";
 import { SessionServiceClient } from "../../src/gen/sessiond/v1/session.js";
 import { ROUND_TRIP_VALUES } from "../../src/testing/index.js";
 import { failed, ok, rawBytesClient, rawCall, returnedId } from "../support/serviceRawCall.js";
@@ -420,13 +421,9 @@ describe("exact request decoding over gRPC", () => {
       for (const [key, value] of Object.entries(values)) {
         assert.deepStrictEqual(await mine.get(key), value, key);
       }
-      // The generated decoder (like Python's and C++'s) stops at 100 nested messages,
-      // which a JSON value 40 levels deep exceeds: it reads the rest.
-      const { deep: _, ...shallow } = values;
-      const only = mine.id as string;
-      await mine.remove("deep");
-      const read = await rawCall<{ data: unknown }>(plain, "getData", {}, { id: only });
-      assert.deepStrictEqual(ok(read).data, shallow, "the generated decoder reads the same");
+      // The generated decoder reads the same, the deepest value (MAX_JSON_DEPTH) included.
+      const read = await rawCall<{ data: unknown }>(plain, "getData", {}, { id: mine.id });
+      assert.deepStrictEqual(ok(read).data, values, "the generated decoder reads the same");
       // Written by the generated encoder, read by this package's decoder.
       const written = await rawCall(plain, "setMap", { data: values });
       const other = returnedId(written) as string;
@@ -437,7 +434,8 @@ describe("exact request decoding over gRPC", () => {
     }
   });
 
-  it("values nest up to 64 levels on the wire, as in the library; deeper is INVALID_ARGUMENT", async () => {
+  it("values nest up to MAX_JSON_DEPTH (32) levels on the wire, as in the library; deeper is INVALID_ARGUMENT", async () => {
+    assert.equal(MAX_JSON_DEPTH, 32);
     /** A Value nested `levels` times: lists, then an object, alternately, around a number. */
     const nestedValue = (levels: number) => {
       let bytes = v.number(1);
@@ -445,8 +443,8 @@ describe("exact request decoding over gRPC", () => {
         bytes = i % 2 === 0 ? v.list(bytes) : v.struct(entry("k", bytes));
       return bytes;
     };
-    const id = created(await call("set", req.set("deepest", nestedValue(64))));
-    const map = await call("setMap", req.setMap(entry("also", nestedValue(64))), id);
+    const id = created(await call("set", req.set("deepest", nestedValue(32))));
+    const map = await call("setMap", req.setMap(entry("also", nestedValue(32))), id);
     ok(map);
     const data = await sdk.session(id).getData();
     assert.deepEqual(Object.keys(data), ["deepest", "also"]);
@@ -455,13 +453,13 @@ describe("exact request decoding over gRPC", () => {
     await refused([
       [
         "set",
-        req.set("k", nestedValue(65)),
-        /^value(\[0\]|\."k")+ is nested deeper than 64 levels/,
+        req.set("k", nestedValue(33)),
+        /^value(\[0\]|\."k")+ is nested deeper than 32 levels/,
       ],
       [
         "setMap",
-        req.setMap(entry("k", nestedValue(65))),
-        /^data\."k"(\[0\]|\."k")+ is nested deeper than 64 levels/,
+        req.setMap(entry("k", nestedValue(33))),
+        /^data\."k"(\[0\]|\."k")+ is nested deeper than 32 levels/,
       ],
     ]);
   });

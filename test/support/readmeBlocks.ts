@@ -4,7 +4,15 @@
  * drift from what its test runs, and a block lost in an edit fails the test by name.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -44,14 +52,20 @@ export const normalizeOutput = (text: string): string =>
     .trim();
 
 /**
- * A fresh directory that looks like a project next to the repository: `proto/` and
- * `node_modules/` are links to the repository's, as a dependent project would have them.
- * `cleanup()` removes it.
+ * A fresh directory laid out as a project that depends on sessiond: `node_modules/` holds
+ * the repository's packages (as links) and `sessiond/proto/`, where the npm package ships
+ * the protos. There is no `proto/` at its top, so a recipe that only works in a checkout
+ * fails here. `cleanup()` removes it.
  */
 export function recipeDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `sessiond-${prefix}-`));
-  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"), "dir");
-  symlinkSync(join(REPO_ROOT, "proto"), join(dir, "proto"), "dir");
+  const modules = join(dir, "node_modules");
+  mkdirSync(join(modules, "sessiond"), { recursive: true });
+  for (const name of readdirSync(join(REPO_ROOT, "node_modules"))) {
+    if (name === "sessiond") continue;
+    symlinkSync(join(REPO_ROOT, "node_modules", name), join(modules, name), "dir");
+  }
+  symlinkSync(join(REPO_ROOT, "proto"), join(modules, "sessiond/proto"), "dir");
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

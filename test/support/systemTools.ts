@@ -19,6 +19,12 @@ export const APT_PACKAGES = [
   "libprotobuf-dev", // google/protobuf/*.proto for protoc (only recommended by protobuf-compiler)
   "openssl",
   "nghttp2-client", // h2load, for npm run bench
+  // The Go client (test/service/goClient.test.ts, test/service/depthLimit.test.ts):
+  "golang-go",
+  "golang-google-grpc-dev", // grpc-go 1.33 sources, for GOPATH mode
+  "golang-github-golang-protobuf-1-5-dev", // and golang-google-protobuf-dev (not the 1.3 one)
+  "protoc-gen-go", // 1.28: proto3 optional (golang-goprotobuf-dev's 1.3 has not)
+  "protoc-gen-go-grpc",
 ] as const;
 
 /** The line the README's set-up and every failure message give. */

@@ -85,8 +85,26 @@ export function storedValue(
   return JSON.parse(json) as JsonValue;
 }
 
-/** How deep a value may nest (the value itself is level 0). The wire decoder stops there too. */
-export const MAX_JSON_DEPTH = 64;
+/**
+ * How deep a value may nest when it is written (the value itself is level 0); the wire
+ * decoder refuses deeper requests too. 32 is the deepest that every response carrying a
+ * value stays readable by protobuf decoders with the usual limit of 100 nested messages
+ * (protobuf C++ and Python's C++ and upb backends, protobufjs and so @grpc/proto-loader):
+ * a JSON object level costs 3 nested messages there (Value, Struct, the map entry), a list
+ * level 2 (Value, ListValue), and an empty object or list at the deepest level 1 more. The
+ * worst response is GetData of objects nested 32 deep: GetDataResponse > Struct > entry >
+ * Value (3 levels for the top value) + 3 x 32 + 1 = 100. Get of the same costs 98; 33
+ * would cost 103 and 101. Measured against those decoders in test/service/depthLimit.test.ts.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * How deep a value written before MAX_JSON_DEPTH was 32 may nest: sessiond accepted 64
+ * levels then, and such values are still stored and read back as they are (Get and GetData
+ * return them unchanged). The Node SDK decodes responses up to this depth, so it reads them;
+ * a decoder limited to 100 nested messages cannot (README: Limits, Exact decoding).
+ */
+export const MAX_STORED_JSON_DEPTH = 64;
 
 // With the u flag a surrogate pair is one code point, so only lone surrogates match.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { MIN_TOKEN_LENGTH, BEARER_TOKEN as TOKEN } from "../../protocol/bearerToken.js";
 
 export const SCOPES = ["read", "write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -7,10 +8,6 @@ export type Scope = (typeof SCOPES)[number];
 export class TokenFileError extends Error {
   override readonly name = "TokenFileError";
 }
-
-/** RFC 6750 b64token: what fits after "Bearer " in one header value. */
-const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-const MIN_TOKEN_LENGTH = 16;
 
 interface Entry {
   digest: Buffer;

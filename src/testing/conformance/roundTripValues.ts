@@ -1,4 +1,5 @@
 import type { JsonValue } from "../../core/json.js";
+import { MAX_JSON_DEPTH } from "../../core/session/validate.js";
 
 /**
  * Values that must read back exactly as written, on every storage. Covers what JSON text
@@ -33,7 +34,7 @@ export const ROUND_TRIP_VALUES: Readonly<Record<string, JsonValue>> = Object.fre
     "": "empty key",
     constructor: "not a prototype",
   },
-  deep: deepValue(40),
+  deep: deepValue(MAX_JSON_DEPTH), // the deepest a write may carry
   longString: "x".repeat(10_000),
 });
 
