@@ -4,11 +4,12 @@
 // express-session peer, each pinned to CPU 0, loads them with h2load pinned to CPU 1, and
 // reports every row as paired ratios to the no-op measured in the same run.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { newSessionId } from "../../src/core/session/ids.js";
+import { docWithMarker } from "../docWithMarker.js";
 import { type ChildServer, startPinned } from "./childServer.js";
 import { call, connect } from "./grpcClient.js";
 import { encodeGrpcFrame } from "./grpcFrame.js";
@@ -454,16 +455,16 @@ async function main(): Promise<void> {
 const README_START = "<!-- bench:start (written by npm run bench; do not edit by hand) -->";
 const README_END = "<!-- bench:end -->";
 
-/** Replaces what stands between the README's bench markers with this run's results. */
+/** Replaces what stands between the bench markers (in the README or a guide) with this run's results. */
 function writeReadmeSection(markdown: string): void {
-  const readme = readFileSync("README.md", "utf8");
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start < 0 || end < start) {
-    throw new Error(`README.md lacks the markers ${README_START} ... ${README_END}`);
-  }
-  const section = `${README_START}\n\n${markdown}\n\n![RPS per storage and operation](docs/bench/latest.svg)\n\n`;
-  writeFileSync("README.md", readme.slice(0, start) + section + readme.slice(end));
+  const doc = docWithMarker(README_START);
+  const start = doc.text.indexOf(README_START);
+  const end = doc.text.indexOf(README_END);
+  if (end < start) throw new Error(`${doc.path} lacks the marker ${README_END}`);
+  // The chart's path as seen from the document that shows it.
+  const chart = relative(dirname(doc.path), "docs/bench/latest.svg");
+  const section = `${README_START}\n\n${markdown}\n\n![RPS per storage and operation](${chart})\n\n`;
+  writeFileSync(doc.path, doc.text.slice(0, start) + section + doc.text.slice(end));
 }
 
 function exactBytes(expected: readonly number[]) {

@@ -6,9 +6,11 @@
 // per storage and per fail-over scenario on stdout and in docs/reliability/latest.md; a
 // run of everything also rewrites the README's section. Exits 1 when a write was lost,
 // sessiond crashed, or a fail-over check that must be 0 was not.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+
+import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { requireTool } from "../../test/support/systemTools.js";
+import { docWithMarker } from "../docWithMarker.js";
 import { failoverFailures, failoverMarkdown, failoverSummary } from "./failover/failoverReport.js";
 import { type FailoverResult, runFailover } from "./failover/runFailover.js";
 import {
@@ -17,7 +19,7 @@ import {
   type ScenarioGroup,
   scenarios,
 } from "./failover/scenarios.js";
-import { withReliabilitySection } from "./readmeSection.js";
+import { README_START, withReliabilitySection } from "./readmeSection.js";
 import { failures, type StorageResult, storageMarkdown } from "./report.js";
 import { runStorage, type StorageKind } from "./runStorage.js";
 
@@ -146,11 +148,9 @@ async function main(): Promise<number> {
     );
     log("wrote docs/reliability/latest.md");
     if (flags.storage === undefined && flags.failover === undefined) {
-      writeFileSync(
-        "README.md",
-        withReliabilitySection(readFileSync("README.md", "utf8"), markdown),
-      );
-      log("updated the README's Reliability section");
+      const doc = docWithMarker(README_START);
+      writeFileSync(doc.path, withReliabilitySection(doc.text, markdown));
+      log(`updated the Reliability section of ${doc.path}`);
     }
   }
   if (failed.length > 0) {

@@ -1,6 +1,5 @@
 // Every refusal has a reason, and every reason's code is the one its table row names.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { ERROR_REASONS, isErrorReason } from "../../src/core/ErrorReason.js";
 import { defaultLimits } from "../../src/core/Limits.js";
@@ -10,6 +9,7 @@ import { SessionError } from "../../src/core/SessionError.js";
 import { Manager } from "../../src/core/session/Manager.js";
 import { assertValidKey, storedValue } from "../../src/core/session/validate.js";
 import { refusalOfText } from "../../src/core/storage/refusalOfText.js";
+import { README } from "../support/readmeBlocks.js";
 
 /** One refusal of every kind; the Record makes the compiler name a kind left out. */
 const EVERY_KIND: { [K in Refusal["kind"]]: Extract<Refusal, { kind: K }> } = {
@@ -76,7 +76,7 @@ describe("error reasons", () => {
   });
 
   test("the README's table lists every reason with its code and meaning, in order", () => {
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const readme = README;
     const start = readme.indexOf("<!-- error-reasons:start -->");
     const end = readme.indexOf("<!-- error-reasons:end -->");
     assert.ok(start >= 0 && end > start, "README.md has the error-reasons markers");

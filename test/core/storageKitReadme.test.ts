@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { README } from "../support/readmeBlocks.js";
 
 const root = new URL("../../", import.meta.url);
 const MARKER = "<!-- storage-kit example: src/testing/MapDocumentStore.ts -->";
@@ -11,7 +12,7 @@ const MARKER = "<!-- storage-kit example: src/testing/MapDocumentStore.ts -->";
 const FROM = "/** What a name holds";
 
 function readmeExample(): string {
-  const readme = readFileSync(new URL("README.md", root), "utf8");
+  const readme = README;
   const at = readme.indexOf(MARKER);
   assert.ok(at >= 0, `README.md has no ${MARKER}`);
   const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));

@@ -8,11 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { README } from "../support/readmeBlocks.js";
 import { freePort } from "../support/redisServers.js";
 import { REPO_ROOT } from "../support/serverProcess.js";
 import { requireTool } from "../support/systemTools.js";
 
-const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
 const BUF = join(REPO_ROOT, "node_modules/.bin/buf");
 
 function between(text: string, heading: string, next: RegExp): string {

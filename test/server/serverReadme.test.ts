@@ -10,9 +10,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { envName, flagName } from "../../src/server/config/Setting.js";
 import { SETTINGS } from "../../src/server/config/settings.js";
+import { README } from "../support/readmeBlocks.js";
 import { REPO_ROOT, runCli, ServerProcess } from "../support/serverProcess.js";
-
-const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
 
 function section(title: string): string {
   const start = README.indexOf(`\n## ${title}\n`);

@@ -18,7 +18,19 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT } from "./serverProcess.js";
 
-export const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+/**
+ * The README and the guides under docs/ as one text: a recipe is found by its marker
+ * wherever it lives, so moving a section between them needs no test changed.
+ */
+export const README = [
+  "README.md",
+  ...readdirSync(join(REPO_ROOT, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .sort()
+    .map((name) => join("docs", name)),
+]
+  .map((path) => readFileSync(join(REPO_ROOT, path), "utf8"))
+  .join("\n\n");
 
 export interface ReadmeBlock {
   /** The fence's language (`ts`, `sh`, `python`, `yaml`, …). */
@@ -34,8 +46,9 @@ const FENCE = /^\s*```(\w*)\n([\s\S]*?)^```$/m;
 export function readmeBlock(name: string, readme: string = README): ReadmeBlock {
   const marker = `<!-- readme-check: ${name} -->`;
   const at = readme.indexOf(marker);
-  if (at === -1) throw new Error(`README.md has no "${marker}"`);
-  if (readme.indexOf(marker, at + 1) !== -1) throw new Error(`README.md has "${marker}" twice`);
+  if (at === -1) throw new Error(`README.md and docs/*.md have no "${marker}"`);
+  if (readme.indexOf(marker, at + 1) !== -1)
+    throw new Error(`README.md and docs/*.md have "${marker}" twice`);
   const rest = readme.slice(at + marker.length);
   const m = FENCE.exec(rest);
   if (m === null || m.index !== 0) throw new Error(`no fenced block right after "${marker}"`);
