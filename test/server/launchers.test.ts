@@ -156,8 +156,10 @@ describe("shutdown drain", () => {
 });
 
 describe("health-only listener", () => {
-  test("plaintext grpc.health.v1 only: liveness SERVING while Redis is down, readiness follows Redis", async () => {
+  test("plaintext grpc.health.v1 only: liveness SERVING while Redis is down, readiness follows Redis", async (t) => {
     const redis = await startRedis();
+    // Stopped whatever happens: a redis-server left running would keep the test file alive.
+    t.after(() => redis.stop());
     const server = await ServerProcess.launch(
       process.execPath,
       [
@@ -218,7 +220,6 @@ describe("health-only listener", () => {
       );
     } finally {
       await stopGracefully(server);
-      await redis.stop();
     }
   });
 

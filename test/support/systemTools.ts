@@ -19,6 +19,8 @@ export const APT_PACKAGES = [
   "libprotobuf-dev", // google/protobuf/*.proto for protoc (only recommended by protobuf-compiler)
   "openssl",
   "nghttp2-client", // h2load, for npm run bench
+  "python3-yaml", // reads deploy/kubernetes/*.yaml in test/deploy
+  "systemd", // systemd-analyze verify of deploy/sessiond.service
 ] as const;
 
 /** The line the README's set-up and every failure message give. */
@@ -94,4 +96,16 @@ export function requireProtoc(): string {
   }
   found.set("protoc>=3.15", protoc);
   return protoc;
+}
+
+/** Debian's python3 with yaml importable (to read the Kubernetes manifests). */
+export function requirePythonYaml(): string {
+  if (found.has("python3+yaml")) return SYSTEM_PYTHON;
+  if (!existsSync(SYSTEM_PYTHON)) throw missing(`${SYSTEM_PYTHON} not found`, "python3-yaml");
+  const probe = spawnSync(SYSTEM_PYTHON, ["-c", "import yaml"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    throw missing(`${SYSTEM_PYTHON} cannot import yaml`, "python3-yaml", probe.stderr);
+  }
+  found.set("python3+yaml", SYSTEM_PYTHON);
+  return SYSTEM_PYTHON;
 }
