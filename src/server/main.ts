@@ -8,7 +8,7 @@ import { helpText, wantsHelp } from "./helpText.js";
 import { packageVersion } from "./version.js";
 
 // The shebang above gives the installed `sessiond` command the young-generation size `npm
-// start` uses (README: Running in production, and docs/bench/NOTES.md for the measurements).
+// start` uses (README: Running in production; scripts/bench/serverFlags.ts for why).
 // `env -S` splits it into node's arguments (GNU coreutils 8.30+, BSD and macOS env).
 
 const argv = process.argv.slice(2);
