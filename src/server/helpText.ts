@@ -20,6 +20,7 @@ export function helpText(): string {
     lines.push(`      ${s.description} (default: ${defaultShown(s)})`);
   }
   lines.push("", "  --help, -h", "      Print this help and exit.");
+  lines.push("  --version", "      Print sessiond <version> and exit.");
   return `${lines.join("\n")}\n`;
 }
 

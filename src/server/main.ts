@@ -1,15 +1,24 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 import { ConfigError } from "../core/ConfigError.js";
 // The sessiond process (`npm start`). Everything reusable lives in startServer.ts; this file
 // only reads the settings, logs, and turns signals into a graceful shutdown.
 import { jsonLogger } from "../core/Logger.js";
 import { parseConfig } from "./config/parseConfig.js";
 import { helpText, wantsHelp } from "./helpText.js";
+import { packageVersion } from "./version.js";
+
+// The shebang above gives the installed `sessiond` command the young-generation size `npm
+// start` uses (README: Running in production; scripts/bench/serverFlags.ts for why).
+// `env -S` splits it into node's arguments (GNU coreutils 8.30+, BSD and macOS env).
 
 const argv = process.argv.slice(2);
 
 if (wantsHelp(argv)) {
   process.stdout.write(helpText());
+  process.exit(0);
+}
+if (argv.includes("--version")) {
+  process.stdout.write(`sessiond ${packageVersion()}\n`);
   process.exit(0);
 }
 
@@ -39,16 +48,21 @@ const { startServer } = await import("./startServer.js");
 
 let running: Awaited<ReturnType<typeof startServer>> | undefined;
 let stopSignal: NodeJS.Signals | undefined;
+let stopSignalAt = 0;
 
 // Installed before the server starts: a signal that lands while it starts (or just after
 // the "listening" line) must shut it down gracefully, not kill it with the default action.
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
     if (stopSignal !== undefined) {
+      // One keypress or one stop can arrive twice: Ctrl-C signals the whole process group,
+      // and npm forwards what it got to its child as well. Only a later one means "now".
+      if (Date.now() - stopSignalAt < 1000) return;
       logger.warn("second signal, exiting without waiting", { signal });
       process.exit(1);
     }
     stopSignal = signal;
+    stopSignalAt = Date.now();
     if (running) stop(running, signal);
     // else: startServer is still running; stop() follows as soon as it resolves.
   });
@@ -86,11 +100,29 @@ jsonLogger("info").info("listening", {
   tokens: config.authTokensFile !== undefined,
   reflection: running.reflection,
   metricsPort: running.metricsPort,
+  healthPort: running.healthPort,
+  version: packageVersion(),
+  node: process.version,
+  // What node was started with that sizes the heap (README: Running in production).
+  heapFlags: heapFlags(),
   pid: process.pid,
 });
 if (stopSignal !== undefined) stop(running, stopSignal);
 
 function stop(server: NonNullable<typeof running>, signal: NodeJS.Signals): void {
+  const drainMs = config.shutdownDrainMs;
+  if (drainMs === 0) {
+    shutDown(server, signal);
+    return;
+  }
+  // Readiness first: load balancers and Kubernetes endpoints stop routing new calls here
+  // while the ones they still send are served; only then does the listener close.
+  server.stopServing();
+  logger.info("draining: health NOT_SERVING, still serving calls", { signal, drainMs });
+  setTimeout(() => shutDown(server, signal), drainMs);
+}
+
+function shutDown(server: NonNullable<typeof running>, signal: NodeJS.Signals): void {
   // shutdown() closes the listener synchronously, so once this line is out no new
   // connection is accepted; calls already received run on for up to the grace period.
   const stopping = server.shutdown();
@@ -106,4 +138,10 @@ function stop(server: NonNullable<typeof running>, signal: NodeJS.Signals): void
       process.exit(1);
     },
   );
+}
+
+/** --max-* flags (heap sizes) from node's command line and NODE_OPTIONS. */
+function heapFlags(): string[] {
+  const fromEnv = (process.env.NODE_OPTIONS ?? "").split(/\s+/);
+  return [...process.execArgv, ...fromEnv].filter((flag) => flag.startsWith("--max-"));
 }

@@ -11,6 +11,7 @@ import type { ServerConfig } from "./config/ServerConfig.js";
 import { createStorage } from "./createStorage.js";
 import { addHealth, type Health } from "./health/addHealth.js";
 import { HealthMonitor } from "./health/HealthMonitor.js";
+import { type HealthPort, serveHealthPort } from "./health/serveHealthPort.js";
 import type { ServerMetrics } from "./metrics/ServerMetrics.js";
 import type { MetricsEndpoint } from "./metrics/serveMetrics.js";
 import { addReflection, REFLECTION_SERVICES } from "./reflection/addReflection.js";
@@ -50,6 +51,17 @@ export interface RunningServer {
    * config.metricsPort was 0), or undefined when metrics are off.
    */
   metricsPort: number | undefined;
+  /**
+   * The bound port of the plaintext health-only listener (config.healthPort; `liveness` is
+   * SERVING there while the process runs), or undefined when there is none.
+   */
+  healthPort: number | undefined;
+  /**
+   * Stops the storage checks and pins the health statuses that follow the storage to
+   * NOT_SERVING, while calls are still served: the drain before a shutdown (main.ts waits
+   * config.shutdownDrainMs between this and shutdown()). `liveness` stays SERVING.
+   */
+  stopServing(): void;
   /**
    * Re-reads the TLS and tokens files now (they are also re-read when they change; main.ts
    * calls this on SIGHUP). What fails to load is logged and the previous one stays.
@@ -109,6 +121,7 @@ export async function startServer(
   let manager: Manager | undefined;
   let server: Server | undefined;
   let endpoint: MetricsEndpoint | undefined;
+  let probes: HealthPort | undefined;
   try {
     const metrics = await loadMetrics(settings);
     // Everything above the storage (Manager, health checks) goes through the measured one.
@@ -172,10 +185,30 @@ export async function startServer(
     for (const http2Server of grpcHttp2Servers(server)) keepRepeatedAuthorization(http2Server);
     guard.attach(server);
     endpoint = await metrics?.serve();
+    const readiness = ["", SESSION_SERVICE_NAME];
+    if (settings.healthPort !== undefined) {
+      probes = await serveHealthPort({
+        host: settings.healthHost,
+        port: settings.healthPort,
+        readiness,
+        handshakeTimeoutMs: settings.handshakeTimeoutMs,
+        logger,
+      });
+    }
+    const probeHealth = probes?.health;
     const monitor = new HealthMonitor({
       storage,
-      health,
-      services: ["", SESSION_SERVICE_NAME],
+      // The health-only listener's readiness names follow the storage like the main port's.
+      health:
+        probeHealth === undefined
+          ? health
+          : {
+              setStatus(service, next) {
+                health.setStatus(service, next);
+                probeHealth.setStatus(service, next);
+              },
+            },
+      services: readiness,
       intervalMs: settings.healthCheckIntervalMs,
       logger,
     });
@@ -184,6 +217,7 @@ export async function startServer(
     const grpcServer = server;
     const ownedManager = manager;
     const metricsEndpoint = endpoint;
+    const healthEndpoint = probes;
     let stopping: Promise<void> | undefined;
     return {
       port,
@@ -194,6 +228,8 @@ export async function startServer(
       config: settings,
       reflection: security.reflection,
       metricsPort: endpoint?.port,
+      healthPort: probes?.port,
+      stopServing: () => monitor.stop("NOT_SERVING"),
       reload: () => security.reload(),
       shutdown(graceMs = settings.shutdownGraceMs) {
         stopping ??= (async () => {
@@ -207,8 +243,9 @@ export async function startServer(
           await closeGrpc(grpcServer, 2000);
           guard.close();
           security.close();
-          // Last of the listeners: a scrape during the drain still answers.
+          // Last of the listeners: a scrape or a liveness probe during the drain still answers.
           await metricsEndpoint?.close();
+          await healthEndpoint?.close();
           await ownedManager.close();
           if (ownsStorage) await storage.close();
         })();
@@ -219,6 +256,7 @@ export async function startServer(
     security.close();
     server?.forceShutdown();
     await endpoint?.close();
+    await probes?.close();
     await manager?.close();
     if (ownsStorage) await storage.close();
     throw err;

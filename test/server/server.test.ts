@@ -1,4 +1,5 @@
-// The real server process (src/server/main.ts, as `npm start` runs it) over real sockets.
+// The real server process (src/server/main.ts, as `npm run dev` runs it; `npm start` runs
+// its compiled form, test/server/launchers.test.ts) over real sockets.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import http2 from "node:http2";

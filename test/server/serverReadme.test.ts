@@ -140,10 +140,9 @@ test("the two set-up commands at the top are the ones package.json runs", () => 
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
     scripts: Record<string, string>;
   };
-  // Node runtime flags may precede (the young-generation size: see README, Performance).
-  assert.match(
-    pkg.scripts.start ?? "",
-    /^node (--[a-z-]+=\S+ )*--import tsx src\/server\/main\.ts$/,
-  );
+  // The compiled server, built by `prepare` during `npm ci`; `exec` so that node, not a
+  // shell, gets npm's signals. Node runtime flags may precede (the young-generation size).
+  assert.match(pkg.scripts.start ?? "", /^exec node (--[a-z-]+=\S+ )*dist\/server\/main\.js$/);
+  assert.equal(pkg.scripts.prepare, "npm run build");
   assert.match(pkg.scripts.test ?? "", /npm run check/);
 });

@@ -89,6 +89,33 @@ export class ServerProcess {
     });
   }
 
+  /**
+   * Any launcher of the server (`npm start`, the bin, a unit's or a container's command
+   * line), in a process group of its own, started as given and awaited until it listens.
+   */
+  static async launch(
+    command: string,
+    args: string[],
+    options: { cwd: string; env?: Record<string, string> },
+  ): Promise<ServerProcess> {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: cleanEnv(options.env ?? {}),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const server = new ServerProcess(child);
+    try {
+      const listening = await server.waitForLog((line) => line.msg === "listening");
+      server.port = Number(listening.port);
+    } catch (err) {
+      if (child.exitCode === null && child.signalCode === null)
+        process.kill(-(child.pid ?? 0), "SIGKILL");
+      throw err;
+    }
+    return server;
+  }
+
   /** Starts the server with --port 0 (unless args name a port) and waits until it listens. */
   static async start(
     args: string[] = [],

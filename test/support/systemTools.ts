@@ -25,6 +25,8 @@ export const APT_PACKAGES = [
   "golang-github-golang-protobuf-1-5-dev", // and golang-google-protobuf-dev (not the 1.3 one)
   "protoc-gen-go", // 1.28: proto3 optional (golang-goprotobuf-dev's 1.3 has not)
   "protoc-gen-go-grpc",
+  "python3-yaml", // reads deploy/kubernetes/*.yaml in test/deploy
+  "systemd", // systemd-analyze verify of deploy/sessiond.service
 ] as const;
 
 /** The line the README's set-up and every failure message give. */
@@ -100,4 +102,16 @@ export function requireProtoc(): string {
   }
   found.set("protoc>=3.15", protoc);
   return protoc;
+}
+
+/** Debian's python3 with yaml importable (to read the Kubernetes manifests). */
+export function requirePythonYaml(): string {
+  if (found.has("python3+yaml")) return SYSTEM_PYTHON;
+  if (!existsSync(SYSTEM_PYTHON)) throw missing(`${SYSTEM_PYTHON} not found`, "python3-yaml");
+  const probe = spawnSync(SYSTEM_PYTHON, ["-c", "import yaml"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    throw missing(`${SYSTEM_PYTHON} cannot import yaml`, "python3-yaml", probe.stderr);
+  }
+  found.set("python3+yaml", SYSTEM_PYTHON);
+  return SYSTEM_PYTHON;
 }

@@ -132,7 +132,7 @@ describe("the npm pack tarball in fresh projects", () => {
     symlinkSync(join(root, "node_modules"), join(copy, "node_modules"), "dir");
     const packed = ok(
       run("npm", ["pack", "--silent", "--pack-destination", dir], copy),
-      "npm pack (with its prepack build)",
+      "npm pack (with its prepare build)",
     );
     tarball = join(dir, packed.trim().split("\n").at(-1) as string);
     assert.ok(existsSync(tarball), `npm pack made no ${tarball}`);

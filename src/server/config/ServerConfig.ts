@@ -37,6 +37,11 @@ export interface ServerConfig {
   logLevel: LogLevel;
   healthCheckIntervalMs: number;
   shutdownGraceMs: number;
+  /** SIGTERM: health NOT_SERVING this long, calls still served, before the shutdown. */
+  shutdownDrainMs: number;
+  /** Plaintext grpc.health.v1-only listener (README: Running in production); off unless healthPort is set. */
+  healthHost: string;
+  healthPort?: number;
   /** Prometheus /metrics over HTTP (README: Metrics); off unless metricsPort is set. */
   metricsHost: string;
   metricsPort?: number;

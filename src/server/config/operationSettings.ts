@@ -1,4 +1,4 @@
-import { parseChoice, parseDuration, parseInteger, parseNonEmpty } from "../parsers.js";
+import { parseChoice, parseDuration, parseInteger, parseNonEmpty, ValueError } from "../parsers.js";
 import { LOG_LEVELS } from "./ServerConfig.js";
 import type { AnySetting } from "./Setting.js";
 
@@ -26,6 +26,35 @@ export const OPERATION_SETTINGS: readonly AnySetting[] = [
     default: "10s",
     parse: (raw) => parseDuration(raw, { allowZero: true }),
     description: "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled.",
+  },
+  {
+    name: "SHUTDOWN_DRAIN",
+    key: "shutdownDrainMs",
+    default: "0",
+    parse: (raw) => {
+      const ms = parseDuration(raw, { allowZero: true });
+      if (ms > 24 * 86_400_000) throw new ValueError("a duration from 0 to 24d");
+      return ms;
+    },
+    description:
+      "On SIGTERM/SIGINT, how long health reports NOT_SERVING while calls are still served, before the graceful shutdown starts (Kubernetes: a few seconds, so endpoints drop the pod first).",
+  },
+  {
+    name: "HEALTH_HOST",
+    key: "healthHost",
+    needs: "HEALTH_PORT",
+    default: "127.0.0.1",
+    parse: (raw) => parseNonEmpty(raw, "a host name or IP address"),
+    description:
+      "Address the health-only listener binds, with SESSIOND_HEALTH_PORT (0.0.0.0 for Kubernetes probes, which dial the pod's IP).",
+  },
+  {
+    name: "HEALTH_PORT",
+    key: "healthPort",
+    parse: (raw) => parseInteger(raw, 0, 65_535),
+    defaultText: "no listener",
+    description:
+      "TCP port of a plaintext listener serving grpc.health.v1 only: liveness (SERVING while the process runs) and '' (the storage-dependent status); 0 picks a free port.",
   },
   {
     name: "METRICS_HOST",

@@ -1,6 +1,7 @@
 import type { ServerInterceptor } from "@grpc/grpc-js";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Storage } from "../../core/storage/Storage.js";
+import { packageVersion } from "../version.js";
 import { MeteredStorage } from "./MeteredStorage.js";
 import { metricsInterceptor } from "./metricsInterceptor.js";
 import { type MetricsEndpoint, serveMetrics } from "./serveMetrics.js";
@@ -101,6 +102,13 @@ export class ServerMetrics {
     this.#host = host;
     this.#port = port;
     collectDefaultMetrics({ register: this.registry });
+    // The usual build_info idiom: always 1, the labels carry the facts (join on them in queries).
+    new Gauge({
+      name: "sessiond_build_info",
+      help: "Always 1; the labels say which sessiond version and which Node.js version run.",
+      labelNames: ["version", "node"],
+      registers: [this.registry],
+    }).set({ version: packageVersion(), node: process.version }, 1);
     this.interceptor = metricsInterceptor(this);
   }
 
