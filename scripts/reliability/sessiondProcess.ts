@@ -17,8 +17,8 @@ export interface Crash {
 }
 
 /**
- * sessiond as users run it (`node --import tsx src/server/main.ts`, npm start's Node
- * flags), configured by SESSIOND_* variables, on a fixed loopback port so that clients
+ * sessiond's main.ts with npm start's Node flags, from the sources through tsx (users run
+ * the same code compiled; faults, not speed, are what this measures), configured by SESSIOND_* variables, on a fixed loopback port so that clients
  * find it again after a restart. Tracks its peak RSS across restarts and every exit it
  * was not told to make.
  */
