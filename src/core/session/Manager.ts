@@ -4,7 +4,7 @@ import { type Limits, resolveLimits } from "../Limits.js";
 import { type Logger, silentLogger } from "../Logger.js";
 import { MemoryStorage } from "../memory/MemoryStorage.js";
 import type { SettingNames } from "../settingNames.js";
-import { capabilityOf, REQUEST_ID_SECRET } from "../storage/capabilities.js";
+import { capabilityOf, LOGGER_TARGET, REQUEST_ID_SECRET } from "../storage/capabilities.js";
 import type { ApplyMode, ApplyOptions, CallSignal, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
 import {
@@ -43,7 +43,12 @@ export interface ManagerOptions {
    * app embedding the library may pass its own. Absent: refusals name the option.
    */
   settingNames?: SettingNames;
-  /** Where the library's warnings go. Default: nowhere (the server passes its logger). */
+  /**
+   * Where the library's warnings go. Default: nowhere (the server passes its logger). A
+   * storage built without a logger of its own (FileStorage, the Redis storages) adopts
+   * this one (LOGGER_TARGET), and so does the gRPC interceptor over this Manager: give it
+   * once, here.
+   */
   logger?: Logger;
   /**
    * How long a request id (Session#setRequestId) answers retries with the first outcome.
@@ -110,6 +115,8 @@ export class Manager {
     );
     const custom = options.generateId;
     const storage = options.storage ?? new MemoryStorage();
+    // Through any decorator: a storage built without a logger logs through this one.
+    if (options.logger !== undefined) capabilityOf(storage, LOGGER_TARGET)?.adoptLogger(logger);
     this.#ownsStorage = options.storage === undefined;
     const expiry: Expiry = { ttlMs, maxLifetimeMs };
     const limits = resolveLimits(options.limits);
