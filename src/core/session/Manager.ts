@@ -100,6 +100,7 @@ export interface ManagerConfig {
 export class Manager {
   readonly context: ManagerConfig;
   readonly #ownsStorage: boolean;
+  readonly #logger: Logger | undefined;
 
   constructor(options: ManagerOptions = {}) {
     const ttlMs = positiveMs("ttlMs", options.ttlMs, DEFAULT_TTL_MS);
@@ -118,6 +119,7 @@ export class Manager {
     // Through any decorator: a storage built without a logger logs through this one.
     if (options.logger !== undefined) capabilityOf(storage, LOGGER_TARGET)?.adoptLogger(logger);
     this.#ownsStorage = options.storage === undefined;
+    this.#logger = options.logger;
     const expiry: Expiry = { ttlMs, maxLifetimeMs };
     const limits = resolveLimits(options.limits);
     const applyOptions = (mode: ApplyMode) => Object.freeze({ ...expiry, limits, mode });
@@ -147,6 +149,14 @@ export class Manager {
 
   get storage(): Storage {
     return this.context.storage;
+  }
+
+  /**
+   * The logger this Manager was given, undefined when none (its own warnings then go
+   * nowhere): the gRPC interceptor and the handler wrappers under it log through it.
+   */
+  get logger(): Logger | undefined {
+    return this.#logger;
   }
 
   /**
