@@ -169,7 +169,10 @@ describe("FileStorage file names", () => {
       readerLog.lines.some((l) => l.level === "warn" && /unreadable session file/.test(l.msg)),
       JSON.stringify(readerLog.lines),
     );
-    assert.ok(readdirSync(dir).some((n) => n.endsWith(".corrupt")), "set aside");
+    assert.ok(
+      readdirSync(dir).some((n) => n.endsWith(".corrupt")),
+      "set aside",
+    );
     // A storage with its own logger keeps it: the Manager's does not take over.
     const own = capturingLogger();
     const third = new FileStorage({ dir, logger: own });

@@ -39,7 +39,12 @@ describe("FileStorage regenerate under a full disk budget", () => {
     await roomy.close();
 
     // Room for the old file and the new one, one block each, and no more.
-    const tight = new FileStorage({ dir, logger: silentLogger, maxTotalBytes: 2 * block, ids: "raw" });
+    const tight = new FileStorage({
+      dir,
+      logger: silentLogger,
+      maxTotalBytes: 2 * block,
+      ids: "raw",
+    });
     await tight.counted();
     const newId = newSessionId();
     const idempotency = {

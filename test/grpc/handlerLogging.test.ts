@@ -3,9 +3,15 @@
 // Manager's) under it; the interceptor's own failures go to its Manager's logger.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
-import { type Client, credentials, makeGenericClientConstructor, Server, status } from "@grpc/grpc-js";
+import { fileURLToPath } from "node:url";
+import {
+  type Client,
+  credentials,
+  makeGenericClientConstructor,
+  Server,
+  status,
+} from "@grpc/grpc-js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { Manager } from "../../src/core/session/Manager.js";
 import type { Storage } from "../../src/core/storage/Storage.js";

@@ -56,7 +56,10 @@ for (const kind of REDIS_KINDS as RedisStorageKind[]) {
       const names = new HashedIdStorage(new MemoryStorage(), key);
       for (const id of ids) {
         const stored = await names.storedId(id);
-        assert.ok(keys.some((k) => k.includes(stored)), `no key for ${id}'s stored name`);
+        assert.ok(
+          keys.some((k) => k.includes(stored)),
+          `no key for ${id}'s stored name`,
+        );
       }
       // A second instance (the server, another process) shares the key and the sessions.
       const other = createRedisStorage(kind, { url: server.url, prefix });

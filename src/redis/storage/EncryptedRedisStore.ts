@@ -11,7 +11,7 @@ import type {
 } from "../../core/engine/DocumentStore.js";
 import { SessionEngine } from "../../core/engine/SessionEngine.js";
 import type { SessionData } from "../../core/json.js";
-import { type Logger, redactId, silentLogger } from "../../core/Logger.js";
+import { type Logger, redactId } from "../../core/Logger.js";
 import { SessionError } from "../../core/SessionError.js";
 import type { CapabilityKey } from "../../core/storage/capabilities.js";
 import { KeyedLock } from "../../core/storage/KeyedLock.js";
