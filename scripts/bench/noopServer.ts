@@ -69,7 +69,7 @@ if (process.env.BENCH_STORAGE_REDIS) {
   const { silentLogger } = await import("../../src/core/Logger.js");
   const storage = createRedisStorage(
     "redis-hash",
-    { url: process.env.BENCH_STORAGE_REDIS, prefix: "rawstorage:" },
+    { url: process.env.BENCH_STORAGE_REDIS, prefix: "rawstorage:", ids: "raw" },
     silentLogger,
   );
   const id = "0123456789abcdefghijklmnopqrstuv";

@@ -8,7 +8,7 @@ export { assignKey, ownValue } from "./json.js";
 export type { Limits } from "./Limits.js";
 export { checkSessionSize, defaultLimits, resolveLimits } from "./Limits.js";
 export type { Logger } from "./Logger.js";
-export { jsonLogger, silentLogger } from "./Logger.js";
+export { AdoptableLogger, jsonLogger, silentLogger } from "./Logger.js";
 export type { MemoryStorageOptions } from "./memory/MemoryStorage.js";
 export { MemoryStorage } from "./memory/MemoryStorage.js";
 export type { ErrorCode, SessionErrorOptions } from "./SessionError.js";
@@ -39,6 +39,7 @@ export type {
   CapabilityHolder,
   CapabilityKey,
   ExpiryCounted,
+  LoggerTarget,
   RequestIdSecretProvider,
   Sharded,
 } from "./storage/capabilities.js";
@@ -48,6 +49,7 @@ export {
   capabilityKey,
   capabilityOf,
   EXPIRY_COUNTED,
+  LOGGER_TARGET,
   REQUEST_ID_SECRET,
   SHARDED,
 } from "./storage/capabilities.js";

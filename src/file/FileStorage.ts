@@ -2,11 +2,15 @@ import { resolve } from "node:path";
 import { ConfigError } from "../core/ConfigError.js";
 import { SessionEngine } from "../core/engine/SessionEngine.js";
 import { integerOption } from "../core/integerOption.js";
-import { type Logger, silentLogger } from "../core/Logger.js";
+import { AdoptableLogger, type Logger } from "../core/Logger.js";
+import { type CapabilityKey, CapabilitySet, LOGGER_TARGET } from "../core/storage/capabilities.js";
 import { encryptionKeyBytes } from "../core/storage/encryptionKey.js";
+import { HashedIdStorage, type IdHashKeySource } from "../core/storage/HashedIdStorage.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
+import { StorageDecorator } from "../core/storage/StorageDecorator.js";
 import { type DiskBudgetOptions, diskBudgetSettings } from "./DiskBudget.js";
 import { FileDocumentStore, type FileRevision } from "./FileDocumentStore.js";
+import { fileIdHashKey } from "./idHashKeyFile.js";
 import { SessionFileCodec } from "./SessionFileCodec.js";
 import { SessionFiles } from "./SessionFiles.js";
 
@@ -17,8 +21,25 @@ export interface FileStorageOptions extends DiskBudgetOptions {
    * there). Created 0700 by open() if missing.
    */
   dir: string;
-  /** Warnings (corrupt files) and sweep problems go here. Default: nowhere. */
+  /**
+   * Warnings (corrupt files) and sweep problems go here. Default: the logger of the
+   * Manager this storage is given to (LOGGER_TARGET), else nowhere.
+   */
   logger?: Logger;
+  /**
+   * How sessions are named on disk. "hashed" (the default): by a keyed hash of the id
+   * (HMAC-SHA-256, see HashedIdStorage), so neither a listing of the directory nor a copy
+   * of it gives a session id away. "raw": by the id itself, `<id>.session`, as releases
+   * before 0.x did; only to keep the sessions such a release stored (see the README's
+   * "Upgrading").
+   */
+  ids?: "hashed" | "raw";
+  /**
+   * The id-hash key of hashed ids: at least 32 bytes (the same on every process sharing
+   * the directory), or a lookup that loads them. Default: generated once into
+   * `<dir>/.id-hash-key` (0600) by open() and read from there after, as the server does.
+   */
+  idHashKey?: IdHashKeySource;
   /** How often expired files are deleted. Default 60 s. */
   sweepIntervalMs?: number;
   /**
@@ -50,7 +71,7 @@ const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 const DEFAULT_CORRUPT_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /**
- * One file per session, `<dir>/<id>.session`, holding version, creation time and data as
+ * One file per session, `<dir>/<stored name>.session`, holding version, creation time and data as
  * JSON (optionally AES-256-GCM sealed). The expiry is the file's mtime, so sliding it is a
  * utimes() call that never rewrites data.
  *
@@ -59,15 +80,23 @@ const DEFAULT_CORRUPT_RETENTION_MS = 24 * 60 * 60 * 1000;
  * id are serialised by an in-process lock; several processes sharing one directory are
  * not coordinated beyond that (use Redis for more than one node).
  *
- * A file that cannot be read as a session (truncated, garbage, failed authentication) is
- * logged as a warning, moved aside to `<id>.<epoch ms>.corrupt` for an operator to look
- * at, and the session reads as missing.
+ * The stored name is a keyed hash of the session id (HashedIdStorage, with the key kept in
+ * `<dir>/.id-hash-key` unless `idHashKey` gives one), or the id itself with `ids: "raw"`.
  *
- * The session rules are SessionEngine's; the files are FileDocumentStore's.
+ * A file that cannot be read as a session (truncated, garbage, failed authentication) is
+ * logged as a warning, moved aside to `<stored name>.<epoch ms>.corrupt` for an operator
+ * to look at, and the session reads as missing.
+ *
+ * The session rules are SessionEngine's; the files are FileDocumentStore's; the names are
+ * HashedIdStorage's, which this storage wraps around its engine (nothing else to wrap).
  */
-export class FileStorage extends SessionEngine<FileRevision> {
+export class FileStorage extends StorageDecorator {
   readonly dir: string;
-  declare readonly store: FileDocumentStore;
+  /** The storage under the names: SessionEngine over the files, keyed by stored names. */
+  readonly engine: SessionEngine<FileRevision>;
+  readonly #store: FileDocumentStore;
+  readonly #hashed: HashedIdStorage | undefined;
+  readonly #capabilities: CapabilitySet;
 
   constructor(options: FileStorageOptions) {
     if (typeof options?.dir !== "string" || options.dir === "") {
@@ -78,9 +107,17 @@ export class FileStorage extends SessionEngine<FileRevision> {
       );
     }
     const dir = resolve(options.dir);
+    const ids = options.ids ?? "hashed";
+    if (ids !== "hashed" && ids !== "raw") {
+      throw new ConfigError(`must be "hashed" or "raw", got ${JSON.stringify(ids)}`, "ids");
+    }
+    if (ids === "raw" && options.idHashKey !== undefined) {
+      throw new ConfigError('applies to hashed ids: give it or ids: "raw", not both', "idHashKey");
+    }
+    const logger = new AdoptableLogger(options.logger);
     const files = new SessionFiles({
       dir,
-      logger: options.logger ?? silentLogger,
+      logger,
       codec: new SessionFileCodec(keyRing(options)),
       fsync: options.fsync ?? true,
       readCacheBytes: integerOption("readCacheBytes", options.readCacheBytes, {
@@ -102,18 +139,55 @@ export class FileStorage extends SessionEngine<FileRevision> {
         unit: "milliseconds",
       }),
     });
-    super(store);
+    const engine = new SessionEngine(store);
+    // The key file is read after the directory is prepared, so no call finds it missing.
+    const hashed =
+      ids === "raw"
+        ? undefined
+        : new HashedIdStorage(
+            engine,
+            options.idHashKey ?? {
+              load: async () => {
+                await store.open();
+                return fileIdHashKey(dir);
+              },
+            },
+          );
+    super(hashed ?? engine);
     this.dir = dir;
+    this.engine = engine;
+    this.#store = store;
+    this.#hashed = hashed;
+    this.#capabilities = new CapabilitySet().with(LOGGER_TARGET, logger);
+  }
+
+  /** The files: FileDocumentStore over this directory. */
+  get store(): FileDocumentStore {
+    return this.#store;
+  }
+
+  /**
+   * The name the session `id` is stored under (`<dir>/<name>.session`): its keyed hash, or
+   * `id` itself with `ids: "raw"`. Loads the key (opening the storage) when needed.
+   */
+  async storedName(id: string): Promise<string> {
+    return this.#hashed === undefined ? id : this.#hashed.storedId(id);
+  }
+
+  override capability<T>(key: CapabilityKey<T>): T | undefined {
+    return this.#capabilities.get(key) ?? super.capability(key);
   }
 
   /**
    * Prepares the directory (creates it 0700, refuses one planted by another user, checks
    * the filesystem's timestamps), reads the free space and starts counting and sweeping.
-   * The first operation does this by itself; call it to fail fast at start-up. A failed
-   * open is tried again by the next call.
+   * With hashed ids (the default) it also reads the id-hash key, creating
+   * `<dir>/.id-hash-key` (0600) the first time. The first operation does all this by
+   * itself; call it to fail fast at start-up. A failed open is tried again by the next call.
    */
-  open(): Promise<void> {
-    return this.store.open();
+  async open(): Promise<void> {
+    await this.store.open();
+    await this.#hashed?.loadKey();
   }
 
   /**

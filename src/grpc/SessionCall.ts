@@ -76,6 +76,11 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     this.#path = path;
   }
 
+  /** Where this call's failures are logged (the interceptor's logger). */
+  get logger(): Logger {
+    return this.#config.logger;
+  }
+
   /**
    * The call's Session, created on first use, with a signal aborted when the call ends
    * early: a cancelled call, or one past its deadline, starts no further storage command.

@@ -1,7 +1,7 @@
 import type { handleBidiStreamingCall, ServerDuplexStream } from "@grpc/grpc-js";
 import { settle } from "./settle.js";
 import { toStatus } from "./toStatus.js";
-import type { HandlerOptions } from "./unaryHandler.js";
+import { type HandlerOptions, handlerLogger } from "./unaryHandler.js";
 
 /**
  * Turns an async function into a grpc-js bidirectional-streaming handler: the call ends
@@ -14,7 +14,7 @@ export function bidiStreamingHandler<Req, Res>(
 ): handleBidiStreamingCall<Req, Res> {
   return (call) => {
     const fail = (err: unknown) => {
-      call.emit("error", toStatus(err, options.logger, call.getPath(), options));
+      call.emit("error", toStatus(err, handlerLogger(options, call), call.getPath(), options));
     };
     // A plain `for await` over a Duplex destroys it when the requests end, after which the
     // call can no longer send its status and the client waits for its deadline.

@@ -1,4 +1,5 @@
 import type { Metadata } from "@grpc/grpc-js";
+import type { Logger } from "../core/Logger.js";
 import type { Session } from "../core/session/Session.js";
 import type { SessionCall } from "./SessionCall.js";
 
@@ -14,14 +15,25 @@ const SESSION_CALL = Symbol("sessiond.sessionCall");
 /** Set by the interceptor on calls its `methods` option leaves out, for getSession's error. */
 const EXCLUDED = Symbol("sessiond.excluded");
 
-type Carrier = Metadata & { [SESSION_CALL]?: SessionCall; [EXCLUDED]?: true };
+type Carrier = Metadata & { [SESSION_CALL]?: SessionCall; [EXCLUDED]?: Logger };
 
 export function bindSessionCall(metadata: Metadata, sessionCall: SessionCall): void {
   (metadata as Carrier)[SESSION_CALL] = sessionCall;
 }
 
-export function markExcluded(metadata: Metadata): void {
-  (metadata as Carrier)[EXCLUDED] = true;
+/** `logger`: the interceptor's, for the handler wrappers of the methods left out too. */
+export function markExcluded(metadata: Metadata, logger: Logger): void {
+  (metadata as Carrier)[EXCLUDED] = logger;
+}
+
+/**
+ * The logger of the sessionInterceptor a call went through (its methods left out
+ * included), or undefined for a call that went through none: the handler wrappers log
+ * there when given no logger of their own.
+ */
+export function interceptorLogger(call: { readonly metadata?: Metadata }): Logger | undefined {
+  const carrier = call?.metadata as Carrier | undefined;
+  return carrier?.[SESSION_CALL]?.logger ?? carrier?.[EXCLUDED];
 }
 
 /**
@@ -64,7 +76,7 @@ function whyNoSession(given: unknown): string {
     return "the metadata of what it was given is not a grpc-js Metadata; pass the grpc-js handler's call object (sessiond/grpc serves grpc-js servers; nice-grpc has sessiond/nice-grpc)";
   }
   const path = typeof x.getPath === "function" ? ` ${String((x.getPath as () => string)())}` : "";
-  if (metadata[EXCLUDED] === true) {
+  if (metadata[EXCLUDED] !== undefined) {
     return `this call${path} did not pass through sessionInterceptor: its \`methods\` option leaves this method out; include the method there to give it a session`;
   }
   return `this call${path} did not pass through sessionInterceptor; ${INSTALL}`;

@@ -1,7 +1,7 @@
 import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
 import { settle } from "./settle.js";
 import { toStatus } from "./toStatus.js";
-import type { HandlerOptions } from "./unaryHandler.js";
+import { type HandlerOptions, handlerLogger } from "./unaryHandler.js";
 
 /**
  * Turns an async function into a grpc-js server-streaming handler: the stream ends with
@@ -15,7 +15,7 @@ export function serverStreamingHandler<Req, Res>(
   return (call) => {
     const fail = (err: unknown) => {
       // grpc-js turns an 'error' event into the call's status after pending writes.
-      call.emit("error", toStatus(err, options.logger, call.getPath(), options));
+      call.emit("error", toStatus(err, handlerLogger(options, call), call.getPath(), options));
     };
     settle(fn, call, () => call.end(), fail);
   };

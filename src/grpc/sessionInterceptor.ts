@@ -7,13 +7,18 @@ import {
 import type { Logger } from "../core/Logger.js";
 import type { Manager } from "../core/session/Manager.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
+import { defaultLogger } from "./defaultLogger.js";
 import { markExcluded } from "./getSession.js";
 import { SessionCall } from "./SessionCall.js";
 
 export interface SessionInterceptorOptions {
   /** Request and response metadata key of the session id. Default "x-session-id". */
   metadataKey?: string;
-  /** Where failed commits are logged. Default: the Manager's logger. */
+  /**
+   * Where failed commits and unexpected errors are logged, and the handler wrappers under
+   * this interceptor log theirs. Default: the Manager's logger; when the Manager has none,
+   * JSON lines on stderr (an `internal error` answered to a caller must leave a trace).
+   */
   logger?: Logger;
   /**
    * Which methods (by path, "/pkg.Service/Method") get a session. Others pass through
@@ -46,28 +51,32 @@ export function sessionInterceptor(
   const config = {
     manager,
     key,
-    logger: options.logger ?? manager.context.logger,
+    logger: options.logger ?? manager.logger ?? defaultLogger(),
     exposeStorageErrors: options.exposeStorageErrors,
   };
   const { methods } = options;
+  const leftOut = methods === undefined ? undefined : leftOutResponder(config.logger);
   return (method, call) =>
-    methods === undefined || methods(method.path)
+    leftOut === undefined || (methods as (path: string) => boolean)(method.path)
       ? new SessionCall(config, method.path, call)
-      : new ServerInterceptingCall(call, LEFT_OUT);
+      : new ServerInterceptingCall(call, leftOut);
 }
 
 /**
- * For methods the filter leaves out: only marks the metadata, so getSession there can say
- * why it has no session. One shared object, no closure per call.
+ * For methods the filter leaves out: only marks the metadata (with the interceptor's
+ * logger, for the handler wrappers), so getSession there can say why it has no session.
+ * One object per interceptor, no closure per call.
  */
-const MARKING_LISTENER = {
-  onReceiveMetadata(metadata: Metadata, pass: (metadata: Metadata) => void): void {
-    markExcluded(metadata);
-    pass(metadata);
-  },
-};
-const LEFT_OUT: Responder = {
-  start(next) {
-    next(MARKING_LISTENER);
-  },
-};
+function leftOutResponder(logger: Logger): Responder {
+  const marking = {
+    onReceiveMetadata(metadata: Metadata, pass: (metadata: Metadata) => void): void {
+      markExcluded(metadata, logger);
+      pass(metadata);
+    },
+  };
+  return {
+    start(next) {
+      next(marking);
+    },
+  };
+}

@@ -1,14 +1,26 @@
-import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { handleUnaryCall, Metadata, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "../core/Logger.js";
+import { defaultLogger } from "./defaultLogger.js";
+import { interceptorLogger } from "./getSession.js";
 import { settle } from "./settle.js";
 import { type StatusOptions, toStatus } from "./toStatus.js";
 
 export interface HandlerOptions extends StatusOptions {
   /**
    * Where unexpected errors are logged with their stack, and a storage failure's full
-   * message (callers get a generic one: see StatusOptions). Default: nowhere.
+   * message (callers get a generic one: see StatusOptions). Default: the logger of the
+   * sessionInterceptor the call went through (its Manager's), else JSON lines on stderr;
+   * `silentLogger` logs nowhere.
    */
   logger?: Logger;
+}
+
+/** Where a wrapper logs `call`'s failure: its own logger, the interceptor's, or stderr. */
+export function handlerLogger(
+  options: HandlerOptions,
+  call: { readonly metadata?: Metadata },
+): Logger {
+  return options.logger ?? interceptorLogger(call) ?? defaultLogger();
 }
 
 /**
@@ -27,7 +39,10 @@ export function unaryHandler<Req, Res>(
  * The handler of a call answered by one response (unary, client streaming): `fn`'s result
  * is the response, its throw the status.
  */
-export function singleResponse<Call extends { getPath(): string }, Res>(
+export function singleResponse<
+  Call extends { getPath(): string; readonly metadata?: Metadata },
+  Res,
+>(
   fn: (call: Call) => Promise<Res> | Res,
   options: HandlerOptions,
 ): (call: Call, callback: sendUnaryData<Res>) => void {
@@ -36,6 +51,6 @@ export function singleResponse<Call extends { getPath(): string }, Res>(
       fn,
       call,
       (response) => callback(null, response),
-      (err) => callback(toStatus(err, options.logger, call.getPath(), options), null),
+      (err) => callback(toStatus(err, handlerLogger(options, call), call.getPath(), options), null),
     );
 }

@@ -3,11 +3,14 @@ import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError } from "../core/ConfigError.js";
 import { integerOption } from "../core/integerOption.js";
 import type { Logger } from "../core/Logger.js";
+import { checkIdHashKey, type IdHashKeySource } from "../core/storage/HashedIdStorage.js";
 import { KeyRing } from "../core/storage/KeyRing.js";
 import type { RedisAddress, RedisTarget } from "./client/RedisTarget.js";
 import { redactUrl } from "./client/redactUrl.js";
 import { DEFAULT_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "./defaults.js";
+import { HashedRedisStorage } from "./HashedRedisStorage.js";
 import type { RedisBackedStorage } from "./redisBacked.js";
+import { redisIdHashKey } from "./redisIdHashKey.js";
 import { EncryptedRedisHashStorage } from "./storage/EncryptedRedisHashStorage.js";
 import { EncryptedRedisStorage } from "./storage/EncryptedRedisStorage.js";
 import { RedisHashStorage } from "./storage/RedisHashStorage.js";
@@ -47,6 +50,19 @@ export interface RedisConnectionOptions {
    * AES-256 keys, the first seals and every one opens (rotation).
    */
   encryptionKeys?: readonly Uint8Array[];
+  /**
+   * How sessions are named in Redis. "hashed" (the default): by a keyed hash of the id
+   * (HMAC-SHA-256, see HashedIdStorage), so no key name, dump or MONITOR trace gives a
+   * session id away. "raw": by the id itself, as releases before 0.x did; only to keep the
+   * sessions such a release stored (see the README's "Upgrading").
+   */
+  ids?: "hashed" | "raw";
+  /**
+   * The id-hash key of hashed ids: at least 32 bytes, the same on every instance, or a
+   * lookup. Default: kept in Redis itself under `<prefix>id-hash-key`, created by the first
+   * instance (SET NX) and read by the others, as the server does (see redisIdHashKey).
+   */
+  idHashKey?: IdHashKeySource;
 }
 
 /**
@@ -55,13 +71,17 @@ export interface RedisConnectionOptions {
  * commands after a reconnect (a call reported unavailable must not be applied later),
  * and quick reconnects so the storage recovers by itself when Redis returns.
  *
- * Every kind, plain or encrypted, is returned with its connection and key names (the
- * server keeps its id-hash key through them); wrapped, they are REDIS_BACKED.
+ * Sessions are keyed by hashed ids (a HashedRedisStorage around the storage of `kind`)
+ * unless `ids: "raw"`. Every kind, plain or encrypted, is returned with its connection and
+ * key names; wrapped, they are REDIS_BACKED.
+ *
+ * `logger` gets connection changes and undecryptable values; without one, the storage
+ * logs through the Manager it is given to (LOGGER_TARGET), else nowhere.
  */
 export function createRedisStorage(
   kind: RedisStorageKind,
   options: RedisConnectionOptions,
-  logger: Logger,
+  logger?: Logger,
 ): RedisBackedStorage {
   if (kind !== "redis" && kind !== "redis-hash") {
     throw new ConfigError(
@@ -92,9 +112,17 @@ export function createRedisStorage(
   }
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   assertValidPrefix(prefix);
+  const ids = options.ids ?? "hashed";
+  if (ids !== "hashed" && ids !== "raw") {
+    throw new ConfigError(`must be "hashed" or "raw", got ${JSON.stringify(ids)}`, "ids");
+  }
+  if (ids === "raw" && options.idHashKey !== undefined) {
+    throw new ConfigError('applies to hashed ids: give it or ids: "raw", not both', "idHashKey");
+  }
   // Checked before connecting: a bad key must not leave a client reconnecting forever.
   const keys = options.encryptionKeys;
   const encryptionKeys = keys === undefined ? undefined : new KeyRing(keys);
+  if (options.idHashKey instanceof Uint8Array) checkIdHashKey(Buffer.from(options.idHashKey));
   const { connection, target } = connect(options, timeoutMs);
   const settings = {
     prefix,
@@ -105,12 +133,19 @@ export function createRedisStorage(
     waitReplicas,
     waitTimeoutMs,
   };
+  let storage: RedisBackedStorage;
   if (encryptionKeys) {
     const Sealed = kind === "redis" ? EncryptedRedisStorage : EncryptedRedisHashStorage;
-    return new Sealed(connection, { ...settings, encryptionKeys });
+    storage = new Sealed(connection, { ...settings, encryptionKeys });
+  } else {
+    const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
+    storage = new Kind(connection, settings);
   }
-  const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
-  return new Kind(connection, settings);
+  if (ids === "raw") return storage;
+  return new HashedRedisStorage(
+    storage,
+    options.idHashKey ?? redisIdHashKey(storage.connection, storage.keys.prefix),
+  );
 }
 
 function connect(

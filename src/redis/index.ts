@@ -3,6 +3,7 @@
 export type { RedisAddress } from "./client/RedisTarget.js";
 export type { RedisConnectionOptions, RedisStorageKind } from "./createRedisStorage.js";
 export { createRedisStorage } from "./createRedisStorage.js";
+export { HashedRedisStorage } from "./HashedRedisStorage.js";
 export type { RedisBacked, RedisBackedStorage } from "./redisBacked.js";
 export { REDIS_BACKED } from "./redisBacked.js";
 export { redisIdHashKey } from "./redisIdHashKey.js";

@@ -2,26 +2,83 @@ import { ConfigError } from "../core/ConfigError.js";
 import type { Logger } from "../core/Logger.js";
 import { MemoryStorage } from "../core/memory/MemoryStorage.js";
 import type { SettingNames } from "../core/settingNames.js";
-import { HashedIdStorage, type IdHashKeySource } from "../core/storage/HashedIdStorage.js";
 import type { Storage } from "../core/storage/Storage.js";
 import { FileStorage } from "../file/FileStorage.js";
-import { fileIdHashKey } from "../file/idHashKeyFile.js";
 import type { RedisConnectionOptions } from "../redis/createRedisStorage.js";
-import type { RedisBackedStorage } from "../redis/redisBacked.js";
 import type { ServerConfig } from "./config/ServerConfig.js";
 
 /**
  * The storage the settings ask for, open (a file storage's directory is prepared here, so
  * a bad one stops the start). Storages that keep data outside the process (file, redis)
- * are keyed by hashed ids (see HashedIdStorage), so no stored name is a session id. The
- * memory storage is not: it keeps nothing at rest, every id passes through the same
- * process's memory anyway, and hashing would cost every call an HMAC and every session
- * longer keys. The caller owns it and closes it.
+ * are keyed by hashed ids (see HashedIdStorage), so no stored name is a session id: the
+ * library's default, with the key of SESSIOND_ID_HASH_KEY_FILE when set, else the one the
+ * storage keeps (`<dir>/.id-hash-key`, `<prefix>id-hash-key` in Redis). The memory storage
+ * is not: it keeps nothing at rest, every id passes through the same process's memory
+ * anyway, and hashing would cost every call an HMAC and every session longer keys. The
+ * caller owns it and closes it.
  */
 export async function createStorage(config: ServerConfig, logger: Logger): Promise<Storage> {
-  const { storage, idHashKey } = await createKeyedStorage(config, logger);
-  if (idHashKey === undefined) return storage;
-  return new HashedIdStorage(storage, config.idHashKey ?? idHashKey);
+  switch (config.storage) {
+    case "file": {
+      const storage = new FileStorage({
+        dir: config.fileDir,
+        logger,
+        idHashKey: config.idHashKey,
+        encryptionKeys: encryptionKeys(config),
+        maxTotalBytes: budget(config.fileMaxBytes),
+        maxFiles: budget(config.fileMaxFiles),
+        // Kept as long as the session would have lived idle, then swept.
+        corruptRetentionMs: config.ttlMs,
+        minFreeBytes: budget(config.fileMinFreeBytes),
+        settingNames: FILE_SETTINGS,
+      });
+      try {
+        // Prepares the directory and reads (or creates) the id-hash key file in it.
+        await storage.open();
+        return storage;
+      } catch (err) {
+        await storage.close().catch(() => {});
+        // The keys and budgets are validated already: what fails here is the directory
+        // (create, chmod, probe) or the id-hash key file in it.
+        throw new ConfigError(`SESSIOND_FILE_DIR (--file-dir): ${(err as Error).message}`);
+      }
+    }
+    case "memory":
+      if (encryptionKeys(config) !== undefined) {
+        logger.warn(
+          "memory storage keeps sessions in this process only, unencrypted: the encryption keys apply to the file and redis storages",
+        );
+      }
+      return new MemoryStorage({
+        maxSessions: config.memoryMaxSessions,
+        maxTotalBytes: budget(config.memoryMaxBytes),
+        settingNames: MEMORY_SETTINGS,
+      });
+    case "redis":
+    case "redis-hash": {
+      // Loaded only when asked for: ioredis is an optional dependency.
+      const redis = await loadRedis();
+      try {
+        return redis.createRedisStorage(
+          config.storage,
+          { ...redisOptions(config), idHashKey: config.idHashKey },
+          logger,
+        );
+      } catch (err) {
+        if (err instanceof ConfigError && err.option !== undefined) {
+          // "clusterNodes[2].port" is set by SESSIOND_REDIS_CLUSTER_NODES.
+          const where = REDIS_SETTINGS[err.option.replace(/\[.*$/, "")];
+          if (where !== undefined) throw new ConfigError(`${where}: ${err.reason}`);
+        }
+        throw err;
+      }
+    }
+    default:
+      // resolveConfig refuses any other kind; this keeps a new kind from falling through.
+      throw new ConfigError(
+        `SESSIOND_STORAGE (--storage): no storage of kind ${JSON.stringify(config.storage satisfies never)}`,
+      );
+  }
 }
 
 /** How the server's settings are named in the library's refusals (see core/settingNames.ts). */
@@ -51,76 +108,6 @@ const REDIS_SETTINGS: SettingNames = {
 function encryptionKeys(config: ServerConfig): Buffer[] | undefined {
   if (config.fileEncryptionKey !== undefined) return [config.fileEncryptionKey];
   return config.encryptionKeys ?? config.encryptionKeyFile;
-}
-
-async function createKeyedStorage(
-  config: ServerConfig,
-  logger: Logger,
-): Promise<{ storage: Storage; idHashKey: IdHashKeySource | undefined }> {
-  switch (config.storage) {
-    case "file": {
-      const storage = new FileStorage({
-        dir: config.fileDir,
-        logger,
-        encryptionKeys: encryptionKeys(config),
-        maxTotalBytes: budget(config.fileMaxBytes),
-        maxFiles: budget(config.fileMaxFiles),
-        // Kept as long as the session would have lived idle, then swept.
-        corruptRetentionMs: config.ttlMs,
-        minFreeBytes: budget(config.fileMinFreeBytes),
-        settingNames: FILE_SETTINGS,
-      });
-      try {
-        await storage.open();
-        return { storage, idHashKey: config.idHashKey ?? fileIdHashKey(storage.dir) };
-      } catch (err) {
-        await storage.close().catch(() => {});
-        // The keys and budgets are validated already: what fails here is the directory
-        // (create, chmod, probe) or the id-hash key file in it.
-        throw new ConfigError(`SESSIOND_FILE_DIR (--file-dir): ${(err as Error).message}`);
-      }
-    }
-    case "memory":
-      if (encryptionKeys(config) !== undefined) {
-        logger.warn(
-          "memory storage keeps sessions in this process only, unencrypted: the encryption keys apply to the file and redis storages",
-        );
-      }
-      return {
-        storage: new MemoryStorage({
-          maxSessions: config.memoryMaxSessions,
-          maxTotalBytes: budget(config.memoryMaxBytes),
-          settingNames: MEMORY_SETTINGS,
-        }),
-        idHashKey: undefined,
-      };
-    case "redis":
-    case "redis-hash": {
-      // Loaded only when asked for: ioredis is an optional dependency.
-      const redis = await loadRedis();
-      let storage: RedisBackedStorage;
-      try {
-        storage = redis.createRedisStorage(config.storage, redisOptions(config), logger);
-      } catch (err) {
-        if (err instanceof ConfigError && err.option !== undefined) {
-          // "clusterNodes[2].port" is set by SESSIOND_REDIS_CLUSTER_NODES.
-          const where = REDIS_SETTINGS[err.option.replace(/\[.*$/, "")];
-          if (where !== undefined) throw new ConfigError(`${where}: ${err.reason}`);
-        }
-        throw err;
-      }
-      return {
-        storage,
-        idHashKey:
-          config.idHashKey ?? redis.redisIdHashKey(storage.connection, storage.keys.prefix),
-      };
-    }
-    default:
-      // resolveConfig refuses any other kind; this keeps a new kind from falling through.
-      throw new ConfigError(
-        `SESSIOND_STORAGE (--storage): no storage of kind ${JSON.stringify(config.storage satisfies never)}`,
-      );
-  }
 }
 
 async function loadRedis(): Promise<typeof import("../redis/index.js")> {

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { silentLogger } from "../../src/core/Logger.js";
 import { MemoryStorage } from "../../src/core/memory/MemoryStorage.js";
 import { BUDGETED, capabilityOf } from "../../src/core/storage/capabilities.js";
-import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
 import type { Storage } from "../../src/core/storage/Storage.js";
 import { FileStorage, type FileStorageOptions } from "../../src/file/FileStorage.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
@@ -24,14 +23,14 @@ async function memorySessions(storage: Storage): Promise<number> {
 /** The directory each file storage below was made on, by the storage the suite gets. */
 const dirs = new WeakMap<Storage, string>();
 
-/** A file storage in a fresh directory, kept in `dirs`; `wrap` puts what the suite gets around it. */
-function inFreshDir(
-  prefix: string,
-  options: Omit<FileStorageOptions, "dir">,
-  wrap: (file: FileStorage) => Storage = (file) => file,
-): Storage {
+/**
+ * A file storage in a fresh directory, kept in `dirs`. Hashed ids with the key in the
+ * directory unless `options` say otherwise: the suite runs on what `new FileStorage({ dir })`
+ * gives.
+ */
+function inFreshDir(prefix: string, options: Omit<FileStorageOptions, "dir">): Storage {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const storage = wrap(new FileStorage({ ...options, dir }));
+  const storage = new FileStorage({ ...options, dir });
   dirs.set(storage, dir);
   return storage;
 }
@@ -50,9 +49,8 @@ describeStorageConformance({
 });
 
 describeStorageConformance({
-  name: "file",
-  create: () =>
-    inFreshDir("sessiond-conf-", { logger: silentLogger, sweepIntervalMs: SWEEP_INTERVAL_MS }),
+  name: "file (defaults: hashed ids, the key in the directory)",
+  create: () => inFreshDir("sessiond-conf-", { sweepIntervalMs: SWEEP_INTERVAL_MS }),
   countStored: filesInDir,
 });
 
@@ -68,16 +66,24 @@ describeStorageConformance({
 });
 
 describeStorageConformance({
-  name: "file (hashed ids, rotated keys)",
+  name: "file (hashed ids under a given key, rotated keys)",
   create: () =>
-    inFreshDir(
-      "sessiond-conf-hashed-",
-      {
-        logger: silentLogger,
-        encryptionKeys: [Buffer.alloc(32, 8), Buffer.alloc(32, 7)],
-        sweepIntervalMs: SWEEP_INTERVAL_MS,
-      },
-      (file) => new HashedIdStorage(file, Buffer.alloc(32, 9)),
-    ),
+    inFreshDir("sessiond-conf-hashed-", {
+      logger: silentLogger,
+      idHashKey: Buffer.alloc(32, 9),
+      encryptionKeys: [Buffer.alloc(32, 8), Buffer.alloc(32, 7)],
+      sweepIntervalMs: SWEEP_INTERVAL_MS,
+    }),
+  countStored: filesInDir,
+});
+
+describeStorageConformance({
+  name: "file (raw ids)",
+  create: () =>
+    inFreshDir("sessiond-conf-raw-", {
+      logger: silentLogger,
+      ids: "raw",
+      sweepIntervalMs: SWEEP_INTERVAL_MS,
+    }),
   countStored: filesInDir,
 });

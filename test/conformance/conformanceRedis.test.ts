@@ -1,9 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
-import { silentLogger } from "../../src/core/Logger.js";
-import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
-import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
 import { type RedisProcess, startRedis } from "../support/redisServers.js";
 import {
@@ -23,26 +20,26 @@ after(() => redis.stop());
  */
 
 for (const kind of REDIS_KINDS) {
+  // What createRedisStorage gives by default: hashed ids, their key kept in Redis.
   describeStorageConformance({
-    name: kind,
-    create: () => createTestRedisStorage(kind, { url: redis.url }),
+    name: `${kind} (defaults: hashed ids, the key in Redis)`,
+    create: () => createRedisStorage(kind, { url: redis.url, prefix: uniquePrefix() }),
     countStored: keysUnderPrefix,
   });
-  // Encrypted at rest, under hashed ids whose key lives in Redis (the server's default).
   describeStorageConformance({
-    name: `${kind} (encrypted, hashed ids)`,
-    create: () => {
-      const inner = createRedisStorage(
-        kind,
-        {
-          url: redis.url,
-          prefix: uniquePrefix(),
-          encryptionKeys: [randomBytes(32), randomBytes(32)],
-        },
-        silentLogger,
-      );
-      return new HashedIdStorage(inner, redisIdHashKey(inner.connection, inner.keys.prefix));
-    },
+    name: `${kind} (raw ids)`,
+    create: () => createTestRedisStorage(kind, { url: redis.url }, { ids: "raw" }),
+    countStored: keysUnderPrefix,
+  });
+  describeStorageConformance({
+    name: `${kind} (encrypted, hashed ids under a given key)`,
+    create: () =>
+      createRedisStorage(kind, {
+        url: redis.url,
+        prefix: uniquePrefix(),
+        encryptionKeys: [randomBytes(32), randomBytes(32)],
+        idHashKey: randomBytes(32),
+      }),
     countStored: keysUnderPrefix,
   });
 }

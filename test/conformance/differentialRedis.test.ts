@@ -27,6 +27,7 @@ differentialTests("the Redis storages", () =>
             url: redis.url,
             prefix: uniquePrefix(),
             encryptionKeys: [randomBytes(32), randomBytes(32)],
+            ids: "raw", // wrapped below
           },
           silentLogger,
         );

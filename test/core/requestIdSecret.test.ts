@@ -23,10 +23,10 @@ const RID = "checkout-0000000000473921";
 /** A create under RID through a Manager with `secret`; the directory's files afterwards. */
 async function createUnder(secret: Buffer | undefined) {
   const dir = mkdtempSync(join(tmpdir(), "sessiond-ridsecret-"));
-  const storage = new FileStorage({ dir, logger: silentLogger });
+  // As the server stores them: under hashed ids, so no file name is a session id.
+  const storage = new FileStorage({ dir, logger: silentLogger, idHashKey: randomBytes(32) });
   const manager = new Manager({
-    // As the server stores them: under hashed ids, so no file name is a session id.
-    storage: new HashedIdStorage(storage, randomBytes(32)),
+    storage,
     ...(secret === undefined ? {} : { requestIdSecret: secret }),
   });
   try {
@@ -97,6 +97,7 @@ describe("request-id secret", () => {
     const shared = new FileStorage({
       dir: mkdtempSync(join(tmpdir(), "sessiond-ridsecret-")),
       logger: silentLogger,
+      ids: "raw", // wrapped below
     });
     const hashedA = new Manager({ storage: new HashedIdStorage(shared, key) });
     const hashedB = new Manager({ storage: new HashedIdStorage(shared, key) });

@@ -32,7 +32,8 @@ function fileManager(options: ConstructorParameters<typeof Manager>[0] = {}) {
   const parent = tempDir("session");
   cleanups.push(parent.cleanup);
   const dir = join(parent.path, "store");
-  const storage = new FileStorage({ dir, logger: silentLogger });
+  // Raw ids: the tests look for `<id>.session` (test/file/fileIdNames.test.ts: hashed names).
+  const storage = new FileStorage({ dir, logger: silentLogger, ids: "raw" });
   const manager = new Manager({ storage, logger: silentLogger, ...options });
   return { manager, storage, dir, parent: parent.path };
 }

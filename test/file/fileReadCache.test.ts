@@ -24,7 +24,8 @@ after(async () => {
 function pair(options: Partial<FileStorageOptions> = {}): [FileStorage, FileStorage, string] {
   const { path: dir, cleanup } = tempDir("read-cache");
   cleanups.push(cleanup);
-  const make = () => new FileStorage({ dir, logger: silentLogger, fsync: false, ...options });
+  const make = () =>
+    new FileStorage({ dir, logger: silentLogger, fsync: false, ids: "raw", ...options });
   const a = make();
   const b = make();
   storages.push(a, b);

@@ -20,8 +20,8 @@ after(() => {
 });
 
 function storageIn(dir: string): FileStorage {
-  // No read cache: each test reads what is on disk.
-  return new FileStorage({ dir, logger: silentLogger, readCacheBytes: 0 });
+  // No read cache: each test reads what is on disk. Raw ids: the tests read `<id>.session`.
+  return new FileStorage({ dir, logger: silentLogger, readCacheBytes: 0, ids: "raw" });
 }
 
 function options(idempotency?: Idempotency): ApplyOptions {

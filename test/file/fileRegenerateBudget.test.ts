@@ -25,7 +25,7 @@ describe("FileStorage regenerate under a full disk budget", () => {
     const parent = tempDir("file-regen");
     cleanups.push(parent.cleanup);
     const dir = join(parent.path, "store");
-    const roomy = new FileStorage({ dir, logger: silentLogger, fsync: false });
+    const roomy = new FileStorage({ dir, logger: silentLogger, fsync: false, ids: "raw" });
     await roomy.counted();
     const block = statfsSync(dir).bsize;
     const oldId = newSessionId();
@@ -39,7 +39,12 @@ describe("FileStorage regenerate under a full disk budget", () => {
     await roomy.close();
 
     // Room for the old file and the new one, one block each, and no more.
-    const tight = new FileStorage({ dir, logger: silentLogger, maxTotalBytes: 2 * block });
+    const tight = new FileStorage({
+      dir,
+      logger: silentLogger,
+      maxTotalBytes: 2 * block,
+      ids: "raw",
+    });
     await tight.counted();
     const newId = newSessionId();
     const idempotency = {

@@ -43,13 +43,17 @@ after(() => {
   for (const cleanup of dirs) cleanup();
 });
 
-/** A FileStorage in a fresh directory (`<tmp>/sessiond-file-XXX/store`), closed by the test. */
+/**
+ * A FileStorage in a fresh directory (`<tmp>/sessiond-file-XXX/store`), closed by the test.
+ * Raw ids, so that a test finds a session's file by its id: these tests are about the
+ * files; test/file/fileIdNames.test.ts checks the default, hashed names.
+ */
 function fresh(options: Partial<FileStorageOptions> = {}) {
   const parent = tempDir("file");
   dirs.push(parent.cleanup);
   const dir = join(parent.path, "store");
   const logger = capturingLogger();
-  const storage = new FileStorage({ dir, logger, ...options });
+  const storage = new FileStorage({ dir, logger, ids: "raw", ...options });
   return { storage, dir, parent: parent.path, logger };
 }
 
@@ -80,7 +84,7 @@ describe("FileStorage", () => {
     await s.commit();
     await storage.close();
 
-    const reopened = new FileStorage({ dir, logger: silentLogger });
+    const reopened = new FileStorage({ dir, logger: silentLogger, ids: "raw" });
     const m2 = new Manager({ storage: reopened, logger: silentLogger });
     const again = m2.session(s.id);
     assert.deepEqual(await again.data(), { user: "ann", cart: [1, 2, { sku: "x" }], visits: 3 });
@@ -372,7 +376,12 @@ describe("FileStorage", () => {
     await storage.close();
 
     const wrongLog = capturingLogger();
-    const wrong = new FileStorage({ dir, logger: wrongLog, encryptionKey: Buffer.alloc(32, 43) });
+    const wrong = new FileStorage({
+      dir,
+      logger: wrongLog,
+      encryptionKey: Buffer.alloc(32, 43),
+      ids: "raw",
+    });
     assert.equal(await wrong.read(id, LONG), undefined);
     assert.equal(wrongLog.lines.filter((l) => l.level === "warn").length, 1);
     assert.match(String(wrongLog.lines[0]?.fields.reason), /authentication/);
@@ -405,13 +414,14 @@ describe("FileStorage", () => {
       dir: plain.dir,
       logger: plain.logger,
       encryptionKey: Buffer.alloc(32, 1),
+      ids: "raw",
     });
     assert.equal(await keyed.read(id, LONG), undefined, "a forged plain file is not trusted");
     assert.match(String(plain.logger.lines.at(-1)?.fields.reason), /not encrypted/);
     const other = newSessionId();
     await keyed.apply(other, { ops: [set("a", 1)] }, opts("create"));
     await keyed.close();
-    const unkeyed = new FileStorage({ dir: plain.dir, logger: plain.logger });
+    const unkeyed = new FileStorage({ dir: plain.dir, logger: plain.logger, ids: "raw" });
     assert.equal(await unkeyed.read(other, LONG), undefined);
     assert.match(String(plain.logger.lines.at(-1)?.fields.reason), /no encryptionKey/);
     await unkeyed.close();
@@ -495,7 +505,7 @@ describe("FileStorage", () => {
 
   it("does not let two writers on one id (separate FileStorage objects) collide on create", async () => {
     const { storage, dir } = fresh();
-    const second = new FileStorage({ dir, logger: silentLogger });
+    const second = new FileStorage({ dir, logger: silentLogger, ids: "raw" });
     const id = newSessionId();
     const results = await Promise.all([
       storage.apply(id, { ops: [set("who", "first")] }, opts("create")),
@@ -635,9 +645,12 @@ describe("FileStorage", () => {
     const id = newSessionId();
     assert.equal(await storage.read(id, LONG), undefined, "the first read opens it");
     assert.equal(statSync(dir).mode & 0o777, 0o700);
+    // Hashed ids (the default): the key file is made with the directory, 0600, and only it.
+    assert.deepEqual(readdirSync(dir), [".id-hash-key"], "the id-hash key, no session");
+    assert.equal(statSync(join(dir, ".id-hash-key")).mode & 0o777, 0o600);
     await storage.open();
     await storage.open();
-    assert.deepEqual(readdirSync(dir), [], "opening twice is one open");
+    assert.deepEqual(readdirSync(dir), [".id-hash-key"], "opening twice is one open");
     await storage.close();
   });
 });

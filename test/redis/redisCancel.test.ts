@@ -62,6 +62,8 @@ for (const kind of [...REDIS_KINDS, "encrypted redis"] as const) {
           prefix: uniquePrefix(),
           commandTimeoutMs: COMMAND_TIMEOUT_MS,
           encryptionKeys: kind === "encrypted redis" ? [randomBytes(32)] : undefined,
+          // Raw ids: these tests count the commands a cancelled call sends.
+          ids: "raw",
         },
         silentLogger,
       );

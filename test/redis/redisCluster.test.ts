@@ -109,6 +109,7 @@ describe("cluster layout, encrypted under hashed ids (issue 10)", () => {
           clusterNodes: cluster.seedAddresses,
           prefix: uniquePrefix(),
           encryptionKeys: [randomBytes(32)],
+          ids: "raw", // wrapped below
         },
         silentLogger,
       );

@@ -63,8 +63,12 @@ function place(kind: Kind) {
     const logger = memoryLogger();
     const inner =
       kind === "file"
-        ? new FileStorage({ dir: where, logger, encryptionKeys: keys })
-        : createRedisStorage(kind, { url: redis.url, prefix: where, encryptionKeys: keys }, logger);
+        ? new FileStorage({ dir: where, logger, encryptionKeys: keys, ids: "raw" })
+        : createRedisStorage(
+            kind,
+            { url: redis.url, prefix: where, encryptionKeys: keys, ids: "raw" },
+            logger,
+          );
     return { inner, logger, storage: new HashedIdStorage(inner, ID_KEY) };
   };
   /** The key id each stored value was sealed under, by key ("*" for a whole document). */
@@ -147,7 +151,11 @@ describe("encrypted redis writes across instances (read-modify-write, compare-an
       const prefix = uniquePrefix();
       const instance = () =>
         new HashedIdStorage(
-          createRedisStorage(kind, { url: redis.url, prefix, encryptionKeys: [A] }, memoryLogger()),
+          createRedisStorage(
+            kind,
+            { url: redis.url, prefix, encryptionKeys: [A], ids: "raw" },
+            memoryLogger(),
+          ),
           ID_KEY,
         );
       const both = [instance(), instance()];
@@ -282,7 +290,11 @@ describe("the id-hash key", () => {
   test("redis: kept under the prefix, shared by every instance, put back by a ping when lost", async () => {
     const prefix = uniquePrefix();
     const instance = () => {
-      const inner = createRedisStorage("redis-hash", { url: redis.url, prefix }, memoryLogger());
+      const inner = createRedisStorage(
+        "redis-hash",
+        { url: redis.url, prefix, ids: "raw" },
+        memoryLogger(),
+      );
       return new HashedIdStorage(inner, redisIdHashKey(inner.connection, prefix));
     };
     const [one, two] = [instance(), instance()];

@@ -60,7 +60,7 @@ function redisPlace(kind: "redis" | "redis-hash") {
   const logger = memoryLogger();
   const inner = createRedisStorage(
     kind,
-    { url: redis.url, prefix: uniquePrefix(), encryptionKeys: [KEY] },
+    { url: redis.url, prefix: uniquePrefix(), encryptionKeys: [KEY], ids: "raw" },
     logger,
   );
   const storage = new HashedIdStorage(inner, ID_KEY);
@@ -232,7 +232,7 @@ describe("upgrading: sessions sealed by the previous release", () => {
 describe("encrypted file: a moved mtime does not outlive the sealed lifetime", () => {
   test("after the absolute lifetime, no read succeeds with the mtime moved a day ahead", async () => {
     const dir = join(base, uniquePrefix());
-    const inner = new FileStorage({ dir, encryptionKeys: [KEY] });
+    const inner = new FileStorage({ dir, encryptionKeys: [KEY], ids: "raw" }); // wrapped below
     const storage = new HashedIdStorage(inner, ID_KEY);
     const life: Expiry = { ttlMs: 60_000, maxLifetimeMs: 300 };
     const ids = [newSessionId(), newSessionId(), newSessionId(), newSessionId()];

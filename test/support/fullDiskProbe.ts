@@ -21,6 +21,7 @@ const storage = new FileStorage({
   dir,
   logger: silentLogger,
   settingNames: FILE_SETTINGS,
+  ids: "raw", // the test reads `<id>.session` by id
   ...options,
 });
 // (Optional: so that this probe also runs against storages without budgets.)

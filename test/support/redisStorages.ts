@@ -23,14 +23,20 @@ export function uniquePrefix(): string {
   return `t${randomBytes(6).toString("hex")}:`;
 }
 
+/**
+ * A Redis storage under a prefix of its own. Raw ids unless `options.ids` says "hashed":
+ * most Redis tests look a session's key up by its id (`keyOf(id)`); what createRedisStorage
+ * gives by default (hashed ids) is what conformanceRedis and redisStorage's key-name tests
+ * run on.
+ */
 export function createTestRedisStorage(
   kind: RedisStorageKind,
   connection: Omit<RedisConnectionOptions, "prefix">,
-  options: { prefix?: string; logger?: Logger } = {},
+  options: { prefix?: string; logger?: Logger; ids?: "hashed" | "raw" } = {},
 ): RedisBackedStorage {
   return createRedisStorage(
     kind,
-    { ...connection, prefix: options.prefix ?? uniquePrefix() },
+    { ...connection, prefix: options.prefix ?? uniquePrefix(), ids: options.ids ?? "raw" },
     options.logger ?? silentLogger,
   );
 }

@@ -4,7 +4,7 @@ import { type Limits, resolveLimits } from "../Limits.js";
 import { type Logger, silentLogger } from "../Logger.js";
 import { MemoryStorage } from "../memory/MemoryStorage.js";
 import type { SettingNames } from "../settingNames.js";
-import { capabilityOf, REQUEST_ID_SECRET } from "../storage/capabilities.js";
+import { capabilityOf, LOGGER_TARGET, REQUEST_ID_SECRET } from "../storage/capabilities.js";
 import type { ApplyMode, ApplyOptions, CallSignal, Expiry, Storage } from "../storage/Storage.js";
 import { assertValidSessionId, newSessionId } from "./ids.js";
 import {
@@ -43,7 +43,12 @@ export interface ManagerOptions {
    * app embedding the library may pass its own. Absent: refusals name the option.
    */
   settingNames?: SettingNames;
-  /** Where the library's warnings go. Default: nowhere (the server passes its logger). */
+  /**
+   * Where the library's warnings go. Default: nowhere (the server passes its logger). A
+   * storage built without a logger of its own (FileStorage, the Redis storages) adopts
+   * this one (LOGGER_TARGET), and so does the gRPC interceptor over this Manager: give it
+   * once, here.
+   */
   logger?: Logger;
   /**
    * How long a request id (Session#setRequestId) answers retries with the first outcome.
@@ -95,6 +100,7 @@ export interface ManagerConfig {
 export class Manager {
   readonly context: ManagerConfig;
   readonly #ownsStorage: boolean;
+  readonly #logger: Logger | undefined;
 
   constructor(options: ManagerOptions = {}) {
     const ttlMs = positiveMs("ttlMs", options.ttlMs, DEFAULT_TTL_MS);
@@ -110,7 +116,10 @@ export class Manager {
     );
     const custom = options.generateId;
     const storage = options.storage ?? new MemoryStorage();
+    // Through any decorator: a storage built without a logger logs through this one.
+    if (options.logger !== undefined) capabilityOf(storage, LOGGER_TARGET)?.adoptLogger(logger);
     this.#ownsStorage = options.storage === undefined;
+    this.#logger = options.logger;
     const expiry: Expiry = { ttlMs, maxLifetimeMs };
     const limits = resolveLimits(options.limits);
     const applyOptions = (mode: ApplyMode) => Object.freeze({ ...expiry, limits, mode });
@@ -140,6 +149,14 @@ export class Manager {
 
   get storage(): Storage {
     return this.context.storage;
+  }
+
+  /**
+   * The logger this Manager was given, undefined when none (its own warnings then go
+   * nowhere): the gRPC interceptor and the handler wrappers under it log through it.
+   */
+  get logger(): Logger | undefined {
+    return this.#logger;
   }
 
   /**

@@ -53,6 +53,15 @@ export class HashedIdStorage extends StorageDecorator {
     else this.#lookup = key;
   }
 
+  /**
+   * Loads the key now when it comes from a lookup (a file, Redis), so that a missing or
+   * bad key fails here, at start-up, rather than at the first call. A failed load is tried
+   * again by the next call.
+   */
+  async loadKey(): Promise<void> {
+    if (this.#key === undefined) await this.#loadKey();
+  }
+
   /** The name `id` is stored under. Throws invalid_argument for an id outside [0-9A-Za-z_-]. */
   async storedId(id: string): Promise<string> {
     return this.#hash(id, this.#key ?? (await this.#loadKey()));

@@ -13,6 +13,8 @@
  * decorator or lookup changes to add one.
  */
 
+import type { Logger } from "../Logger.js";
+
 /**
  * Names a capability whose implementation has type T. Compared by identity: two keys made
  * with the same name are different capabilities, so no two modules can collide by accident.
@@ -112,3 +114,14 @@ export interface RequestIdSecretProvider {
   requestIdSecret(): { load(): Promise<Buffer> };
 }
 export const REQUEST_ID_SECRET = capabilityKey<RequestIdSecretProvider>("sessiond.requestIdSecret");
+
+/**
+ * A storage built without a logger of its own (FileStorage, the Redis storages), which
+ * takes one given later: Manager hands its logger over at construction, so a logger given
+ * once reaches the storage's warnings (a corrupt file set aside, a Redis connection lost).
+ * A storage given its own logger keeps it; the first logger adopted stays.
+ */
+export interface LoggerTarget {
+  adoptLogger(logger: Logger): void;
+}
+export const LOGGER_TARGET = capabilityKey<LoggerTarget>("sessiond.loggerTarget");

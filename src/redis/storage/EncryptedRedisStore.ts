@@ -11,7 +11,7 @@ import type {
 } from "../../core/engine/DocumentStore.js";
 import { SessionEngine } from "../../core/engine/SessionEngine.js";
 import type { SessionData } from "../../core/json.js";
-import { type Logger, redactId, silentLogger } from "../../core/Logger.js";
+import { type Logger, redactId } from "../../core/Logger.js";
 import { SessionError } from "../../core/SessionError.js";
 import type { CapabilityKey } from "../../core/storage/capabilities.js";
 import { KeyedLock } from "../../core/storage/KeyedLock.js";
@@ -113,9 +113,10 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
   ) {
     const keys = options.encryptionKeys;
     this.ring = keys instanceof KeyRing ? keys : new KeyRing(keys);
-    // Silent unless given one, as every other storage (JSON on stderr was a surprise in a library).
-    this.logger = options.logger ?? silentLogger;
     this.#side = new RedisSide(client, layout.key, options);
+    // Silent unless given one or a Manager hands its own over (JSON on stderr was a
+    // surprise in a library).
+    this.logger = this.#side.logger;
     this.connection = this.#side.connection;
     this.keys = this.#side.keys;
     this.scripts = layout.sealed;

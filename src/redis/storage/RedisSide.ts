@@ -1,5 +1,5 @@
-import type { Logger } from "../../core/Logger.js";
-import type { CapabilityKey } from "../../core/storage/capabilities.js";
+import { AdoptableLogger, type Logger } from "../../core/Logger.js";
+import { type CapabilityKey, LOGGER_TARGET } from "../../core/storage/capabilities.js";
 import type { CallSignal } from "../../core/storage/Storage.js";
 import { RedisConnection } from "../client/RedisConnection.js";
 import {
@@ -17,6 +17,10 @@ export interface RedisStorageOptions {
   prefix?: string;
   /** Bound on every call, waiting for a connection included. Default 1000 ms. */
   timeoutMs?: number;
+  /**
+   * Connection changes and undecryptable values go here. Default: the logger of the
+   * Manager this storage is given to (LOGGER_TARGET), else nowhere.
+   */
   logger?: Logger;
   /** Close the client when the storage closes. Default false (the caller owns it). */
   ownsClient?: boolean;
@@ -43,7 +47,12 @@ export class RedisSide implements RedisBacked {
   readonly connection: RedisConnection;
   readonly keys: SessionKeys;
   readonly #key: (keys: SessionKeys, id: string) => string;
-  readonly #capabilities = redisCapabilities(this);
+  /** The logger given, else the one a Manager hands over (LOGGER_TARGET), else none. */
+  readonly logger: AdoptableLogger;
+  // Read through `this` at call time: built before the constructor sets the logger.
+  readonly #capabilities = redisCapabilities(this).with(LOGGER_TARGET, {
+    adoptLogger: (logger) => this.logger.adoptLogger(logger),
+  });
 
   constructor(
     client: RedisClient | RedisTarget,
@@ -52,10 +61,11 @@ export class RedisSide implements RedisBacked {
   ) {
     this.keys = new SessionKeys(options.prefix);
     this.#key = key;
+    this.logger = new AdoptableLogger(options.logger);
     this.connection = new RedisConnection(targetOf(client, options.clusterNodes), {
       scripts: STORAGE_SCRIPTS,
       timeoutMs: options.timeoutMs,
-      logger: options.logger,
+      logger: this.logger,
       target: options.target,
       ownsClient: options.ownsClient,
       waitReplicas: options.waitReplicas,
