@@ -13,7 +13,7 @@ export interface SessionClientOptions {
   credentials?: ChannelCredentials;
   /** TLS: `true` checks the server against the system's CAs; see ClientTlsOptions. */
   tls?: boolean | ClientTlsOptions;
-  /** Sent as `authorization: Bearer <token>` on every call (README: Security). */
+  /** Sent as `authorization: Bearer <token>` on every call (docs/security.md). */
   token?: TokenOption;
   /** Deadline of every call unless the call says otherwise. Default 5000 ms. */
   deadlineMs?: number;

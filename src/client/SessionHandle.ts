@@ -42,7 +42,7 @@ export interface SessionDescription {
 /**
  * How a SessionHandle call fails: grpc-js's ServiceError (`code` is the gRPC status,
  * `details` the message), plus what the status details say: `reason` to branch on (see
- * the README's table; undefined when the server sent none), `domain` and `errorInfo`.
+ * the table in docs/clients.md; undefined when the server sent none), `domain` and `errorInfo`.
  */
 export interface SessionCallError extends ServiceError {
   reason: SessionErrorInfo["reason"] | undefined;

@@ -12,7 +12,7 @@ export const ERROR_DOMAIN = "sessiond";
  * and what it means. Clients branch on `reason` (sent in the status details as a
  * google.rpc.ErrorInfo, see src/protocol/statusDetails.ts), never on the message, whose
  * words may be withheld or reworded. A reason once published is never renamed or reused;
- * the README's table lists the same rows (a test keeps them equal).
+ * the table in docs/clients.md lists the same rows (a test keeps them equal).
  *
  * The metadata a reason carries holds numbers and enum words only: never a session id, a
  * key or a value.

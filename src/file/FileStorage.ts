@@ -30,7 +30,7 @@ export interface FileStorageOptions extends DiskBudgetOptions {
    * How sessions are named on disk. "hashed" (the default): by a keyed hash of the id
    * (HMAC-SHA-256, see HashedIdStorage), so neither a listing of the directory nor a copy
    * of it gives a session id away. "raw": by the id itself, `<id>.session`, as releases
-   * before 0.x did; only to keep the sessions such a release stored (see the README's
+   * before 0.x did; only to keep the sessions such a release stored (see docs/security.md,
    * "Upgrading").
    */
   ids?: "hashed" | "raw";

@@ -54,7 +54,7 @@ export interface RedisConnectionOptions {
    * How sessions are named in Redis. "hashed" (the default): by a keyed hash of the id
    * (HMAC-SHA-256, see HashedIdStorage), so no key name, dump or MONITOR trace gives a
    * session id away. "raw": by the id itself, as releases before 0.x did; only to keep the
-   * sessions such a release stored (see the README's "Upgrading").
+   * sessions such a release stored (see docs/security.md, "Upgrading").
    */
   ids?: "hashed" | "raw";
   /**

@@ -8,7 +8,7 @@ import { helpText, wantsHelp } from "./helpText.js";
 import { packageVersion } from "./version.js";
 
 // The shebang above gives the installed `sessiond` command the young-generation size `npm
-// start` uses (README: Running in production; scripts/bench/serverFlags.ts for why).
+// start` uses (docs/operations.md, "Running in production"; scripts/bench/serverFlags.ts for why).
 // `env -S` splits it into node's arguments (GNU coreutils 8.30+, BSD and macOS env).
 
 const argv = process.argv.slice(2);
@@ -103,7 +103,7 @@ jsonLogger("info").info("listening", {
   healthPort: running.healthPort,
   version: packageVersion(),
   node: process.version,
-  // What node was started with that sizes the heap (README: Running in production).
+  // What node was started with that sizes the heap (docs/operations.md, "Running in production").
   heapFlags: heapFlags(),
   pid: process.pid,
 });

@@ -23,11 +23,16 @@ import { makeTestPki } from "../support/testPki.js";
 const pkiDir = mkdtempSync(join(tmpdir(), "sessiond-walkthrough-pki-"));
 after(() => rmSync(pkiDir, { recursive: true, force: true }));
 
+/** A "## " section of the docs, up to the next heading of its level or above. */
+function sectionOf(heading: string): string {
+  const start = README.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `the docs have no "${heading}"`);
+  const end = README.slice(start + 1).search(/\n#{1,2} /);
+  return end === -1 ? README.slice(start) : README.slice(start, start + 1 + end);
+}
+
 test("every walk-through with grpcurl or buf curl points to its SDK version", () => {
-  const tour = README.slice(
-    README.indexOf("## Five-minute tour"),
-    README.indexOf("## The library"),
-  );
+  const tour = sectionOf("## Five-minute tour");
   const tokens = README.slice(
     README.indexOf("### Set-up: tokens"),
     README.indexOf("### Set-up: TLS"),
@@ -39,14 +44,18 @@ test("every walk-through with grpcurl or buf curl points to its SDK version", ()
     assert.match(text as string, /buf curl/, `${name} uses buf curl`);
     assert.match(
       text as string,
-      /\(#the-walk-throughs-with-the-sdk\)/,
+      /\((clients\.md)?#the-walk-throughs-with-the-sdk\)/,
       `${name} links to the SDK version`,
     );
   }
   // TLS and mTLS continue from the tokens set-up; the SDK section names all three.
   const sdk = README.slice(README.indexOf("### The walk-throughs with the SDK"));
   for (const anchor of ["#set-up-tokens", "#set-up-tls", "#set-up-mtls", "#five-minute-tour"]) {
-    assert.ok(sdk.includes(`(${anchor})`), `the SDK section links back to ${anchor}`);
+    assert.match(
+      sdk,
+      new RegExp(`\\((\\w+\\.md)?${anchor}\\)`),
+      `the SDK section links back to ${anchor}`,
+    );
   }
 });
 

@@ -102,7 +102,7 @@ export const MAX_JSON_DEPTH = 32;
  * How deep a value written before MAX_JSON_DEPTH was 32 may nest: sessiond accepted 64
  * levels then, and such values are still stored and read back as they are (Get and GetData
  * return them unchanged). The Node SDK decodes responses up to this depth, so it reads them;
- * a decoder limited to 100 nested messages cannot (README: Limits, Exact decoding).
+ * a decoder limited to 100 nested messages cannot (docs/limits.md, "Exact decoding").
  */
 export const MAX_STORED_JSON_DEPTH = 64;
 

@@ -309,7 +309,7 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
    * of the format before that binding (`legacyAad`: bound to the key and field only), so
    * that an upgrade logs nobody out: `legacy` then says to seal it again in the bound
    * format (resealLater, or the next write). Reading the earlier format is kept for this
-   * release only (README, "Upgrading"): while it lasts, a copy saved before the upgrade
+   * release only (docs/security.md, "Upgrading"): while it lasts, a copy saved before the upgrade
    * can still be put back with other clear metadata.
    */
   protected openBound(

@@ -14,7 +14,7 @@ export interface ServerConfig {
   storage: StorageKind;
   fileDir: string;
   fileEncryptionKey?: Buffer;
-  // At rest (README, Security: Stored data): stored names and encryption keys for every storage.
+  // At rest (docs/security.md, "Stored data"): stored names and encryption keys for every storage.
   idHashKey?: Buffer;
   encryptionKeys?: Buffer[];
   encryptionKeyFile?: Buffer[];
@@ -39,10 +39,10 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** SIGTERM: health NOT_SERVING this long, calls still served, before the shutdown. */
   shutdownDrainMs: number;
-  /** Plaintext grpc.health.v1-only listener (README: Running in production); off unless healthPort is set. */
+  /** Plaintext grpc.health.v1-only listener (docs/operations.md, "Running in production"); off unless healthPort is set. */
   healthHost: string;
   healthPort?: number;
-  /** Prometheus /metrics over HTTP (README: Metrics); off unless metricsPort is set. */
+  /** Prometheus /metrics over HTTP (docs/operations.md, "Metrics"); off unless metricsPort is set. */
   metricsHost: string;
   metricsPort?: number;
   redisUrl?: string;
@@ -55,7 +55,7 @@ export interface ServerConfig {
   redisTimeoutMs: number;
   redisWaitReplicas: number;
   redisWaitTimeoutMs: number;
-  // Transport limits (README: Limits, Transport limits).
+  // Transport limits (docs/limits.md, "Transport limits").
   maxConcurrentStreams: number;
   maxConnections: number;
   /** "auto": DEFAULT_MAX_CONNECTIONS_PER_PEER, or maxConnections if lower. */
@@ -68,7 +68,7 @@ export interface ServerConfig {
   maxConnectionAgeGraceMs: number;
   requestReceiveTimeoutMs: number;
   maxConnectionOutboundBytes: number;
-  // Callers: TLS, mTLS, tokens, secure defaults (README: Security; src/server/security/).
+  // Callers: TLS, mTLS, tokens, secure defaults (docs/security.md; src/server/security/).
   tlsCertFile?: string;
   tlsKeyFile?: string;
   tlsClientCaFile?: string;

@@ -8,7 +8,7 @@ export interface Setting<K extends keyof ServerConfig> {
   default?: string;
   /**
    * What applies when the setting is left out and that is not a value to parse (a port
-   * that means "no endpoint", a key generated at start): --help and the README show it as
+   * that means "no endpoint", a key generated at start): --help and docs/operations.md show it as
    * the default. Never together with `default`.
    */
   defaultText?: string;
@@ -55,5 +55,5 @@ export const flagName = (s: AnySetting): string => `--${s.name.toLowerCase().rep
 export const flagUsage = (s: AnySetting): string =>
   `${flagName(s)} ${s.boolean ? "[true|false]" : "<value>"}`;
 
-/** What --help and the README give as the default: the value, the text, or none. */
+/** What --help and docs/operations.md give as the default: the value, the text, or none. */
 export const defaultShown = (s: AnySetting): string => s.default ?? s.defaultText ?? "none";

@@ -2,7 +2,7 @@ import { parseBoolean, parseChoice, parseNameList, parseReadableFile } from "../
 import { REFLECTION_SETTINGS } from "./ServerConfig.js";
 import type { AnySetting } from "./Setting.js";
 
-/** Callers (README: Security). Files are re-read on change and on SIGHUP. */
+/** Callers (docs/security.md). Files are re-read on change and on SIGHUP. */
 export const CALLER_SETTINGS: readonly AnySetting[] = [
   {
     name: "TLS_CERT_FILE",

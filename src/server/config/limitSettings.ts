@@ -6,7 +6,7 @@ import { type AnySetting, FILE_ONLY, MEMORY_ONLY } from "./Setting.js";
 const positive = (raw: string) => parseInteger(raw, 1);
 const SIZE = "a size such as 1048576, 512MiB, 2GiB or 1.5GB";
 
-/** Limits per request and per session, and the storage budgets (README: Limits). */
+/** Limits per request and per session, and the storage budgets (docs/limits.md). */
 export const LIMIT_SETTINGS: readonly AnySetting[] = [
   {
     name: "MAX_KEY_BYTES",
@@ -51,7 +51,7 @@ export const LIMIT_SETTINGS: readonly AnySetting[] = [
     parse: positive,
     description: "Memory storage only: most live sessions (more: RESOURCE_EXHAUSTED).",
   },
-  // Storage budgets (README, "Storage budgets"): beyond them writes are RESOURCE_EXHAUSTED.
+  // Storage budgets (docs/limits.md, "Storage budgets"): beyond them writes are RESOURCE_EXHAUSTED.
   {
     name: "MEMORY_MAX_BYTES",
     key: "memoryMaxBytes",

@@ -15,7 +15,7 @@ export interface ParsedConfig {
 
 /**
  * SESSIOND_ variables that are not settings and that the server leaves alone: the test
- * harness's own (README, Configuration). Every other SESSIOND_ name is refused, so that a
+ * harness's own (docs/operations.md, "Configuration"). Every other SESSIOND_ name is refused, so that a
  * misspelt setting stops the start instead of being silently ignored.
  */
 export const NOT_SETTINGS: readonly string[] = ["SESSIOND_DIFF_SEED", "SESSIOND_GRPC_JS"];

@@ -14,7 +14,7 @@ import {
 } from "../parsers.js";
 import { type AnySetting, REDIS_ONLY } from "./Setting.js";
 
-/** The Redis storages: where Redis is, and how writes wait for it (README: Running on Redis). */
+/** The Redis storages: where Redis is, and how writes wait for it (docs/redis.md). */
 export const REDIS_SETTINGS: readonly AnySetting[] = [
   {
     name: "REDIS_URL",

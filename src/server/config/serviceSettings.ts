@@ -58,7 +58,7 @@ export const SERVICE_SETTINGS: readonly AnySetting[] = [
     description:
       "Encrypts session files with AES-256-GCM: 32 bytes as 64 hex digits or base64. Environment only: the flag is refused, a command line shows in ps.",
   },
-  // At rest (README, Security: Stored data): what a dump of the storage may reveal.
+  // At rest (docs/security.md, "Stored data"): what a dump of the storage may reveal.
   {
     name: "ID_HASH_KEY_FILE",
     key: "idHashKey",

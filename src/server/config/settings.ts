@@ -6,7 +6,7 @@ import type { AnySetting } from "./Setting.js";
 import { SERVICE_SETTINGS } from "./serviceSettings.js";
 import { TRANSPORT_SETTINGS } from "./transportSettings.js";
 
-/** The single source of truth: parsing, --help and the README table all come from it. */
+/** The single source of truth: parsing, --help and the table in docs/operations.md all come from it. */
 export const SETTINGS: readonly AnySetting[] = [
   ...SERVICE_SETTINGS,
   ...LIMIT_SETTINGS,

@@ -2,7 +2,7 @@ import { parseBudget, parseInteger, parseTimerDuration } from "../parsers.js";
 import { DEFAULT_MAX_CONNECTIONS_PER_PEER } from "../transport/ConnectionSlots.js";
 import type { AnySetting } from "./Setting.js";
 
-/** Transport limits: what one client may hold of the server (README: Limits). */
+/** Transport limits: what one client may hold of the server (docs/limits.md). */
 export const TRANSPORT_SETTINGS: readonly AnySetting[] = [
   {
     name: "MAX_CONCURRENT_STREAMS",

@@ -38,7 +38,7 @@ function histogram<L extends string>(
  * One server's metrics, in a registry of its own (not prom-client's global one), so that
  * two servers in one process count apart. Loaded with `await import` only when
  * SESSIOND_METRICS_PORT is set: a server without metrics never loads prom-client.
- * README "Metrics" lists every name and label.
+ * docs/operations.md, "Metrics", lists every name and label.
  */
 export class ServerMetrics {
   readonly registry = new Registry();

@@ -245,7 +245,7 @@ export class CallerSecurity {
   }
 
   /**
-   * Fails closed (README, Security: "Tokens and scopes"). A file that parses replaces the
+   * Fails closed (docs/security.md, "Tokens and scopes"). A file that parses replaces the
    * tokens in force. One with bad lines keeps only tokens in force that it still names,
    * with the scopes both agree on (TokenSet.narrowedTo): a removed token is refused even
    * when another line has a typo, and nothing is added or widened until the file parses.

@@ -98,7 +98,7 @@ export class TokenSet {
   }
 
   /**
-   * What stays valid after a reload found bad lines (README, Security: "Tokens and
+   * What stays valid after a reload found bad lines (docs/security.md, "Tokens and
    * scopes"): a token stays only if it is in force now and the new file still names it,
    * on a good line or a bad one whose token is well-formed, and keeps only the scopes both
    * agree on. Nothing the operator removed, or added, takes effect before the file parses.
