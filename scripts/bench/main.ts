@@ -430,7 +430,7 @@ async function main(): Promise<void> {
         ];
       }
 
-      const fileDir = join(work, `files-${p.server}-${p.sessions}`);
+      const fileDir = join(work, `files-${p.server.replaceAll(" ", "-")}-${p.sessions}`);
       mkdirSync(fileDir, { recursive: true });
       const nodeArgs = [...SERVER_NODE_FLAGS, "--expose-gc", "--max-old-space-size=8192"];
       let profile: string | undefined;
