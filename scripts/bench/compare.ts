@@ -183,6 +183,7 @@ try {
         pairs,
         roundSeconds,
         loadCpu: LOAD_CPU,
+        warmSeconds: 2,
       });
       const cpu = result.candidate.map(
         (c, i) => (result.baseline[i]?.cpuPerCall ?? 0) / c.cpuPerCall,

@@ -1,8 +1,10 @@
 // `npm run bench [-- --quick] [-- --only=memory,redis-hash] [-- --ops=Get,Set]`
 //
-// Starts a no-op grpc-js server (the transport limit), sessiond on each storage and an
-// express-session peer, each pinned to CPU 0, loads them with h2load pinned to CPU 1, and
-// reports every row as paired ratios to the no-op measured in the same run.
+// Compiles src and the bench servers (scripts/bench/build.ts: users run JavaScript, not a
+// TypeScript loader), starts a no-op grpc-js server (the transport limit), sessiond on each
+// storage, the interceptor variants and an express-session peer, each pinned to CPU 0, warms
+// them, loads them with h2load pinned to CPU 1, and reports every row as the median and
+// spread of many short paired ratios to the no-op measured in the same run.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,15 +12,16 @@ import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { newSessionId } from "../../src/core/session/ids.js";
 import { docWithMarker } from "../docWithMarker.js";
+import { buildServers } from "./build.js";
 import { type ChildServer, startPinned } from "./childServer.js";
 import { call, connect } from "./grpcClient.js";
 import { encodeGrpcFrame } from "./grpcFrame.js";
 import { assertH2loadInstalled, type LoadSpec, type RoundResult } from "./h2load.js";
 import { OPERATIONS, type OpName } from "./operations.js";
-import { type LoadTarget, measurePaired, type PairedResult } from "./pairedRounds.js";
+import { type LoadTarget, measureInterleaved, type PairedResult, warmUp } from "./pairedRounds.js";
 import type { SampleSession, Shape } from "./population.js";
 import { startRedis } from "./redisServer.js";
-import { fmtN, markdownTable, type Row, textTable } from "./report.js";
+import { fmtN, fmtRatio, markdownTable, type Row, textTable } from "./report.js";
 import { assertStartScriptFlags, SERVER_NODE_FLAGS } from "./serverFlags.js";
 import { median, percentileSorted } from "./stats.js";
 import { svgChart } from "./svgChart.js";
@@ -34,15 +37,19 @@ const HTTP1_LOAD = { clients: 8, streams: 1 };
 type Storage = "memory" | "file" | "redis" | "redis-hash";
 /** redis-hash whose writes wait for one replica (WAIT), against the bench Redis' replica. */
 const WAITING = "redis-hash wait-replicas 1";
-type Breakdown =
+/** The no-op server with something of sessiond's in front of its constant handlers. */
+type Variant =
   | "no-op+passthrough interceptor"
-  | "no-op+session interceptor"
+  | "interceptor (session untouched)"
+  | "interceptor + handler reading a key"
   | "raw ioredis HMGET+PEXPIRE"
   | "redis-hash storage.readKey alone";
-type ServerKind = Storage | typeof WAITING | "express-session" | Breakdown;
-const BREAKDOWN: Record<Breakdown, string> = {
+type ServerKind = Storage | typeof WAITING | "express-session" | Variant;
+/** BENCH_INTERCEPTOR of each variant (see noopServer.ts). */
+const VARIANTS: Record<Variant, string> = {
   "no-op+passthrough interceptor": "passthrough",
-  "no-op+session interceptor": "session",
+  "interceptor (session untouched)": "session",
+  "interceptor + handler reading a key": "read",
   "raw ioredis HMGET+PEXPIRE": "",
   "redis-hash storage.readKey alone": "",
 };
@@ -64,14 +71,17 @@ const { values: flags } = parseArgs({
     ops: { type: "string" },
     pairs: { type: "string" },
     round: { type: "string" },
+    warm: { type: "string" },
     "cpu-prof": { type: "string" },
     "no-write": { type: "boolean", default: false },
     breakdown: { type: "boolean", default: false },
   },
 });
 const quick = flags.quick === true;
-const pairs = Number(flags.pairs ?? (quick ? 3 : 7));
-const roundSeconds = Number(flags.round ?? (quick ? 0.6 : 0.8));
+const pairs = Number(flags.pairs ?? (quick ? 6 : 11));
+const roundSeconds = Number(flags.round ?? (quick ? 0.4 : 0.5));
+/** Uncounted load on each server and operation before its first measured round. */
+const warmSeconds = Number(flags.warm ?? (quick ? 1.5 : 2.5));
 const bigN = quick ? 100_000 : 1_000_000;
 
 function plan(): ServerPlan[] {
@@ -81,11 +91,27 @@ function plan(): ServerPlan[] {
     ...all(["Get", "GetData", "Set"], ["small", "large"]),
     { op: "Increment", shape: "small" },
   ];
+  const interceptors: ServerPlan[] = [
+    { server: "interceptor (session untouched)", sessions: 0, rows: all(["Get"], ["small"]) },
+    {
+      server: "interceptor + handler reading a key",
+      sessions: 1000,
+      rows: all(["Get"], ["small"]),
+    },
+  ];
   const plans: ServerPlan[] = quick
     ? [
-        { server: "memory", sessions: 1000, rows: all(["Get", "Set", "GetData"], ["small"]) },
+        {
+          server: "memory",
+          sessions: 1000,
+          rows: [...all(["Get", "Set", "GetData"], ["small"]), { op: "GetData", shape: "large" }],
+        },
         { server: "file", sessions: 1000, rows: all(["Get", "Set"], ["small"]) },
-        { server: "redis", sessions: 1000, rows: all(["Get", "Set"], ["small"]) },
+        {
+          server: "redis",
+          sessions: 1000,
+          rows: [...all(["Get"], ["small", "large"]), { op: "Set", shape: "small" }],
+        },
         {
           server: "redis-hash",
           sessions: 1000,
@@ -93,6 +119,7 @@ function plan(): ServerPlan[] {
         },
         { server: WAITING, sessions: 1000, rows: all(["Set"], ["small"]) },
         { server: "express-session", sessions: 1000, rows: all(["Get"], ["small"]) },
+        ...interceptors,
         { server: "memory", sessions: bigN, rows: all(["Get"], ["small"]) },
         { server: "redis-hash", sessions: bigN, rows: all(["Get"], ["small"]) },
       ]
@@ -103,13 +130,13 @@ function plan(): ServerPlan[] {
         { server: "redis-hash", sessions: 1000, rows: full },
         { server: WAITING, sessions: 1000, rows: all(["Set"], ["small"]) },
         { server: "express-session", sessions: 1000, rows: all(["Get"], ["small"]) },
+        ...interceptors,
         { server: "memory", sessions: bigN, rows: all(["Get", "Set"], ["small"]) },
         { server: "redis-hash", sessions: bigN, rows: all(["Get", "Set"], ["small"]) },
       ];
   if (flags.breakdown) {
-    plans.unshift(
+    plans.push(
       { server: "no-op+passthrough interceptor", sessions: 0, rows: all(["Get"], ["small"]) },
-      { server: "no-op+session interceptor", sessions: 0, rows: all(["Get"], ["small"]) },
       { server: "raw ioredis HMGET+PEXPIRE", sessions: 0, rows: all(["Get"], ["small"]) },
       { server: "redis-hash storage.readKey alone", sessions: 0, rows: all(["Get"], ["small"]) },
     );
@@ -120,6 +147,17 @@ function plan(): ServerPlan[] {
     .filter((p) => !only || only.includes(p.server))
     .map((p) => ({ ...p, rows: p.rows.filter((r) => !ops || ops.includes(r.op)) }))
     .filter((p) => p.rows.length > 0);
+}
+
+/**
+ * Servers measured together: all of those with a thousand sessions or fewer are up at once
+ * and their rows interleaved (no row gets a quieter minute of the machine than another);
+ * each server with a large population is a phase of its own (its memory, its Redis keys).
+ */
+function phases(plans: readonly ServerPlan[]): ServerPlan[][] {
+  const small = plans.filter((p) => p.sessions <= 1000);
+  const large = plans.filter((p) => p.sessions > 1000).map((p) => [p]);
+  return small.length > 0 ? [small, ...large] : large;
 }
 
 function requireBinaries(): void {
@@ -139,10 +177,13 @@ function requireBinaries(): void {
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
-interface SessiondInfo {
+interface ServerInfo {
   port: number;
   pid: number;
-  samples: SampleSession[];
+  /** Sessions the server holds whose contents population.ts knows (absent: constant answers). */
+  samples?: SampleSession[];
+}
+interface SessiondInfo extends ServerInfo {
   heap?: { before: number; after: number; payloadBytes: number; sessions: number };
   populateMs: number;
 }
@@ -152,13 +193,31 @@ interface PeerInfo {
   samples: { cookie: string; expected: string }[];
 }
 
+/** One row ready to measure: its load on the server and on the no-op, and what to check after. */
+interface PreparedRow {
+  server: ServerKind;
+  sessions: number;
+  row: RowPlan;
+  target: LoadTarget;
+  baseline: LoadTarget;
+  note: string;
+  /** Checks what the row's load did (writes: every success applied), once it is measured. */
+  after?: () => Promise<void>;
+}
+
 async function main(): Promise<void> {
   requireBinaries();
   assertStartScriptFlags();
-  // The orchestrator shares the load generator's core: core 0 belongs to the server alone.
+  // The orchestrator shares the load generator's core: core 0 belongs to the servers alone.
   execFileSync("taskset", ["-pc", String(LOAD_CPU), String(process.pid)], { stdio: "ignore" });
   const started = Date.now();
+  const elapsed = () => `[${((Date.now() - started) / 1000).toFixed(0)}s]`;
   const work = mkdtempSync(join(tmpdir(), "sessiond-bench-"));
+  const profileDir = flags["cpu-prof"] ? resolve(flags["cpu-prof"]) : undefined;
+  // Every server runs compiled, as users run sessiond. With --cpu-prof the build stays
+  // beside the profiles: profileTop.ts reads its source maps to name src/ files.
+  log(`${elapsed()} compiling src and the bench servers`);
+  const build = buildServers(profileDir ? join(profileDir, "build") : join(work, "build"));
   const children: ChildServer<unknown>[] = [];
   const redis = await startRedis(LOAD_CPU);
   const replica = await startRedis(LOAD_CPU, redis.port);
@@ -190,13 +249,17 @@ async function main(): Promise<void> {
       ...GRPC_LOAD,
     });
 
-    const noopArgs = [...SERVER_NODE_FLAGS, "--import", "tsx", "scripts/bench/noopServer.ts"];
-    if (flags["cpu-prof"]) {
-      const dir = join(flags["cpu-prof"], "no-op");
+    const noopFlags: string[] = [];
+    if (profileDir) {
+      const dir = join(profileDir, "no-op");
       mkdirSync(dir, { recursive: true });
-      noopArgs.unshift("--cpu-prof", `--cpu-prof-dir=${dir}`);
+      noopFlags.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
     }
-    const noop = await startPinned<{ port: number }>("no-op server", SERVER_CPU, "node", noopArgs);
+    const noop = await startPinned<ServerInfo>("no-op server", SERVER_CPU, "node", [
+      ...SERVER_NODE_FLAGS,
+      ...noopFlags,
+      build.script("noopServer"),
+    ]);
     children.push(noop);
     const noopClient = connect(noop.info.port);
     const noopIds = Array.from({ length: ID_ROTATION }, () => newSessionId());
@@ -214,52 +277,117 @@ async function main(): Promise<void> {
       return target;
     };
 
-    const rows: Row[] = [];
-    const memoryNotes: string[] = [];
-    const overheads = new Map<number, number>();
-    const options = {
-      pairs,
-      roundSeconds,
-      loadCpu: LOAD_CPU,
+    /**
+     * Rows of a server whose Get answers are sessions of population.ts (sessiond, the
+     * "reads a key" variant): a real client checks a sample first; during the row, reads
+     * are checked by response bytes, writes by the versions they moved.
+     */
+    const sessionRows = async (
+      p: ServerPlan,
+      server: ChildServer<ServerInfo>,
+      note: string,
+    ): Promise<PreparedRow[]> => {
+      const client = connect(server.info.port);
+      const prepared: PreparedRow[] = [];
+      for (const r of p.rows) {
+        const op = OPERATIONS[r.op];
+        const ofShape = (server.info.samples ?? []).filter((s) => s.shape === r.shape);
+        const half = ofShape.length >> 1;
+        const samples = (op.role === "read" ? ofShape.slice(0, half) : ofShape.slice(half)).slice(
+          0,
+          ID_ROTATION,
+        );
+        const expectedBytes: number[] = [];
+        for (const s of samples) {
+          const bytes = await op.check(client, s);
+          if (bytes !== undefined) expectedBytes.push(bytes);
+        }
+        const versionsBefore =
+          op.role === "write" ? await Promise.all(samples.map((s) => versionOf(client, s.id))) : [];
+        const target: LoadTarget = {
+          pid: server.pid,
+          spec: grpcSpec(
+            server.info.port,
+            r.op,
+            r.shape,
+            samples.map((s) => s.id),
+          ),
+          rps: 3000,
+          verify: op.role === "read" ? exactBytes(expectedBytes) : undefined,
+          counted: samples.map(() => 0),
+        };
+        const after = async () => {
+          if (op.role !== "write") return;
+          // Every HTTP 200 h2load counted must be one applied write: versions tell.
+          const versionsAfter = await Promise.all(samples.map((s) => versionOf(client, s.id)));
+          for (let i = 0; i < samples.length; i++) {
+            const applied = versionsAfter[i] - versionsBefore[i];
+            if (applied !== target.counted?.[i]) {
+              throw new Error(
+                `${p.server} ${r.op}: h2load counted ${target.counted?.[i]} successes on one session but its version moved by ${applied}`,
+              );
+            }
+          }
+        };
+        const baselineTarget = await baseline(r.op, r.shape);
+        prepared.push({
+          server: p.server,
+          sessions: p.sessions,
+          row: r,
+          target,
+          baseline: baselineTarget,
+          note,
+          after,
+        });
+      }
+      server.child.once("exit", () => client.close());
+      return prepared;
     };
-    for (const p of plan()) {
+
+    /** Starts one plan's server; returns its rows, ready to measure. */
+    const startServer = async (p: ServerPlan): Promise<PreparedRow[]> => {
       const label = `${p.server} with ${fmtN(p.sessions)} live sessions`;
-      log(`[${((Date.now() - started) / 1000).toFixed(0)}s] starting ${label}`);
-      if (p.server in BREAKDOWN) {
-        const variant = await startPinned<{ port: number }>(
+      log(`${elapsed()} starting ${label}`);
+      if (p.server in VARIANTS) {
+        const variant = await startPinned<ServerInfo>(
           p.server,
           SERVER_CPU,
           "node",
-          [...SERVER_NODE_FLAGS, "--import", "tsx", "scripts/bench/noopServer.ts"],
+          [...SERVER_NODE_FLAGS, build.script("noopServer")],
           {
             env: {
-              BENCH_INTERCEPTOR: BREAKDOWN[p.server as Breakdown],
+              BENCH_INTERCEPTOR: VARIANTS[p.server as Variant],
+              BENCH_SESSIONS: String(p.sessions),
               BENCH_RAW_REDIS: p.server.startsWith("raw ioredis") ? redis.url : undefined,
               BENCH_STORAGE_REDIS: p.server.endsWith("readKey alone") ? redis.url : undefined,
             },
           },
         );
         children.push(variant);
-        for (const r of p.rows) {
-          const target: LoadTarget = {
-            pid: variant.pid,
-            spec: grpcSpec(variant.info.port, r.op, r.shape, noopIds),
-            rps: 5000,
-          };
-          const result = await measurePaired(await baseline(r.op, r.shape), target, options);
-          baselineRounds.get(`${r.op}-${r.shape}`)?.push(...result.baseline);
-          rows.push(rowOf(p.server, r.op, r.shape, p.sessions, result, "constant answer"));
-          log(`  ${textRowSummary(rows.at(-1) as Row)}`);
+        if ((variant.info.samples ?? []).length > 0) {
+          return sessionRows(p, variant, "getSession(call).get(key)");
         }
-        await variant.stop();
-        continue;
+        return Promise.all(
+          p.rows.map(async (r) => ({
+            server: p.server,
+            sessions: p.sessions,
+            row: r,
+            target: {
+              pid: variant.pid,
+              spec: grpcSpec(variant.info.port, r.op, r.shape, noopIds),
+              rps: 5000,
+            },
+            baseline: await baseline(r.op, r.shape),
+            note: "constant answer",
+          })),
+        );
       }
       if (p.server === "express-session") {
         const peer = await startPinned<PeerInfo>(
           "express-session peer",
           SERVER_CPU,
           "node",
-          [...SERVER_NODE_FLAGS, "--import", "tsx", "scripts/bench/peerServer.ts"],
+          [...SERVER_NODE_FLAGS, build.script("peerServer")],
           {
             env: {
               BENCH_REDIS_URL: redis.url,
@@ -280,40 +408,41 @@ async function main(): Promise<void> {
             throw new Error(`express-session peer answered ${res.status} ${JSON.stringify(body)}`);
           }
         }
-        const target: LoadTarget = {
-          pid: peer.pid,
-          spec: {
-            url: `http://127.0.0.1:${peer.info.port}/`,
-            headerSets: samples.map((s) => [`cookie: ${s.cookie}`]),
-            http1: true,
-            ...HTTP1_LOAD,
+        return [
+          {
+            server: p.server,
+            sessions: p.sessions,
+            row: { op: "Get", shape: "small" },
+            target: {
+              pid: peer.pid,
+              spec: {
+                url: `http://127.0.0.1:${peer.info.port}/`,
+                headerSets: samples.map((s) => [`cookie: ${s.cookie}`]),
+                http1: true,
+                ...HTTP1_LOAD,
+              },
+              rps: 2000,
+              verify: exactBytes(samples.map((s) => Buffer.byteLength(s.expected))),
+            },
+            baseline: await baseline("Get", "small"),
+            note: "HTTP/1.1, cookie",
           },
-          rps: 2000,
-          verify: exactBytes(samples.map((s) => Buffer.byteLength(s.expected))),
-        };
-        const base = await baseline("Get", "small");
-        const result = await measurePaired(base, target, options);
-        baselineRounds.get("Get-small")?.push(...result.baseline);
-        rows.push(rowOf("express-session", "Get", "small", p.sessions, result, "HTTP/1.1, cookie"));
-        log(`  ${textRowSummary(rows.at(-1) as Row)}`);
-        await peer.stop();
-        redis.flushAll();
-        continue;
+        ];
       }
 
-      const fileDir = join(work, `files-${p.sessions}`);
+      const fileDir = join(work, `files-${p.server.replaceAll(" ", "-")}-${p.sessions}`);
       mkdirSync(fileDir, { recursive: true });
       const nodeArgs = [...SERVER_NODE_FLAGS, "--expose-gc", "--max-old-space-size=8192"];
       let profile: string | undefined;
-      if (flags["cpu-prof"]) {
-        mkdirSync(flags["cpu-prof"], { recursive: true });
-        profile = resolve(flags["cpu-prof"], `${p.server}-${p.sessions}.cpuprofile`);
+      if (profileDir) {
+        mkdirSync(profileDir, { recursive: true });
+        profile = join(profileDir, `${p.server}-${p.sessions}.cpuprofile`);
       }
       const server = await startPinned<SessiondInfo>(
         `sessiond (${p.server})`,
         SERVER_CPU,
         "node",
-        [...nodeArgs, "--import", "tsx", "scripts/bench/sessiondServer.ts"],
+        [...nodeArgs, build.script("sessiondServer")],
         {
           env: {
             BENCH_STORAGE: p.server === WAITING ? "redis-hash" : p.server,
@@ -340,55 +469,41 @@ async function main(): Promise<void> {
           `memory storage, ${fmtN(sessions)} live sessions: ${perSession.toFixed(0)} B of heap per session after a forced GC, of which payload ${payload.toFixed(0)} B: overhead ${overhead.toFixed(0)} B per session`,
         );
       }
-      const client = connect(server.info.port);
-      for (const r of p.rows) {
-        const op = OPERATIONS[r.op];
-        const ofShape = server.info.samples.filter((s) => s.shape === r.shape);
-        const half = ofShape.length >> 1;
-        const samples = (op.role === "read" ? ofShape.slice(0, half) : ofShape.slice(half)).slice(
-          0,
-          ID_ROTATION,
-        );
-        const expectedBytes: number[] = [];
-        for (const s of samples) {
-          const bytes = await op.check(client, s);
-          if (bytes !== undefined) expectedBytes.push(bytes);
+      const note = p.sessions > 1000 ? `${ID_ROTATION} ids rotated of ${fmtN(p.sessions)}` : "";
+      return sessionRows(p, server, note);
+    };
+
+    const rows: Row[] = [];
+    const memoryNotes: string[] = [];
+    const overheads = new Map<number, number>();
+    const warmed = new Set<LoadTarget>();
+    for (const phase of phases(plan())) {
+      const prepared: PreparedRow[] = [];
+      for (const p of phase) prepared.push(...(await startServer(p)));
+      // No row measured cold: each server and operation (and the no-op's) is loaded, not
+      // counted, before its first measured round.
+      log(`${elapsed()} warming ${prepared.length} rows for ${warmSeconds}s each`);
+      for (const r of prepared) {
+        for (const t of [r.baseline, r.target]) {
+          if (warmed.has(t)) continue;
+          await warmUp(t, warmSeconds, LOAD_CPU);
+          warmed.add(t);
         }
-        const versionsBefore = await Promise.all(samples.map((s) => versionOf(client, s.id)));
-        const target: LoadTarget = {
-          pid: server.pid,
-          spec: grpcSpec(
-            server.info.port,
-            r.op,
-            r.shape,
-            samples.map((s) => s.id),
-          ),
-          rps: 3000,
-          verify: op.role === "read" ? exactBytes(expectedBytes) : undefined,
-        };
-        const base = await baseline(r.op, r.shape);
-        const result = await measurePaired(base, target, options);
-        baselineRounds.get(`${r.op}-${r.shape}`)?.push(...result.baseline);
-        if (op.role === "write") {
-          // Every HTTP 200 h2load counted must be one applied write: versions tell.
-          const versionsAfter = await Promise.all(samples.map((s) => versionOf(client, s.id)));
-          for (let i = 0; i < samples.length; i++) {
-            const applied = versionsAfter[i] - versionsBefore[i];
-            if (applied !== result.perSet[i]) {
-              throw new Error(
-                `${p.server} ${r.op}: h2load counted ${result.perSet[i]} successes on one session but its version moved by ${applied}`,
-              );
-            }
-          }
-        }
-        const note = p.sessions > 1000 ? `${ID_ROTATION} ids rotated of ${fmtN(p.sessions)}` : "";
-        rows.push(rowOf(p.server, r.op, r.shape, p.sessions, result, note));
+      }
+      log(`${elapsed()} measuring ${prepared.length} rows, ${pairs} pairs each, interleaved`);
+      const results = await measureInterleaved(
+        prepared.map((r) => ({ baseline: r.baseline, candidate: r.target })),
+        { pairs, roundSeconds, loadCpu: LOAD_CPU },
+      );
+      for (const [i, r] of prepared.entries()) {
+        await r.after?.();
+        const result = results[i];
+        baselineRounds.get(`${r.row.op}-${r.row.shape}`)?.push(...result.baseline);
+        rows.push(rowOf(r.server, r.row.op, r.row.shape, r.sessions, result, r.note));
         log(`  ${textRowSummary(rows.at(-1) as Row)}`);
       }
-      client.close();
-      await server.stop();
-      if (p.server === "redis" || p.server.startsWith("redis-hash")) redis.flushAll();
-      rmSync(fileDir, { recursive: true, force: true });
+      for (const child of children.splice(1)) await child.stop();
+      redis.flushAll();
     }
 
     const baseRows: Row[] = [];
@@ -408,22 +523,24 @@ async function main(): Promise<void> {
     }
     const all = [...baseRows, ...rows];
     const header = [
-      `sessiond bench${quick ? " (--quick)" : ""}: ${new Date().toISOString()}, node ${process.version}, servers pinned to CPU ${SERVER_CPU}, h2load to CPU ${LOAD_CPU}.`,
-      `Ratios: median over ${pairs} paired rounds of ${roundSeconds}s (no-op, candidate alternating) of the per-pair throughput ratio and of no-op CPU per call / candidate CPU per call (utime+stime of the server process).`,
+      `sessiond bench${quick ? " (--quick)" : ""}: ${new Date().toISOString()}, node ${process.version}, every server compiled by tsc (no loader), pinned to CPU ${SERVER_CPU}, h2load to CPU ${LOAD_CPU}.`,
+      `Ratios: median (interquartile range) over ${pairs} paired rounds of ${roundSeconds}s (no-op and candidate a moment apart, ABBA) of the per-pair throughput ratio and of no-op CPU per call / candidate CPU per call (utime+stime of the server process). Each server and operation is loaded ${warmSeconds}s, not counted, before its first round; the rows of servers with up to 1,000 sessions are interleaved, pair by pair.`,
       `Each round: ${ID_ROTATION} h2load processes, each with its own session id (-c ${GRPC_LOAD.clients} -m ${GRPC_LOAD.streams} for gRPC, -c ${HTTP1_LOAD.clients} for HTTP/1.1); sessions: small = 5 keys (~200 B), large = 200 keys (~40 KB); reads and writes use different sessions.`,
     ].join("\n");
-    const elapsed = `Run took ${((Date.now() - started) / 1000).toFixed(0)} s.`;
+    const took = `Run took ${((Date.now() - started) / 1000).toFixed(0)} s.`;
     const targets = evaluateTargets(all, overheads, bigN);
+    const targetsTitle =
+      "Targets (ratios to the no-op, higher is better; met or NOT MET only when the whole interquartile range is on one side of the goal, else within noise)";
     process.stdout.write(
-      `\n${header}\n\n${textTable(all)}\n\n${memoryNotes.join("\n")}\n${elapsed}\n\nTargets (performance issue; ratios are RPS ratios from this run):\n${targetsText(targets)}\n`,
+      `\n${header}\n\n${textTable(all)}\n\n${memoryNotes.join("\n")}\n${took}\n\n${targetsTitle}:\n${targetsText(targets)}\n`,
     );
     if (!flags["no-write"]) {
       const markdown = [
         header.replaceAll("\n", "\n\n"),
         markdownTable(all),
         memoryNotes.map((n) => `- ${n}`).join("\n"),
-        elapsed,
-        `Targets (ratios are RPS ratios from this run; the CPU-per-call ratio is beside them):\n\n${targetsMarkdown(targets)}`,
+        took,
+        `${targetsTitle}:\n\n${targetsMarkdown(targets)}`,
       ].join("\n\n");
       mkdirSync("docs/bench", { recursive: true });
       writeFileSync(
@@ -444,6 +561,7 @@ async function main(): Promise<void> {
         log("updated the README's Performance table");
       }
     }
+    noopClient.close();
   } finally {
     for (const c of children.reverse()) await c.stop();
     await replica.stop();
@@ -502,13 +620,15 @@ function rowOf(
     p50Ms: r.p50Ms,
     p99Ms: r.p99Ms,
     rpsRatio: r.rpsRatio,
+    rpsSpread: r.rpsSpread,
     cpuRatio: r.cpuRatio,
+    cpuSpread: r.cpuSpread,
     note,
   };
 }
 
 function textRowSummary(r: Row): string {
-  return `${r.server} ${r.op} ${r.shape}: ${Math.round(r.rps)} rps, p50 ${r.p50Ms.toFixed(2)} ms, x no-op ${r.rpsRatio?.toFixed(2)} (RPS) ${r.cpuRatio?.toFixed(2)} (CPU)`;
+  return `${r.server} ${r.op} ${r.shape}: ${Math.round(r.rps)} rps, p50 ${r.p50Ms.toFixed(2)} ms, x no-op ${fmtRatio(r.rpsRatio ?? Number.NaN, r.rpsSpread)} (RPS) ${fmtRatio(r.cpuRatio ?? Number.NaN, r.cpuSpread)} (CPU)`;
 }
 
 main().then(

@@ -5,9 +5,15 @@ import {
   ServerCredentials,
   ServerInterceptingCall,
   type ServerInterceptor,
+  type ServerUnaryCall,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { SessionServiceService } from "../../src/gen/sessiond/v1/session.js";
+import {
+  type GetRequest,
+  type GetResponse,
+  SessionServiceService,
+} from "../../src/gen/sessiond/v1/session.js";
+import { SAMPLES_PER_SHAPE, type SampleSession, sessionData, shapeOf } from "./population.js";
 import { announceReady } from "./readyLine.js";
 
 const constant = {
@@ -31,19 +37,38 @@ for (const [name, response] of Object.entries(constant)) {
     callback(null, response);
 }
 
-// BENCH_INTERCEPTOR (bench --breakdown only) puts an interceptor in front of the constant
-// handlers, to show what the interception itself costs: "passthrough" is the least a grpc-js
+// BENCH_INTERCEPTOR puts an interceptor in front of the constant handlers, to show what the
+// interception itself costs: "passthrough" (bench --breakdown only) is the least a grpc-js
 // interceptor can be; "session" is sessiond's, over an empty memory storage, never asked for
-// the session.
+// the session; "read" is sessiond's over a memory storage holding BENCH_SESSIONS sessions,
+// and Get a library user's handler (unaryHandler, getSession) reading the key asked for.
+const samples: SampleSession[] = [];
 async function interceptors(): Promise<ServerInterceptor[]> {
   const which = process.env.BENCH_INTERCEPTOR;
   if (which === "passthrough") return [(_method, call) => new ServerInterceptingCall(call)];
-  if (which === "session") {
+  if (which === "session" || which === "read") {
     const { Manager } = await import("../../src/core/session/Manager.js");
     const { MemoryStorage } = await import("../../src/core/memory/MemoryStorage.js");
     const { sessionInterceptor } = await import("../../src/grpc/sessionInterceptor.js");
     const { silentLogger } = await import("../../src/core/Logger.js");
     const manager = new Manager({ storage: new MemoryStorage(), logger: silentLogger });
+    if (which === "read") {
+      const { getSession } = await import("../../src/grpc/getSession.js");
+      const { unaryHandler } = await import("../../src/grpc/unaryHandler.js");
+      const sessions = Number(process.env.BENCH_SESSIONS ?? "1000");
+      for (let index = 0; index < sessions; index++) {
+        const session = manager.session();
+        session.setMap(sessionData(index, shapeOf(index)));
+        await session.commit();
+        if (index < 2 * SAMPLES_PER_SHAPE) {
+          samples.push({ id: session.id as string, index, shape: shapeOf(index) });
+        }
+      }
+      handlers.get = unaryHandler(async (call: ServerUnaryCall<GetRequest, GetResponse>) => {
+        const value = await getSession(call).get(call.request.key);
+        return { value, found: value !== undefined };
+      });
+    }
     return [sessionInterceptor(manager, { logger: silentLogger })];
   }
   return [];
@@ -92,6 +117,6 @@ const server = new Server({ interceptors: await interceptors() });
 server.addService(SessionServiceService, handlers);
 server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;
-  announceReady({ port, pid: process.pid });
+  announceReady({ port, pid: process.pid, samples });
 });
 process.on("SIGTERM", () => server.tryShutdown(() => process.exit(0)));

@@ -1,4 +1,5 @@
 // Renders bench results: a fixed-width table for the terminal, the same as Markdown.
+import type { Spread } from "./stats.js";
 
 export interface Row {
   server: string;
@@ -10,9 +11,20 @@ export interface Row {
   p99Ms: number;
   /** Median per-pair throughput ratio to the no-op; undefined for the baseline itself. */
   rpsRatio?: number;
+  /** Interquartile range of the per-pair throughput ratios. */
+  rpsSpread?: Spread;
   /** Median per-pair ratio of no-op CPU per call to this server's. */
   cpuRatio?: number;
+  /** Interquartile range of the per-pair CPU ratios. */
+  cpuSpread?: Spread;
   note?: string;
+}
+
+/** A ratio with its spread, as the tables show it: 0.72 (0.68–0.75). */
+export function fmtRatio(ratio: number, spread?: Spread): string {
+  return spread === undefined
+    ? ratio.toFixed(2)
+    : `${ratio.toFixed(2)} (${spread.lo.toFixed(2)}–${spread.hi.toFixed(2)})`;
 }
 
 /** A count as the tables show it: 1,000 or 1M. */
@@ -42,8 +54,8 @@ function cells(row: Row): string[] {
     Math.round(row.rps).toLocaleString("en-US"),
     row.p50Ms.toFixed(2),
     row.p99Ms.toFixed(2),
-    row.rpsRatio === undefined ? "1 (baseline)" : row.rpsRatio.toFixed(2),
-    row.cpuRatio === undefined ? "1 (baseline)" : row.cpuRatio.toFixed(2),
+    row.rpsRatio === undefined ? "1 (baseline)" : fmtRatio(row.rpsRatio, row.rpsSpread),
+    row.cpuRatio === undefined ? "1 (baseline)" : fmtRatio(row.cpuRatio, row.cpuSpread),
     row.note ?? "",
   ];
 }
