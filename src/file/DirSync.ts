@@ -1,4 +1,16 @@
-import { open } from "node:fs/promises";
+import { close, fsync, open } from "node:fs";
+import { promisify } from "node:util";
+
+const openFd = promisify(open);
+const fsyncFd = promisify(fsync);
+const closeFd = (fd: number) => close(fd, () => {});
+/**
+ * A DirSync dropped without close() (a storage never closed) closes its descriptor when
+ * collected. A plain descriptor rather than a FileHandle, which warns when collected open.
+ */
+const unclosed = new FinalizationRegistry<Set<number>>((fds) => {
+  for (const fd of fds) closeFd(fd);
+});
 
 /**
  * fsync of one directory, shared by every caller that needs it at about the same time
@@ -16,11 +28,16 @@ export class DirSync {
   #running: Promise<void> | undefined;
   /** The fsync that starts when the one in flight ends, shared by everyone waiting for it. */
   #next: Promise<void> | undefined;
+  /** The directory, opened by the first fsync and kept: two calls fewer per fsync. */
+  #opening: Promise<number> | undefined;
+  /** The descriptors open (the one kept, and one being retired), for close and the finalizer. */
+  readonly #fds = new Set<number>();
   /** Directory fsyncs done: what a test reads to see writes share them. */
   syncs = 0;
 
   constructor(dir: string) {
     this.#dir = dir;
+    unclosed.register(this, this.#fds);
   }
 
   sync(): Promise<void> {
@@ -43,17 +60,51 @@ export class DirSync {
     return run;
   }
 
-  /**
-   * Opened each time rather than kept open: a directory removed and made again (tmp
-   * cleaners do that; see SessionFiles.#writeTemp) is then the one synced.
-   */
   async #fsync(): Promise<void> {
-    const handle = await open(this.#dir, "r");
+    this.#opening ??= this.#open();
+    const opening = this.#opening;
+    let fd: number;
     try {
-      await handle.sync();
-      this.syncs++;
-    } finally {
-      await handle.close();
+      fd = await opening;
+    } catch (err) {
+      if (this.#opening === opening) this.#opening = undefined;
+      throw err;
     }
+    await fsyncFd(fd);
+    this.syncs++;
+  }
+
+  async #open(): Promise<number> {
+    const fd = await openFd(this.#dir, "r");
+    this.#fds.add(fd);
+    return fd;
+  }
+
+  /**
+   * Forgets the directory opened: the next fsync opens it again. For when it was made
+   * again (tmp cleaners remove it; see SessionFiles.#writeTemp): the descriptor kept would
+   * sync the removed one. Its last fsync may still be in flight: it is closed after that.
+   */
+  reopen(): void {
+    const opening = this.#opening;
+    if (opening === undefined) return;
+    this.#opening = undefined;
+    void Promise.allSettled([this.#running])
+      .then(() => opening)
+      .then(
+        (fd) => {
+          if (this.#fds.delete(fd)) closeFd(fd);
+        },
+        () => {},
+      );
+  }
+
+  /** Closes the directory kept open, once the fsyncs in flight are done. */
+  async close(): Promise<void> {
+    await this.#running?.catch(() => {});
+    await this.#next?.catch(() => {});
+    this.#opening = undefined;
+    for (const fd of this.#fds) closeFd(fd);
+    this.#fds.clear();
   }
 }

@@ -366,6 +366,7 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
     this.files.cache.clear();
     await this.#sweeper.idle();
     await this.#locks.idle();
+    await this.files.dirSync.close();
   }
 
   capability<T>(key: CapabilityKey<T>): T | undefined {

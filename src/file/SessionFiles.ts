@@ -405,6 +405,7 @@ export class SessionFiles {
       if (errorCode(err) !== "ENOENT") throw err;
       // The directory vanished (tmp cleaners do that): make it again, once.
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      this.dirSync.reopen();
       handle = await open(temp, "wx", 0o600);
     }
     try {
