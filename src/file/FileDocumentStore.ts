@@ -253,7 +253,7 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
         if (session !== undefined) {
           if (change.expired) files.expired++;
           const extra = own && { key: own.ref.key, record: own.record };
-          await files.retire(id, path, session.size, now, session, extra);
+          await files.retire(id, path, session.size, now, session, extra, true);
         } else if (own !== undefined) await this.#keep(id, path, file, own, now, undefined);
         break;
       case "keep":
@@ -343,8 +343,9 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
       const stats = await lstat(path).catch(() => undefined);
       if (!stats) return;
       // Its live request records outlive it (see Idempotency): a tombstone keeps them.
-      if (stats.isFile()) await files.retire(id, path, stats.size, Date.now());
-      else await files.unlink(id, path, undefined);
+      if (stats.isFile()) {
+        await files.retire(id, path, stats.size, Date.now(), undefined, undefined, true);
+      } else await files.unlink(id, path, undefined, true);
     });
   }
 
@@ -365,6 +366,7 @@ export class FileDocumentStore implements DocumentStore<FileRevision> {
     this.files.cache.clear();
     await this.#sweeper.idle();
     await this.#locks.idle();
+    await this.files.dirSync.close();
   }
 
   capability<T>(key: CapabilityKey<T>): T | undefined {

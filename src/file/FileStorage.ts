@@ -55,7 +55,13 @@ export interface FileStorageOptions extends DiskBudgetOptions {
    * keep reading). 32 bytes each; give this or encryptionKey, not both.
    */
   encryptionKeys?: readonly Uint8Array[];
-  /** fsync each file before it replaces the old one, so a crash never loses both. Default true. */
+  /**
+   * Default true: every write is durable before it resolves. Each file is fsynced before it
+   * replaces the old one, so a crash of the machine never loses both, and the directory
+   * after, so the replacement itself survives one; the directory's fsync is shared by the
+   * writes that land while one is in flight. False: neither (a process crash still loses
+   * nothing the call acknowledged; a crash of the machine can).
+   */
   fsync?: boolean;
   /**
    * Decoded sessions kept to serve repeated reads with one lstat instead of open, read and

@@ -17,6 +17,7 @@ import { type Logger, redactId } from "../core/Logger.js";
 import { SessionError } from "../core/SessionError.js";
 import { pruneRecords, type RequestRecord } from "../core/storage/requestRecords.js";
 import { type Expiry, expireAt, MAX_REQUEST_RECORDS } from "../core/storage/Storage.js";
+import { DirSync } from "./DirSync.js";
 import { DiskBudget, type DiskBudgetSettings } from "./DiskBudget.js";
 import { errorCode, failure, fsError } from "./fsErrors.js";
 import { prepareDir, TEMP_SUFFIX } from "./prepareDir.js";
@@ -58,6 +59,8 @@ export class SessionFiles {
   readonly cache: ReadCache;
   readonly #codec: SessionFileCodec;
   readonly #fsync: boolean;
+  /** The directory's fsync, shared by the writes that land while one is in flight. */
+  readonly dirSync: DirSync;
   readonly #budgetSettings: DiskBudgetSettings;
   /** Set by prepare(): the constructor does no I/O. */
   #budget: DiskBudget | undefined;
@@ -70,6 +73,7 @@ export class SessionFiles {
     this.logger = settings.logger;
     this.#codec = settings.codec;
     this.#fsync = settings.fsync;
+    this.dirSync = new DirSync(settings.dir);
     this.cache = new ReadCache(settings.readCacheBytes);
     this.#budgetSettings = settings.budget;
   }
@@ -318,6 +322,13 @@ export class SessionFiles {
    * another process made meanwhile. False when creating found the id taken. `before` is
    * the size of the file it replaces (undefined: none), for the budget, which refuses the
    * write (resource_exhausted) before anything is written when it does not fit.
+   *
+   * With fsync (the default) it resolves once the write is durable: the temp file's data
+   * and mtime are synced before the move (so a crash of the machine leaves the old file or
+   * the new one, never a part), and the directory after it (so the move itself survives
+   * one). The directory's fsync is shared (DirSync): the writes that land while one is in
+   * flight are all covered by the next, so concurrent writes pay one between them. When
+   * it fails the file is already in place: the error says the write may have been applied.
    */
   async write(
     id: string,
@@ -333,30 +344,56 @@ export class SessionFiles {
     const temp = join(this.dir, `.${id}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
     try {
       await this.#writeTemp(temp, body, expireTime);
-      if (replace) {
-        await rename(temp, path);
-        return true;
+      if (!(await this.#place(temp, path, replace))) {
+        this.opened().usage.change(id, body.length, before);
+        await unlinkQuietly(temp);
+        return false;
       }
-      try {
-        await link(temp, path);
-      } catch (err) {
-        const code = errorCode(err);
-        if (code === "EEXIST") {
-          this.opened().usage.change(id, body.length, before);
-          await unlinkQuietly(temp);
-          return false;
-        }
-        // Filesystems without hard links: the in-process lock still keeps creates exclusive.
-        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw err;
-        await rename(temp, path);
-        return true;
-      }
-      await unlinkQuietly(temp);
-      return true;
     } catch (err) {
       this.opened().usage.change(id, body.length, before);
       await unlinkQuietly(temp);
       throw fsError(err, "write a session file", this.dir);
+    }
+    await this.durable("write a session file");
+    return true;
+  }
+
+  /** Moves the synced temp file to `path`; false when creating found the id taken. */
+  async #place(temp: string, path: string, replace: boolean): Promise<boolean> {
+    if (replace) {
+      await rename(temp, path);
+      return true;
+    }
+    try {
+      await link(temp, path);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === "EEXIST") return false;
+      // Filesystems without hard links: the in-process lock still keeps creates exclusive.
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw err;
+      await rename(temp, path);
+      return true;
+    }
+    // The temp name's removal need not be durable: a sweep deletes temp files a crash left.
+    await unlinkQuietly(temp);
+    return true;
+  }
+
+  /**
+   * With fsync, waits for the directory's fsync to cover what this call changed in it (see
+   * DirSync). The change is made already: a failure says it may have been applied.
+   */
+  async durable(action: string): Promise<void> {
+    if (!this.#fsync) return;
+    try {
+      await this.dirSync.sync();
+    } catch (err) {
+      const cause = fsError(err, action, this.dir);
+      throw new SessionError(
+        "unavailable",
+        `${cause.message}: could not sync the directory after the change; it may have been applied`,
+        { cause, reason: "WRITE_OUTCOME_UNKNOWN" },
+      );
     }
   }
 
@@ -368,6 +405,7 @@ export class SessionFiles {
       if (errorCode(err) !== "ENOENT") throw err;
       // The directory vanished (tmp cleaners do that): make it again, once.
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      this.dirSync.reopen();
       handle = await open(temp, "wx", 0o600);
     }
     try {
@@ -404,7 +442,8 @@ export class SessionFiles {
    * a tombstone, for their window (see Idempotency): so a retry after the session expired
    * is still answered. `session`: the file's content when the caller has it; else it is
    * read (a file that does not decode is simply deleted, as before records outlived it).
-   * `extra`: a record to keep with them. Returns the tombstone, if one was left: what the
+   * `extra`: a record to keep with them. `durable`: see unlink (a tombstone is written
+   * durably anyway). Returns the tombstone, if one was left: what the
    * id now holds.
    */
   async retire(
@@ -414,6 +453,7 @@ export class SessionFiles {
     now: number,
     session?: StoredSession,
     extra?: { key: string; record: RequestRecord },
+    durable = false,
   ): Promise<StoredFile | undefined> {
     this.cache.delete(id);
     let stored = session;
@@ -430,12 +470,16 @@ export class SessionFiles {
     if (kept !== undefined && Object.keys(kept).length > 0) {
       return this.writeTombstone(id, path, kept, size);
     }
-    await this.unlink(id, path, size);
+    await this.unlink(id, path, size, durable);
     return undefined;
   }
 
-  /** Every delete goes through here; `size` (a regular file's) goes back to the budget. */
-  async unlink(id: string, path: string, size: number | undefined): Promise<void> {
+  /**
+   * Every delete goes through here; `size` (a regular file's) goes back to the budget.
+   * `durable`: with fsync, resolve only once the directory is synced (a destroy; the
+   * deletes of expired files need not wait, an expired file that comes back is expired).
+   */
+  async unlink(id: string, path: string, size: number | undefined, durable = false): Promise<void> {
     const usage = this.opened().usage;
     if (size !== undefined) usage.change(id, size, undefined);
     try {
@@ -445,6 +489,7 @@ export class SessionFiles {
       if (size !== undefined) usage.change(id, undefined, size);
       throw fsError(err, "delete a session file", this.dir);
     }
+    if (durable) await this.durable("delete a session file");
   }
 }
 
