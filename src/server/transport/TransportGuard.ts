@@ -77,6 +77,10 @@ interface Connection {
   destroyedSince?: number;
 }
 
+/** A stream's connection, set on the stream itself: no WeakMap entry per stream. */
+const CONNECTION = Symbol("sessiond.connection");
+type GuardedStream = ServerHttp2Stream & { [CONNECTION]?: Connection };
+
 /** A warning per kind at most this often, so an abuser cannot flood the log. */
 const WARN_EVERY_MS = 10_000;
 /**
@@ -290,6 +294,8 @@ export class TransportGuard {
       timer.unref();
     }
     connection.streams.set(stream, timer);
+    // Found again at 'close', when stream.session is already gone.
+    (stream as GuardedStream)[CONNECTION] = connection;
     stream.on("close", this.#onStreamClose);
   }
 
@@ -305,7 +311,7 @@ export class TransportGuard {
   })();
 
   #onStreamClosed(stream: ServerHttp2Stream): void {
-    const connection = this.#bySession.get(stream.session as ServerHttp2Session);
+    const connection = (stream as GuardedStream)[CONNECTION];
     if (connection === undefined) return;
     clearTimeout(connection.streams.get(stream));
     if (!connection.streams.delete(stream)) return;
