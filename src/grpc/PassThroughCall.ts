@@ -13,8 +13,7 @@ type Status = Parameters<ServerInterceptingCallInterface["sendStatus"]>[0];
  * that override a method or two. grpc-js's ServerInterceptingCall allocates per call a
  * listener wrapper and its closures at start(), and a closure for every sendMetadata,
  * sendMessage and sendStatus, so that a Responder may answer later; an interceptor that
- * always answers at once needs none of that (it is on every call's path: see
- * docs/bench/NOTES.md).
+ * always answers at once needs none of that (it is on every call's path).
  *
  * What a subclass must keep when it overrides: sendMessage() before sendMetadata() sends
  * empty metadata first (grpc-js's call below does the same, but an interceptor that adds
