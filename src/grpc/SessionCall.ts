@@ -1,6 +1,5 @@
 import {
   Metadata,
-  ServerInterceptingCall,
   type ServerInterceptingCallInterface,
   type StatusObject,
   status,
@@ -12,10 +11,9 @@ import { CallCancellation, callAborted } from "../core/storage/cancellation.js";
 import type { CallSignal } from "../core/storage/Storage.js";
 import { bindSessionCall } from "./getSession.js";
 import { type OpenedSession, openChecked } from "./openSession.js";
+import { type InterceptingServerListener, PassThroughCall } from "./PassThroughCall.js";
 import { toStatus } from "./toStatus.js";
 
-/** The handler-side listener grpc-js passes to start() (its type is not exported). */
-type InterceptingServerListener = Parameters<ServerInterceptingCall["start"]>[0];
 type PartialStatus = Pick<StatusObject, "code" | "details"> & { metadata?: Metadata | null };
 
 /** What every call of one interceptor shares. */
@@ -50,7 +48,7 @@ export interface SessionCallConfig {
  * sent, and otherwise (a streaming handler that sent headers first, or regenerated later)
  * in the trailers, under the same key.
  */
-export class SessionCall extends ServerInterceptingCall implements InterceptingServerListener {
+export class SessionCall extends PassThroughCall implements InterceptingServerListener {
   readonly #config: SessionCallConfig;
   readonly #path: string;
   /** The handler side's listener. */
@@ -69,6 +67,10 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** The handler's status has been sent (a failed commit's status leaves the handler running). */
   #ended = false;
+  /** Response metadata has gone to the call below. */
+  #sentMetadata = false;
+  /** The call below reported the call cancelled (or over): later incoming events are dropped. */
+  #cancelled = false;
 
   constructor(config: SessionCallConfig, path: string, inner: ServerInterceptingCallInterface) {
     super(inner);
@@ -114,7 +116,19 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   /** Every status leaves through here. */
   #end(st: PartialStatus): void {
     this.#settled();
-    super.sendStatus(st);
+    this.next.sendStatus(st);
+  }
+
+  /** Response metadata leaves for the call below. */
+  #passMetadata(metadata: Metadata): void {
+    this.#sentMetadata = true;
+    this.next.sendMetadata(metadata);
+  }
+
+  /** A message leaves for the call below, after (empty) response metadata if none went yet. */
+  #passMessage(message: unknown, callback: () => void): void {
+    if (!this.#sentMetadata) this.sendMetadata(new Metadata());
+    this.next.sendMessage(message, callback);
   }
 
   /** The handler's own status leaves: the handler is done, so nothing is left to abort. */
@@ -127,10 +141,11 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
 
   override start(listener: InterceptingServerListener): void {
     this.#listener = listener;
-    super.start(this);
+    this.next.start(this);
   }
 
   onReceiveMetadata(metadata: Metadata): void {
+    if (this.#cancelled) return;
     const { manager, key, logger, exposeStorageErrors } = this.#config;
     try {
       this.#handle = openChecked(manager, metadata, key, {
@@ -150,14 +165,15 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
   }
 
   onReceiveMessage(message: unknown): void {
-    if (!this.#over) this.#listener?.onReceiveMessage(message);
+    if (!this.#over && !this.#cancelled) this.#listener?.onReceiveMessage(message);
   }
 
   onReceiveHalfClose(): void {
-    if (!this.#over) this.#listener?.onReceiveHalfClose();
+    if (!this.#over && !this.#cancelled) this.#listener?.onReceiveHalfClose();
   }
 
   onCancel(): void {
+    this.#cancelled = true;
     this.#settled();
     // grpc-js reports every finished call as cancelled too. Once its status is out there is
     // nothing left to stop, and aborting on every call is costly (docs/bench/NOTES.md).
@@ -178,19 +194,19 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
     const session = this.#session;
     if (handle === undefined || session === undefined || this.#releasing) {
       if (handle !== undefined) this.#putId(handle, metadata);
-      super.sendMetadata(metadata);
+      this.#passMetadata(metadata);
       return;
     }
     if (this.#over) return;
     if (!session.isDirty && this.#chain === undefined) {
       this.#putId(handle, metadata);
-      super.sendMetadata(metadata);
+      this.#passMetadata(metadata);
       return;
     }
     this.#enqueue(async () => {
       await handle.commit();
       this.#putId(handle, metadata);
-      super.sendMetadata(metadata);
+      this.#passMetadata(metadata);
     });
   }
 
@@ -202,16 +218,16 @@ export class SessionCall extends ServerInterceptingCall implements InterceptingS
       session === undefined ||
       (!session.isDirty && this.#chain === undefined)
     ) {
-      if (!this.#over) super.sendMessage(message, callback);
+      if (!this.#over) this.#passMessage(message, callback);
       return;
     }
     if (this.#over) return;
     this.#enqueue(async () => {
       await handle.commit();
-      // grpc-js sends headers first from inside sendMessage; they must not queue again.
+      // Headers go first from inside #passMessage; they must not queue again.
       this.#releasing = true;
       try {
-        super.sendMessage(message, callback);
+        this.#passMessage(message, callback);
       } finally {
         this.#releasing = false;
       }

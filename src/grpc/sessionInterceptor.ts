@@ -9,6 +9,7 @@ import type { Manager } from "../core/session/Manager.js";
 import { assertValidMetadataKey, DEFAULT_METADATA_KEY } from "../protocol/metadataKey.js";
 import { defaultLogger } from "./defaultLogger.js";
 import { markExcluded } from "./getSession.js";
+import { asInterceptingCall } from "./PassThroughCall.js";
 import { SessionCall } from "./SessionCall.js";
 
 export interface SessionInterceptorOptions {
@@ -58,7 +59,7 @@ export function sessionInterceptor(
   const leftOut = methods === undefined ? undefined : leftOutResponder(config.logger);
   return (method, call) =>
     leftOut === undefined || (methods as (path: string) => boolean)(method.path)
-      ? new SessionCall(config, method.path, call)
+      ? asInterceptingCall(new SessionCall(config, method.path, call))
       : new ServerInterceptingCall(call, leftOut);
 }
 

@@ -1,4 +1,5 @@
 import type { JsonValue } from "../core/json.js";
+import { EncodedJson } from "./encodeJsonText.js";
 
 /*
  * JSON to google.protobuf.Value / Struct bytes. The generated encoder copies a Struct's
@@ -10,11 +11,14 @@ import type { JsonValue } from "../core/json.js";
  * meets them), the second writes into one buffer of the exact size.
  */
 
-/** A singular Value (struct = false) or Struct (struct = true) field and its content. */
+/**
+ * A singular Value (struct = false) or Struct (struct = true) field and its content: a JSON
+ * value, or one already encoded (EncodedJson, from JSON text: see encodeJsonText.ts).
+ */
 export interface JsonFieldValue {
   readonly number: number;
   readonly struct: boolean;
-  readonly value: JsonValue;
+  readonly value: JsonValue | EncodedJson;
 }
 
 /** `head` (other fields, already encoded) followed by the JSON fields. */
@@ -30,8 +34,10 @@ export function appendJsonFields(head: Uint8Array, fields: readonly JsonFieldVal
   for (const f of fields) {
     varint(w, (f.number << 3) | 2);
     varint(w, w.sizes[w.next++] as number);
-    if (f.struct) writeStruct(w, f.value as Obj);
-    else writeValue(w, f.value);
+    const value = f.value;
+    if (value instanceof EncodedJson) w.pos = value.writeTo(w.out, w.pos);
+    else if (f.struct) writeStruct(w, value as Obj);
+    else writeValue(w, value);
   }
   if (w.pos !== total) throw new Error(`JSON field encoding wrote ${w.pos} of ${total} bytes`);
   return w.out;
@@ -49,7 +55,14 @@ interface Writer {
 
 function measure(f: JsonFieldValue, sizes: number[]): number {
   const at = sizes.push(0) - 1;
-  const size = f.struct ? structSize(f.value as Obj, sizes) : valueSize(f.value, sizes);
+  const value = f.value;
+  let size: number;
+  if (value instanceof EncodedJson) {
+    if (value.struct !== f.struct) {
+      throw new TypeError(`field ${f.number} takes a ${f.struct ? "Struct" : "Value"}`);
+    }
+    size = value.size;
+  } else size = f.struct ? structSize(value as Obj, sizes) : valueSize(value, sizes);
   sizes[at] = size;
   return size;
 }

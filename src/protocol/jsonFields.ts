@@ -56,7 +56,11 @@ export function exactSerialize<T>(
     for (const f of json) {
       const value = source[f.property];
       if (value !== undefined) {
-        present.push({ number: f.number, struct: f.struct, value: value as JsonValue });
+        present.push({
+          number: f.number,
+          struct: f.struct,
+          value: value as JsonFieldValue["value"],
+        });
       }
     }
     return appendJsonFields(serialize(rest as T), present);

@@ -45,7 +45,10 @@ export function sessionServiceImplementation(
   options: SessionServiceOptions = {},
 ): SessionServiceServer {
   const h = { logger: options.logger ?? jsonLogger() };
-  const callerOf = options.caller ?? (() => undefined);
+  // Without a caller resolver no call is looked up: every caller is one, unrestricted.
+  const resolve = options.caller;
+  const callerOf = (call: ServerUnaryCall<unknown, unknown>): CallerInfo | undefined =>
+    resolve === undefined ? undefined : resolve(call);
   /**
    * The call's Session, under the request's request_id when it has one. The method is part
    * of the fingerprint, so one id reused for another RPC is refused (ALREADY_EXISTS), and so
@@ -68,7 +71,9 @@ export function sessionServiceImplementation(
   const rpc = <Req extends object, Res>(fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
     unaryHandler<Req, Res>((call) => {
       assertWellFormedRequest(call.request);
-      if (mayRead(callerOf(call as ServerUnaryCall<unknown, unknown>))) return fn(call);
+      if (resolve === undefined || mayRead(resolve(call as ServerUnaryCall<unknown, unknown>))) {
+        return fn(call);
+      }
       // A caller that may not read must not learn the stored state from a refusal either.
       return fn(call).catch((err: unknown) => {
         throw withheld(err);

@@ -283,6 +283,41 @@ describe("transport limits", () => {
     });
   });
 
+  test("idle timeout: a connection whose calls have all ended is closed once idle", async () => {
+    await withServer({ connectionIdleTimeoutMs: 300 }, async (s) => {
+      const session = http2.connect(`http://127.0.0.1:${s.port}`);
+      session.on("error", () => {});
+      try {
+        const goaway = new Promise<{ code: number; debug: string }>((resolve) =>
+          session.once("goaway", (code, _last, data) => resolve({ code, debug: String(data) })),
+        );
+        // Three calls, one after another, each read to its end: none may keep the connection.
+        for (let i = 0; i < 3; i++) {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/sessiond.v1.SessionService/Get",
+            "content-type": "application/grpc",
+            te: "trailers",
+          });
+          const key = Buffer.from([0x0a, 0x01, 0x6b]); // key: "k"
+          stream.end(Buffer.concat([grpcFrameHeader(key.length), key]));
+          const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) =>
+            stream.once("trailers", resolve),
+          );
+          stream.resume();
+          await new Promise((resolve) => stream.once("close", resolve));
+          assert.equal((await trailers)["grpc-status"], String(status.OK));
+        }
+        assert.deepEqual(await withinGuard(goaway, "the connection never went idle"), {
+          code: NGHTTP2_NO_ERROR,
+          debug: "idle",
+        });
+      } finally {
+        session.destroy();
+      }
+    });
+  });
+
   test("idle timeout: a client that reads nothing does not keep its connection (and slot)", async () => {
     await withServer({ connectionIdleTimeoutMs: 300, maxConnections: 3 }, async (s) => {
       const sockets = await Promise.all(

@@ -6,8 +6,14 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Socket } from "node:net";
-import { type Server, ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
+import {
+  type Server,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  status,
+} from "@grpc/grpc-js";
 import type { Logger } from "../../core/Logger.js";
+import { asInterceptingCall, PassThroughCall } from "../../grpc/PassThroughCall.js";
 import { ConnectionSlots, DEFAULT_MAX_CONNECTIONS_PER_PEER } from "./ConnectionSlots.js";
 import { grpcHttp2Servers } from "./grpcHttp2Servers.js";
 import { connectionsWithinFdLimit, openFileLimit } from "./openFileLimit.js";
@@ -41,12 +47,23 @@ export interface TransportGuardOptions {
   fdLimit?: number;
 }
 
+/** A connection's addresses, as a call knows them (grpc-js's ConnectionInfo). */
+interface Addresses {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
+}
+
 interface Connection {
   key: string;
+  /** The addresses the key is made of, to find it from a call's without building the key. */
+  addresses: Addresses;
   session: ServerHttp2Session;
   /** The TCP socket under the session (which only hands out a proxy that cannot destroy). */
   socket: Socket | undefined;
-  streams: Set<ServerHttp2Stream>;
+  /** Its open streams, each with its receive timer (none for a streaming request). */
+  streams: Map<ServerHttp2Stream, NodeJS.Timeout | undefined>;
   /** A call on it passed the caller check (see idleUnlessAuthenticated). */
   authenticated: boolean;
   /** Runs while no stream that counts is open (see #busy). */
@@ -59,6 +76,10 @@ interface Connection {
   /** When a sweep first found the session destroyed and the socket still open. */
   destroyedSince?: number;
 }
+
+/** A stream's connection, set on the stream itself: no WeakMap entry per stream. */
+const CONNECTION = Symbol("sessiond.connection");
+type GuardedStream = ServerHttp2Stream & { [CONNECTION]?: Connection };
 
 /** A warning per kind at most this often, so an abuser cannot flood the log. */
 const WARN_EVERY_MS = 10_000;
@@ -90,6 +111,11 @@ export class TransportGuard {
   readonly #options: TransportGuardOptions;
   /** By connectionKey(): the interceptor only knows a call's addresses. */
   readonly #connections = new Map<string, Connection>();
+  /**
+   * The same connections by remote port: what a call's lookup uses (#find), so that no key
+   * string is built per call.
+   */
+  readonly #byRemotePort = new Map<number | undefined, Connection[]>();
   readonly #bySession = new WeakMap<ServerHttp2Session, Connection>();
   /** Sockets accepted whose session is not made yet, by connectionKey(). */
   readonly #sockets = new Map<string, Socket>();
@@ -120,16 +146,8 @@ export class TransportGuard {
    * The caller check passed a call on this connection (its addresses, as a call knows them):
    * from now on its open calls keep it from the idle timeout, and it keeps its slot.
    */
-  markAuthenticated(info: {
-    remoteAddress?: string;
-    remotePort?: number;
-    localAddress?: string;
-    localPort?: number;
-  }): void {
-    const { remoteAddress, remotePort, localAddress, localPort } = info;
-    const connection = this.#connections.get(
-      connectionKey(remoteAddress, remotePort, localAddress, localPort),
-    );
+  markAuthenticated(info: Addresses): void {
+    const connection = this.#find(info);
     if (connection === undefined || connection.authenticated) return;
     connection.authenticated = true;
     this.#slots?.activated(connection.key);
@@ -141,17 +159,30 @@ export class TransportGuard {
    * queued; a connection already cut gets nothing more serialized.
    */
   readonly interceptor: ServerInterceptor = (_method, call) =>
-    new ServerInterceptingCall(call, {
-      sendMessage: (message, next) => {
-        const { remoteAddress, remotePort, localAddress, localPort } = call.getConnectionInfo();
-        const connection = this.#connections.get(
-          connectionKey(remoteAddress, remotePort, localAddress, localPort),
-        );
-        if (connection?.cut) return; // its streams are being reset
-        next(message);
-        if (connection) this.#checkOutbound(connection);
-      },
-    });
+    asInterceptingCall(new GuardedCall(call, this.#outbound));
+
+  /** What GuardedCall asks of the guard: one object, no closure per call. */
+  readonly #outbound: Outbound = {
+    find: (info) => this.#find(info),
+    check: (connection) => this.#checkOutbound(connection),
+  };
+
+  /** The connection with these addresses (a call's), if it is still open. */
+  #find(info: Addresses): Connection | undefined {
+    const candidates = this.#byRemotePort.get(info.remotePort);
+    if (candidates === undefined) return undefined;
+    for (const connection of candidates) {
+      const a = connection.addresses;
+      if (
+        a.remoteAddress === info.remoteAddress &&
+        a.localPort === info.localPort &&
+        a.localAddress === info.localAddress
+      ) {
+        return connection;
+      }
+    }
+    return undefined;
+  }
 
   attach(server: Server): void {
     const maxConnections = this.maxConnections;
@@ -192,9 +223,7 @@ export class TransportGuard {
         const connection = this.#connectionOf(session);
         session.once("remoteSettings", () => slots.prefaced(connection.key));
       });
-      http2Server.on("stream", (stream, headers) =>
-        this.#onStream(stream as ServerHttp2Stream, headers),
-      );
+      http2Server.on("stream", this.#onStreamListener);
     }
     this.#sweeper = setInterval(() => this.#sweep(), CLOSE_BACKSTOP_MS).unref();
   }
@@ -244,28 +273,53 @@ export class TransportGuard {
     }
   }
 
+  readonly #onStreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) =>
+    this.#onStream(stream, headers);
+
+  /**
+   * Per stream: its entry in the connection's streams (the receive timer, if any) and one
+   * 'close' listener shared by all streams, so that a call costs no closure here.
+   */
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const connection = this.#connectionOf(stream.session as ServerHttp2Session);
     // With tokens, a connection keeps its slot against newcomers only once authenticated.
     if (!this.#options.idleUnlessAuthenticated) this.#slots?.activated(connection.key);
-    connection.streams.add(stream);
     let timer: NodeJS.Timeout | undefined;
     if (!this.#options.streamingRequestPaths.has(String(headers[":path"]))) {
       timer = setTimeout(
-        () => this.#onReceiveTimeout(stream),
+        this.#onReceiveTimeoutListener,
         this.#options.requestReceiveTimeoutMs,
+        stream,
       );
       timer.unref();
     }
-    stream.once("close", () => {
-      clearTimeout(timer);
-      connection.streams.delete(stream);
-      if (connection.settled) {
-        if (connection.streams.size === 0) setImmediate(() => connection.session.destroy());
-      } else if (!this.#busy(connection)) {
-        connection.idleTimer.refresh();
-      }
-    });
+    connection.streams.set(stream, timer);
+    // Found again at 'close', when stream.session is already gone.
+    (stream as GuardedStream)[CONNECTION] = connection;
+    stream.on("close", this.#onStreamClose);
+  }
+
+  readonly #onReceiveTimeoutListener = (stream: ServerHttp2Stream) =>
+    this.#onReceiveTimeout(stream);
+
+  /** 'close' of every stream (`this`: the stream). */
+  readonly #onStreamClose = (() => {
+    const guard = this;
+    return function (this: ServerHttp2Stream): void {
+      guard.#onStreamClosed(this);
+    };
+  })();
+
+  #onStreamClosed(stream: ServerHttp2Stream): void {
+    const connection = (stream as GuardedStream)[CONNECTION];
+    if (connection === undefined) return;
+    clearTimeout(connection.streams.get(stream));
+    if (!connection.streams.delete(stream)) return;
+    if (connection.settled) {
+      if (connection.streams.size === 0) setImmediate(() => connection.session.destroy());
+    } else if (!this.#busy(connection)) {
+      connection.idleTimer.refresh();
+    }
   }
 
   /**
@@ -285,14 +339,16 @@ export class TransportGuard {
     if (known) return known;
     const { remoteAddress, remotePort, localAddress, localPort } = session.socket;
     const key = connectionKey(remoteAddress, remotePort, localAddress, localPort);
+    const addresses: Addresses = { remoteAddress, remotePort, localAddress, localPort };
     const socket = this.#sockets.get(key);
     this.#sockets.delete(key);
     const { connectionIdleTimeoutMs, maxConnectionAgeMs, maxConnectionAgeGraceMs } = this.#options;
     const connection: Connection = {
       key,
+      addresses,
       session,
       socket,
-      streams: new Set(),
+      streams: new Map(),
       authenticated: false,
       idleTimer: setTimeout(() => {
         if (!this.#busy(connection)) this.#retire(connection, "idle", maxConnectionAgeGraceMs);
@@ -310,14 +366,31 @@ export class TransportGuard {
       cut: false,
     };
     this.#bySession.set(session, connection);
+    const replaced = this.#connections.get(key);
+    if (replaced !== undefined) this.#unlistPort(replaced);
     this.#connections.set(key, connection);
+    const samePort = this.#byRemotePort.get(remotePort);
+    if (samePort === undefined) this.#byRemotePort.set(remotePort, [connection]);
+    else samePort.push(connection);
     session.once("close", () => {
       clearTimeout(connection.idleTimer);
       clearTimeout(connection.ageTimer);
-      if (this.#connections.get(key) === connection) this.#connections.delete(key);
+      if (this.#connections.get(key) === connection) {
+        this.#connections.delete(key);
+        this.#unlistPort(connection);
+      }
       this.#onGone?.();
     });
     return connection;
+  }
+
+  #unlistPort(connection: Connection): void {
+    const port = connection.addresses.remotePort;
+    const samePort = this.#byRemotePort.get(port);
+    if (samePort === undefined) return;
+    const at = samePort.indexOf(connection);
+    if (at >= 0) samePort.splice(at, 1);
+    if (samePort.length === 0) this.#byRemotePort.delete(port);
   }
 
   /**
@@ -381,7 +454,7 @@ export class TransportGuard {
   #checkOutbound(connection: Connection): void {
     if (connection.cut) return;
     let unread = 0;
-    for (const stream of connection.streams) unread += stream.writableLength;
+    for (const stream of connection.streams.keys()) unread += stream.writableLength;
     const limit = this.#options.maxConnectionOutboundBytes;
     if (unread <= limit) return;
     connection.cut = true;
@@ -393,7 +466,7 @@ export class TransportGuard {
     // Not now: a handler can complete in the microtasks of a DATA callback, inside
     // nghttp2's frame processing, where an RST_STREAM must not be sent (see above).
     setImmediate(() => {
-      for (const stream of connection.streams) {
+      for (const stream of connection.streams.keys()) {
         stream.on("error", () => {}); // ERR_HTTP2_STREAM_ERROR: expected, and ours
         stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
       }
@@ -457,4 +530,31 @@ function connectionKey(
   localPort: number | undefined,
 ): string {
   return `${remoteAddress}:${remotePort}>${localAddress}:${localPort}`;
+}
+
+/** What a GuardedCall needs of its guard. */
+interface Outbound {
+  find(info: Addresses): Connection | undefined;
+  check(connection: Connection): void;
+}
+
+/**
+ * The guard's interceptor on one call: next(message) serializes and writes to the HTTP/2
+ * stream synchronously, so the check right after it sees the bytes just queued; a
+ * connection already cut gets nothing more serialized.
+ */
+class GuardedCall extends PassThroughCall {
+  readonly #outbound: Outbound;
+
+  constructor(next: ServerInterceptingCallInterface, outbound: Outbound) {
+    super(next);
+    this.#outbound = outbound;
+  }
+
+  override sendMessage(message: unknown, callback: () => void): void {
+    const connection = this.#outbound.find(this.next.getConnectionInfo());
+    if (connection?.cut) return; // its streams are being reset
+    this.next.sendMessage(message, callback);
+    if (connection) this.#outbound.check(connection);
+  }
 }
