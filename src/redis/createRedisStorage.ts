@@ -14,7 +14,7 @@ import { redisIdHashKey } from "./redisIdHashKey.js";
 import { EncryptedRedisHashStorage } from "./storage/EncryptedRedisHashStorage.js";
 import { EncryptedRedisStorage } from "./storage/EncryptedRedisStorage.js";
 import { RedisHashStorage } from "./storage/RedisHashStorage.js";
-import type { ClientCacheOptions } from "./storage/RedisSide.js";
+import { type ClientCacheOptions, clientCacheBytes } from "./storage/RedisSide.js";
 import { RedisStorage } from "./storage/RedisStorage.js";
 import { assertValidPrefix } from "./storage/sessionKeys.js";
 
@@ -135,6 +135,8 @@ export function createRedisStorage(
       "clientCache",
     );
   }
+  // Checked before connecting too: a refused option must not leave a client behind.
+  clientCacheBytes(options.clientCache);
   const { connection, target } = connect(options, timeoutMs);
   const settings = {
     prefix,

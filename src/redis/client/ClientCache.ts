@@ -56,6 +56,7 @@ export class ClientCache {
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Map<string, Set<CacheTicket>>();
   #bytes = 0;
+  #oldest: MapIterator<[string, Entry]> = this.#entries.entries();
   /** Bumped by dropAll: a read begun before a drop stores nothing. */
   #generation = 0;
   #hits = 0;
@@ -168,6 +169,7 @@ export class ClientCache {
     this.#generation++;
     if (this.#entries.size > 0) this.#drops++;
     this.#entries.clear();
+    this.#oldest = this.#entries.entries();
     this.#bytes = 0;
     for (const set of this.#inFlight.values()) for (const ticket of set) ticket.dirty = true;
   }
@@ -188,10 +190,18 @@ export class ClientCache {
   }
 
   #evict(): void {
-    if (this.#bytes <= this.maxBytes) return;
-    for (const [key, entry] of this.#entries) {
+    // One iterator kept across evictions: every entry before it was evicted or moved to the
+    // end, so it always stands on the least recently used one. Starting a new iteration
+    // each time would step over the deleted slots at the front of the Map every time.
+    while (this.#bytes > this.maxBytes) {
+      let next = this.#oldest.next();
+      if (next.done) {
+        this.#oldest = this.#entries.entries();
+        next = this.#oldest.next();
+        if (next.done) return;
+      }
+      const [key, entry] = next.value;
       this.#remove(key, entry);
-      if (this.#bytes <= this.maxBytes) return;
     }
   }
 }

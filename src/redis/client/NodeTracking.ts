@@ -16,8 +16,8 @@ interface Barrier {
 
 /**
  * Server-assisted client-side caching for one Redis node connection (a single node, the
- * Sentinel master, one Cluster master). ioredis speaks RESP2, so invalidations come on a
- * second connection: the data connection runs `CLIENT TRACKING ON REDIRECT <id>` naming a
+ * Sentinel master, one Cluster master). ioredis drops RESP3 "invalidate" pushes, so
+ * invalidations come, RESP2-style, on a second connection: the data connection runs `CLIENT TRACKING ON REDIRECT <id>` naming a
  * subscriber connection subscribed to `__redis__:invalidate`.
  *
  * `ready` only while both connections are up, on the same server (same run_id), the
@@ -52,7 +52,11 @@ export class NodeTracking implements CacheTracker {
     this.#cache = init.cache;
     this.#name = init.name;
     this.#logger = init.logger;
+    // RESP2 on this connection: the invalidations then come as messages on a channel, which
+    // ioredis hands over; under RESP3 (ioredis' default) they would be "invalidate" pushes,
+    // which ioredis drops.
     this.#sub = client.duplicate({
+      protocol: 2,
       autoResubscribe: false,
       enableAutoPipelining: false,
       enableOfflineQueue: false,

@@ -112,7 +112,8 @@ export class RedisSide implements RedisBacked {
   }
 }
 
-function clientCacheBytes(option: ClientCacheOptions | undefined): number | undefined {
+/** The cache's budget in bytes, or undefined when off; a ConfigError for a bad option. */
+export function clientCacheBytes(option: ClientCacheOptions | undefined): number | undefined {
   if (option === undefined) return undefined;
   if (typeof option !== "object" || option === null) {
     throw new ConfigError("must be { maxBytes }", "clientCache");
