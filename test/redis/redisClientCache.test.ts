@@ -341,10 +341,16 @@ describe("client cache across fail-overs", () => {
       let victim: RedisProcess | undefined;
       for (const node of cluster.nodes) {
         const conn = new Redis(node.port);
-        const role = String(await conn.call("role")).split(",")[0];
-        const here = role === "master" && Number(await conn.exists(a.keyOf(id))) === 1;
-        conn.disconnect();
-        if (here) victim = node;
+        try {
+          // A master that does not own the slot answers MOVED; a replica, READONLY-free -1.
+          const role = String(await conn.call("role")).split(",")[0];
+          const here = role === "master" && Number(await conn.exists(a.keyOf(id))) === 1;
+          if (here) victim = node;
+        } catch {
+          // MOVED: not this one.
+        } finally {
+          conn.disconnect();
+        }
       }
       assert.ok(victim, "the session's master is found");
       const conn = new Redis(victim.port);
