@@ -91,6 +91,15 @@ export class ClientCache {
     return value;
   }
 
+  /** Like get, without counting or moving the entry (the second look of one hit). */
+  peek(key: string, field: string, tracker: CacheTracker): string | null | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined || entry.tracker !== tracker || entry.epoch !== tracker.epoch) {
+      return undefined;
+    }
+    return tracker.ready ? entry.fields.get(field) : undefined;
+  }
+
   /** Before sending a read whose result may be stored. */
   begin(key: string, tracker: CacheTracker): CacheTicket {
     const ticket: CacheTicket = {

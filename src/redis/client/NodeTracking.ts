@@ -29,7 +29,8 @@ interface Barrier {
  * Redis queued its invalidation for us, but we may not have read it yet. `barrier()`
  * closes that gap: a PING on the subscriber connection, whose PONG comes after every
  * invalidation Redis queued before it, so after the barrier every write answered before
- * the read began is reflected. One PING serves every hit of the same tick.
+ * the read began is reflected. One PING serves every hit that arrived while the previous
+ * one was in flight.
  */
 export class NodeTracking implements CacheTracker {
   readonly #client: Redis;
@@ -43,7 +44,9 @@ export class NodeTracking implements CacheTracker {
   #attempt = 0;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
+  /** The hits waiting for the next PING. */
   #batch: Barrier | undefined;
+  #pinging = false;
   /** The subscriber connection is subscribed (until it closes: no auto-resubscribe). */
   #subscribed = false;
 
@@ -101,11 +104,15 @@ export class NodeTracking implements CacheTracker {
       const promise = new Promise<boolean>((r) => {
         resolve = r;
       });
-      const created: Barrier = { epoch: this.#epoch, earliest: deadline, promise, resolve };
-      batch = created;
-      this.#batch = created;
-      process.nextTick(() => this.#ping(created));
+      batch = { epoch: this.#epoch, earliest: deadline, promise, resolve };
+      this.#batch = batch;
     } else if (deadline < batch.earliest) batch.earliest = deadline;
+    // One PING in flight at a time: hits arriving meanwhile share the next one, sent when it
+    // returns, so under load the barrier costs one PING per round trip, not one per hit.
+    if (!this.#pinging) {
+      this.#pinging = true;
+      process.nextTick(() => this.#ping());
+    }
     return batch.promise;
   }
 
@@ -122,14 +129,20 @@ export class NodeTracking implements CacheTracker {
     this.#sub.disconnect();
   }
 
-  #ping(batch: Barrier): void {
-    if (this.#batch === batch) this.#batch = undefined;
+  #ping(): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (batch === undefined) {
+      this.#pinging = false;
+      return;
+    }
     let settled = false;
     const settle = (ok: boolean) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       batch.resolve(ok && this.#ready && this.#epoch === batch.epoch);
+      this.#ping();
     };
     const timer = setTimeout(
       () => {

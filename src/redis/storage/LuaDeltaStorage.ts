@@ -150,7 +150,7 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
       const synced = tracker.barrier(now + this.connection.timeoutMs);
       if (fresh) {
         const ok = await abortable(synced, expiry.signal, "unsent");
-        const text = ok ? cache.get(k, field, tracker) : undefined;
+        const text = ok ? cache.peek(k, field, tracker) : undefined;
         if (text !== undefined) return keyRead(text);
       } else {
         // Slide and barrier in one round trip's time.
@@ -162,7 +162,7 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
           return undefined;
         }
         this.#slides.mark(k, expiry.ttlMs, now);
-        const text = ok ? cache.get(k, field, tracker) : undefined;
+        const text = ok ? cache.peek(k, field, tracker) : undefined;
         if (text !== undefined) return keyRead(text);
       }
     }
