@@ -9,11 +9,15 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { defaultLimits } from "../../src/core/Limits.js";
+import { silentLogger } from "../../src/core/Logger.js";
 import { newSessionId } from "../../src/core/session/ids.js";
 import type { ApplyOptions, ReadOptions } from "../../src/core/storage/Storage.js";
 import { ClientCache } from "../../src/redis/client/ClientCache.js";
 import { createRedisStorage, type RedisStorageKind } from "../../src/redis/createRedisStorage.js";
 import type { RedisBackedStorage } from "../../src/redis/redisBacked.js";
+import { RedisHashStorage } from "../../src/redis/storage/RedisHashStorage.js";
+import { parseConfig } from "../../src/server/config/parseConfig.js";
+import { createStorage } from "../../src/server/createStorage.js";
 import { describeStorageConformance } from "../../src/testing/index.js";
 import {
   type RedisProcess,
@@ -26,6 +30,7 @@ import {
   createTestRedisStorage,
   keysUnderPrefix,
   REDIS_KINDS,
+  redisOf,
   uniquePrefix,
 } from "../support/redisStorages.js";
 
@@ -249,6 +254,55 @@ describe("client cache on one Redis, two instances", () => {
       assert.equal(await get(b, id), "missing");
     } finally {
       admin.disconnect();
+    }
+  });
+
+  test("on a client passed in: cached reads, and tracking off again when the storage closes", async () => {
+    const client = new Redis(redis.port);
+    const prefix = uniquePrefix();
+    const mine = new RedisHashStorage(client, { prefix, ...CACHE });
+    const other = new RedisHashStorage(new Redis(redis.port), { prefix, ownsClient: true });
+    try {
+      const id = newSessionId();
+      await set(other, id, 1);
+      assert.equal(await cached(mine, id), 1);
+      await set(other, id, 2);
+      assert.equal(await get(mine, id), 2);
+      await mine.close();
+      await waitFor("tracking off", async () => {
+        const info = (await client.call("client", "trackinginfo")) as unknown[];
+        return String(info[1]) === "off";
+      });
+      assert.equal(client.status, "ready", "the caller's client stays open");
+    } finally {
+      client.disconnect();
+      await other.close();
+    }
+  });
+
+  test("the server setting: --redis-client-cache takes a size or off, and reaches the storage", async () => {
+    const args = (...more: string[]) => [
+      "--storage",
+      "redis-hash",
+      "--redis-url",
+      redis.url,
+      ...more,
+    ];
+    const on = parseConfig(args("--redis-client-cache", "64MiB")).config;
+    assert.equal(on.redisClientCache, 64 << 20);
+    assert.equal(parseConfig(args()).config.redisClientCache, 0);
+    assert.equal(parseConfig(args("--redis-client-cache", "off")).config.redisClientCache, 0);
+    assert.throws(() => parseConfig(args("--redis-client-cache", "100")), /redis-client-cache/);
+    for (const [config, bytes] of [
+      [on, 64 << 20],
+      [parseConfig(args()).config, undefined],
+    ] as const) {
+      const storage = await createStorage(config, silentLogger);
+      try {
+        assert.equal(redisOf(storage).connection.clientCache?.maxBytes, bytes);
+      } finally {
+        await storage.close?.();
+      }
     }
   });
 

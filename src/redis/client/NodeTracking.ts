@@ -76,9 +76,9 @@ export class NodeTracking implements CacheTracker {
       this.#invalidated(channel, payload),
     );
     for (const conn of [client, this.#sub]) {
-      conn.on("ready", () => this.#setUp());
-      conn.on("close", () => this.#lost("connection lost"));
-      conn.on("end", () => this.#lost("connection ended"));
+      conn.on("ready", this.#onReady);
+      conn.on("close", this.#onClose);
+      conn.on("end", this.#onClose);
     }
     if (client.status === "ready") this.#setUp();
   }
@@ -122,12 +122,26 @@ export class NodeTracking implements CacheTracker {
     if (!this.#closed) this.#setUp();
   }
 
-  close(): void {
+  /**
+   * Stops tracking: the subscriber is closed; a data connection the caller owns (a client
+   * passed in, which outlives the storage) gets its listeners back and tracking off.
+   */
+  close(clientStays = false): void {
     this.#closed = true;
     clearTimeout(this.#retry);
     this.#lost("closed");
     this.#sub.disconnect();
+    if (!clientStays) return;
+    this.#client.off("ready", this.#onReady);
+    this.#client.off("close", this.#onClose);
+    this.#client.off("end", this.#onClose);
+    if (this.#client.status === "ready") {
+      this.#client.call("client", "tracking", "off").catch(() => {});
+    }
   }
+
+  readonly #onReady = (): void => this.#setUp();
+  readonly #onClose = (): void => this.#lost("connection lost");
 
   #ping(): void {
     const batch = this.#batch;

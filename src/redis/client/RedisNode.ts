@@ -145,7 +145,7 @@ export class RedisNode {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#stallTimer);
-    this.tracking?.close();
+    this.tracking?.close(!this.#init.ownsClient);
     for (const wake of this.#readyWaiters) wake();
     if (!this.#init.ownsClient) return;
     if (this.client.status === "ready") {
