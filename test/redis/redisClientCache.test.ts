@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Redis } from "ioredis";
 import { defaultLimits } from "../../src/core/Limits.js";
 import { silentLogger } from "../../src/core/Logger.js";
@@ -86,9 +88,28 @@ describe("ClientCache", () => {
     assert.ok(Date.now() - started < 15_000, `${Date.now() - started} ms`);
   });
 
+  test("the heap it holds after 1M distinct sessions stays near the budget", () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const budget = 32 << 20;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const cache = new ClientCache(budget);
+    for (let i = 0; i < 1_000_000; i++) {
+      const key = `sessiond:{abcd}${i.toString(16).padStart(40, "0")}`;
+      // A flat string, as ioredis hands values over.
+      const value = JSON.stringify({ n: i, s: "x".repeat(30) });
+      cache.end(cache.begin(key, tracker), "k", value);
+    }
+    gc();
+    const held = process.memoryUsage().heapUsed - before;
+    assert.ok(cache.stats().bytes <= budget);
+    assert.ok(held < 1.25 * budget, `${held} bytes of heap for a ${budget} bytes budget`);
+  });
+
   test("least recently used entries go first", () => {
-    const cache = new ClientCache(1024);
-    const value = "v".repeat(100); // an entry costs about 400 bytes: two fit
+    const cache = new ClientCache(2048);
+    const value = "v".repeat(100); // an entry is counted as about 780 bytes: two fit
     cache.end(cache.begin("a", tracker), "k", value);
     cache.end(cache.begin("b", tracker), "k", value);
     assert.equal(cache.get("a", "k", tracker), value); // a is now the most recent
@@ -96,7 +117,7 @@ describe("ClientCache", () => {
     assert.equal(cache.get("b", "k", tracker), undefined);
     assert.equal(cache.get("a", "k", tracker), value);
     assert.equal(cache.get("c", "k", tracker), value);
-    assert.ok(cache.stats().bytes <= 1024);
+    assert.ok(cache.stats().bytes <= 2048);
   });
 
   test("a read invalidated, or the cache dropped, while it was in flight keeps nothing", () => {
