@@ -14,6 +14,7 @@ import { redisIdHashKey } from "./redisIdHashKey.js";
 import { EncryptedRedisHashStorage } from "./storage/EncryptedRedisHashStorage.js";
 import { EncryptedRedisStorage } from "./storage/EncryptedRedisStorage.js";
 import { RedisHashStorage } from "./storage/RedisHashStorage.js";
+import { type ClientCacheOptions, clientCacheBytes } from "./storage/RedisSide.js";
 import { RedisStorage } from "./storage/RedisStorage.js";
 import { assertValidPrefix } from "./storage/sessionKeys.js";
 
@@ -63,6 +64,11 @@ export interface RedisConnectionOptions {
    * instance (SET NX) and read by the others, as the server does (see redisIdHashKey).
    */
   idHashKey?: IdHashKeySource;
+  /**
+   * Server-assisted client-side caching of Get, off by default; plain storages only (not
+   * with encryptionKeys). See RedisStorageOptions.clientCache and docs/redis.md.
+   */
+  clientCache?: ClientCacheOptions;
 }
 
 /**
@@ -123,6 +129,14 @@ export function createRedisStorage(
   const keys = options.encryptionKeys;
   const encryptionKeys = keys === undefined ? undefined : new KeyRing(keys);
   if (options.idHashKey instanceof Uint8Array) checkIdHashKey(Buffer.from(options.idHashKey));
+  if (options.clientCache !== undefined && encryptionKeys) {
+    throw new ConfigError(
+      "is not available with encryptionKeys (plain storages only)",
+      "clientCache",
+    );
+  }
+  // Checked before connecting too: a refused option must not leave a client behind.
+  clientCacheBytes(options.clientCache);
   const { connection, target } = connect(options, timeoutMs);
   const settings = {
     prefix,
@@ -139,7 +153,7 @@ export function createRedisStorage(
     storage = new Sealed(connection, { ...settings, encryptionKeys });
   } else {
     const Kind = kind === "redis" ? RedisStorage : RedisHashStorage;
-    storage = new Kind(connection, settings);
+    storage = new Kind(connection, { ...settings, clientCache: options.clientCache });
   }
   if (ids === "raw") return storage;
   return new HashedRedisStorage(

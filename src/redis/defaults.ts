@@ -8,3 +8,5 @@ export const DEFAULT_PREFIX = "sessiond:";
 export const DEFAULT_REDIS_TIMEOUT_MS = 1000;
 /** How long one WAIT may block (when waitReplicas > 0); below the command bound. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 250;
+/** The client-side cache's budget when it is on without one. */
+export const DEFAULT_CLIENT_CACHE_BYTES = 64 * 1024 * 1024;

@@ -11,5 +11,5 @@ export { EncryptedRedisHashStorage } from "./storage/EncryptedRedisHashStorage.j
 export { EncryptedRedisStorage } from "./storage/EncryptedRedisStorage.js";
 export type { EncryptedRedisStorageOptions } from "./storage/EncryptedRedisStore.js";
 export { RedisHashStorage } from "./storage/RedisHashStorage.js";
-export type { RedisStorageOptions } from "./storage/RedisSide.js";
+export type { ClientCacheOptions, RedisStorageOptions } from "./storage/RedisSide.js";
 export { RedisStorage } from "./storage/RedisStorage.js";

@@ -102,6 +102,7 @@ const REDIS_SETTINGS: SettingNames = {
   commandTimeoutMs: "SESSIOND_REDIS_TIMEOUT_MS (--redis-timeout-ms)",
   waitReplicas: "SESSIOND_REDIS_WAIT_REPLICAS (--redis-wait-replicas)",
   waitTimeoutMs: "SESSIOND_REDIS_WAIT_TIMEOUT (--redis-wait-timeout)",
+  clientCache: "SESSIOND_REDIS_CLIENT_CACHE (--redis-client-cache)",
 };
 
 /** The encryption keys of every setting that names some (checkCombinations allows one of them). */
@@ -147,6 +148,7 @@ function redisOptions(config: ServerConfig): RedisConnectionOptions {
     commandTimeoutMs: config.redisTimeoutMs,
     waitReplicas: config.redisWaitReplicas,
     waitTimeoutMs: config.redisWaitTimeoutMs,
+    clientCache: config.redisClientCache > 0 ? { maxBytes: config.redisClientCache } : undefined,
     // SESSIOND_FILE_ENCRYPTION_KEY is the file storage's, as its name says.
     encryptionKeys: config.encryptionKeys ?? config.encryptionKeyFile,
   };

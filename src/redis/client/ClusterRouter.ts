@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../../core/Logger.js";
+import type { ClientCache } from "./ClientCache.js";
 import { SLOT_COUNT } from "./keySlot.js";
 import { RedisNode, type ScriptTable } from "./RedisNode.js";
 import type { RedisAddress } from "./RedisTarget.js";
@@ -18,6 +19,7 @@ export interface ClusterRouterInit {
   waitTimeoutMs: number;
   logger?: Logger;
   scripts: ScriptTable;
+  clientCache?: ClientCache | undefined;
 }
 
 /** How often the slot map is re-read; faster while a slot has no healthy master. */
@@ -59,6 +61,11 @@ export class ClusterRouter {
     }
     if (!node.healthy) this.refreshSoon();
     return node;
+  }
+
+  /** The master the current slot map names for `slot`, without waiting for one. */
+  peek(slot: number): RedisNode | undefined {
+    return this.#slots[slot];
   }
 
   /** Any master, for commands that have no key (PING). */
@@ -121,6 +128,7 @@ export class ClusterRouter {
         waitTimeoutMs: this.#init.waitTimeoutMs,
         ownsClient: true,
         scripts: this.#init.scripts,
+        clientCache: this.#init.clientCache,
       });
       this.#nodes.set(address, node);
     }

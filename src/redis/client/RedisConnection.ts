@@ -6,8 +6,10 @@ import { abortable, throwIfCancelled } from "../../core/storage/cancellation.js"
 import type { CallSignal } from "../../core/storage/Storage.js";
 import { DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS } from "../defaults.js";
 import type { ScriptCommands } from "../storage/scripts.js";
+import { ClientCache } from "./ClientCache.js";
 import { ClusterRouter } from "./ClusterRouter.js";
 import { keySlot } from "./keySlot.js";
+import type { NodeTracking } from "./NodeTracking.js";
 import { RedisNode, type ScriptTable } from "./RedisNode.js";
 import type { RedisTarget } from "./RedisTarget.js";
 import { classify, DeadlineError, NotSentError, toSessionError } from "./redisErrors.js";
@@ -26,6 +28,8 @@ export interface RedisConnectionInit {
   waitReplicas?: number;
   /** How long one WAIT may block; below timeoutMs. Default DEFAULT_WAIT_TIMEOUT_MS. */
   waitTimeoutMs?: number;
+  /** Server-assisted client-side caching within this many bytes (see ClientCache). */
+  clientCacheBytes?: number | undefined;
 }
 
 export interface RunOptions {
@@ -64,6 +68,8 @@ export class RedisConnection {
    */
   readonly client: Redis | undefined;
   readonly timeoutMs: number;
+  /** The local cache of reads, kept coherent by Redis (undefined: caching off). */
+  readonly clientCache: ClientCache | undefined;
   readonly #node: RedisNode | undefined;
   readonly #router: ClusterRouter | undefined;
   readonly #target: string;
@@ -77,6 +83,8 @@ export class RedisConnection {
     this.#logger = options.logger;
     const waitReplicas = options.waitReplicas ?? 0;
     const waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    const bytes = options.clientCacheBytes;
+    this.clientCache = bytes === undefined ? undefined : new ClientCache(bytes);
     if (target.kind === "cluster") {
       this.client = undefined;
       this.#router = new ClusterRouter({
@@ -87,6 +95,7 @@ export class RedisConnection {
         waitTimeoutMs,
         logger: this.#logger,
         scripts: options.scripts,
+        clientCache: this.clientCache,
       });
     } else {
       const client = target.client;
@@ -102,8 +111,19 @@ export class RedisConnection {
         describeError:
           target.kind === "sentinel" ? sentinelDescriber(client, target.masterName) : undefined,
         scripts: options.scripts,
+        clientCache: this.clientCache,
       });
     }
+  }
+
+  /**
+   * With client-side caching, the tracking of the node that serves `key` now, when it is
+   * up (a Cluster's from the current slot map, without waiting for one).
+   */
+  trackerFor(key: string): NodeTracking | undefined {
+    const node = this.#node ?? this.#router?.peek(keySlot(key));
+    const tracking = node?.tracking;
+    return tracking?.ready && node?.healthy ? tracking : undefined;
   }
 
   /** Runs one command (or a few pipelined ones on the same key) within the deadline. */

@@ -4,6 +4,8 @@ import type { Logger } from "../../core/Logger.js";
 import { abortable, throwIfCancelled } from "../../core/storage/cancellation.js";
 import type { CallSignal } from "../../core/storage/Storage.js";
 import type { ScriptCommands } from "../storage/scripts.js";
+import type { ClientCache } from "./ClientCache.js";
+import { NodeTracking } from "./NodeTracking.js";
 import { DeadlineError, NotReplicatedError, NotSentError } from "./redisErrors.js";
 
 /** Lua scripts a node's client defines (ioredis `defineCommand`), by command name. */
@@ -29,6 +31,8 @@ export interface RedisNodeInit {
   describeError?: (lastError: string) => string;
   /** Defined on the client, so that every node (each Cluster master too) has them. */
   scripts: ScriptTable;
+  /** Client-side caching: this node's connection tracks what it reads (see NodeTracking). */
+  clientCache?: ClientCache | undefined;
 }
 
 interface Waiter {
@@ -52,6 +56,8 @@ interface Waiter {
 export class RedisNode {
   readonly client: Redis;
   readonly name: string;
+  /** With client-side caching: what keeps the cache coherent with this node. */
+  readonly tracking: NodeTracking | undefined;
   readonly #init: RedisNodeInit;
   #wasReady = false;
   #connected = false;
@@ -81,6 +87,14 @@ export class RedisNode {
     client.on("close", () => this.#onLost());
     client.on("end", () => this.#onLost());
     if (client.status === "ready") this.#onReady();
+    this.tracking =
+      init.clientCache === undefined
+        ? undefined
+        : new NodeTracking(client, {
+            name: init.name,
+            cache: init.clientCache,
+            logger: init.logger,
+          });
   }
 
   get commands(): ScriptCommands {
@@ -131,6 +145,7 @@ export class RedisNode {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#stallTimer);
+    this.tracking?.close(!this.#init.ownsClient);
     for (const wake of this.#readyWaiters) wake();
     if (!this.#init.ownsClient) return;
     if (this.client.status === "ready") {
@@ -205,6 +220,7 @@ export class RedisNode {
   #markStalled(): void {
     if (this.#stalledSince !== undefined || this.#closed) return;
     this.#stalledSince = Date.now();
+    this.tracking?.doubt("no answer within the bound");
     this.#init.logger?.warn("redis not answering", {
       target: this.name,
       timeoutMs: this.#init.timeoutMs,

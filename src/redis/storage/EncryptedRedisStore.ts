@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { ConfigError } from "../../core/ConfigError.js";
 import type {
   DocumentStore,
   Loaded,
@@ -113,6 +114,12 @@ export abstract class EncryptedRedisStore implements DocumentStore<Revision>, Re
   ) {
     const keys = options.encryptionKeys;
     this.ring = keys instanceof KeyRing ? keys : new KeyRing(keys);
+    if (options.clientCache !== undefined) {
+      throw new ConfigError(
+        "is not available with encryption (plain storages only)",
+        "clientCache",
+      );
+    }
     this.#side = new RedisSide(client, layout.key, options);
     // Silent unless given one or a Manager hands its own over (JSON on stderr was a
     // surprise in a library).

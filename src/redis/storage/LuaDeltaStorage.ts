@@ -1,5 +1,6 @@
 import type { JsonValue } from "../../core/json.js";
 import { SessionError } from "../../core/SessionError.js";
+import { abortable } from "../../core/storage/cancellation.js";
 import type { CapabilityKey } from "../../core/storage/capabilities.js";
 import type {
   ApplyOptions,
@@ -18,6 +19,8 @@ import type {
   Storage,
   TouchOptions,
 } from "../../core/storage/Storage.js";
+import type { ClientCache } from "../client/ClientCache.js";
+import type { NodeTracking } from "../client/NodeTracking.js";
 import type { RedisConnection } from "../client/RedisConnection.js";
 import type { RedisClient, RedisTarget } from "../client/RedisTarget.js";
 import type { RedisBacked } from "../redisBacked.js";
@@ -41,6 +44,8 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
   /** Sessions this instance slid lately: their reads skip the slide (see RecentSlides). */
   readonly #slides = new RecentSlides();
   readonly #layout: RedisLayout;
+  /** The client-side cache when on (RedisStorageOptions.clientCache). */
+  readonly #cache: ClientCache | undefined;
 
   constructor(
     client: RedisClient | RedisTarget,
@@ -51,6 +56,7 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
     this.connection = this.#side.connection;
     this.keys = this.#side.keys;
     this.#layout = layout;
+    this.#cache = this.connection.clientCache;
   }
 
   /** The Redis key holding session `id` (tests check its expiry and slot). */
@@ -82,23 +88,11 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
     const k = this.keyOf(id);
     const { signal } = expiry;
     if (expiry.maxLifetimeMs === undefined) {
-      const layout = this.#layout;
-      const now = Date.now();
-      const fresh = this.#slides.fresh(k, expiry.ttlMs, now);
-      const found = await this.#side.run(
-        (c) => (fresh ? layout.peek(c, k, field) : layout.slide(c, k, field, args[0] as string)),
-        k,
-        false,
-        signal,
-      );
-      if (found === undefined) {
-        if (fresh) this.#slides.forget(k);
-        return undefined;
-      }
-      if (!fresh) this.#slides.mark(k, expiry.ttlMs, now);
-      const { text } = found;
-      if (text === null) return { found: false };
-      return decode(() => ({ found: true, value: JSON.parse(text) as JsonValue }));
+      const tracker = this.#cache === undefined ? undefined : this.connection.trackerFor(k);
+      if (tracker !== undefined)
+        return this.#cachedReadKey(k, field, args[0] as string, expiry, tracker);
+      const found = await this.#fastRead(k, field, args[0] as string, expiry);
+      return found === undefined ? undefined : keyRead(found.text);
     }
     args.push(field);
     const reply = await this.#script(this.#layout.lua.readKey, k, args, signal);
@@ -106,6 +100,80 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
     const [found, text] = reply as [number, string | undefined];
     if (Number(found) !== 1) return { found: false };
     return decode(() => ({ found: true, value: JSON.parse(text as string) as JsonValue }));
+  }
+
+  /**
+   * The fast path's read: one key's text (null: the session lacks it), or undefined when
+   * there is no session; slid unless this instance slid it within the coalescing window.
+   */
+  async #fastRead(
+    k: string,
+    field: string,
+    ttl: string,
+    expiry: ReadOptions,
+  ): Promise<{ text: string | null } | undefined> {
+    const layout = this.#layout;
+    const now = Date.now();
+    const fresh = this.#slides.fresh(k, expiry.ttlMs, now);
+    const found = await this.#side.run(
+      (c) => (fresh ? layout.peek(c, k, field) : layout.slide(c, k, field, ttl)),
+      k,
+      false,
+      expiry.signal,
+    );
+    if (found === undefined) {
+      if (fresh) this.#slides.forget(k);
+      return undefined;
+    }
+    if (!fresh) this.#slides.mark(k, expiry.ttlMs, now);
+    return found;
+  }
+
+  /**
+   * The fast path with the client-side cache: a hit is answered once the node's barrier
+   * says no invalidation is still on its way (see NodeTracking), and still slides the
+   * expiry unless this instance slid it within the coalescing window; a miss reads from
+   * Redis (which then tracks the key for us) and keeps what it read unless the key was
+   * invalidated meanwhile.
+   */
+  async #cachedReadKey(
+    k: string,
+    field: string,
+    ttl: string,
+    expiry: ReadOptions,
+    tracker: NodeTracking,
+  ): Promise<KeyRead | undefined> {
+    const cache = this.#cache as ClientCache;
+    if (cache.get(k, field, tracker) !== undefined) {
+      const now = Date.now();
+      const fresh = this.#slides.fresh(k, expiry.ttlMs, now);
+      const synced = tracker.barrier(now + this.connection.timeoutMs);
+      if (fresh) {
+        const ok = await abortable(synced, expiry.signal, "unsent");
+        const text = ok ? cache.peek(k, field, tracker) : undefined;
+        if (text !== undefined) return keyRead(text);
+      } else {
+        // Slide and barrier in one round trip's time.
+        const slid = this.#side.run((c) => c.pexpire(k, ttl), k, false, expiry.signal);
+        const [ok, moved] = await Promise.all([synced, slid]);
+        if (Number(moved) !== 1) {
+          cache.invalidate(k);
+          this.#slides.forget(k);
+          return undefined;
+        }
+        this.#slides.mark(k, expiry.ttlMs, now);
+        const text = ok ? cache.peek(k, field, tracker) : undefined;
+        if (text !== undefined) return keyRead(text);
+      }
+    }
+    const ticket = cache.begin(k, tracker);
+    let found: { text: string | null } | undefined;
+    try {
+      found = await this.#fastRead(k, field, ttl, expiry);
+    } finally {
+      cache.end(ticket, field, found?.text);
+    }
+    return found === undefined ? undefined : keyRead(found.text);
   }
 
   async apply(id: string, delta: Delta, options: ApplyOptions): Promise<ApplyResult | undefined> {
@@ -120,11 +188,13 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
           ? this.keys.createRecord(id, idem.key)
           : this.keys.requests(id);
     const name = this.#layout.lua.apply;
-    const reply = await this.connection.run((c) => c[name](key, records, args), {
-      key,
-      write: true,
-      signal: options.signal,
-    });
+    const reply = await this.#writing([key], () =>
+      this.connection.run((c) => c[name](key, records, args), {
+        key,
+        write: true,
+        signal: options.signal,
+      }),
+    );
     return applyReply(reply, delta.expectedVersion, options.limits);
   }
 
@@ -144,11 +214,13 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
       options.idempotency === undefined ? recordsUnused(from) : this.keys.requests(oldId);
     const name = this.#layout.lua.regenerate;
     const [reply, replay] = unwrapReplay(
-      await this.connection.run((c) => c[name](from, to, records, args), {
-        key: from,
-        write: true,
-        signal: options.signal,
-      }),
+      await this.#writing([from, to], () =>
+        this.connection.run((c) => c[name](from, to, records, args), {
+          key: from,
+          write: true,
+          signal: options.signal,
+        }),
+      ),
     );
     const [tag, version, createTime, expireTime] = reply as string[];
     if (tag === "missing" || tag === "taken") return tag;
@@ -186,18 +258,22 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
     this.#slides.forget(key);
     const idem: Idempotency | undefined = options.idempotency;
     if (idem === undefined) {
-      await this.connection.run((c) => c.del(key), { key, write: true, signal: options.signal });
+      await this.#writing([key], () =>
+        this.connection.run((c) => c.del(key), { key, write: true, signal: options.signal }),
+      );
       return undefined;
     }
     // Expiry arguments unused by the script, but every script's ARGV starts with them.
     const args = writeArgs({ ttlMs: 1 }, idem);
     const records = this.keys.requests(id);
     const [, replay] = unwrapReplay(
-      await this.connection.run((c) => c.sessiondDestroy(key, records, args), {
-        key,
-        write: true,
-        signal: options.signal,
-      }),
+      await this.#writing([key], () =>
+        this.connection.run((c) => c.sessiondDestroy(key, records, args), {
+          key,
+          write: true,
+          signal: options.signal,
+        }),
+      ),
     );
     return replay ?? {};
   }
@@ -213,6 +289,23 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
 
   close(): Promise<void> {
     return this.connection.close();
+  }
+
+  /**
+   * A write through this instance: the cache forgets its keys before it is sent (a read in
+   * flight then keeps nothing) and again before it is answered, applied or not (a read
+   * begun meanwhile may have kept the old value), so this instance reads its own writes
+   * without waiting for Redis' invalidation.
+   */
+  async #writing<T>(keys: readonly string[], write: () => Promise<T>): Promise<T> {
+    const cache = this.#cache;
+    if (cache === undefined) return write();
+    for (const key of keys) cache.invalidate(key);
+    try {
+      return await write();
+    } finally {
+      for (const key of keys) cache.invalidate(key);
+    }
   }
 
   #script(
@@ -233,4 +326,9 @@ export class LuaDeltaStorage implements Storage, RedisBacked {
  */
 function recordsUnused(sessionKey: string): string {
   return sessionKey;
+}
+
+function keyRead(text: string | null): KeyRead {
+  if (text === null) return { found: false };
+  return decode(() => ({ found: true, value: JSON.parse(text) as JsonValue }));
 }

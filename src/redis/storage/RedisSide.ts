@@ -1,3 +1,5 @@
+import { ConfigError } from "../../core/ConfigError.js";
+import { integerOption } from "../../core/integerOption.js";
 import { AdoptableLogger, type Logger } from "../../core/Logger.js";
 import { type CapabilityKey, LOGGER_TARGET } from "../../core/storage/capabilities.js";
 import type { CallSignal } from "../../core/storage/Storage.js";
@@ -8,6 +10,7 @@ import {
   type RedisTarget,
   targetOf,
 } from "../client/RedisTarget.js";
+import { DEFAULT_CLIENT_CACHE_BYTES } from "../defaults.js";
 import { type RedisBacked, redisCapabilities } from "../redisBacked.js";
 import { type ScriptCommands, STORAGE_SCRIPTS } from "./scripts.js";
 import { SessionKeys } from "./sessionKeys.js";
@@ -36,6 +39,20 @@ export interface RedisStorageOptions {
    * itself (one plain connection per master), using the Cluster's `redisOptions`.
    */
   clusterNodes?: readonly RedisAddress[];
+  /**
+   * Server-assisted client-side caching of Get (off by default): a local copy of the keys
+   * this instance read, within `maxBytes` (least recently used first out), kept coherent by
+   * Redis' CLIENT TRACKING (invalidations on a second connection per node) and a barrier
+   * before each hit, and dropped whole when tracking is lost. Plain storages only.
+   * See docs/redis.md, "Client-side caching".
+   */
+  clientCache?: ClientCacheOptions;
+}
+
+/** See RedisStorageOptions.clientCache. */
+export interface ClientCacheOptions {
+  /** The most the cache may hold, in bytes (an estimate of the heap it takes). */
+  maxBytes: number;
 }
 
 /**
@@ -70,6 +87,7 @@ export class RedisSide implements RedisBacked {
       ownsClient: options.ownsClient,
       waitReplicas: options.waitReplicas,
       waitTimeoutMs: options.waitTimeoutMs,
+      clientCacheBytes: clientCacheBytes(options.clientCache),
     });
   }
 
@@ -92,4 +110,17 @@ export class RedisSide implements RedisBacked {
   ): Promise<T> {
     return this.connection.run(op, { key, write, signal });
   }
+}
+
+/** The cache's budget in bytes, or undefined when off; a ConfigError for a bad option. */
+export function clientCacheBytes(option: ClientCacheOptions | undefined): number | undefined {
+  if (option === undefined) return undefined;
+  if (typeof option !== "object" || option === null) {
+    throw new ConfigError("must be { maxBytes }", "clientCache");
+  }
+  return integerOption("clientCache.maxBytes", option.maxBytes, {
+    min: 1024,
+    fallback: DEFAULT_CLIENT_CACHE_BYTES,
+    unit: "bytes",
+  });
 }

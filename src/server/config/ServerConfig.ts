@@ -55,6 +55,8 @@ export interface ServerConfig {
   redisTimeoutMs: number;
   redisWaitReplicas: number;
   redisWaitTimeoutMs: number;
+  /** Bytes of Redis client-side cache; 0: off. */
+  redisClientCache: number;
   // Transport limits (docs/limits.md, "Transport limits").
   maxConcurrentStreams: number;
   maxConnections: number;

@@ -5,12 +5,14 @@ import {
 } from "../../redis/defaults.js";
 import {
   durationText,
+  parseByteSize,
   parseDuration,
   parseHostPortList,
   parseInteger,
   parseNonEmpty,
   parsePemFile,
   parseRedisUrl,
+  ValueError,
 } from "../parsers.js";
 import { type AnySetting, REDIS_ONLY } from "./Setting.js";
 
@@ -93,7 +95,30 @@ export const REDIS_SETTINGS: readonly AnySetting[] = [
     description:
       "Redis storages: with SESSIOND_REDIS_WAIT_REPLICAS, how long a write waits for its replicas before failing with UNAVAILABLE (below SESSIOND_REDIS_TIMEOUT_MS).",
   },
+  {
+    name: "REDIS_CLIENT_CACHE",
+    key: "redisClientCache",
+    storages: REDIS_ONLY,
+    parse: parseCacheBytes,
+    default: "off",
+    description:
+      "Redis storages, plain only (not encrypted): keep a local copy of Get reads within this many bytes, kept coherent by Redis client tracking (docs/redis.md, Client-side caching); off unless set.",
+  },
 ];
+
+/** A cache budget: a size of at least 1KiB, or off (0 too), as 0. */
+function parseCacheBytes(raw: string): number {
+  const text = raw.trim().toLowerCase();
+  if (text === "off" || text === "0") return 0;
+  let bytes: number;
+  try {
+    bytes = parseByteSize(text);
+  } catch {
+    throw new ValueError("a size of at least 1KiB such as 64MiB, or off");
+  }
+  if (bytes < 1024) throw new ValueError("a size of at least 1KiB such as 64MiB, or off");
+  return bytes;
+}
 
 /** A URL with a password in it (an unparsable one is left to the setting's own parser). */
 function hasPassword(raw: string): boolean {
