@@ -178,10 +178,11 @@ export async function startServer(
           : { caller: (call) => security.callerOf(call.metadata) }),
       }),
     );
-    const { health, endWatches } = addHealth(server, {
-      "": "NOT_SERVING",
-      [SESSION_SERVICE_NAME]: "NOT_SERVING",
-    });
+    const { health, endWatches } = addHealth(
+      server,
+      { "": "NOT_SERVING", [SESSION_SERVICE_NAME]: "NOT_SERVING" },
+      logger,
+    );
     if (security.reflection) addReflection(server, [SESSION_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
     const port = await bind(server, settings.host, settings.port, security.credentials);

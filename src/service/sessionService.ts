@@ -201,7 +201,7 @@ const WITHHELD: Partial<Record<ErrorCode, string>> = {
   failed_precondition:
     "nothing was applied: the write does not fit the stored data (details are withheld from a caller without the read scope)",
   resource_exhausted:
-    "nothing was applied: the write would exceed a limit (maxValueBytes, maxKeys, maxSessionBytes, maxOps or a storage budget; details are withheld from a caller without the read scope)",
+    "nothing was applied: the write would exceed a limit (a value's size, the session's keys or bytes, the operations per request, or a storage budget; details are withheld from a caller without the read scope)",
 };
 
 /** The reason a refusal of the request message itself carries. */

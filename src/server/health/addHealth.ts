@@ -5,6 +5,7 @@ import {
   type ServiceDefinition,
   status,
 } from "@grpc/grpc-js";
+import type { Logger } from "../../core/Logger.js";
 import { ServerError } from "../../grpc/ServerError.js";
 import { serverStreamingHandler } from "../../grpc/serverStreamingHandler.js";
 import { unaryHandler } from "../../grpc/unaryHandler.js";
@@ -83,7 +84,10 @@ interface Watcher {
 export function addHealth(
   server: Server,
   initial: Readonly<Record<string, ServingStatus>>,
+  logger?: Logger,
 ): ServedHealth {
+  // An unexpected error in a handler is logged where the server logs, not on bare stderr.
+  const handlers = { logger };
   const statuses = new Map<string, ServingStatus>(Object.entries(initial));
   const watchers = new Map<string, Set<Watcher>>();
   let calls = 0;
@@ -107,7 +111,7 @@ export function addHealth(
         throw new ServerError(status.NOT_FOUND, "no health status is set for this service");
       }
       return encodeCheckResponse(known);
-    }),
+    }, handlers),
     watch: serverStreamingHandler(
       (call: ServerWritableStream<Request, Uint8Array>) =>
         new Promise<void>((resolve) => {
@@ -131,13 +135,14 @@ export function addHealth(
           call.once("error", gone);
           call.write(encodeCheckResponse(statuses.get(service) ?? "SERVICE_UNKNOWN"));
         }),
+      handlers,
     ),
     list: unaryHandler(() => {
       if (statuses.size > MAX_LISTED) {
         throw new ServerError(status.RESOURCE_EXHAUSTED, "Too many services to list.");
       }
       return encodeListResponse(statuses);
-    }),
+    }, handlers),
   });
   return {
     health,

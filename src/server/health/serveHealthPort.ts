@@ -50,7 +50,7 @@ export async function serveHealthPort(options: HealthPortOptions): Promise<Healt
   });
   const initial: Record<string, "SERVING" | "NOT_SERVING"> = { [LIVENESS_SERVICE]: "SERVING" };
   for (const name of options.readiness) initial[name] = "NOT_SERVING";
-  const { health, endWatches } = addHealth(server, initial);
+  const { health, endWatches } = addHealth(server, initial, options.logger);
   const host =
     options.host.includes(":") && !options.host.startsWith("[")
       ? `[${options.host}]`
