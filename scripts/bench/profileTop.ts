@@ -98,6 +98,8 @@ const label = (n: Node) => {
 };
 const inclusive = new Map<string, number>();
 for (const [id, us] of self) {
+  // Idle samples hang under (root) too: counted, they would put (root) above 100% of busy.
+  if ((byId.get(id) as Node).callFrame.functionName === "(idle)") continue;
   const seen = new Set<string>();
   for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
     const name = label(byId.get(at) as Node);
