@@ -567,7 +567,7 @@ async function main(): Promise<void> {
       // Only a full run of every row speaks for the project in the README.
       if (!quick && !flags.only && !flags.ops && !flags.breakdown) {
         writeReadmeSection(markdown);
-        log("updated the README's Performance table");
+        log("updated the Performance table (docs/performance.md)");
       }
     }
     noopClient.close();
