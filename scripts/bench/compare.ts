@@ -1,4 +1,4 @@
-// `npm run bench:compare -- --base <rev> [--storages=memory,file,redis,redis-hash,redis-enc,redis-hash-enc] [--ops=Get,Set] [--pairs=7] [--round=0.8]`
+// `npm run bench:compare -- --base <rev> [--storages=memory,file,redis,redis-hash,redis-enc,redis-hash-enc] [--ops=Get,Set] [--pairs=7] [--round=0.8] [--client-cache=<bytes>]`
 //
 // Two commits of sessiond, both compiled (`tsc -p tsconfig.build.json`: the JavaScript users
 // run, not a TypeScript loader), side by side on the same machine in the same run: for each
@@ -6,6 +6,8 @@
 // (ABBA, as the main bench pairs sessiond with the no-op), and each row reports the median
 // of the per-pair ratios (this / base: above 1 this checkout is faster or cheaper) with their
 // spread (lowest and highest pair). Servers are pinned to CPU 0, h2load to CPU 1.
+// `--client-cache=<bytes>` turns the Redis client-side cache on for this checkout's side
+// only: with `--base HEAD`, the cache on against off in one build.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +39,7 @@ const { values: flags } = parseArgs({
     ops: { type: "string", default: "Get,Set" },
     pairs: { type: "string", default: "7" },
     round: { type: "string", default: "0.8" },
+    "client-cache": { type: "string" },
   },
 });
 if (flags.base === undefined) {
@@ -65,6 +68,7 @@ const server = await startServer(resolveConfig({
   fileDir: process.env.BENCH_FILE_DIR, redisUrl: process.env.BENCH_REDIS_URL,
   redisPrefix: process.env.BENCH_PREFIX,
   encryptionKeys: encrypted ? [Buffer.alloc(32, 7)] : undefined,
+  redisClientCache: process.env.BENCH_CACHE,
 }));
 const samples = [];
 for (const data of JSON.parse(process.env.BENCH_DATA)) {
@@ -153,6 +157,7 @@ try {
             BENCH_REDIS_URL: redis?.url,
             BENCH_PREFIX: `cmp-${side}:`,
             BENCH_DATA: JSON.stringify(data),
+            BENCH_CACHE: side === "this" ? flags["client-cache"] : undefined,
           },
         },
       );
