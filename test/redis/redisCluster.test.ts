@@ -16,6 +16,7 @@ import { SessionError } from "../../src/core/SessionError.js";
 import { newSessionId } from "../../src/core/session/ids.js";
 import { HashedIdStorage } from "../../src/core/storage/HashedIdStorage.js";
 import { idFamily, idInFamily } from "../../src/core/storage/idFamily.js";
+import { keySlot } from "../../src/redis/client/keySlot.js";
 import { createRedisStorage } from "../../src/redis/createRedisStorage.js";
 import { redisIdHashKey } from "../../src/redis/redisIdHashKey.js";
 import { RedisHashStorage } from "../../src/redis/storage/RedisHashStorage.js";
@@ -205,6 +206,18 @@ describe("a user's own ioredis Cluster client", () => {
   });
 });
 
+/** The slot ranges the master on `port` serves, as CLUSTER SLOTS tells. */
+async function victimSlots(port: number): Promise<[number, number][]> {
+  const admin = new Redis(port, { lazyConnect: true });
+  try {
+    await admin.connect();
+    const ranges = (await admin.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][];
+    return ranges.filter(([, , master]) => master[1] === port).map(([from, to]) => [from, to]);
+  } finally {
+    admin.disconnect();
+  }
+}
+
 describe("cluster failure", () => {
   test("a master killed: calls end within the bound (ok or unavailable), health names the shard, plain and encrypted; restarted, every session is back", async () => {
     const timeoutMs = 500;
@@ -219,7 +232,20 @@ describe("cluster failure", () => {
     };
     const options = { mode: "upsert" as const, ttlMs: 60_000, limits: defaultLimits };
     try {
-      const ids = Array.from({ length: 12 }, () => newSessionId());
+      const victim = cluster.nodes[1];
+      assert.ok(victim);
+      // Ids on the victim's slots, and on the others': random ones all missed it now and then.
+      const served = await victimSlots(victim.port);
+      const onVictim = (id: string) =>
+        served.some(([from, to]) => {
+          const slot = keySlot(`{${idFamily(id)}}`);
+          return slot >= from && slot <= to;
+        });
+      const ids: string[] = [];
+      while (ids.filter(onVictim).length < 4 || ids.length < 12) {
+        const id = newSessionId();
+        if (ids.length < 8 || onVictim(id)) ids.push(id);
+      }
       for (const storage of Object.values(storages)) {
         for (const [i, id] of ids.entries()) {
           await beforeTheKill(() =>
@@ -227,8 +253,6 @@ describe("cluster failure", () => {
           );
         }
       }
-      const victim = cluster.nodes[1];
-      assert.ok(victim);
       await victim.kill();
       for (const [name, storage] of Object.entries(storages)) {
         let failures = 0;
